@@ -1,0 +1,73 @@
+# pgwarehouse: `make` builds build/pgwarehouse, `make test` runs every test (plain and under
+# ASan+UBSan), `make demo` runs the main job end to end. scripts/deps.sh installs what is missing.
+PREFIX ?= /usr/local
+DEPS ?= $(CURDIR)/deps
+BUILD ?= build
+CC ?= cc
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+PKGS = libpq yaml-0.1 zlib
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+	-Isrc -I$(DEPS)/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+OPT ?= -O2
+LDLIBS_BASE = -L$(DEPS)/lib -lduckdb -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
+	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz) -lm
+
+SRC = $(wildcard src/core/*.c src/config/*.c src/batch/*.c src/source/*.c src/sink/*.c \
+	src/sink/duckdb/*.c src/pipeline/*.c)
+MAIN_SRC = $(wildcard src/cli/*.c)
+OBJ = $(SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(wildcard tests/unit/*.c)
+TOOL_SRC = tests/tools/duckq.c
+
+all: $(BUILD)/pgwarehouse
+
+$(DEPS)/.ok: scripts/deps.sh
+	PGW_DEPS_DIR=$(DEPS) bash scripts/deps.sh
+	touch $@
+
+deps: $(DEPS)/.ok
+
+$(BUILD)/%.o: %.c $(DEPS)/.ok $(wildcard src/*/*.h src/sink/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS) -c -o $@ $<
+
+$(BUILD)/pgwarehouse: $(OBJ) $(MAIN_OBJ)
+	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
+	ln -sf pgwarehouse $(BUILD)/pgwh
+
+$(BUILD)/unit_tests: $(OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE) -lcmocka
+
+$(BUILD)/duckq: $(BUILD)/tests/tools/duckq.o $(OBJ)
+	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq
+
+# The full suite, once plainly and once under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: deps
+	$(MAKE) build-all
+	bash tests/run.sh $(BUILD)
+	$(MAKE) build-all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)"
+	bash tests/run.sh build-asan
+
+demo: deps all
+	bash scripts/demo.sh $(BUILD)
+
+bench: deps all
+	bash bench/reload_bench.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pgwarehouse
+	install -m 755 $(BUILD)/pgwarehouse $(DESTDIR)$(PREFIX)/bin/pgwarehouse
+	ln -sf pgwarehouse $(DESTDIR)$(PREFIX)/bin/pgwh
+	install -m 644 $(DEPS)/lib/libduckdb.so $(DESTDIR)$(PREFIX)/lib/pgwarehouse/libduckdb.so
+
+format:
+	clang-format -i $(SRC) $(MAIN_SRC) $(UNIT_SRC) $(TOOL_SRC) $(wildcard src/*/*.h src/sink/*/*.h)
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps build-all test demo bench install format clean

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything pgwarehouse needs to build and test, idempotently:
+# Debian packages (compiler, libpq, libyaml, zlib, PostgreSQL server) and the
+# pinned npm packages that carry duckdb.h and libduckdb.so (Debian has no DuckDB).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+deps="${PGW_DEPS_DIR:-$here/deps}"
+DUCKDB_VERSION=1.4.4
+DUCKDB_BINDINGS=1.4.4-r.4
+
+apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev
+          postgresql postgresql-contrib nodejs npm ca-certificates)
+
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Debian's npm pulls many packages; if node and npm already work, do not ask for them.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+if ((${#missing[@]})); then
+  echo "deps: installing Debian packages: ${missing[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+hdr="$deps/node_modules/duckdb/src/duckdb/src/include/duckdb.h"
+lib="$deps/node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so"
+stamp="$deps/.duckdb-$DUCKDB_VERSION-$DUCKDB_BINDINGS"
+if [[ ! -f "$stamp" || ! -f "$hdr" || ! -f "$lib" ]]; then
+  echo "deps: installing DuckDB $DUCKDB_VERSION from npm into $deps" >&2
+  mkdir -p "$deps"
+  npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$deps" \
+    "duckdb@$DUCKDB_VERSION" "@duckdb/node-bindings-linux-x64@$DUCKDB_BINDINGS" >&2
+  [[ -f "$hdr" && -f "$lib" ]] || { echo "deps: duckdb.h or libduckdb.so missing after npm install" >&2; exit 1; }
+  mkdir -p "$deps/include" "$deps/lib"
+  cp "$hdr" "$deps/include/duckdb.h"
+  touch "$stamp"
+fi
+mkdir -p "$deps/include" "$deps/lib"
+[[ -f "$deps/include/duckdb.h" ]] || cp "$hdr" "$deps/include/duckdb.h"
+ln -sf "$lib" "$deps/lib/libduckdb.so"

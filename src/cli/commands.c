@@ -1,0 +1,205 @@
+/* list, listwh, and the per-table commands with their summary. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "pipeline/extract.h"
+#include "pipeline/sync.h"
+
+static int fail(const struct pgw_err *err)
+{
+	pgw_error("%s", err->msg);
+	return pgw_exit_code(err->code ? err->code : PGW_ERR_INTERNAL);
+}
+
+/* Prints rows of cells as aligned columns; the first row is the header. */
+static void print_table(char **cells, int nrows, int ncols, const bool *right)
+{
+	int width[8] = {0};
+	for (int r = 0; r < nrows; r++)
+		for (int c = 0; c < ncols; c++) {
+			int w = (int)strlen(cells[r * ncols + c]);
+			if (w > width[c])
+				width[c] = w;
+		}
+	for (int r = 0; r < nrows; r++) {
+		for (int c = 0; c < ncols; c++) {
+			const char *v = cells[r * ncols + c];
+			bool last = c == ncols - 1;
+			if (right[c])
+				printf("%*s%s", width[c], v, last ? "" : "  ");
+			else
+				printf("%-*s%s", last ? 0 : width[c], v, last ? "" : "  ");
+		}
+		putchar('\n');
+	}
+}
+
+static int cmd_list(struct pgw_pg *pg)
+{
+	struct pgw_err err = {0};
+	PGresult *res = pgw_pg_query(
+		pg,
+		"SELECT n.nspname, c.relname, pg_size_pretty(pg_total_relation_size(c.oid)), "
+		"CASE WHEN c.reltuples < 0 THEN '-' ELSE c.reltuples::bigint::text END "
+		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE c.relkind IN ('r','p') AND NOT c.relispartition "
+		"AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
+		"ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
+		0, NULL, &err);
+	if (!res)
+		return fail(&err);
+	int n = PQntuples(res);
+	char **cells = pgw_calloc((size_t)(n + 1) * 4, sizeof(char *));
+	const char *head[] = {"schema", "table", "size", "est. rows"};
+	for (int c = 0; c < 4; c++)
+		cells[c] = (char *)head[c];
+	for (int r = 0; r < n; r++)
+		for (int c = 0; c < 4; c++)
+			cells[(r + 1) * 4 + c] = PQgetvalue(res, r, c);
+	const bool right[] = {false, false, true, true};
+	print_table(cells, n + 1, 4, right);
+	free(cells);
+	PQclear(res);
+	return 0;
+}
+
+static int cmd_listwh(struct pgw_sink *sink)
+{
+	struct pgw_err err = {0};
+	struct pgw_wh_table *t;
+	int n;
+	if (sink->ops->list(sink, &t, &n, &err) < 0)
+		return fail(&err);
+	char **cells = pgw_calloc((size_t)(n + 1) * 2, sizeof(char *));
+	cells[0] = pgw_strdup("table");
+	cells[1] = pgw_strdup("rows");
+	for (int i = 0; i < n; i++) {
+		cells[(i + 1) * 2] = t[i].schema ? pgw_asprintf("%s.%s", t[i].schema, t[i].name) : pgw_strdup(t[i].name);
+		cells[(i + 1) * 2 + 1] = pgw_asprintf("%lld", t[i].rows);
+	}
+	const bool right[] = {false, true};
+	print_table(cells, n + 1, 2, right);
+	for (int i = 0; i < (n + 1) * 2; i++)
+		free(cells[i]);
+	free(cells);
+	pgw_wh_tables_free(t, n);
+	return 0;
+}
+
+static const char *cmd_word(enum pgw_cli_command c)
+{
+	return c == CLI_RELOAD ? "reload" : c == CLI_EXTRACT ? "extract" : c == CLI_LOAD ? "load" : "sync";
+}
+
+static void print_summary(struct pgw_table_result *res, int n)
+{
+	char **cells = pgw_calloc((size_t)(n + 1) * 5, sizeof(char *));
+	const char *head[] = {"table", "strategy", "rows", "time", "status"};
+	for (int c = 0; c < 5; c++)
+		cells[c] = pgw_strdup(head[c]);
+	for (int i = 0; i < n; i++) {
+		char **row = &cells[(i + 1) * 5];
+		row[0] = pgw_strdup(res[i].name);
+		row[1] = pgw_strdup(res[i].strategy ? res[i].strategy : "-");
+		row[2] = pgw_asprintf("%lld", res[i].rows);
+		row[3] = pgw_asprintf("%.1fs", res[i].seconds);
+		row[4] = pgw_strdup(res[i].ok ? "ok" : "FAILED");
+	}
+	const bool right[] = {false, false, true, true, false};
+	print_table(cells, n + 1, 5, right);
+	for (int i = 0; i < (n + 1) * 5; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
+{
+	static const enum pgw_command map[] = {[CLI_SYNC] = PGW_CMD_SYNC, [CLI_RELOAD] = PGW_CMD_RELOAD,
+					       [CLI_EXTRACT] = PGW_CMD_EXTRACT, [CLI_LOAD] = PGW_CMD_LOAD};
+	struct pgw_err err = {0};
+	char **names = NULL;
+	int n = 0;
+	if (!strcmp(cli->table, "all")) {
+		if (pgw_all_tables(run, &names, &n, &err) < 0)
+			return fail(&err);
+	} else {
+		names = pgw_calloc(1, sizeof(char *));
+		names[n++] = pgw_strdup(cli->table);
+	}
+	struct pgw_table_result *res = pgw_calloc((size_t)n, sizeof(*res));
+	int failed = 0, code = 0;
+	for (int i = 0; i < n; i++) {
+		if (cli->cmd == CLI_SYNC || cli->cmd == CLI_RELOAD || cli->cmd == CLI_EXTRACT)
+			pgw_archive_clean(run->cfg, names[i]);
+		if (pgw_run_table(run, map[cli->cmd], names[i], &res[i]) < 0) {
+			pgw_error("%s %s: %s", cmd_word(cli->cmd), names[i], res[i].err.msg);
+			failed++;
+			code = pgw_exit_code(res[i].err.code);
+		}
+	}
+	print_summary(res, n);
+	for (int i = 0; i < n; i++) {
+		free(res[i].name);
+		free(names[i]);
+	}
+	free(res);
+	free(names);
+	if (!failed)
+		return 0;
+	return n == 1 ? code : 1;
+}
+
+static int with_connections(const struct pgw_cli *cli, const struct pgw_config *cfg)
+{
+	struct pgw_err err = {0};
+	struct pgw_pg pg = {0};
+	struct pgw_sink *sink = NULL;
+	int rc = 0;
+	bool need_pg = cli->cmd != CLI_LISTWH;
+	bool need_sink = cli->cmd != CLI_LIST;
+	if (need_pg && pgw_pg_connect(&pg, cfg, &err) < 0)
+		return fail(&err);
+	if (need_sink) {
+		const struct pgw_sink_ops *ops = pgw_sink_find(cfg->backend);
+		if (!ops) {
+			pgw_err_set(&err, PGW_ERR_CONFIG, "the %s backend is not available in this build yet; use duckdb",
+				    cfg->backend);
+			rc = fail(&err);
+			goto out;
+		}
+		if (ops->open(cfg, &sink, &err) < 0) {
+			rc = fail(&err);
+			goto out;
+		}
+	}
+	struct pgw_run run = {.cfg = cfg, .pg = &pg, .sink = sink, .last_modified = cli->last_modified};
+	if (cli->cmd == CLI_LIST)
+		rc = cmd_list(&pg);
+	else if (cli->cmd == CLI_LISTWH)
+		rc = cmd_listwh(sink);
+	else
+		rc = run_tables(cli, &run);
+out:
+	if (sink)
+		sink->ops->close(sink);
+	pgw_pg_close(&pg);
+	return rc;
+}
+
+int pgw_cli_run(const struct pgw_cli *cli)
+{
+	if (cli->cmd == CLI_INIT)
+		return pgw_cmd_init(cli);
+	struct pgw_config cfg;
+	struct pgw_err err = {0};
+	int rc;
+	if (pgw_config_load(&cfg, &cli->over, &err) < 0)
+		rc = fail(&err);
+	else
+		rc = with_connections(cli, &cfg);
+	pgw_config_cleanup(&cfg);
+	return rc;
+}

@@ -1,0 +1,22 @@
+/* The commands behind the command line. */
+#ifndef PGW_COMMANDS_H
+#define PGW_COMMANDS_H
+
+#include "config/config.h"
+
+#define PGW_VERSION "0.1.0"
+
+enum pgw_cli_command { CLI_INIT, CLI_LIST, CLI_LISTWH, CLI_SYNC, CLI_RELOAD, CLI_EXTRACT, CLI_LOAD };
+
+struct pgw_cli {
+	struct pgw_cli_overrides over;
+	enum pgw_cli_command cmd;
+	const char *table;
+	const char *last_modified;
+};
+
+/* Runs the parsed command; returns the process exit status. */
+int pgw_cli_run(const struct pgw_cli *cli);
+int pgw_cmd_init(const struct pgw_cli *cli);
+
+#endif

@@ -1,0 +1,123 @@
+/* Command line: options, commands, the summary, exit codes. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "core/log.h"
+
+static const char usage_text[] =
+	"usage: pgwarehouse [options] COMMAND [TABLE|all] [last_modified=COLUMN]\n"
+	"\n"
+	"Copies PostgreSQL tables into a warehouse (DuckDB, ClickHouse or Snowflake) and keeps them\n"
+	"up to date on later runs.\n"
+	"\n"
+	"commands:\n"
+	"  init                 write a template pgwarehouse_conf.yaml (never overwrites)\n"
+	"  list                 list PostgreSQL tables: schema, table, size, estimated rows\n"
+	"  listwh               list warehouse tables with their row counts\n"
+	"  sync TABLE|all       bring tables up to date (new records, last_modified, or reload)\n"
+	"  reload TABLE|all     copy tables in full, swapped in atomically\n"
+	"  extract TABLE|all    write what a sync would load to <data>/<table>_data/*.csv.gz\n"
+	"  load TABLE|all       load the extracted files, then move them to archive/\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE        config file (default ./pgwarehouse_conf.yaml)\n"
+	"      --data DIR           directory for extract/load files (default ./pgw_data)\n"
+	"      --backend NAME       duckdb, clickhouse or snowflake (overrides the config)\n"
+	"      --last-modified COL  sync by this last-modified column (like last_modified=COL)\n"
+	"  -d, --debug              log every statement sent\n"
+	"  -q, --quiet              only warnings and errors on stderr\n"
+	"  -h, --help               this help\n"
+	"  -V, --version            print the version\n"
+	"\n"
+	"settings come from the command line, then the config file, then the environment\n"
+	"(PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSCHEMA PGSSLMODE, DUCKDB_PATH,\n"
+	"CLICKHOUSE_*, SNOWSQL_*); a .env file in the working directory is read first.\n"
+	"\n"
+	"exit status: 0 ok, 1 a table failed, 2 usage or config error, 3 PostgreSQL error,\n"
+	"4 warehouse error.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("pgwarehouse: error: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("; see pgwarehouse --help\n", stderr);
+	return 2;
+}
+
+static const struct {
+	const char *name;
+	enum pgw_cli_command cmd;
+	bool needs_table;
+} commands[] = {
+	{"init", CLI_INIT, false},     {"list", CLI_LIST, false},       {"listwh", CLI_LISTWH, false},
+	{"sync", CLI_SYNC, true},      {"reload", CLI_RELOAD, true},    {"extract", CLI_EXTRACT, true},
+	{"load", CLI_LOAD, true},
+};
+
+static int parse_positionals(struct pgw_cli *cli, int argc, char **argv)
+{
+	if (optind >= argc)
+		return usage_error("%s", "no command given");
+	const char *name = argv[optind++];
+	int found = -1;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			found = (int)i;
+	if (found < 0)
+		return usage_error("unknown command `%s`", name);
+	cli->cmd = commands[found].cmd;
+	if (commands[found].needs_table) {
+		if (optind >= argc)
+			return usage_error("`%s` needs a table name or `all`", name);
+		cli->table = argv[optind++];
+	}
+	for (; optind < argc; optind++) {
+		const char *a = argv[optind];
+		if (!strncmp(a, "last_modified=", 14) && a[14] && cli->cmd != CLI_INIT)
+			cli->last_modified = a + 14;
+		else
+			return usage_error("unexpected argument `%s`", a);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"data", required_argument, NULL, 'D'},
+		{"backend", required_argument, NULL, 'b'},
+		{"last-modified", required_argument, NULL, 'l'},
+		{"debug", no_argument, NULL, 'd'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct pgw_cli cli = {0};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:dqhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cli.over.config_path = optarg; break;
+		case 'D': cli.over.data_dir = optarg; break;
+		case 'b': cli.over.backend = optarg; break;
+		case 'l': cli.last_modified = optarg; break;
+		case 'd': pgw_log_set_level(PGW_LOG_DEBUG); break;
+		case 'q': pgw_log_set_level(PGW_LOG_WARN); break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("pgwarehouse %s\n", PGW_VERSION); return 0;
+		default:
+			return usage_error("unknown or incomplete option `%s`", argv[optind - 1]);
+		}
+	}
+	/* getopt_long permutes argv, so options may also follow the command and table */
+	int rc = parse_positionals(&cli, argc, argv);
+	if (rc)
+		return rc;
+	return pgw_cli_run(&cli);
+}

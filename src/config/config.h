@@ -1,0 +1,64 @@
+/* Settings from the command line, pgwarehouse_conf.yaml, the environment and .env. */
+#ifndef PGW_CONFIG_H
+#define PGW_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/err.h"
+
+enum pgw_reload_rule { PGW_RELOAD_NEVER, PGW_RELOAD_ALWAYS, PGW_RELOAD_ON_DAYS };
+
+struct pgw_table_conf {
+	char *name; /* "table" or "schema.table", as written */
+	int line;
+	bool skip;
+	enum pgw_reload_rule reload;
+	unsigned weekdays;  /* bit 0 = Sunday */
+	uint32_t monthdays; /* bit d = day d of the month */
+	char *last_modified;
+};
+
+struct pgw_config {
+	char *path;
+	bool file_found;
+	char *data_dir;
+
+	char *pghost, *pgport, *pgdatabase, *pguser, *pgpassword, *pgschema, *pgsslmode;
+	long long max_records; /* 0: no limit */
+
+	char *backend;
+	char *duckdb_path;
+	char *clickhouse_host, *clickhouse_port, *clickhouse_database, *clickhouse_user,
+		*clickhouse_password, *clickhouse_secure;
+	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user,
+		*snowsql_role, *snowsql_pwd;
+
+	struct pgw_table_conf *tables;
+	int ntables;
+	bool has_tables; /* a `tables:` list was given */
+};
+
+/* Values from the command line; NULL means not given. */
+struct pgw_cli_overrides {
+	const char *config_path;
+	const char *data_dir;
+	const char *backend;
+};
+
+/* Reads .env (without overriding the environment), the config file, then the environment. */
+int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli, struct pgw_err *err);
+void pgw_config_cleanup(struct pgw_config *cfg);
+
+/* Loads KEY=VALUE lines from path into the environment, keeping variables already set.
+ * A missing file is not an error. */
+int pgw_dotenv_load(const char *path, struct pgw_err *err);
+
+/* Parses one `reload:` day name ("sun", "monday", ...); returns 0..6 or -1. */
+int pgw_weekday_parse(const char *s);
+/* True when the table's reload rule says "reload today" at time `now` (local time). */
+bool pgw_table_reload_due(const struct pgw_table_conf *t, time_t now);
+const struct pgw_table_conf *pgw_config_table(const struct pgw_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,51 @@
+/* Strategies: which rows to read from PostgreSQL and how the sink applies them. */
+#ifndef PGW_SYNC_H
+#define PGW_SYNC_H
+
+#include "config/config.h"
+#include "sink/sink.h"
+#include "source/pg.h"
+
+enum pgw_command { PGW_CMD_SYNC, PGW_CMD_RELOAD, PGW_CMD_EXTRACT, PGW_CMD_LOAD };
+
+struct pgw_run {
+	const struct pgw_config *cfg;
+	struct pgw_pg *pg;
+	struct pgw_sink *sink;
+	const char *last_modified; /* from the command line, or NULL */
+};
+
+struct pgw_table_result {
+	char *name;
+	const char *strategy; /* "reload", "new-records", "last-modified", ... */
+	long long rows;
+	unsigned long long bytes;
+	double seconds;
+	bool ok;
+	struct pgw_err err;
+};
+
+/* Runs one command for one table. Fills res; returns 0 or -1 (res->err says why). */
+int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res);
+
+/* The plan for one table, shared by sync and extract/load. */
+struct pgw_plan {
+	struct pgw_table_def *def;
+	struct pgw_target target;
+	enum pgw_load_mode mode;
+	const char *strategy;
+	char *select_sql; /* the SELECT to COPY out */
+};
+
+/* Reads the table's definition and the warehouse's state inside the current Postgres transaction
+ * and decides the strategy. */
+int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_plan *plan,
+		   struct pgw_err *err);
+void pgw_plan_cleanup(struct pgw_plan *plan);
+
+/* Names `sync all` works on: the config's tables (without skip: true), else every table of pgschema. */
+int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err);
+
+double pgw_now(void);
+
+#endif

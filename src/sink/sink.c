@@ -1,0 +1,25 @@
+/* The table of sinks compiled in. */
+#include "sink/sink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct pgw_sink_ops pgw_duckdb_sink;
+
+const struct pgw_sink_ops *pgw_sink_find(const char *backend)
+{
+	static const struct pgw_sink_ops *const sinks[] = {&pgw_duckdb_sink};
+	for (size_t i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++)
+		if (!strcmp(sinks[i]->name, backend))
+			return sinks[i];
+	return NULL;
+}
+
+void pgw_wh_tables_free(struct pgw_wh_table *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(t[i].schema);
+		free(t[i].name);
+	}
+	free(t);
+}

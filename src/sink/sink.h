@@ -1,0 +1,67 @@
+/* The warehouse interface. A sink offers primitives (replace, append, upsert from staging,
+ * watermark reads); the strategies that combine them live in src/pipeline. */
+#ifndef PGW_SINK_H
+#define PGW_SINK_H
+
+#include <stdbool.h>
+
+#include "batch/batch.h"
+#include "config/config.h"
+#include "core/err.h"
+#include "source/pg.h"
+
+enum pgw_load_mode {
+	PGW_LOAD_REPLACE, /* build a new table aside, swap it in at commit */
+	PGW_LOAD_APPEND,  /* add rows to the existing table */
+	PGW_LOAD_UPSERT,  /* stage rows, then replace rows with the same key at commit */
+};
+
+/* Where a Postgres table lands. schema NULL means the warehouse's default schema. */
+struct pgw_target {
+	const char *schema;
+	const char *name;
+	const struct pgw_table_def *def;
+};
+
+struct pgw_wh_state {
+	bool exists;
+	bool same_shape; /* created by pgwarehouse from the same columns and types */
+};
+
+struct pgw_wh_table {
+	char *schema; /* NULL for the default schema */
+	char *name;
+	long long rows;
+};
+
+struct pgw_sink;
+
+struct pgw_sink_ops {
+	const char *name;
+	int (*open)(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err);
+	void (*close)(struct pgw_sink *s);
+	int (*inspect)(struct pgw_sink *s, const struct pgw_target *t, struct pgw_wh_state *st, struct pgw_err *err);
+	/* The largest value of cols: for one column max(col); for several, the largest row in
+	 * lexicographic order. Values come back in the canonical text of pgw_watermark_text(); a NULL
+	 * entry is SQL NULL. *found is false for an empty table. Caller frees vals[i] and vals. */
+	int (*watermark)(struct pgw_sink *s, const struct pgw_target *t, const int *cols, int ncols, char ***vals,
+			 bool *found, struct pgw_err *err);
+	int (*begin)(struct pgw_sink *s, const struct pgw_target *t, enum pgw_load_mode mode, struct pgw_err *err);
+	int (*write)(struct pgw_sink *s, const struct pgw_batch *b, struct pgw_err *err);
+	int (*commit)(struct pgw_sink *s, struct pgw_err *err);
+	void (*abort)(struct pgw_sink *s);
+	/* User tables (not pgwarehouse's own), with exact row counts. */
+	int (*list)(struct pgw_sink *s, struct pgw_wh_table **tables, int *n, struct pgw_err *err);
+};
+
+struct pgw_sink {
+	const struct pgw_sink_ops *ops;
+};
+
+const struct pgw_sink_ops *pgw_sink_find(const char *backend);
+void pgw_wh_tables_free(struct pgw_wh_table *t, int n);
+
+/* Prefix of the names pgwarehouse gives its own helper tables; never synced or listed. */
+#define PGW_INTERNAL_PREFIX "_pgwarehouse_"
+
+#endif

@@ -1,0 +1,119 @@
+/* The one funnel for libpq calls: connecting, session settings, queries, errors. */
+#include "source/pg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+/* libpq messages are multi-line ("...\nDETAIL: ..."); keep the first line. */
+static const char *first_line(const char *msg, char *out, size_t outsz)
+{
+	size_t n = strcspn(msg, "\n");
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, msg, n);
+	out[n] = '\0';
+	return out;
+}
+
+static const char *connect_hint(const char *msg)
+{
+	if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
+		return "check pgpassword in the config or PGPASSWORD";
+	if (strstr(msg, "does not exist") && strstr(msg, "database"))
+		return "check pgdatabase in the config or PGDATABASE";
+	if (strstr(msg, "role") && strstr(msg, "does not exist"))
+		return "check pguser in the config or PGUSER";
+	if (strstr(msg, "Connection refused") || strstr(msg, "No such file") || strstr(msg, "could not translate") ||
+	    strstr(msg, "timeout"))
+		return "check pghost/pgport (PGHOST/PGPORT) and that the server is running";
+	return "check the postgres settings";
+}
+
+int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
+{
+	const char *keys[12], *vals[12];
+	int n = 0;
+#define KV(k, v)                                                                                                  \
+	do {                                                                                                      \
+		if (v) {                                                                                          \
+			keys[n] = k;                                                                              \
+			vals[n++] = v;                                                                            \
+		}                                                                                                 \
+	} while (0)
+	KV("host", cfg->pghost);
+	KV("port", cfg->pgport);
+	KV("dbname", cfg->pgdatabase);
+	KV("user", cfg->pguser);
+	KV("password", cfg->pgpassword);
+	KV("sslmode", cfg->pgsslmode);
+	KV("application_name", "pgwarehouse");
+	KV("connect_timeout", "10");
+#undef KV
+	keys[n] = vals[n] = NULL;
+	memset(pg, 0, sizeof(*pg));
+	pg->cfg = cfg;
+	pg->conn = PQconnectdbParams(keys, vals, 0);
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		char line[512];
+		first_line(PQerrorMessage(pg->conn), line, sizeof(line));
+		pgw_err_set(err, PGW_ERR_SOURCE, "cannot connect to PostgreSQL: %s; %s", line, connect_hint(line));
+		pgw_pg_close(pg);
+		return -1;
+	}
+	/* Fixed text formats so any text we read or write means the same on every server. */
+	return pgw_pg_exec(pg,
+			   "SET jit = off; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+			   "SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; "
+			   "SET standard_conforming_strings = on; SET bytea_output = 'hex'; "
+			   "SET client_encoding = 'UTF8'",
+			   err);
+}
+
+void pgw_pg_close(struct pgw_pg *pg)
+{
+	if (pg->conn)
+		PQfinish(pg->conn);
+	pg->conn = NULL;
+}
+
+int pgw_pg_version(struct pgw_pg *pg)
+{
+	return PQserverVersion(pg->conn);
+}
+
+static int result_error(struct pgw_pg *pg, PGresult *res, struct pgw_err *err)
+{
+	char line[900];
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	first_line(msg ? msg : PQerrorMessage(pg->conn), line, sizeof(line));
+	pgw_err_set(err, PGW_ERR_SOURCE, "PostgreSQL: %s", line);
+	if (err && state)
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+	return -1;
+}
+
+int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err)
+{
+	pgw_debug("pg: %s", sql);
+	PGresult *res = PQexec(pg->conn, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		result_error(pg, res, err);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params,
+		       struct pgw_err *err)
+{
+	pgw_debug("pg: %s", sql);
+	PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
+		return res;
+	result_error(pg, res, err);
+	PQclear(res);
+	return NULL;
+}

@@ -1,0 +1,73 @@
+/* PostgreSQL source: connection, catalog introspection, COPY streams into batches. */
+#ifndef PGW_PG_H
+#define PGW_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "batch/batch.h"
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+struct pgw_pg {
+	PGconn *conn;
+	const struct pgw_config *cfg; /* borrowed */
+};
+
+struct pgw_coldef {
+	char *name;
+	char *pgtype;     /* format_type(): for messages and literal casts */
+	bool notnull;
+	const char *cast; /* appended to the column in the COPY select list ("::text"), or "" */
+	bool lossy_text;  /* kept as its text form: warn once */
+	struct pgw_typeinfo ti;
+};
+
+struct pgw_table_def {
+	char *schema, *name; /* in PostgreSQL */
+	unsigned int oid;
+	char relkind;
+	int ncols;
+	struct pgw_coldef *cols;
+	int npk;
+	int *pk; /* column indexes, in key order */
+	double est_rows;
+};
+
+int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
+void pgw_pg_close(struct pgw_pg *pg);
+/* Runs a command that returns no rows. */
+int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err);
+/* Runs a parameterised query; returns a result the caller PQclear()s, or NULL with err set. */
+PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params,
+		       struct pgw_err *err);
+/* Server version as PQserverVersion(). */
+int pgw_pg_version(struct pgw_pg *pg);
+
+/* Finds `name` ("table" in pgschema, or "schema.table") and reads its columns and key. */
+int pgw_pg_table_def(struct pgw_pg *pg, const char *name, struct pgw_table_def **out, struct pgw_err *err);
+void pgw_table_def_free(struct pgw_table_def *def);
+int pgw_table_def_col(const struct pgw_table_def *def, const char *name);
+/* Tables (not views) of a schema, sorted by name; caller frees each and the array. */
+int pgw_pg_list_tables(struct pgw_pg *pg, const char *schema, char ***names, int *n, struct pgw_err *err);
+
+/* Appends `SELECT <cols> FROM "s"."t"` with every column in its exported form. */
+void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def);
+
+/* A COPY ... TO STDOUT (FORMAT binary) read into batches. */
+struct pgw_copy;
+struct pgw_copy *pgw_copy_start(struct pgw_pg *pg, const struct pgw_table_def *def, const char *select_sql,
+				struct pgw_err *err);
+/* Fills batch (reset first) with up to batch->cap rows; returns rows read, 0 at the end, -1 on error. */
+long pgw_copy_next(struct pgw_copy *cp, struct pgw_batch *batch, struct pgw_err *err);
+/* Bytes of COPY data received so far. */
+unsigned long long pgw_copy_bytes(const struct pgw_copy *cp);
+/* Ends the COPY (cancelling it if unfinished) and frees cp. */
+void pgw_copy_free(struct pgw_copy *cp);
+
+/* Decodes one binary COPY tuple into the batch (exposed for unit tests). */
+int pgw_copy_decode_tuple(const struct pgw_table_def *def, const char *p, size_t len, struct pgw_batch *b,
+			  struct pgw_err *err);
+
+#endif

@@ -1,0 +1,51 @@
+# Throwaway PostgreSQL cluster for tests, the demo and the bench: initdb in a temp dir, a free
+# loopback port, password auth over TCP. Source this file, then call pgc_start / pgc_stop.
+# Exports PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE for the started cluster.
+
+pgc_bindir() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do [[ -x "$d/initdb" ]] && { echo "$d"; return; }; done
+  echo "pgcluster: initdb not found; run scripts/deps.sh" >&2
+  return 1
+}
+
+pgc_free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+  return 1
+}
+
+# Runs a command as the cluster's owner (initdb and postgres refuse to run as root).
+pgc_as_owner() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pgc_start() {
+  local bin; bin=$(pgc_bindir) || return 1
+  PGC_DIR=$(mktemp -d /tmp/pgw-pg.XXXXXX)
+  chmod 755 "$PGC_DIR"
+  [[ $(id -u) -eq 0 ]] && chown postgres "$PGC_DIR"
+  PGC_BIN=$bin
+  local pw=pgw-secret-pw
+  echo "$pw" > "$PGC_DIR/pw"; chmod 644 "$PGC_DIR/pw"
+  pgc_as_owner "$bin/initdb" -D "$PGC_DIR/data" -U pgw --pwfile="$PGC_DIR/pw" \
+    --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PGC_DIR/initdb.log" 2>&1 \
+    || { cat "$PGC_DIR/initdb.log" >&2; return 1; }
+  PGC_PORT=$(pgc_free_port)
+  pgc_as_owner "$bin/pg_ctl" -D "$PGC_DIR/data" -l "$PGC_DIR/server.log" -w -t 30 start \
+    -o "-p $PGC_PORT -k $PGC_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=50 ${PGC_EXTRA_OPTS:-}" \
+    >/dev/null || { cat "$PGC_DIR/server.log" >&2; return 1; }
+  export PGHOST=127.0.0.1 PGPORT=$PGC_PORT PGUSER=pgw PGPASSWORD=$pw PGDATABASE=postgres
+  psql -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE pgw" >/dev/null || return 1
+  export PGDATABASE=pgw
+}
+
+pgc_stop() {
+  [[ -n "${PGC_DIR:-}" && -d "$PGC_DIR" ]] || return 0
+  pgc_as_owner "$PGC_BIN/pg_ctl" -D "$PGC_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+  rm -rf "$PGC_DIR"
+  PGC_DIR=
+}

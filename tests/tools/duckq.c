@@ -1,0 +1,139 @@
+/* Test helper: reads a DuckDB file the way the tests need.
+ *   duckq DB SQL              rows of SQL as tab-separated text, NULL as \N
+ *   duckq --pg-csv DB TABLE [SCHEMA]   TABLE as CSV that PostgreSQL's COPY reads back into the source's types */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink/duckdb/duckdb_internal.h"
+
+static void die(const char *what, const struct pgw_err *err)
+{
+	fprintf(stderr, "duckq: %s: %s\n", what, err->msg);
+	exit(1);
+}
+
+/* An expression whose text PostgreSQL's input functions read back as the same value. */
+static void pg_text_expr(struct pgw_buf *b, const char *col, const char *type)
+{
+	struct pgw_buf q;
+	pgw_buf_init(&q);
+	pgw_buf_ident(&q, col);
+	const char *c = q.data;
+	if (!strcmp(type, "BLOB"))
+		pgw_buf_printf(b, "'\\x' || hex(%s)", c);
+	else if (strstr(type, "[]"))
+		pgw_buf_printf(b,
+			       "'{' || array_to_string(list_transform(%s, x -> CASE WHEN x IS NULL THEN 'NULL' ELSE "
+			       "'\"' || replace(replace(CAST(x AS VARCHAR), '\\', '\\\\'), '\"', '\\\"') || '\"' END), ',') "
+			       "|| '}'",
+			       c);
+	else if (!strncmp(type, "DATE", 4) || !strncmp(type, "TIMESTAMP", 9))
+		pgw_buf_printf(b, "regexp_replace(CAST(%s AS VARCHAR), ' \\(BC\\)(.*)$', '\\1 BC')", c);
+	else
+		pgw_buf_printf(b, "CAST(%s AS VARCHAR)", c);
+	pgw_buf_cleanup(&q);
+}
+
+static void print_csv_cell(const char *v)
+{
+	if (!v)
+		return;
+	putchar('"');
+	for (; *v; v++) {
+		if (*v == '"')
+			putchar('"');
+		putchar(*v);
+	}
+	putchar('"');
+}
+
+static void pg_csv(duckdb_connection con, const char *schema, const char *table)
+{
+	struct pgw_err err = {0};
+	struct pgw_duck_rows cols, rows;
+	const char *params[] = {schema, table};
+	if (pgw_duck_select(con,
+			    "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? "
+			    "AND table_name = ? ORDER BY column_index",
+			    2, params, &cols, &err) < 0)
+		die("columns", &err);
+	if (!cols.nrows) {
+		fprintf(stderr, "duckq: no table %s\n", table);
+		exit(1);
+	}
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT ");
+	for (int i = 0; i < cols.nrows; i++) {
+		if (i)
+			pgw_buf_puts(&sql, ", ");
+		pg_text_expr(&sql, cols.cells[2 * i], cols.cells[2 * i + 1]);
+	}
+	pgw_buf_puts(&sql, " FROM ");
+	pgw_buf_ident(&sql, schema);
+	pgw_buf_puts(&sql, ".");
+	pgw_buf_ident(&sql, table);
+	if (pgw_duck_select(con, sql.data, 0, NULL, &rows, &err) < 0)
+		die(sql.data, &err);
+	for (int r = 0; r < rows.nrows; r++) {
+		for (int c = 0; c < rows.ncols; c++) {
+			if (c)
+				putchar(',');
+			print_csv_cell(rows.cells[r * rows.ncols + c]);
+		}
+		putchar('\n');
+	}
+	pgw_buf_cleanup(&sql);
+	pgw_duck_rows_cleanup(&rows);
+	pgw_duck_rows_cleanup(&cols);
+}
+
+static void tsv(duckdb_connection con, const char *query)
+{
+	struct pgw_err err = {0};
+	struct pgw_duck_rows rows;
+	char *sql = pgw_asprintf("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM (%s)", query);
+	if (pgw_duck_select(con, sql, 0, NULL, &rows, &err) < 0)
+		die(query, &err);
+	for (int r = 0; r < rows.nrows; r++)
+		for (int c = 0; c < rows.ncols; c++) {
+			const char *v = rows.cells[r * rows.ncols + c];
+			printf("%s%c", v ? v : "\\N", c == rows.ncols - 1 ? '\n' : '\t');
+		}
+	pgw_duck_rows_cleanup(&rows);
+	free(sql);
+}
+
+int main(int argc, char **argv)
+{
+	bool csv = (argc == 4 || argc == 5) && !strcmp(argv[1], "--pg-csv");
+	if (argc != 3 && !csv) {
+		fputs("usage: duckq DB SQL | duckq --pg-csv DB TABLE [SCHEMA]\n", stderr);
+		return 2;
+	}
+	const char *path = argv[csv ? 2 : 1];
+	duckdb_database db;
+	duckdb_connection con;
+	char *msg = NULL;
+	duckdb_config dc;
+	duckdb_create_config(&dc);
+	duckdb_set_config(dc, "autoinstall_known_extensions", "false");
+	duckdb_set_config(dc, "access_mode", "READ_ONLY");
+	if (duckdb_open_ext(path, &db, dc, &msg) != DuckDBSuccess) {
+		fprintf(stderr, "duckq: cannot open %s: %s\n", path, msg ? msg : "?");
+		return 1;
+	}
+	duckdb_destroy_config(&dc);
+	duckdb_connect(db, &con);
+	struct pgw_err err = {0};
+	if (pgw_duck_exec(con, "SET TimeZone = 'UTC'", &err) < 0)
+		die("timezone", &err);
+	if (csv)
+		pg_csv(con, argc == 5 ? argv[4] : "main", argv[3]);
+	else
+		tsv(con, argv[2]);
+	duckdb_disconnect(&con);
+	duckdb_close(&db);
+	return 0;
+}

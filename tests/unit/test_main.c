@@ -1,0 +1,139 @@
+/* Unit tests: config parsing, reload rules, quoting, binary COPY decoding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch/batch.h"
+#include "config/config.h"
+#include "config/yamltree.h"
+#include "core/buf.h"
+#include "source/pg.h"
+
+static char *write_temp(const char *text)
+{
+	char *path = strdup("/tmp/pgw-unit-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static int load(const char *text, struct pgw_config *cfg, struct pgw_err *err)
+{
+	char *path = write_temp(text);
+	struct pgw_cli_overrides over = {.config_path = path};
+	int rc = pgw_config_load(cfg, &over, err);
+	unlink(path);
+	free(path);
+	return rc;
+}
+
+static void test_config_tables(void **state)
+{
+	(void)state;
+	struct pgw_config cfg;
+	struct pgw_err err = {0};
+	int rc = load("postgres:\n  pghost: db.example\n  pgport: 6543\n  max_records: 10\n"
+		      "warehouse:\n  backend: duckdb\n  duckdb_path: /tmp/x.db\n"
+		      "tables:\n  - accounts\n  - users:\n      reload: true\n  - orders:\n      last_modified: updated_at\n"
+		      "  - shoppers:\n      last_modified: update_time\n      reload: [sun, thur]\n"
+		      "  - monthly:\n      reload: 15\n  - original_orders:\n      skip: true\n",
+		      &cfg, &err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(cfg.pghost, "db.example");
+	assert_string_equal(cfg.pgport, "6543");
+	assert_int_equal(cfg.max_records, 10);
+	assert_string_equal(cfg.duckdb_path, "/tmp/x.db");
+	assert_int_equal(cfg.ntables, 6);
+	assert_int_equal(cfg.tables[0].reload, PGW_RELOAD_NEVER);
+	assert_int_equal(cfg.tables[1].reload, PGW_RELOAD_ALWAYS);
+	assert_string_equal(cfg.tables[2].last_modified, "updated_at");
+	assert_int_equal(cfg.tables[3].weekdays, (1u << 0) | (1u << 4));
+	assert_int_equal(cfg.tables[4].monthdays, 1u << 15);
+	assert_true(cfg.tables[5].skip);
+	pgw_config_cleanup(&cfg);
+}
+
+static void test_config_errors(void **state)
+{
+	(void)state;
+	struct pgw_config cfg;
+	struct pgw_err err = {0};
+	assert_int_equal(load("postgres:\n  pghots: x\n", &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, ":2: unknown setting `pghots`"));
+	pgw_config_cleanup(&cfg);
+	assert_int_equal(load("tables:\n  - a:\n      reload: someday\n", &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, ":3: reload: `someday`"));
+	pgw_config_cleanup(&cfg);
+	assert_int_equal(load("postgres: [\n", &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, "invalid YAML"));
+	pgw_config_cleanup(&cfg);
+	assert_int_equal(load("warehouse:\n  backend: oracle\n", &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, "unknown backend `oracle`"));
+	pgw_config_cleanup(&cfg);
+}
+
+static void test_weekdays(void **state)
+{
+	(void)state;
+	assert_int_equal(pgw_weekday_parse("sun"), 0);
+	assert_int_equal(pgw_weekday_parse("Thur"), 4);
+	assert_int_equal(pgw_weekday_parse("saturday"), 6);
+	assert_int_equal(pgw_weekday_parse("sunny"), -1);
+	assert_int_equal(pgw_weekday_parse("su"), -1);
+	struct pgw_table_conf t = {.reload = PGW_RELOAD_ON_DAYS, .weekdays = 1u << 2};
+	time_t tuesday = 1732579200 - 86400 * 1; /* 2024-11-25 00:00 UTC is a Monday; noon keeps the local day */
+	tuesday += 86400 + 43200;
+	assert_true(pgw_table_reload_due(&t, tuesday));
+	assert_false(pgw_table_reload_due(&t, tuesday + 86400));
+}
+
+static void test_quoting(void **state)
+{
+	(void)state;
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	pgw_buf_ident(&b, "we\"ird name");
+	pgw_buf_puts(&b, " ");
+	pgw_buf_literal(&b, "it's; DROP TABLE x; --");
+	assert_string_equal(b.data, "\"we\"\"ird name\" 'it''s; DROP TABLE x; --'");
+	pgw_buf_cleanup(&b);
+}
+
+/* numeric 12345.67 as numeric(12,2): ndigits 3, weight 1, digits 1 2345 6700 */
+static void test_decode_numeric(void **state)
+{
+	(void)state;
+	struct pgw_coldef col = {.name = "n", .pgtype = "numeric(12,2)", .cast = "",
+				 .ti = {.type = PGW_T_DECIMAL, .precision = 12, .scale = 2}};
+	struct pgw_table_def def = {.name = "t", .ncols = 1, .cols = &col};
+	const struct pgw_typeinfo *types[] = {&col.ti};
+	struct pgw_batch *b = pgw_batch_new(1, types, 4);
+	const unsigned char tuple[] = {0, 1, 0, 0, 0, 14, 0, 3, 0, 1, 0x40, 0, 0, 2, 0, 1, 0x09, 0x29, 0x1a, 0x2c};
+	struct pgw_err err = {0};
+	assert_int_equal(pgw_copy_decode_tuple(&def, (const char *)tuple, sizeof(tuple), b, &err), 0);
+	assert_int_equal(b->rows, 1);
+	assert_true(((pgw_int128 *)b->cols[0].data)[0] == -1234567);
+	/* NaN cannot be stored in a DECIMAL: a clear error, not a silent NULL */
+	const unsigned char nan[] = {0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0xc0, 0, 0, 0};
+	assert_int_equal(pgw_copy_decode_tuple(&def, (const char *)nan, sizeof(nan), b, &err), -1);
+	assert_non_null(strstr(err.msg, "NaN"));
+	pgw_batch_free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_tables), cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_weekdays),      cmocka_unit_test(test_quoting),
+		cmocka_unit_test(test_decode_numeric),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
