@@ -90,14 +90,23 @@ static int incremental_where(struct pgw_run *run, struct pgw_plan *plan, const i
 		pgw_debug("%s: watermark %s%s", plan->def->name, vals[0] ? vals[0] : "NULL", n > 1 ? ", ..." : "");
 	}
 	free_vals(vals, n);
-	if (run->cfg->max_records > 0) {
+	return 0;
+}
+
+/* Under max_records, rows go in key order so the next run continues where this one stopped. */
+static void limit_clause(const struct pgw_config *cfg, const struct pgw_table_def *def, const int *cols, int n,
+			 struct pgw_buf *sql)
+{
+	if (cfg->max_records <= 0)
+		return;
+	if (n > 0) {
 		pgw_buf_puts(sql, " ORDER BY ");
 		for (int i = 0; i < n; i++) {
 			pgw_buf_puts(sql, i ? ", " : "");
-			column_expr(sql, &plan->def->cols[cols[i]]);
+			column_expr(sql, &def->cols[cols[i]]);
 		}
 	}
-	return 0;
+	pgw_buf_printf(sql, " LIMIT %lld", cfg->max_records);
 }
 
 static bool orderable_for_last_modified(enum pgw_type t)
@@ -175,6 +184,9 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 	if (lm) {
 		plan->mode = PGW_LOAD_UPSERT;
 		plan->strategy = "last-modified";
+		plan->order = pgw_calloc(1, sizeof(int));
+		plan->order[0] = lm_idx;
+		plan->norder = 1;
 		return incremental_where(run, plan, &lm_idx, 1, ">=", sql, err);
 	}
 	plan->mode = PGW_LOAD_APPEND;
@@ -206,8 +218,10 @@ int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, 
 		pgw_buf_cleanup(&sql);
 		return -1;
 	}
-	if (run->cfg->max_records > 0)
-		pgw_buf_printf(&sql, " LIMIT %lld", run->cfg->max_records);
+	if (plan->order)
+		limit_clause(run->cfg, def, plan->order, plan->norder, &sql);
+	else
+		limit_clause(run->cfg, def, def->pk, def->npk, &sql);
 	plan->select_sql = pgw_buf_steal(&sql);
 	return 0;
 }
@@ -216,6 +230,7 @@ void pgw_plan_cleanup(struct pgw_plan *plan)
 {
 	pgw_table_def_free(plan->def);
 	free(plan->select_sql);
+	free(plan->order);
 	memset(plan, 0, sizeof(*plan));
 }
 

@@ -35,6 +35,8 @@ struct pgw_plan {
 	enum pgw_load_mode mode;
 	const char *strategy;
 	char *select_sql; /* the SELECT to COPY out */
+	int *order;       /* columns that order rows under max_records (NULL: the key) */
+	int norder;
 };
 
 /* Reads the table's definition and the warehouse's state inside the current Postgres transaction
