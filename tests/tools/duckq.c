@@ -1,9 +1,11 @@
 /* Test helper: reads a DuckDB file the way the tests need.
  *   duckq DB SQL              rows of SQL as tab-separated text, NULL as \N
+ *   duckq --hold DB SECONDS   keeps DB open for writing (a concurrent writer)
  *   duckq --pg-csv DB TABLE [SCHEMA]   TABLE as CSV that PostgreSQL's COPY reads back into the source's types */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sink/duckdb/duckdb_internal.h"
 
@@ -105,8 +107,23 @@ static void tsv(duckdb_connection con, const char *query)
 	free(sql);
 }
 
+/* Holds the file open for writing, as another pgwarehouse run would. */
+static int hold(const char *path, int seconds)
+{
+	duckdb_database db;
+	if (duckdb_open(path, &db) != DuckDBSuccess)
+		return 1;
+	puts("holding");
+	fflush(stdout);
+	sleep((unsigned)seconds);
+	duckdb_close(&db);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "--hold"))
+		return hold(argv[2], atoi(argv[3]));
 	bool csv = (argc == 4 || argc == 5) && !strcmp(argv[1], "--pg-csv");
 	if (argc != 3 && !csv) {
 		fputs("usage: duckq DB SQL | duckq --pg-csv DB TABLE [SCHEMA]\n", stderr);

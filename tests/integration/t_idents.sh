@@ -1,0 +1,26 @@
+# Table and column names are kept exactly: spaces, capitals, quotes, reserved words, non-ASCII.
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE "Order Items" ("ID" int PRIMARY KEY, "select" text, "from" int, "with ""quote""" text, "ünïcödé 列" text, "a.b" int, "MiXeD cAsE" bool);
+INSERT INTO "Order Items" VALUES (1, 'x', 2, 'q', 'ü', 3, true), (2, NULL, NULL, NULL, NULL, NULL, NULL);
+CREATE TABLE "user" (id int PRIMARY KEY, "group" text);
+INSERT INTO "user" VALUES (1, 'g');
+CREATE SCHEMA "Sales Dept";
+CREATE TABLE "Sales Dept"."Q1 ""report""" (id int PRIMARY KEY, amount numeric(10,2));
+INSERT INTO "Sales Dept"."Q1 ""report""" VALUES (1, 10.5), (2, 20.25);
+SQL
+
+t_ok "sync a table whose name has a space and capitals" "$PGW" sync "Order Items"
+t_eq "column names kept exactly" 'ID|select|from|with "quote"|ünïcödé 列|a.b|MiXeD cAsE' \
+  "$(dq "SELECT string_agg(column_name, '|' ORDER BY column_index) FROM duckdb_columns() WHERE table_name = 'Order Items'")"
+t_same "values of \"Order Items\" equal Postgres" '"Order Items"' 'Order Items'
+pgq "INSERT INTO \"Order Items\" VALUES (3, 'y', 4, 'r', 'é', 5, false)"
+t_ok "incremental sync with a quoted key column" "$PGW" sync "Order Items"
+t_same "\"Order Items\" equal after incremental sync" '"Order Items"' 'Order Items'
+
+t_ok "sync a table named by a reserved word" "$PGW" sync user
+t_same "\"user\" equals Postgres" '"user"' user
+
+t_ok "sync schema.table outside pgschema" "$PGW" sync 'Sales Dept.Q1 "report"'
+t_same "a table in another schema lands in a schema of the same name" '"Sales Dept"."Q1 ""report"""' 'Q1 "report"' 'Sales Dept'
+out=$("$PGW" listwh)
+t_eq "listwh names the schema" "1" "$(grep -c '^Sales Dept.Q1 "report" *2$' <<<"$out")"

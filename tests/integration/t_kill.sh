@@ -1,0 +1,31 @@
+# kill -9 in the middle of a reload and of an incremental sync: the warehouse keeps its previous
+# state, and the next run converges to Postgres.
+pgq "CREATE TABLE events (id bigint PRIMARY KEY, kind text, payload jsonb, at timestamptz, tags int[])"
+pgq "INSERT INTO events SELECT g, 'k' || (g % 7), jsonb_build_object('n', g, 's', repeat('x', 20)), '2024-01-01'::timestamptz + g * interval '1 s', ARRAY[g, g+1] FROM generate_series(1, 200000) g"
+t_ok "initial sync of events" "$PGW" sync events
+pgq "INSERT INTO events SELECT g, 'k', '{}', now(), '{}' FROM generate_series(200001, 1500000) g"
+
+# kill_mid CMD...: starts the command, kills it with SIGKILL while it copies; prints "killed" if it was still running
+kill_mid() {
+  "$@" >/dev/null 2>&1 &
+  local pid=$!
+  sleep "${KILL_AFTER:-0.7}"
+  if kill -0 $pid 2>/dev/null; then kill -9 $pid; wait $pid 2>/dev/null; echo killed; else wait $pid; echo finished; fi
+}
+
+t_eq "reload was killed mid-copy" "killed" "$(kill_mid "$PGW" reload events)"
+t_eq "after a killed reload the old table is intact" "200000 200000" "$(dq 'SELECT count(*), max(id) FROM events' | tr '\t' ' ')"
+t_eq "no helper table left behind" "0" "$(dq "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_pgwarehouse_%'")"
+
+t_eq "incremental sync was killed mid-copy" "killed" "$(kill_mid "$PGW" sync events)"
+t_eq "after a killed sync no partial rows were added" "200000 200000" "$(dq 'SELECT count(*), max(id) FROM events' | tr '\t' ' ')"
+
+t_ok "rerun after the kills" "$PGW" sync events
+t_eq "rerun converges: count" "1500000" "$(dq 'SELECT count(*) FROM events')"
+t_same "rerun converges: every value" events
+
+pgq "UPDATE events SET kind = 'changed' WHERE id % 3 = 0"
+t_eq "reload killed again after updates" "killed" "$(KILL_AFTER=0.5 kill_mid "$PGW" reload events)"
+t_eq "old values still there" "0" "$(dq "SELECT count(*) FROM events WHERE kind = 'changed'")"
+t_ok "reload after the kill" "$PGW" reload events
+t_same "reload converges" events
