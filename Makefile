@@ -29,13 +29,17 @@ $(DEPS)/.ok: scripts/deps.sh
 
 deps: $(DEPS)/.ok
 
-$(BUILD)/%.o: %.c $(DEPS)/.ok $(wildcard src/*/*.h src/sink/*/*.h)
+$(BUILD)/%.o: %.c $(DEPS)/.ok
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS) -c -o $@ $<
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 $(BUILD)/pgwarehouse: $(OBJ) $(MAIN_OBJ)
-	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
-	ln -sf pgwarehouse $(BUILD)/pgwh
+	@echo "  LD  $@"
+	@$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
+	@ln -sf pgwarehouse $(BUILD)/pgwh
 
 $(BUILD)/unit_tests: $(OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE) -lcmocka

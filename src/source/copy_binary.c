@@ -93,7 +93,7 @@ static int decode_decimal(struct field_ctx *fc, const struct pgw_typeinfo *ti, c
 	return 0;
 }
 
-static int enum_index(struct field_ctx *fc, const struct pgw_typeinfo *ti, const char *p, size_t len, uint32_t *out)
+int pgw_enum_lookup(const struct pgw_typeinfo *ti, const char *p, size_t len, uint32_t *out)
 {
 	int lo = 0, hi = ti->nlabels - 1;
 	while (lo <= hi) {
@@ -111,6 +111,13 @@ static int enum_index(struct field_ctx *fc, const struct pgw_typeinfo *ti, const
 		else
 			hi = mid - 1;
 	}
+	return -1;
+}
+
+static int enum_index(struct field_ctx *fc, const struct pgw_typeinfo *ti, const char *p, size_t len, uint32_t *out)
+{
+	if (pgw_enum_lookup(ti, p, len, out) == 0)
+		return 0;
 	return pgw_err_set(fc->err, PGW_ERR_DATA,
 			   "column \"%s\": enum label \"%.*s\" was added after the sync started; run the sync again",
 			   fc->col->name, (int)len, p);

@@ -66,6 +66,12 @@ unsigned long long pgw_copy_bytes(const struct pgw_copy *cp);
 /* Ends the COPY (cancelling it if unfinished) and frees cp. */
 void pgw_copy_free(struct pgw_copy *cp);
 
+/* Index of an enum label in ti->labels; -1 when it is not one of them. */
+int pgw_enum_lookup(const struct pgw_typeinfo *ti, const char *p, size_t len, uint32_t *out);
+/* Decodes one value of PostgreSQL's text output into column c (see text_decode.c). */
+int pgw_text_decode(const char *colname, const struct pgw_typeinfo *ti, const char *s, size_t len,
+		    struct pgw_column *c, struct pgw_err *err);
+
 /* Decodes one binary COPY tuple into the batch (exposed for unit tests). */
 int pgw_copy_decode_tuple(const struct pgw_table_def *def, const char *p, size_t len, struct pgw_batch *b,
 			  struct pgw_err *err);

@@ -69,3 +69,9 @@ t_eq "SQL NULL inside text array vs string 'NULL'" "true false" "$(dq "SELECT at
 pgq "INSERT INTO every (id, n12, tstz, atx, m) VALUES (6, 0.5, '2030-01-01 00:00:00-08', '{new}', 'sad')"
 "$PGW" sync every >/dev/null 2>&1
 t_same "every equals Postgres after an incremental sync" every
+
+# the same values through extract (CSV files) and load into a fresh warehouse
+export DUCKDB_PATH="$PWD/via-files.duckdb"
+t_ok "extract the every-type table" "$PGW" extract every
+t_ok "load it" "$PGW" load every
+t_same "every value equals Postgres through extract + load" every
