@@ -56,7 +56,7 @@ test: deps
 	$(MAKE) build-all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)"
 	bash tests/run.sh build-asan
 
-demo: deps all
+demo: deps all $(BUILD)/duckq
 	bash scripts/demo.sh $(BUILD)
 
 bench: deps all
