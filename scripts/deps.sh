@@ -9,7 +9,7 @@ DUCKDB_VERSION=1.4.4
 DUCKDB_BINDINGS=1.4.4-r.4
 
 apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev
-          postgresql postgresql-contrib nodejs npm ca-certificates)
+          postgresql postgresql-contrib nodejs npm ca-certificates time python3)
 
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -1,5 +1,6 @@
 /* Test helper: reads a DuckDB file the way the tests need.
  *   duckq DB SQL              rows of SQL as tab-separated text, NULL as \N
+ *   duckq --exec DB SQL       runs SQL read-write
  *   duckq --hold DB SECONDS   keeps DB open for writing (a concurrent writer)
  *   duckq --pg-csv DB TABLE [SCHEMA]   TABLE as CSV that PostgreSQL's COPY reads back into the source's types */
 #include <stdio.h>
@@ -120,10 +121,28 @@ static int hold(const char *path, int seconds)
 	return 0;
 }
 
+/* Runs statements read-write (the bench loads CSV files this way). */
+static int exec_sql(const char *path, const char *sql)
+{
+	duckdb_database db;
+	duckdb_connection con;
+	struct pgw_err err = {0};
+	if (duckdb_open(path, &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess)
+		return 1;
+	int rc = pgw_duck_exec(con, sql, &err);
+	if (rc < 0)
+		fprintf(stderr, "duckq: %s\n", err.msg);
+	duckdb_disconnect(&con);
+	duckdb_close(&db);
+	return rc < 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--hold"))
 		return hold(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "--exec"))
+		return exec_sql(argv[2], argv[3]);
 	bool csv = (argc == 4 || argc == 5) && !strcmp(argv[1], "--pg-csv");
 	if (argc != 3 && !csv) {
 		fputs("usage: duckq DB SQL | duckq --pg-csv DB TABLE [SCHEMA]\n", stderr);
