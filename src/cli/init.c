@@ -23,7 +23,8 @@ static const char head[] =
 	"warehouse:\n";
 
 static const char duckdb_part[] = "  backend: duckdb\n"
-				  "  duckdb_path:   # $DUCKDB_PATH, default ./duck.db\n";
+				  "  duckdb_path:   # $DUCKDB_PATH, default ./duck.db\n"
+				  "  duckdb_memory_limit:  # $DUCKDB_MEMORY_LIMIT, default 64MB (raise for very large upserts)\n";
 static const char clickhouse_part[] = "  backend: clickhouse\n"
 				      "  clickhouse_host:      # $CLICKHOUSE_HOST\n"
 				      "  clickhouse_port:      # $CLICKHOUSE_PORT, default 8123 (8443 when secure)\n"

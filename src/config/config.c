@@ -27,6 +27,7 @@ static const struct key_slot postgres_keys[] = {
 static const struct key_slot warehouse_keys[] = {
 	SLOT(backend, "PGWAREHOUSE_BACKEND"),
 	SLOT(duckdb_path, "DUCKDB_PATH"),
+	SLOT(duckdb_memory_limit, "DUCKDB_MEMORY_LIMIT"),
 	SLOT(clickhouse_host, "CLICKHOUSE_HOST"),
 	SLOT(clickhouse_port, "CLICKHOUSE_PORT"),
 	SLOT(clickhouse_database, "CLICKHOUSE_DATABASE"),
@@ -319,6 +320,8 @@ static void env_fallbacks(struct pgw_config *cfg)
 		cfg->pgschema = pgw_strdup("public");
 	if (!cfg->duckdb_path)
 		cfg->duckdb_path = pgw_strdup("duck.db");
+	if (!cfg->duckdb_memory_limit)
+		cfg->duckdb_memory_limit = pgw_strdup("64MB");
 	if (!cfg->backend)
 		cfg->backend = pgw_strdup(cfg->clickhouse_host ? "clickhouse"
 					  : cfg->snowsql_account ? "snowflake"

@@ -30,6 +30,7 @@ struct pgw_config {
 
 	char *backend;
 	char *duckdb_path;
+	char *duckdb_memory_limit;
 	char *clickhouse_host, *clickhouse_port, *clickhouse_database, *clickhouse_user,
 		*clickhouse_password, *clickhouse_secure;
 	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user,
