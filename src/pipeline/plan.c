@@ -170,8 +170,13 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 		return 0;
 	}
 	if (!st.same_shape) {
-		pgw_warn("table \"%s\" changed shape in PostgreSQL (columns or types) since it was loaded; reloading",
-			 def->name);
+		if (st.ours)
+			pgw_warn("table \"%s\" changed shape in PostgreSQL (columns or types) since it was loaded; "
+				 "reloading",
+				 def->name);
+		else
+			pgw_warn("warehouse table \"%s\" was not created by pgwarehouse; replacing it with a full copy",
+				 def->name);
 		return 0;
 	}
 	if (pgw_table_reload_due(tc, time(NULL)))

@@ -25,7 +25,8 @@ struct pgw_target {
 
 struct pgw_wh_state {
 	bool exists;
-	bool same_shape; /* created by pgwarehouse from the same columns and types */
+	bool ours;       /* created by pgwarehouse */
+	bool same_shape; /* ...from the same columns and types */
 };
 
 struct pgw_wh_table {

@@ -61,3 +61,11 @@ t_eq "max_records limits the first copy" "40 40" "$(dq 'SELECT count(*), max(id)
 "$PGW" --config limited.yaml sync big >/dev/null 2>&1
 "$PGW" --config limited.yaml sync big >/dev/null 2>&1
 t_same "successive limited syncs converge" big
+
+# a warehouse table of the same name that pgwarehouse did not create is replaced, with a warning
+pgq "CREATE TABLE handmade (id int PRIMARY KEY, v text)"
+pgq "INSERT INTO handmade VALUES (1, 'pg')"
+"$DUCKQ" --exec "$DUCKDB_PATH" "CREATE TABLE handmade (id INTEGER, v VARCHAR); INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
+out=$("$PGW" sync handmade 2>&1)
+t_eq "a foreign table is named in a warning" "1" "$(grep -c 'was not created by pgwarehouse; replacing it' <<<"$out")"
+t_same "and replaced by the PostgreSQL copy" handmade

@@ -137,10 +137,11 @@ static int duck_inspect(struct pgw_sink *base, const struct pgw_target *t, struc
 			    2, params, &rows, err) < 0)
 		return -1;
 	st->exists = rows.nrows > 0;
-	st->same_shape = false;
+	st->same_shape = st->ours = false;
 	if (st->exists) {
 		char *fp = pgw_duck_fingerprint(t->def);
 		st->same_shape = rows.cells[0] && !strcmp(rows.cells[0], fp);
+		st->ours = rows.cells[0] && !strncmp(rows.cells[0], fp, strlen("pgwarehouse:"));
 		free(fp);
 	}
 	pgw_duck_rows_cleanup(&rows);
