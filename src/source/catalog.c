@@ -21,15 +21,20 @@ struct pg_type_row {
 	bool is_array;
 };
 
-static int type_row(struct pgw_pg *pg, unsigned int oid, struct pg_type_row *row, struct pgw_err *err)
+/* Runs a catalog query whose one parameter is an oid. */
+static PGresult *query_oid(struct pgw_pg *pg, const char *sql, unsigned int oid, struct pgw_err *err)
 {
 	char oidtxt[16];
 	snprintf(oidtxt, sizeof(oidtxt), "%u", oid);
 	const char *params[] = {oidtxt};
-	PGresult *res = pgw_pg_query(pg,
+	return pgw_pg_query(pg, sql, 1, params, err);
+}
+
+static int type_row(struct pgw_pg *pg, unsigned int oid, struct pg_type_row *row, struct pgw_err *err)
+{
+	PGresult *res = query_oid(pg,
 				     "SELECT typtype, typbasetype, typtypmod, typelem, "
-				     "(typcategory = 'A' AND typelem <> 0 AND typlen = -1) FROM pg_type WHERE oid = $1",
-				     1, params, err);
+				     "(typcategory = 'A' AND typelem <> 0 AND typlen = -1) FROM pg_type WHERE oid = $1", oid, err);
 	if (!res)
 		return -1;
 	if (PQntuples(res) != 1) {
@@ -47,11 +52,8 @@ static int type_row(struct pgw_pg *pg, unsigned int oid, struct pg_type_row *row
 
 static int enum_labels(struct pgw_pg *pg, unsigned int oid, struct pgw_typeinfo *ti, struct pgw_err *err)
 {
-	char oidtxt[16];
-	snprintf(oidtxt, sizeof(oidtxt), "%u", oid);
-	const char *params[] = {oidtxt};
-	PGresult *res = pgw_pg_query(
-		pg, "SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder", 1, params, err);
+	PGresult *res =
+		query_oid(pg, "SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder", oid, err);
 	if (!res)
 		return -1;
 	ti->nlabels = PQntuples(res);
@@ -198,14 +200,10 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 
 static int read_columns(struct pgw_pg *pg, struct pgw_table_def *def, struct pgw_err *err)
 {
-	char oidtxt[16];
-	snprintf(oidtxt, sizeof(oidtxt), "%u", def->oid);
-	const char *params[] = {oidtxt};
-	PGresult *res = pgw_pg_query(pg,
+	PGresult *res = query_oid(pg,
 				     "SELECT attname, atttypid, atttypmod, attnotnull, format_type(atttypid, atttypmod) "
 				     "FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped "
-				     "ORDER BY attnum",
-				     1, params, err);
+				     "ORDER BY attnum", def->oid, err);
 	if (!res)
 		return -1;
 	def->ncols = PQntuples(res);
@@ -225,15 +223,11 @@ static int read_columns(struct pgw_pg *pg, struct pgw_table_def *def, struct pgw
 
 static int read_primary_key(struct pgw_pg *pg, struct pgw_table_def *def, struct pgw_err *err)
 {
-	char oidtxt[16];
-	snprintf(oidtxt, sizeof(oidtxt), "%u", def->oid);
-	const char *params[] = {oidtxt};
-	PGresult *res = pgw_pg_query(pg,
+	PGresult *res = query_oid(pg,
 				     "SELECT a.attname FROM pg_index i "
 				     "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
 				     "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-				     "WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord",
-				     1, params, err);
+				     "WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord", def->oid, err);
 	if (!res)
 		return -1;
 	def->npk = PQntuples(res);
