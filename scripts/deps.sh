@@ -8,7 +8,7 @@ deps="${PGW_DEPS_DIR:-$here/deps}"
 DUCKDB_VERSION=1.4.4
 DUCKDB_BINDINGS=1.4.4-r.4
 
-apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev
+apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev clickhouse-server curl
           postgresql postgresql-contrib nodejs npm ca-certificates time python3)
 
 missing=()

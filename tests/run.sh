@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs the unit tests and every tests/integration/*.sh against a throwaway PostgreSQL cluster,
-# with the binaries of BUILD_DIR (build or build-asan). Ends with "N passed, N failed".
+# Runs the unit tests, then every tests/integration/t_*.sh once per warehouse backend, against a
+# throwaway PostgreSQL cluster and (for ClickHouse) a throwaway clickhouse-server, with the
+# binaries of BUILD_DIR (build or build-asan). Ends with "N passed, N failed".
+#   PGW_TEST_FILTER=keys      only scripts whose name contains "keys"
+#   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -12,7 +15,8 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export PGOPTIONS="-c client_min_messages=warning"
 
 source "$here/lib/pgcluster.sh"
-trap 'pgc_stop; rm -rf "${WORK:-}"' EXIT
+source "$here/lib/chserver.sh"
+trap 'chs_stop; pgc_stop; rm -rf "${WORK:-}"' EXIT
 trap 'exit 130' INT TERM
 
 echo "== unit tests ($build)"
@@ -22,17 +26,33 @@ pgc_start || { echo "cannot start PostgreSQL"; exit 1; }
 WORK=$(mktemp -d /tmp/pgw-test.XXXXXX)
 chmod 777 "$WORK"
 filter=${PGW_TEST_FILTER:-}
-for t in "$here"/integration/t_*.sh; do
-  name=$(basename "$t" .sh)
-  [[ -n "$filter" && "$name" != *$filter* ]] && continue
-  echo "== $name"
-  db="${name}_db"
+
+run_script() { # backend script
+  local backend=$1 t=$2 name; name=$(basename "$t" .sh)
+  local db="${name}_db" dir="$WORK/$backend/$name"
+  echo "== $name [$backend]"
   psql -qAtX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-  mkdir -p "$WORK/$name"
-  ( cd "$WORK/$name" && export PGDATABASE=$db DUCKDB_PATH="$WORK/$name/test.duckdb" \
-      && source "$here/lib/assert.sh" && source "$t" && touch "$WORK/$name/.finished" )
+  if [[ $backend == clickhouse ]]; then
+    chq "DROP DATABASE IF EXISTS $db" && chq "CREATE DATABASE $db" || { echo fail >> "$T_RESULTS"; return; }
+  fi
+  mkdir -p "$dir"; chmod 777 "$dir"
+  ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$backend \
+      DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db \
+      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished" )
   # a script that stopped early (syntax error, crash of the shell) counts as a failure
-  [[ -f "$WORK/$name/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }
+  [[ -f "$dir/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }
+}
+
+for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse}; do
+  if [[ $backend == clickhouse ]]; then
+    chs_start || { echo "cannot start clickhouse-server"; echo fail >> "$T_RESULTS"; continue; }
+  fi
+  for t in "$here"/integration/t_*.sh; do
+    name=$(basename "$t" .sh)
+    [[ -n "$filter" && "$name" != *$filter* ]] && continue
+    run_script "$backend" "$t"
+  done
+  [[ $backend == clickhouse ]] && chs_stop
 done
 
 passed=$(grep -c '^pass$' "$T_RESULTS")

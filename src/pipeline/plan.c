@@ -25,10 +25,10 @@ static void column_expr(struct pgw_buf *b, const struct pgw_coldef *c)
 		pgw_buf_puts(b, " COLLATE \"C\")");
 }
 
-/* A literal of the column's type from the canonical watermark text (see sink.h). */
-static void watermark_literal(struct pgw_buf *b, const struct pgw_coldef *c, const char *v)
+/* A literal of the column's type from the watermark text (see sink.h). */
+static void watermark_literal(struct pgw_buf *b, const struct pgw_coldef *c, const char *v, bool pgtext)
 {
-	switch (c->ti.type) {
+	switch (pgtext ? PGW_T_TEXT : c->ti.type) {
 	case PGW_T_DATE:
 		pgw_buf_puts(b, "(DATE '1970-01-01' + ");
 		pgw_buf_literal(b, v);
@@ -53,14 +53,15 @@ static void watermark_literal(struct pgw_buf *b, const struct pgw_coldef *c, con
 	}
 }
 
-static void row_expr(struct pgw_buf *b, const struct pgw_table_def *def, const int *cols, int n, char **vals)
+static void row_expr(struct pgw_buf *b, const struct pgw_table_def *def, const int *cols, int n, char **vals,
+		     const bool *pgtext)
 {
 	pgw_buf_puts(b, "(");
 	for (int i = 0; i < n; i++) {
 		if (i)
 			pgw_buf_puts(b, ", ");
 		if (vals)
-			watermark_literal(b, &def->cols[cols[i]], vals[i]);
+			watermark_literal(b, &def->cols[cols[i]], vals[i], pgtext[i]);
 		else
 			column_expr(b, &def->cols[cols[i]]);
 	}
@@ -80,16 +81,20 @@ static int incremental_where(struct pgw_run *run, struct pgw_plan *plan, const i
 {
 	char **vals = NULL;
 	bool found = false;
-	if (run->sink->ops->watermark(run->sink, &plan->target, cols, n, &vals, &found, err) < 0)
+	bool *pgtext = pgw_calloc((size_t)n, sizeof(bool));
+	if (run->sink->ops->watermark(run->sink, &plan->target, cols, n, &vals, pgtext, &found, err) < 0) {
+		free(pgtext);
 		return -1;
+	}
 	if (found) {
 		pgw_buf_puts(sql, " WHERE ");
-		row_expr(sql, plan->def, cols, n, NULL);
+		row_expr(sql, plan->def, cols, n, NULL, NULL);
 		pgw_buf_printf(sql, " %s ", op);
-		row_expr(sql, plan->def, cols, n, vals);
+		row_expr(sql, plan->def, cols, n, vals, pgtext);
 		pgw_debug("%s: watermark %s%s", plan->def->name, vals[0] ? vals[0] : "NULL", n > 1 ? ", ..." : "");
 	}
 	free_vals(vals, n);
+	free(pgtext);
 	return 0;
 }
 

@@ -43,10 +43,13 @@ struct pgw_sink_ops {
 	void (*close)(struct pgw_sink *s);
 	int (*inspect)(struct pgw_sink *s, const struct pgw_target *t, struct pgw_wh_state *st, struct pgw_err *err);
 	/* The largest value of cols: for one column max(col); for several, the largest row in
-	 * lexicographic order. Values come back in the canonical text of pgw_watermark_text(); a NULL
-	 * entry is SQL NULL. *found is false for an empty table. Caller frees vals[i] and vals. */
+	 * lexicographic order (byte order for strings and uuids, as PostgreSQL's COLLATE "C").
+	 * Each value comes back as text in one of two forms (forms[i]): canonical (integers and
+	 * decimals as digits, dates as days since 1970, timestamps as microseconds since 1970,
+	 * bytea as hex, other types as PostgreSQL reads them) or PostgreSQL's own text form of the
+	 * column type. *found is false for an empty table. Caller frees vals[i] and vals. */
 	int (*watermark)(struct pgw_sink *s, const struct pgw_target *t, const int *cols, int ncols, char ***vals,
-			 bool *found, struct pgw_err *err);
+			 bool *pgtext, bool *found, struct pgw_err *err);
 	int (*begin)(struct pgw_sink *s, const struct pgw_target *t, enum pgw_load_mode mode, struct pgw_err *err);
 	int (*write)(struct pgw_sink *s, const struct pgw_batch *b, struct pgw_err *err);
 	int (*commit)(struct pgw_sink *s, struct pgw_err *err);

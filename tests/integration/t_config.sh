@@ -1,4 +1,6 @@
 # The config file, the environment and .env; per-table options; init; help and version.
+# Config handling does not depend on the warehouse: run it once, on DuckDB.
+[[ $BACKEND == duckdb ]] || return 0
 pgq "CREATE TABLE accounts (id int PRIMARY KEY, v text)"
 pgq "CREATE TABLE users (id int PRIMARY KEY, v text)"
 pgq "CREATE TABLE orders (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT '2024-01-01')"

@@ -11,14 +11,18 @@ INSERT INTO items (id) VALUES (100000);
 INSERT INTO items (id, name, tags, d, at, iv, f, g) VALUES (100001, '', '{}', '0044-03-15 BC', '0010-01-01 00:00:00+00 BC', '-1 days -00:00:01.5', 'NaN', '-Infinity');
 SQL
 
+# ClickHouse arrays cannot be NULL: a NULL array arrives as [] (documented)
+pgq "CREATE VIEW items_expected AS SELECT id, name, price, coalesce(tags, '{}') tags, at, d, t, tz, iv, raw, u, doc, c, ok, f, g FROM items"
+expected=items; [[ $BACKEND == clickhouse ]] && expected=items_expected
+
 t_ok "extract items" "$PGW" extract items
 t_eq "extract writes gzip'd CSV files with a header" "1" "$(ls pgw_data/items_data/*.csv.gz | wc -l)"
 t_eq "the file starts with the header" "id,name,price,tags,at,d,t,tz,iv,raw,u,doc,c,ok,f,g" "$(zcat pgw_data/items_data/00001.csv.gz | head -n1)"
 t_eq "the file holds every row" "2502" "$(zcat pgw_data/items_data/00001.csv.gz | psql -qAtX -c "CREATE TEMP TABLE x (LIKE items); COPY x FROM STDIN (FORMAT csv, HEADER true); SELECT count(*) FROM x" | tail -n1)"
-t_eq "nothing in the warehouse yet" "0" "$(dq "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'items'")"
+t_eq "nothing in the warehouse yet" "0" "$(wh_tables | grep -c '^items$')"
 t_ok "load items" "$PGW" load items
 t_eq "load counts" "2502" "$(dq 'SELECT count(*) FROM items')"
-t_same "loaded values equal Postgres" items
+t_same "loaded values equal Postgres" $expected items
 t_eq "loaded files moved to archive/" "0 2" "$(ls pgw_data/items_data/*.csv.gz 2>/dev/null | wc -l) $(ls pgw_data/items_data/archive | wc -l)"
 t_err "load with nothing extracted" 2 'nothing extracted for table "items"' "$PGW" load items
 
@@ -27,10 +31,10 @@ t_ok "extract after inserts (new records only)" "$PGW" extract items
 t_eq "the archive is removed by the next extract or sync" "0" "$(ls pgw_data/items_data/archive 2>/dev/null | wc -l)"
 t_eq "the incremental extract holds only the new rows" "11" "$(zcat pgw_data/items_data/*.csv.gz | wc -l)"
 t_ok "load the increment" "$PGW" load items
-t_same "items equal Postgres after extract + load of new rows" items
+t_same "items equal Postgres after extract + load of new rows" $expected items
 
 pgq "ALTER TABLE items ADD COLUMN extra int"
 "$PGW" extract items >/dev/null 2>&1
 pgq "ALTER TABLE items DROP COLUMN extra"
 t_err "load refuses files from before a table change" 1 'changed in PostgreSQL since it was extracted; run extract again' "$PGW" load items
-t_same "and leaves the warehouse as it was" items
+t_same "and leaves the warehouse as it was" $expected items

@@ -11,7 +11,7 @@ SQL
 
 t_ok "sync a table whose name has a space and capitals" "$PGW" sync "Order Items"
 t_eq "column names kept exactly" 'ID|select|from|with "quote"|ünïcödé 列|a.b|MiXeD cAsE' \
-  "$(dq "SELECT string_agg(column_name, '|' ORDER BY column_index) FROM duckdb_columns() WHERE table_name = 'Order Items'")"
+  "$(wh_colnames 'Order Items' | paste -sd'|')"
 t_same "values of \"Order Items\" equal Postgres" '"Order Items"' 'Order Items'
 pgq "INSERT INTO \"Order Items\" VALUES (3, 'y', 4, 'r', 'é', 5, false)"
 t_ok "incremental sync with a quoted key column" "$PGW" sync "Order Items"
@@ -21,6 +21,8 @@ t_ok "sync a table named by a reserved word" "$PGW" sync user
 t_same "\"user\" equals Postgres" '"user"' user
 
 t_ok "sync schema.table outside pgschema" "$PGW" sync 'Sales Dept.Q1 "report"'
-t_same "a table in another schema lands in a schema of the same name" '"Sales Dept"."Q1 ""report"""' 'Q1 "report"' 'Sales Dept'
-out=$("$PGW" listwh)
-t_eq "listwh names the schema" "1" "$(grep -c '^Sales Dept.Q1 "report" *2$' <<<"$out")"
+t_same "a table in another schema lands in a schema (ClickHouse: database) of the same name" '"Sales Dept"."Q1 ""report"""' 'Q1 "report"' 'Sales Dept'
+if [[ $BACKEND == duckdb ]]; then
+  out=$("$PGW" listwh)
+  t_eq "listwh names the schema" "1" "$(grep -c '^Sales Dept.Q1 "report" *2$' <<<"$out")"
+fi

@@ -29,7 +29,7 @@ done
 pgq "UPDATE comp SET val = -1, updated_at = '2031-01-01' WHERE code IN ('c1', 'c2')"
 out=$("$PGW" sync comp last_modified=updated_at 2>&1)
 t_eq "composite last_modified copies the changed rows" "1" "$(grep -cE "^comp *last-modified *8 " <<<"$out")"
-t_eq "composite upsert leaves one row per key" "$(pgq 'SELECT count(*) FROM comp')" "$(dq 'SELECT count(DISTINCT (tenant, code)) FROM comp')"
+t_eq "composite upsert leaves one row per key" "$(pgq 'SELECT count(*) FROM comp')" "$(dq 'SELECT count(*) FROM (SELECT DISTINCT tenant, code FROM comp) AS k')"
 t_same "comp equal to Postgres after last_modified" comp
 
 # a table without a primary key falls back to reload with a warning
@@ -47,7 +47,8 @@ t_eq "shape change is detected" "1" "$(grep -c 'changed shape' <<<"$out")"
 t_same "tkey equal to Postgres after a new column" tkey
 pgq "ALTER TABLE tkey ALTER COLUMN v TYPE bigint"
 "$PGW" sync tkey >/dev/null 2>&1
-t_eq "type change reaches DuckDB" "BIGINT" "$(dq "SELECT data_type FROM duckdb_columns() WHERE table_name = 'tkey' AND column_name = 'v'")"
+want_type=BIGINT; [[ $BACKEND == clickhouse ]] && want_type="Nullable(Int64)"
+t_eq "type change reaches the warehouse" "v $want_type" "$(wh_columns tkey | grep '^v ')"
 
 # max_records: each run copies at most N rows and later runs continue where it stopped
 cat > limited.yaml <<'YAML'
@@ -65,7 +66,14 @@ t_same "successive limited syncs converge" big
 # a warehouse table of the same name that pgwarehouse did not create is replaced, with a warning
 pgq "CREATE TABLE handmade (id int PRIMARY KEY, v text)"
 pgq "INSERT INTO handmade VALUES (1, 'pg')"
-"$DUCKQ" --exec "$DUCKDB_PATH" "CREATE TABLE handmade (id INTEGER, v VARCHAR); INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
-out=$("$PGW" sync handmade 2>&1)
-t_eq "a foreign table is named in a warning" "1" "$(grep -c 'was not created by pgwarehouse; replacing it' <<<"$out")"
+if [[ $BACKEND == duckdb ]]; then
+  "$DUCKQ" --exec "$DUCKDB_PATH" "CREATE TABLE handmade (id INTEGER, v VARCHAR); INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
+  out=$("$PGW" sync handmade 2>&1)
+  t_eq "a foreign table is named in a warning" "1" "$(grep -c 'was not created by pgwarehouse; replacing it' <<<"$out")"
+else
+  chq "CREATE TABLE handmade (id Int64, v String) ENGINE = MergeTree ORDER BY id"
+  chq "INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
+  out=$("$PGW" sync handmade 2>&1)
+  t_eq "a table of another shape is reloaded with a warning" "1" "$(grep -c 'changed shape' <<<"$out")"
+fi
 t_same "and replaced by the PostgreSQL copy" handmade

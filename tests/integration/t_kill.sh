@@ -15,10 +15,17 @@ kill_mid() {
 
 t_eq "reload was killed mid-copy" "killed" "$(kill_mid "$PGW" reload events)"
 t_eq "after a killed reload the old table is intact" "200000 200000" "$(dq 'SELECT count(*), max(id) FROM events' | tr '\t' ' ')"
-t_eq "no helper table left behind" "0" "$(dq "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_pgwarehouse_%'")"
+if [[ $BACKEND == duckdb ]]; then  # ClickHouse keeps the helper until the next run drops it
+  t_eq "no helper table left behind" "0" "$(wh_tables | grep -c _pgwarehouse_)"
+fi
 
 t_eq "incremental sync was killed mid-copy" "killed" "$(kill_mid "$PGW" sync events)"
-t_eq "after a killed sync no partial rows were added" "200000 200000" "$(dq 'SELECT count(*), max(id) FROM events' | tr '\t' ' ')"
+if [[ $BACKEND == duckdb ]]; then
+  t_eq "after a killed sync no partial rows were added" "200000 200000" "$(dq 'SELECT count(*), max(id) FROM events' | tr '\t' ' ')"
+else  # ClickHouse moves staged rows in key order: at most a gapless prefix arrived
+  read -r cnt mx <<<"$(dq 'SELECT count(*), max(id) FROM events' | tr '\t' ' ')"
+  t_eq "after a killed sync the table holds a gapless prefix" "$cnt" "$mx"
+fi
 
 t_ok "rerun after the kills" "$PGW" sync events
 t_eq "rerun converges: count" "1500000" "$(dq 'SELECT count(*) FROM events')"

@@ -45,33 +45,57 @@ INSERT INTO every VALUES
   '192.168.0.0/16', '00:00:00:00:00:00', '(-1,-1)');
 SQL
 
+# ClickHouse arrays cannot be NULL: a NULL array arrives as [] (documented); compare against that
+pgq "CREATE VIEW every_expected AS SELECT id, i2, i4, i8, f4, f8, n12, n38, n38i, n4, nfree, nwide, b, tx, vc, ch, nm, by, u,
+  d, tm, ttz, ts, ts3, tstz, iv, j, jb, m, dom, dm, coalesce(ai, '{}') ai, coalesce(atx, '{}') atx, coalesce(an, '{}') an,
+  coalesce(ab, '{}') ab, coalesce(ats, '{}') ats, coalesce(am, '{}') am, coalesce(au, '{}') au, ip, mac, pt FROM every"
+expected=every; [[ $BACKEND == clickhouse ]] && expected=every_expected
+# ClickHouse 18.16's float parser reads the smallest subnormal doubles (5e-324) as 0; newer servers
+# parse them exactly. On the old server that one value is checked on its own, below.
+if [[ $BACKEND == clickhouse && $(chq 'SELECT version()') == 18.* ]]; then
+  pgq "CREATE OR REPLACE VIEW every_expected AS SELECT id, i2, i4, i8, f4,
+    CASE WHEN f8 = 5e-324 THEN 0 ELSE f8 END f8, n12, n38, n38i, n4, nfree, nwide, b, tx, vc, ch, nm, by, u,
+    d, tm, ttz, ts, ts3, tstz, iv, j, jb, m, dom, dm, coalesce(ai, '{}') ai, coalesce(atx, '{}') atx, coalesce(an, '{}') an,
+    coalesce(ab, '{}') ab, coalesce(ats, '{}') ats, coalesce(am, '{}') am, coalesce(au, '{}') au, ip, mac, pt FROM every"
+  legacy_subnormal=1
+fi
+
 out=$("$PGW" sync every 2>&1)
 t_eq "sync of the every-type table succeeds" "0" "$?"
 t_eq "one warning per text-kept column (inet, macaddr, point)" "3" "$(grep -c 'kept as text' <<<"$out")"
 t_eq "all rows arrived" "5" "$(dq 'SELECT count(*) FROM every')"
-t_same "every value equals Postgres" every
+t_same "every value equals Postgres" $expected every
 
-types=$(dq "SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY column_index) FROM duckdb_columns() WHERE table_name = 'every'")
-t_eq "exact DuckDB column types" \
- "id BIGINT, i2 SMALLINT, i4 INTEGER, i8 BIGINT, f4 FLOAT, f8 DOUBLE, n12 DECIMAL(12,2), n38 DECIMAL(38,10), n38i DECIMAL(38,0), n4 DECIMAL(4,4), nfree VARCHAR, nwide VARCHAR, b BOOLEAN, tx VARCHAR, vc VARCHAR, ch VARCHAR, nm VARCHAR, by BLOB, u UUID, d DATE, tm TIME, ttz TIME WITH TIME ZONE, ts TIMESTAMP, ts3 TIMESTAMP, tstz TIMESTAMP WITH TIME ZONE, iv INTERVAL, j JSON, jb JSON, m ENUM('sad', 'ok', 'happy', 'with space', 'quote''s'), dom INTEGER, dm DECIMAL(8,2), ai INTEGER[], atx VARCHAR[], an DECIMAL(6,2)[], ab BOOLEAN[], ats TIMESTAMP WITH TIME ZONE[], am ENUM('sad', 'ok', 'happy', 'with space', 'quote''s')[], au UUID[], ip VARCHAR, mac VARCHAR, pt VARCHAR" \
- "$types"
-
-t_eq "NULL stays NULL and empty string stays empty" "\\N|" "$(dq "SELECT coalesce(NULL::VARCHAR, '\\N') || '|' || (SELECT tx FROM every WHERE id = 3)")"
-t_eq "timestamptz keeps the instant" "2024-05-31 22:00:00.000001+00" "$(dq 'SELECT tstz FROM every WHERE id = 1')"
-t_eq "38-digit numeric exact" "9999999999999999999999999999.9999999999" "$(dq 'SELECT n38 FROM every WHERE id = 1')"
-t_eq "unconstrained numeric kept exact" "3.14159265358979323846264338327950288419716939937510582097494459" "$(dq 'SELECT nfree FROM every WHERE id = 1')"
-t_eq "enum value and order" "happy 3" "$(dq "SELECT m, enum_code(m) + 1 FROM every WHERE id = 1" | tr '\t' ' ')"
-t_eq "json is queryable" "x" "$(dq "SELECT j->'a'->>2 FROM every WHERE id = 1")"
-t_eq "text array keeps quotes, commas, NULL and empty" "['x,y', 'a\"b', NULL, '', 'NULL']" "$(dq "SELECT atx FROM every WHERE id = 1")"
-t_eq "SQL NULL inside text array vs string 'NULL'" "true false" "$(dq "SELECT atx[3] IS NULL, atx[5] IS NULL FROM every WHERE id = 1" | tr '\t' ' ')"
+if [[ $BACKEND == duckdb ]]; then
+  t_eq "exact DuckDB column types" \
+   "id BIGINT, i2 SMALLINT, i4 INTEGER, i8 BIGINT, f4 FLOAT, f8 DOUBLE, n12 DECIMAL(12,2), n38 DECIMAL(38,10), n38i DECIMAL(38,0), n4 DECIMAL(4,4), nfree VARCHAR, nwide VARCHAR, b BOOLEAN, tx VARCHAR, vc VARCHAR, ch VARCHAR, nm VARCHAR, by BLOB, u UUID, d DATE, tm TIME, ttz TIME WITH TIME ZONE, ts TIMESTAMP, ts3 TIMESTAMP, tstz TIMESTAMP WITH TIME ZONE, iv INTERVAL, j JSON, jb JSON, m ENUM('sad', 'ok', 'happy', 'with space', 'quote''s'), dom INTEGER, dm DECIMAL(8,2), ai INTEGER[], atx VARCHAR[], an DECIMAL(6,2)[], ab BOOLEAN[], ats TIMESTAMP WITH TIME ZONE[], am ENUM('sad', 'ok', 'happy', 'with space', 'quote''s')[], au UUID[], ip VARCHAR, mac VARCHAR, pt VARCHAR" \
+   "$(wh_columns every | paste -sd'|' | sed 's/|/, /g')"
+  t_eq "NULL stays NULL and empty string stays empty" "\\N|" "$(dq "SELECT coalesce(NULL::VARCHAR, '\\N') || '|' || (SELECT tx FROM every WHERE id = 3)")"
+  t_eq "timestamptz keeps the instant" "2024-05-31 22:00:00.000001+00" "$(dq 'SELECT tstz FROM every WHERE id = 1')"
+  t_eq "38-digit numeric exact" "9999999999999999999999999999.9999999999" "$(dq 'SELECT n38 FROM every WHERE id = 1')"
+  t_eq "unconstrained numeric kept exact" "3.14159265358979323846264338327950288419716939937510582097494459" "$(dq 'SELECT nfree FROM every WHERE id = 1')"
+  t_eq "enum value and order" "happy 3" "$(dq "SELECT m, enum_code(m) + 1 FROM every WHERE id = 1" | tr '\t' ' ')"
+  t_eq "json is queryable" "x" "$(dq "SELECT j->'a'->>2 FROM every WHERE id = 1")"
+  t_eq "text array keeps quotes, commas, NULL and empty" "['x,y', 'a\"b', NULL, '', 'NULL']" "$(dq "SELECT atx FROM every WHERE id = 1")"
+  t_eq "SQL NULL inside text array vs string 'NULL'" "true false" "$(dq "SELECT atx[3] IS NULL, atx[5] IS NULL FROM every WHERE id = 1" | tr '\t' ' ')"
+else
+  t_eq "ClickHouse column types (server $(chq 'SELECT version()'))" \
+   "id Int64, i2 Nullable(Int16), i4 Nullable(Int32), i8 Nullable(Int64), f4 Nullable(Float32), f8 Nullable(Float64), n12 Nullable(Decimal(12, 2)), n38 Nullable(Decimal(38, 10)), n38i Nullable(Decimal(38, 0)), n4 Nullable(Decimal(4, 4)), nfree Nullable(String), nwide Nullable(String), b Nullable(UInt8), tx Nullable(String), vc Nullable(String), ch Nullable(String), nm Nullable(String), by Nullable(String), u Nullable(UUID), d Nullable(String), tm Nullable(String), ttz Nullable(String), ts Nullable(String), ts3 Nullable(String), tstz Nullable(String), iv Nullable(String), j Nullable(String), jb Nullable(String), m Nullable(Enum8('sad' = 1, 'ok' = 2, 'happy' = 3, 'with space' = 4, 'quote\\'s' = 5)), dom Nullable(Int32), dm Nullable(Decimal(8, 2)), ai Array(Nullable(Int32)), atx Array(Nullable(String)), an Array(Nullable(Decimal(6, 2))), ab Array(Nullable(UInt8)), ats Array(Nullable(String)), am Array(Nullable(String)), au Array(Nullable(UUID)), ip Nullable(String), mac Nullable(String), pt Nullable(String)" \
+   "$(wh_columns every | paste -sd'|' | sed 's/|/, /g')"
+  t_eq "a NULL array arrives as []" "0" "$(dq 'SELECT length(ai) FROM every WHERE id = 2')"
+  t_eq "38-digit numeric exact" "9999999999999999999999999999.9999999999" "$(dq 'SELECT n38 FROM every WHERE id = 1')"
+  t_eq "enum value and order" "happy 3" "$(dq "SELECT m, toInt8(m) FROM every WHERE id = 1" | tr '\t' ' ')"
+  [[ -n ${legacy_subnormal:-} ]] && t_eq "ClickHouse 18.16 stores 5e-324 as 0 (server parser limit)" "0" "$(dq 'SELECT f8 FROM every WHERE id = 5')"
+fi
 
 # incremental append keeps types exact too
 pgq "INSERT INTO every (id, n12, tstz, atx, m) VALUES (6, 0.5, '2030-01-01 00:00:00-08', '{new}', 'sad')"
 "$PGW" sync every >/dev/null 2>&1
-t_same "every equals Postgres after an incremental sync" every
+t_same "every equals Postgres after an incremental sync" $expected every
 
 # the same values through extract (CSV files) and load into a fresh warehouse
 export DUCKDB_PATH="$PWD/via-files.duckdb"
+[[ $BACKEND == clickhouse ]] && chq "DROP TABLE every"
 t_ok "extract the every-type table" "$PGW" extract every
 t_ok "load it" "$PGW" load every
-t_same "every value equals Postgres through extract + load" every
+t_same "every value equals Postgres through extract + load" $expected every

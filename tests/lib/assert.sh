@@ -34,17 +34,75 @@ t_err() {
 }
 
 pgq() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
-dq() { "$DUCKQ" "$DUCKDB_PATH" "$1"; }
 
-# t_same NAME PGTABLE [DUCKTABLE [DUCKSCHEMA]] : every row and value of PGTABLE is in DuckDB, and no more
+# The warehouse under test: $PGW_BACKEND (duckdb or clickhouse). SQL given to whq must be valid
+# in both dialects (counts, simple SELECTs); backend-specific checks test $BACKEND.
+BACKEND=${PGW_BACKEND:-duckdb}
+whq() {
+  case $BACKEND in
+    duckdb) "$DUCKQ" "$DUCKDB_PATH" "$1" ;;
+    clickhouse) chq "$1 FORMAT TabSeparated" ;;
+  esac
+}
+dq() { whq "$1"; }
+# every table in the warehouse's default schema/database, helper tables included, one per line
+wh_tables() {
+  case $BACKEND in
+    duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
+    clickhouse) chq "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name FORMAT TabSeparated" ;;
+  esac
+}
+# column names and types of a warehouse table: "name type" lines
+wh_columns() {
+  case $BACKEND in
+    duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT column_name || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
+    clickhouse) chq "SELECT concat(name, ' ', type) FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparatedRaw" ;;
+  esac
+}
+
+# column names of a warehouse table, one per line
+wh_colnames() {
+  case $BACKEND in
+    duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT column_name FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
+    clickhouse) chq "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparated" ;;
+  esac
+}
+
+# CSV of a ClickHouse table in a form PostgreSQL's COPY reads back into the source's types
+_ch_pg_csv() {
+  local src=$1 dst=$2 db=$3 sel="" name type
+  local bytea; bytea=$(psql -qAtX -c "SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = '$src'::regclass AND atttypid = 'bytea'::regtype")
+  while IFS=$'\t' read -r name type; do
+    local q="\`${name//\`/\\\`}\`" e
+    if [[ $type == Array* ]]; then
+      e="concat('{', arrayStringConcat(arrayMap(x -> ifNull(concat('\"', replaceAll(replaceAll(toString(x), '\\\\', '\\\\\\\\'), '\"', '\\\\\"'), '\"'), 'NULL'), $q), ','), '}')"
+    elif [[ ",$bytea," == *",$name,"* ]]; then
+      e="concat('\\\\x', hex($q))"
+    else
+      e="$q"
+    fi
+    sel+="${sel:+, }$e"
+  done < <(chq "SELECT name, type FROM system.columns WHERE database = '$db' AND table = '$dst' FORMAT TabSeparated")
+  chq "SELECT $sel FROM \`$db\`.\`${dst//\`/\\\`}\` FORMAT CSV"
+}
+
+# t_same NAME PGTABLE [WHTABLE [WHSCHEMA]] : every row and value of PGTABLE is in the warehouse, and no more
 t_same() {
-  local name=$1 src=$2 dst=${3:-$2} schema=${4:-main}
+  local name=$1 src=$2 dst=${3:-$2} schema=${4:-}
   local csv; csv=$(mktemp)
-  if ! "$DUCKQ" --pg-csv "$DUCKDB_PATH" "$dst" "$schema" > "$csv"; then t_fail "$name" "duckq failed"; rm -f "$csv"; return; fi
+  chmod 644 "$csv"
+  local null="" ok=1
+  if [[ $BACKEND == duckdb ]]; then
+    "$DUCKQ" --pg-csv "$DUCKDB_PATH" "$dst" "${schema:-main}" > "$csv" || ok=0
+  else
+    _ch_pg_csv "$src" "$dst" "${schema:-$CLICKHOUSE_DATABASE}" > "$csv" || ok=0
+    null=", NULL '\\N'"
+  fi
+  if [[ $ok == 0 ]]; then t_fail "$name" "export from $BACKEND failed: $(head -c 300 "$csv")"; rm -f "$csv"; return; fi
   local out
-  out=$(psql -qAtX -v ON_ERROR_STOP=1 2>&1 <<SQL
+  out=$(PGTZ=UTC psql -qAtX -v ON_ERROR_STOP=1 2>&1 <<SQL
 CREATE TEMP TABLE back AS SELECT * FROM $src LIMIT 0;
-\copy back FROM '$csv' (FORMAT csv)
+\copy back FROM '$csv' (FORMAT csv$null)
 SELECT 'missing: ' || r FROM (SELECT ROW(s.*)::text r FROM $src s EXCEPT ALL SELECT ROW(b.*)::text FROM back b) x;
 SELECT 'extra: ' || r FROM (SELECT ROW(b.*)::text r FROM back b EXCEPT ALL SELECT ROW(s.*)::text FROM $src s) x;
 SQL

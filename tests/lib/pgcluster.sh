@@ -12,7 +12,7 @@ pgc_bindir() {
 pgc_free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))  # not $RANDOM: subshells repeat it
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
   return 1

@@ -176,7 +176,7 @@ static void watermark_expr(struct pgw_buf *b, const struct pgw_coldef *c)
 }
 
 static int duck_watermark(struct pgw_sink *base, const struct pgw_target *t, const int *cols, int ncols,
-			  char ***vals, bool *found, struct pgw_err *err)
+			  char ***vals, bool *pgtext, bool *found, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
 	struct pgw_buf sql;
@@ -186,6 +186,7 @@ static int duck_watermark(struct pgw_sink *base, const struct pgw_target *t, con
 		if (i)
 			pgw_buf_puts(&sql, ", ");
 		watermark_expr(&sql, &t->def->cols[cols[i]]);
+		pgtext[i] = false;
 	}
 	pgw_buf_puts(&sql, " FROM ");
 	qualified(&sql, t, t->name);

@@ -1,0 +1,184 @@
+/* Text forms of canonical values (see format.h). */
+#include "batch/format.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pgw_fmt_decimal(struct pgw_buf *b, pgw_int128 v, int scale)
+{
+	char tmp[48];
+	int n = 0;
+	unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+	do {
+		tmp[n++] = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u || n <= scale);
+	if (v < 0)
+		pgw_buf_add(b, "-", 1);
+	while (n > 0) {
+		if (n == scale)
+			pgw_buf_add(b, ".", 1);
+		pgw_buf_add(b, &tmp[--n], 1);
+	}
+}
+
+void pgw_fmt_uuid(struct pgw_buf *b, const unsigned char *u)
+{
+	static const char hex[] = "0123456789abcdef";
+	char out[36];
+	int o = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+	}
+	pgw_buf_add(b, out, 36);
+}
+
+void pgw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static void fmt_ymd(struct pgw_buf *b, int64_t days, bool bc_suffix, bool *bc)
+{
+	int64_t y;
+	unsigned m, d;
+	pgw_civil_from_days(days, &y, &m, &d);
+	*bc = bc_suffix && y <= 0;
+	if (*bc)
+		y = 1 - y;
+	pgw_buf_printf(b, y < 0 ? "-%04lld-%02u-%02u" : "%04lld-%02u-%02u", (long long)(y < 0 ? -y : y), m, d);
+}
+
+bool pgw_fmt_date(struct pgw_buf *b, int32_t days, bool bc_suffix)
+{
+	if (days == PGW_DATE_INF || days == PGW_DATE_NINF)
+		return false;
+	bool bc;
+	fmt_ymd(b, days, bc_suffix, &bc);
+	if (bc)
+		pgw_buf_puts(b, " BC");
+	return true;
+}
+
+void pgw_fmt_time(struct pgw_buf *b, int64_t micros, bool trim)
+{
+	int64_t s = micros / 1000000, f = micros % 1000000;
+	pgw_buf_printf(b, "%02lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60));
+	if (f || !trim) {
+		char frac[8];
+		snprintf(frac, sizeof(frac), "%06lld", (long long)f);
+		for (int i = 5; trim && i > 0 && frac[i] == '0'; i--)
+			frac[i] = '\0';
+		pgw_buf_printf(b, ".%s", frac);
+	}
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+bool pgw_fmt_timestamp(struct pgw_buf *b, int64_t micros, bool bc_suffix, bool trim)
+{
+	if (micros == PGW_TS_INF || micros == PGW_TS_NINF)
+		return false;
+	int64_t days = floor_div(micros, 86400000000LL);
+	bool bc;
+	fmt_ymd(b, days, bc_suffix, &bc);
+	pgw_buf_puts(b, " ");
+	pgw_fmt_time(b, micros - days * 86400000000LL, trim);
+	if (bc)
+		pgw_buf_puts(b, " BC");
+	return true;
+}
+
+void pgw_fmt_offset(struct pgw_buf *b, int32_t secs)
+{
+	char sign = secs < 0 ? '-' : '+';
+	int32_t a = secs < 0 ? -secs : secs;
+	pgw_buf_printf(b, "%c%02d:%02d", sign, a / 3600, a / 60 % 60);
+	if (a % 60)
+		pgw_buf_printf(b, ":%02d", a % 60);
+}
+
+void pgw_fmt_interval(struct pgw_buf *b, const struct pgw_interval *iv)
+{
+	pgw_buf_puts(b, "P");
+	int32_t years = iv->months / 12, months = iv->months % 12;
+	if (years)
+		pgw_buf_printf(b, "%dY", years);
+	if (months)
+		pgw_buf_printf(b, "%dM", months);
+	if (iv->days)
+		pgw_buf_printf(b, "%dD", iv->days);
+	int64_t us = iv->micros;
+	if (us || (!iv->months && !iv->days)) {
+		pgw_buf_puts(b, "T");
+		int64_t h = us / 3600000000LL, m = us / 60000000LL % 60, s = us % 60000000LL;
+		if (h)
+			pgw_buf_printf(b, "%lldH", (long long)h);
+		if (m)
+			pgw_buf_printf(b, "%lldM", (long long)m);
+		if (s || (!h && !m)) {
+			pgw_buf_printf(b, "%s%lld", s < 0 ? "-" : "", (long long)llabs(s / 1000000));
+			if (s % 1000000) {
+				char frac[8];
+				snprintf(frac, sizeof(frac), "%06lld", (long long)llabs(s % 1000000));
+				for (int i = 5; i > 0 && frac[i] == '0'; i--)
+					frac[i] = '\0';
+				pgw_buf_printf(b, ".%s", frac);
+			}
+			pgw_buf_puts(b, "S");
+		}
+	}
+}
+
+static bool special(struct pgw_buf *b, double v)
+{
+	if (isnan(v))
+		pgw_buf_puts(b, "nan");
+	else if (isinf(v))
+		pgw_buf_puts(b, v > 0 ? "inf" : "-inf");
+	else
+		return false;
+	return true;
+}
+
+void pgw_fmt_double(struct pgw_buf *b, double v)
+{
+	if (special(b, v))
+		return;
+	char tmp[40];
+	for (int prec = 15; prec <= 17; prec++) { /* shortest precision that reads back the same */
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	pgw_buf_puts(b, tmp);
+}
+
+void pgw_fmt_float(struct pgw_buf *b, float v)
+{
+	if (special(b, v))
+		return;
+	char tmp[32];
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)v);
+		if (strtof(tmp, NULL) == v)
+			break;
+	}
+	pgw_buf_puts(b, tmp);
+}

@@ -1,0 +1,51 @@
+/* Shared between the ClickHouse sink's files: the transport interface (HTTP or embedded chDB),
+ * server features, type mapping and TSV encoding. The SQL is the same for both transports. */
+#ifndef PGW_CH_INTERNAL_H
+#define PGW_CH_INTERNAL_H
+
+#include "core/buf.h"
+#include "sink/sink.h"
+
+/* A way to run statements on ClickHouse. */
+struct ch_conn {
+	/* Runs sql; the result (TabSeparated) is appended to out when out is not NULL. idempotent:
+	 * the statement may be sent again after a transport failure. */
+	int (*exec)(struct ch_conn *c, const char *sql, struct pgw_buf *out, bool idempotent, struct pgw_err *err);
+	/* INSERT INTO <table_sql> FORMAT TabSeparated with data as the rows. */
+	int (*insert)(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err);
+	void (*close)(struct ch_conn *c);
+	char *database;
+};
+
+int pgw_ch_http_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err);
+
+/* What the server can do, from SELECT version(). */
+struct ch_features {
+	int major, minor;
+	bool modern; /* DateTime64, Date32, Bool, EXCHANGE TABLES, Decimal up to 76 (>= 22.3) */
+	bool json;   /* the JSON type (>= 25.3) */
+};
+void pgw_ch_features(const char *version, struct ch_features *f);
+
+/* How a column is stored. */
+enum ch_store {
+	CH_AS_VALUE, /* the native ClickHouse type */
+	CH_AS_TEXT,  /* PostgreSQL's text form in a String (old servers' dates, time, interval) */
+};
+enum ch_store pgw_ch_store(const struct ch_features *f, enum pgw_type t);
+
+/* The column type as ClickHouse prints it in system.columns (used to compare shapes). */
+void pgw_ch_type_sql(struct pgw_buf *b, const struct ch_features *f, const struct pgw_coldef *col);
+/* `name` with backslash escapes, ClickHouse's identifier quoting */
+void pgw_ch_ident(struct pgw_buf *b, const char *s);
+/* 'text' with backslash escapes, ClickHouse's string literal */
+void pgw_ch_literal(struct pgw_buf *b, const char *s, size_t len);
+
+/* Appends the first b->rows rows as TabSeparated lines. */
+int pgw_ch_tsv(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
+	       const struct ch_features *f, struct pgw_err *err);
+
+/* One line from a ClickHouse error body: "Code: 60: Table x doesn't exist". */
+void pgw_ch_error_text(const char *body, char *out, size_t outsz);
+
+#endif

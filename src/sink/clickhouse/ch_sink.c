@@ -1,0 +1,530 @@
+/* The ClickHouse sink: MergeTree tables ordered by the primary key; every load goes to a helper
+ * table first (a failed INSERT keeps the blocks before the bad row), then moves:
+ *   reload  -> EXCHANGE TABLES (or a multi-table RENAME on old servers)
+ *   append  -> INSERT ... SELECT ... ORDER BY key (a crash leaves a prefix in key order)
+ *   upsert  -> a new copy = old rows without the staged keys + the staged rows, then swapped in */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "sink/clickhouse/ch_internal.h"
+
+#define FLUSH_BYTES (16u << 20) /* one INSERT request per 16 MB of TSV */
+
+struct ch_sink {
+	struct pgw_sink base;
+	struct ch_conn *conn;
+	struct ch_features f;
+	struct pgw_target target;
+	enum pgw_load_mode mode;
+	bool target_exists;
+	char *load_name;
+	struct pgw_buf tsv;
+	long long rows;
+};
+
+extern const struct pgw_sink_ops pgw_clickhouse_sink;
+
+static const char *db_of(struct ch_sink *s, const struct pgw_target *t)
+{
+	return t->schema ? t->schema : s->conn->database;
+}
+
+static void qualified(struct pgw_buf *b, struct ch_sink *s, const struct pgw_target *t, const char *name)
+{
+	pgw_ch_ident(b, db_of(s, t));
+	pgw_buf_puts(b, ".");
+	pgw_ch_ident(b, name);
+}
+
+static int run(struct ch_sink *s, struct pgw_buf *sql, bool idempotent, struct pgw_err *err)
+{
+	int rc = s->conn->exec(s->conn, sql->data, NULL, idempotent, err);
+	pgw_buf_reset(sql);
+	return rc;
+}
+
+static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err)
+{
+	struct ch_sink *s = pgw_calloc(1, sizeof(*s));
+	s->base.ops = &pgw_clickhouse_sink;
+	pgw_buf_init(&s->tsv);
+	if (pgw_ch_http_open(cfg, &s->conn, err) < 0) {
+		free(s);
+		return -1;
+	}
+	struct pgw_buf v;
+	pgw_buf_init(&v);
+	if (s->conn->exec(s->conn, "SELECT version()", &v, true, err) < 0) {
+		pgw_buf_cleanup(&v);
+		pgw_clickhouse_sink.close(&s->base);
+		return -1;
+	}
+	pgw_ch_features(v.data ? v.data : "0.0", &s->f);
+	pgw_debug("clickhouse: server %.*s%s", (int)strcspn(v.data ? v.data : "", "\n"), v.data ? v.data : "",
+		  s->f.modern ? "" : " (old: dates and timestamps kept as text)");
+	pgw_buf_cleanup(&v);
+	*out = &s->base;
+	return 0;
+}
+
+static void drop_quietly(struct ch_sink *s, const struct pgw_target *t, const char *name)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+	qualified(&sql, s, t, name);
+	s->conn->exec(s->conn, sql.data, NULL, true, NULL);
+	pgw_buf_cleanup(&sql);
+}
+
+static void ch_abort(struct pgw_sink *base)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	if (s->load_name) {
+		if (s->mode != PGW_LOAD_APPEND || strcmp(s->load_name, s->target.name))
+			drop_quietly(s, &s->target, s->load_name);
+		free(s->load_name);
+		s->load_name = NULL;
+	}
+	pgw_buf_reset(&s->tsv);
+}
+
+static void ch_close(struct pgw_sink *base)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	if (!s)
+		return;
+	ch_abort(base);
+	pgw_buf_cleanup(&s->tsv);
+	if (s->conn)
+		s->conn->close(s->conn);
+	free(s);
+}
+
+/* Reads one TabSeparated field starting at *p (unescaping); NULL for \N. */
+static char *tsv_field(const char **p)
+{
+	if ((*p)[0] == '\\' && (*p)[1] == 'N' && ((*p)[2] == '\t' || (*p)[2] == '\n' || !(*p)[2])) {
+		*p += 2;
+		return NULL;
+	}
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	pgw_buf_add(&b, "", 0);
+	for (; **p && **p != '\t' && **p != '\n'; (*p)++) {
+		char ch = **p;
+		if (ch == '\\' && (*p)[1]) {
+			(*p)++;
+			static const char from[] = "tnr0bf", to[] = "\t\n\r\0\b\f";
+			const char *k = strchr(from, **p);
+			ch = k ? to[k - from] : **p;
+		}
+		pgw_buf_add(&b, &ch, 1);
+	}
+	return pgw_buf_steal(&b);
+}
+
+static int query_rows(struct ch_sink *s, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err)
+{
+	struct pgw_buf out;
+	pgw_buf_init(&out);
+	*cells = NULL;
+	*nrows = 0;
+	if (s->conn->exec(s->conn, sql, &out, true, err) < 0) {
+		pgw_buf_cleanup(&out);
+		return -1;
+	}
+	const char *p = out.data ? out.data : "";
+	while (*p) {
+		*cells = pgw_realloc(*cells, sizeof(char *) * (size_t)(*nrows + 1) * (size_t)ncols);
+		for (int c = 0; c < ncols; c++) {
+			(*cells)[*nrows * ncols + c] = tsv_field(&p);
+			if (*p == '\t')
+				p++;
+		}
+		(*nrows)++;
+		if (*p == '\n')
+			p++;
+	}
+	pgw_buf_cleanup(&out);
+	return 0;
+}
+
+static void free_cells(char **cells, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+static int ch_inspect(struct pgw_sink *base, const struct pgw_target *t, struct pgw_wh_state *st, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	struct pgw_buf sql, want, have;
+	pgw_buf_init(&sql);
+	pgw_buf_init(&want);
+	pgw_buf_init(&have);
+	pgw_buf_puts(&sql, "SELECT name, type FROM system.columns WHERE database = ");
+	pgw_ch_literal(&sql, db_of(s, t), strlen(db_of(s, t)));
+	pgw_buf_puts(&sql, " AND table = ");
+	pgw_ch_literal(&sql, t->name, strlen(t->name));
+	char **cells;
+	int n;
+	int rc = query_rows(s, sql.data, 2, &cells, &n, err);
+	if (rc == 0) {
+		for (int i = 0; i < n; i++)
+			pgw_buf_printf(&have, "%s %s\n", cells[2 * i], cells[2 * i + 1]);
+		for (int i = 0; i < t->def->ncols; i++) {
+			pgw_buf_printf(&want, "%s ", t->def->cols[i].name);
+			pgw_ch_type_sql(&want, &s->f, &t->def->cols[i]);
+			pgw_buf_puts(&want, "\n");
+		}
+		st->exists = n > 0;
+		st->ours = true;
+		st->same_shape = n > 0 && have.len == want.len && !memcmp(have.data, want.data, have.len);
+		free_cells(cells, 2 * n);
+	}
+	pgw_buf_cleanup(&sql);
+	pgw_buf_cleanup(&want);
+	pgw_buf_cleanup(&have);
+	return rc;
+}
+
+static void watermark_expr(struct ch_sink *s, struct pgw_buf *b, const struct pgw_coldef *c, bool *pgtext)
+{
+	struct pgw_buf id;
+	pgw_buf_init(&id);
+	pgw_ch_ident(&id, c->name);
+	*pgtext = pgw_ch_store(&s->f, c->ti.type) == CH_AS_TEXT;
+	if (*pgtext)
+		pgw_buf_puts(b, id.data);
+	else if (c->ti.type == PGW_T_DATE)
+		pgw_buf_printf(b, "toString(toInt32(%s))", id.data);
+	else if (c->ti.type == PGW_T_TIMESTAMP || c->ti.type == PGW_T_TIMESTAMPTZ)
+		pgw_buf_printf(b, "toString(toUnixTimestamp64Micro(%s))", id.data);
+	else if (c->ti.type == PGW_T_BYTES)
+		pgw_buf_printf(b, "hex(%s)", id.data);
+	else
+		pgw_buf_printf(b, "toString(%s)", id.data);
+	pgw_buf_cleanup(&id);
+}
+
+static int ch_watermark(struct pgw_sink *base, const struct pgw_target *t, const int *cols, int ncols, char ***vals,
+			bool *pgtext, bool *found, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT ");
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(&sql, i ? ", " : "");
+		watermark_expr(s, &sql, &t->def->cols[cols[i]], &pgtext[i]);
+	}
+	pgw_buf_puts(&sql, " FROM ");
+	qualified(&sql, s, t, t->name);
+	pgw_buf_puts(&sql, " WHERE ");
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(&sql, i ? " AND isNotNull(" : "isNotNull(");
+		pgw_ch_ident(&sql, t->def->cols[cols[i]].name);
+		pgw_buf_puts(&sql, ")");
+	}
+	pgw_buf_puts(&sql, " ORDER BY ");
+	for (int i = 0; i < ncols; i++) {
+		bool uuid = t->def->cols[cols[i]].ti.type == PGW_T_UUID; /* ClickHouse orders UUIDs by halves */
+		pgw_buf_puts(&sql, i ? ", " : "");
+		pgw_buf_puts(&sql, uuid ? "toString(" : "");
+		pgw_ch_ident(&sql, t->def->cols[cols[i]].name);
+		pgw_buf_puts(&sql, uuid ? ") DESC" : " DESC");
+	}
+	pgw_buf_puts(&sql, " LIMIT 1 FORMAT TabSeparated");
+	char **cells;
+	int n;
+	int rc = query_rows(s, sql.data, ncols, &cells, &n, err);
+	pgw_buf_cleanup(&sql);
+	if (rc < 0)
+		return -1;
+	*found = n > 0;
+	*vals = NULL;
+	if (*found) {
+		*vals = cells;
+		for (int i = ncols; i < n * ncols; i++)
+			free(cells[i]);
+	} else {
+		free(cells);
+	}
+	return 0;
+}
+
+static void create_sql(struct ch_sink *s, struct pgw_buf *sql, const struct pgw_target *t, const char *name)
+{
+	const struct pgw_table_def *def = t->def;
+	pgw_buf_puts(sql, "CREATE TABLE ");
+	qualified(sql, s, t, name);
+	pgw_buf_puts(sql, " (");
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_ch_ident(sql, def->cols[i].name);
+		pgw_buf_puts(sql, " ");
+		pgw_ch_type_sql(sql, &s->f, &def->cols[i]);
+	}
+	pgw_buf_puts(sql, ") ENGINE = MergeTree ORDER BY ");
+	if (!def->npk) {
+		pgw_buf_puts(sql, "tuple()");
+		return;
+	}
+	pgw_buf_puts(sql, "(");
+	for (int i = 0; i < def->npk; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
+	}
+	pgw_buf_puts(sql, ")");
+}
+
+static bool table_exists(struct ch_sink *s, const struct pgw_target *t, struct pgw_err *err, int *rc)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "EXISTS TABLE ");
+	qualified(&sql, s, t, t->name);
+	char **cells;
+	int n;
+	*rc = query_rows(s, sql.data, 1, &cells, &n, err);
+	bool yes = *rc == 0 && n == 1 && cells[0] && !strcmp(cells[0], "1");
+	if (*rc == 0)
+		free_cells(cells, n);
+	pgw_buf_cleanup(&sql);
+	return yes;
+}
+
+static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_load_mode mode, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	s->target = *t;
+	s->mode = mode;
+	s->rows = 0;
+	pgw_buf_reset(&s->tsv);
+	int rc = 0;
+	if (t->schema) {
+		pgw_buf_puts(&sql, "CREATE DATABASE IF NOT EXISTS ");
+		pgw_ch_ident(&sql, t->schema);
+		rc = run(s, &sql, true, err);
+	}
+	s->target_exists = rc == 0 && table_exists(s, t, err, &rc);
+	s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", mode == PGW_LOAD_REPLACE ? "new" : "stage", t->name);
+	if (rc == 0) { /* left over by a run that was killed */
+		pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+		qualified(&sql, s, t, s->load_name);
+		rc = run(s, &sql, true, err);
+	}
+	if (rc == 0) {
+		create_sql(s, &sql, t, s->load_name);
+		rc = run(s, &sql, false, err);
+	}
+	pgw_buf_cleanup(&sql);
+	if (rc < 0)
+		ch_abort(base);
+	return rc;
+}
+
+static int flush(struct ch_sink *s, struct pgw_err *err)
+{
+	if (!s->tsv.len)
+		return 0;
+	struct pgw_buf name;
+	pgw_buf_init(&name);
+	qualified(&name, s, &s->target, s->load_name);
+	int rc = s->conn->insert(s->conn, name.data, s->tsv.data, s->tsv.len, err);
+	pgw_buf_cleanup(&name);
+	pgw_buf_reset(&s->tsv);
+	return rc;
+}
+
+static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	if (pgw_ch_tsv(&s->tsv, b, s->target.def, &s->f, err) < 0)
+		return -1;
+	s->rows += (long long)b->rows;
+	return s->tsv.len >= FLUSH_BYTES ? flush(s, err) : 0;
+}
+
+static void key_list(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	pgw_buf_puts(sql, "(");
+	for (int i = 0; i < def->npk; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
+	}
+	pgw_buf_puts(sql, ")");
+}
+
+/* Puts table `name` in the target's place, atomically; the old table goes. */
+static int swap_in(struct ch_sink *s, const char *name, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	int rc;
+	if (!s->target_exists) {
+		pgw_buf_puts(sql, "RENAME TABLE ");
+		qualified(sql, s, t, name);
+		pgw_buf_puts(sql, " TO ");
+		qualified(sql, s, t, t->name);
+		return run(s, sql, false, err);
+	}
+	if (s->f.modern) {
+		pgw_buf_puts(sql, "EXCHANGE TABLES ");
+		qualified(sql, s, t, t->name);
+		pgw_buf_puts(sql, " AND ");
+		qualified(sql, s, t, name);
+		rc = run(s, sql, false, err);
+	} else { /* one RENAME of both tables is atomic on old servers */
+		char *old = pgw_asprintf(PGW_INTERNAL_PREFIX "old_%s", t->name);
+		drop_quietly(s, t, old);
+		pgw_buf_puts(sql, "RENAME TABLE ");
+		qualified(sql, s, t, t->name);
+		pgw_buf_puts(sql, " TO ");
+		qualified(sql, s, t, old);
+		pgw_buf_puts(sql, ", ");
+		qualified(sql, s, t, name);
+		pgw_buf_puts(sql, " TO ");
+		qualified(sql, s, t, t->name);
+		rc = run(s, sql, false, err);
+		name = old;
+		if (rc == 0)
+			drop_quietly(s, t, name);
+		free(old);
+		return rc;
+	}
+	if (rc == 0)
+		drop_quietly(s, t, name);
+	return rc;
+}
+
+static int append_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, "INSERT INTO ");
+	qualified(sql, s, t, t->name);
+	pgw_buf_puts(sql, " SELECT * FROM ");
+	qualified(sql, s, t, s->load_name);
+	if (t->def->npk) { /* in key order: an interrupted insert leaves a prefix the next run continues */
+		pgw_buf_puts(sql, " ORDER BY ");
+		key_list(sql, t->def);
+	}
+	int rc = run(s, sql, false, err);
+	if (rc == 0)
+		drop_quietly(s, t, s->load_name);
+	return rc;
+}
+
+static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	char *merged = pgw_asprintf(PGW_INTERNAL_PREFIX "merged_%s", t->name);
+	drop_quietly(s, t, merged);
+	create_sql(s, sql, t, merged);
+	int rc = run(s, sql, false, err);
+	if (rc == 0) {
+		pgw_buf_puts(sql, "INSERT INTO ");
+		qualified(sql, s, t, merged);
+		pgw_buf_puts(sql, " SELECT * FROM ");
+		qualified(sql, s, t, t->name);
+		pgw_buf_puts(sql, " WHERE ");
+		key_list(sql, t->def);
+		pgw_buf_puts(sql, " NOT IN (SELECT ");
+		for (int i = 0; i < t->def->npk; i++) {
+			pgw_buf_puts(sql, i ? ", " : "");
+			pgw_ch_ident(sql, t->def->cols[t->def->pk[i]].name);
+		}
+		pgw_buf_puts(sql, " FROM ");
+		qualified(sql, s, t, s->load_name);
+		pgw_buf_puts(sql, ")");
+		rc = run(s, sql, false, err);
+	}
+	if (rc == 0) {
+		pgw_buf_puts(sql, "INSERT INTO ");
+		qualified(sql, s, t, merged);
+		pgw_buf_puts(sql, " SELECT * FROM ");
+		qualified(sql, s, t, s->load_name);
+		rc = run(s, sql, false, err);
+	}
+	if (rc == 0)
+		rc = swap_in(s, merged, sql, err);
+	else
+		drop_quietly(s, t, merged);
+	free(merged);
+	if (rc == 0)
+		drop_quietly(s, t, s->load_name);
+	return rc;
+}
+
+static int ch_commit(struct pgw_sink *base, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	int rc = flush(s, err);
+	if (rc == 0 && s->mode == PGW_LOAD_REPLACE)
+		rc = swap_in(s, s->load_name, &sql, err);
+	else if (rc == 0 && !s->target_exists)
+		rc = swap_in(s, s->load_name, &sql, err); /* the stage becomes the table */
+	else if (rc == 0 && s->mode == PGW_LOAD_APPEND)
+		rc = append_stage(s, &sql, err);
+	else if (rc == 0)
+		rc = merge_stage(s, &sql, err);
+	pgw_buf_cleanup(&sql);
+	if (rc < 0) {
+		ch_abort(base);
+		return -1;
+	}
+	free(s->load_name);
+	s->load_name = NULL;
+	return 0;
+}
+
+static int ch_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT name FROM system.tables WHERE database = ");
+	pgw_ch_literal(&sql, s->conn->database, strlen(s->conn->database));
+	pgw_buf_puts(&sql, " AND NOT startsWith(name, '" PGW_INTERNAL_PREFIX "') ORDER BY name FORMAT TabSeparated");
+	char **names;
+	int rc = query_rows(s, sql.data, 1, &names, n, err);
+	*tables = rc == 0 ? pgw_calloc((size_t)*n, sizeof(**tables)) : NULL;
+	for (int i = 0; rc == 0 && i < *n; i++) {
+		struct pgw_target t = {.name = names[i]};
+		pgw_buf_reset(&sql);
+		pgw_buf_puts(&sql, "SELECT count() FROM ");
+		qualified(&sql, s, &t, names[i]);
+		char **cnt;
+		int one;
+		rc = query_rows(s, sql.data, 1, &cnt, &one, err);
+		(*tables)[i].name = pgw_strdup(names[i]);
+		if (rc == 0) {
+			(*tables)[i].rows = one ? atoll(cnt[0]) : 0;
+			free_cells(cnt, one);
+		}
+	}
+	if (rc == 0 || names)
+		free_cells(names, *n);
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
+const struct pgw_sink_ops pgw_clickhouse_sink = {
+	.name = "clickhouse",
+	.open = ch_open,
+	.close = ch_close,
+	.inspect = ch_inspect,
+	.watermark = ch_watermark,
+	.begin = ch_begin,
+	.write = ch_write,
+	.commit = ch_commit,
+	.abort = ch_abort,
+	.list = ch_list,
+};

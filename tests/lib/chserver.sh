@@ -1,0 +1,87 @@
+# Throwaway ClickHouse server (Debian's clickhouse-server) for tests and the bench: own config in a
+# temp dir, loopback HTTP/TCP ports, a user with a password. Source, then chs_start / chs_stop.
+# Exports CLICKHOUSE_HOST CLICKHOUSE_PORT CLICKHOUSE_USER CLICKHOUSE_PWD CLICKHOUSE_DATABASE.
+
+chs_write_config() {
+  local dir=$1 http=$2 tcp=$3
+  cat > "$dir/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><console>1</console></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>$http</http_port>
+  <tcp_port>$tcp</tcp_port>
+  <path>$dir/data/</path>
+  <tmp_path>$dir/tmp/</tmp_path>
+  <users_config>$dir/users.xml</users_config>
+  <mark_cache_size>53687091</mark_cache_size>
+  <timezone>UTC</timezone>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+</yandex>
+XML
+  cat > "$dir/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <users>
+    <pgw>
+      <password>ch-secret-pw</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </pgw>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+    <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+XML
+}
+
+chs_ping() {
+  curl -sf --max-time 1 "http://127.0.0.1:$1/ping" 2>/dev/null | grep -q Ok
+}
+
+chs_start() {
+  CHS_DIR=$(mktemp -d /tmp/pgw-ch.XXXXXX)
+  mkdir -p "$CHS_DIR/data" "$CHS_DIR/tmp"
+  CHS_HTTP=$(pgc_free_port); CHS_TCP=$(pgc_free_port)
+  chs_write_config "$CHS_DIR" "$CHS_HTTP" "$CHS_TCP"
+  clickhouse-server --config-file="$CHS_DIR/config.xml" > "$CHS_DIR/server.log" 2>&1 &
+  CHS_PID=$!
+  for _ in $(seq 1 100); do
+    chs_ping "$CHS_HTTP" && break
+    kill -0 "$CHS_PID" 2>/dev/null || { cat "$CHS_DIR/server.log" >&2; return 1; }
+    sleep 0.1
+  done
+  chs_ping "$CHS_HTTP" || { echo "clickhouse-server did not answer" >&2; return 1; }
+  export CLICKHOUSE_HOST=127.0.0.1 CLICKHOUSE_PORT=$CHS_HTTP CLICKHOUSE_USER=pgw CLICKHOUSE_PWD=ch-secret-pw \
+    CLICKHOUSE_DATABASE=default
+}
+
+# Restarts the same server on the same ports and data (after chs_kill).
+chs_restart() {
+  clickhouse-server --config-file="$CHS_DIR/config.xml" >> "$CHS_DIR/server.log" 2>&1 &
+  CHS_PID=$!
+  for _ in $(seq 1 100); do chs_ping "$CHS_HTTP" && return 0; sleep 0.1; done
+  return 1
+}
+
+chs_kill() {
+  kill -9 "$CHS_PID" 2>/dev/null; wait "$CHS_PID" 2>/dev/null
+}
+
+chs_stop() {
+  [[ -n "${CHS_DIR:-}" && -d "$CHS_DIR" ]] || return 0
+  kill "$CHS_PID" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$CHS_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$CHS_PID" 2>/dev/null; wait "$CHS_PID" 2>/dev/null
+  rm -rf "$CHS_DIR"
+  CHS_DIR=
+}
+
+# chq SQL: runs a query over HTTP as the test user, output TSV
+chq() {
+  curl -sS --fail-with-body -H "X-ClickHouse-User: $CLICKHOUSE_USER" -H "X-ClickHouse-Key: $CLICKHOUSE_PWD" \
+    --data-binary "$1" "http://127.0.0.1:$CLICKHOUSE_PORT/?database=$CLICKHOUSE_DATABASE"
+}
