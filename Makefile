@@ -11,7 +11,7 @@ CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-miss
 	-Isrc -I$(DEPS)/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 OPT ?= -O2
 LDLIBS_BASE = -L$(DEPS)/lib -lduckdb -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
-	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz) -lm
+	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz -lcurl) -ldl -lm
 
 SRC = $(wildcard src/core/*.c src/config/*.c src/batch/*.c src/source/*.c src/sink/*.c \
 	src/sink/duckdb/*.c src/sink/clickhouse/*.c src/net/*.c src/pipeline/*.c)
@@ -19,7 +19,7 @@ MAIN_SRC = $(wildcard src/cli/*.c)
 OBJ = $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
-TOOL_SRC = tests/tools/duckq.c
+TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c
 
 all: $(BUILD)/pgwarehouse
 
@@ -28,6 +28,10 @@ $(DEPS)/.ok: scripts/deps.sh
 	touch $@
 
 deps: $(DEPS)/.ok
+
+$(DEPS)/.ok-chdb: scripts/deps.sh $(DEPS)/.ok
+	PGW_DEPS_DIR=$(DEPS) bash scripts/deps.sh --chdb
+	touch $@
 
 $(BUILD)/%.o: %.c $(DEPS)/.ok
 	@mkdir -p $(dir $@)
@@ -47,14 +51,17 @@ $(BUILD)/unit_tests: $(OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/duckq: $(BUILD)/tests/tools/duckq.o $(OBJ)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq
+$(BUILD)/chdbq: $(BUILD)/tests/tools/chdbq.o $(OBJ)
+	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq
 
 # The full suite, once plainly and once under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: deps
+test: deps $(DEPS)/.ok-chdb
 	$(MAKE) build-all
 	bash tests/run.sh $(BUILD)
 	$(MAKE) build-all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)"
-	bash tests/run.sh build-asan
+	PGW_TEST_BACKENDS="duckdb clickhouse" bash tests/run.sh build-asan  # chDB cannot load under ASan
 
 demo: deps all $(BUILD)/duckq
 	bash scripts/demo.sh $(BUILD)

@@ -7,6 +7,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 deps="${PGW_DEPS_DIR:-$here/deps}"
 DUCKDB_VERSION=1.4.4
 DUCKDB_BINDINGS=1.4.4-r.4
+CHDB_PACKAGE=@chdb/lib-linux-x64-gnu@26.7.3-stable.1   # embedded ClickHouse; only with --chdb
+want_chdb=0
+[[ "${1:-}" == --chdb ]] && want_chdb=1
 
 apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev clickhouse-server curl
           postgresql postgresql-contrib nodejs npm ca-certificates time python3)
@@ -45,3 +48,16 @@ fi
 mkdir -p "$deps/include" "$deps/lib"
 [[ -f "$deps/include/duckdb.h" ]] || cp "$hdr" "$deps/include/duckdb.h"
 ln -sf "$lib" "$deps/lib/libduckdb.so"
+
+# chDB (566 MB) is only needed for the embedded-ClickHouse tests and users who choose it.
+if [[ $want_chdb == 1 ]]; then
+  chdb_lib="$deps/chdb/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so"
+  if [[ ! -f "$deps/.chdb-26.7.3" || ! -f "$chdb_lib" ]]; then
+    echo "deps: installing chDB ($CHDB_PACKAGE) from npm into $deps/chdb" >&2
+    mkdir -p "$deps/chdb"
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$deps/chdb" "$CHDB_PACKAGE" >&2
+    [[ -f "$chdb_lib" ]] || { echo "deps: libchdb.so missing after npm install" >&2; exit 1; }
+    touch "$deps/.chdb-26.7.3"
+  fi
+  ln -sf "$chdb_lib" "$deps/lib/libchdb.so"
+fi

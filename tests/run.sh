@@ -3,12 +3,13 @@
 # throwaway PostgreSQL cluster and (for ClickHouse) a throwaway clickhouse-server, with the
 # binaries of BUILD_DIR (build or build-asan). Ends with "N passed, N failed".
 #   PGW_TEST_FILTER=keys      only scripts whose name contains "keys"
-#   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse)
+#   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse chdb)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=$(cd "${1:-build}" && pwd)
-export PGW="$build/pgwarehouse" DUCKQ="$build/duckq" PGW_ROOT=$root
+export PGW="$build/pgwarehouse" DUCKQ="$build/duckq" CHDBQ="$build/chdbq" PGW_ROOT=$root
+export CHDB_LIBRARY=${CHDB_LIBRARY:-$root/deps/lib/libchdb.so}
 export T_RESULTS; T_RESULTS=$(mktemp)
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -36,14 +37,19 @@ run_script() { # backend script
     chq "DROP DATABASE IF EXISTS $db" && chq "CREATE DATABASE $db" || { echo fail >> "$T_RESULTS"; return; }
   fi
   mkdir -p "$dir"; chmod 777 "$dir"
-  ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$backend \
-      DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db \
+  local pgw_backend=$backend ch_env=()
+  if [[ $backend == chdb ]]; then  # embedded ClickHouse: the same sink, another transport
+    pgw_backend=clickhouse
+    ch_env=(CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$dir/chdb")
+  fi
+  ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
+      DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db "${ch_env[@]}" \
       && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished" )
   # a script that stopped early (syntax error, crash of the shell) counts as a failure
   [[ -f "$dir/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }
 }
 
-for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse}; do
+for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse chdb}; do
   if [[ $backend == clickhouse ]]; then
     chs_start || { echo "cannot start clickhouse-server"; echo fail >> "$T_RESULTS"; continue; }
   fi

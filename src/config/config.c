@@ -34,6 +34,8 @@ static const struct key_slot warehouse_keys[] = {
 	SLOT(clickhouse_user, "CLICKHOUSE_USER"),
 	SLOT(clickhouse_password, "CLICKHOUSE_PWD"),
 	SLOT(clickhouse_secure, "CLICKHOUSE_SECURE"),
+	SLOT(clickhouse_path, "CLICKHOUSE_PATH"),
+	SLOT(clickhouse_chdb_library, "CHDB_LIBRARY"),
 	SLOT(snowsql_account, "SNOWSQL_ACCOUNT"),
 	SLOT(snowsql_database, "SNOWSQL_DATABASE"),
 	SLOT(snowsql_schema, "SNOWSQL_SCHEMA"),

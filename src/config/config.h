@@ -32,7 +32,7 @@ struct pgw_config {
 	char *duckdb_path;
 	char *duckdb_memory_limit;
 	char *clickhouse_host, *clickhouse_port, *clickhouse_database, *clickhouse_user,
-		*clickhouse_password, *clickhouse_secure;
+		*clickhouse_password, *clickhouse_secure, *clickhouse_path, *clickhouse_chdb_library;
 	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user,
 		*snowsql_role, *snowsql_pwd;
 

@@ -11,9 +11,13 @@ INSERT INTO items (id) VALUES (100000);
 INSERT INTO items (id, name, tags, d, at, iv, f, g) VALUES (100001, '', '{}', '0044-03-15 BC', '0010-01-01 00:00:00+00 BC', '-1 days -00:00:01.5', 'NaN', '-Infinity');
 SQL
 
+# Date32/DateTime64 on newer ClickHouse hold 1900-2299 only (t_types checks the refusal); keep in range
+if is_ch && [[ $(chsql 'SELECT version()') != 18.* ]]; then
+  pgq "UPDATE items SET d = '1950-01-01', at = '1950-01-01 00:00:00+00' WHERE id = 100001"
+fi
 # ClickHouse arrays cannot be NULL: a NULL array arrives as [] (documented)
 pgq "CREATE VIEW items_expected AS SELECT id, name, price, coalesce(tags, '{}') tags, at, d, t, tz, iv, raw, u, doc, c, ok, f, g FROM items"
-expected=items; [[ $BACKEND == clickhouse ]] && expected=items_expected
+expected=items; is_ch && expected=items_expected
 
 t_ok "extract items" "$PGW" extract items
 t_eq "extract writes gzip'd CSV files with a header" "1" "$(ls pgw_data/items_data/*.csv.gz | wc -l)"

@@ -47,7 +47,7 @@ t_eq "shape change is detected" "1" "$(grep -c 'changed shape' <<<"$out")"
 t_same "tkey equal to Postgres after a new column" tkey
 pgq "ALTER TABLE tkey ALTER COLUMN v TYPE bigint"
 "$PGW" sync tkey >/dev/null 2>&1
-want_type=BIGINT; [[ $BACKEND == clickhouse ]] && want_type="Nullable(Int64)"
+want_type=BIGINT; is_ch && want_type="Nullable(Int64)"
 t_eq "type change reaches the warehouse" "v $want_type" "$(wh_columns tkey | grep '^v ')"
 
 # max_records: each run copies at most N rows and later runs continue where it stopped
@@ -71,8 +71,8 @@ if [[ $BACKEND == duckdb ]]; then
   out=$("$PGW" sync handmade 2>&1)
   t_eq "a foreign table is named in a warning" "1" "$(grep -c 'was not created by pgwarehouse; replacing it' <<<"$out")"
 else
-  chq "CREATE TABLE handmade (id Int64, v String) ENGINE = MergeTree ORDER BY id"
-  chq "INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
+  chsql "CREATE TABLE handmade (id Int64, v String) ENGINE = MergeTree ORDER BY id"
+  chsql "INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
   out=$("$PGW" sync handmade 2>&1)
   t_eq "a table of another shape is reloaded with a warning" "1" "$(grep -c 'changed shape' <<<"$out")"
 fi

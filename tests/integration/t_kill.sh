@@ -5,12 +5,18 @@ pgq "INSERT INTO events SELECT g, 'k' || (g % 7), jsonb_build_object('n', g, 's'
 t_ok "initial sync of events" "$PGW" sync events
 pgq "INSERT INTO events SELECT g, 'k', '{}', now(), '{}' FROM generate_series(200001, 1500000) g"
 
-# kill_mid CMD...: starts the command, kills it with SIGKILL while it copies; prints "killed" if it was still running
+# kill_mid CMD...: starts the command and kills it with SIGKILL once its COPY is running in
+# PostgreSQL (plus KILL_AFTER seconds); prints "killed" if it was still running then
 kill_mid() {
   "$@" >/dev/null 2>&1 &
   local pid=$!
-  sleep "${KILL_AFTER:-0.7}"
-  if kill -0 $pid 2>/dev/null; then kill -9 $pid; wait $pid 2>/dev/null; echo killed; else wait $pid; echo finished; fi
+  for _ in $(seq 1 200); do
+    [[ $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%' AND state = 'active'") == 1 ]] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+  done
+  sleep "${KILL_AFTER:-0.3}"
+  if kill -0 $pid 2>/dev/null; then kill -9 $pid; wait $pid 2>/dev/null; echo killed; else wait $pid; echo "finished (exit $?)"; fi
 }
 
 t_eq "reload was killed mid-copy" "killed" "$(kill_mid "$PGW" reload events)"
@@ -32,7 +38,7 @@ t_eq "rerun converges: count" "1500000" "$(dq 'SELECT count(*) FROM events')"
 t_same "rerun converges: every value" events
 
 pgq "UPDATE events SET kind = 'changed' WHERE id % 3 = 0"
-t_eq "reload killed again after updates" "killed" "$(KILL_AFTER=0.5 kill_mid "$PGW" reload events)"
+t_eq "reload killed again after updates" "killed" "$(KILL_AFTER=0.2 kill_mid "$PGW" reload events)"
 t_eq "old values still there" "0" "$(dq "SELECT count(*) FROM events WHERE kind = 'changed'")"
 t_ok "reload after the kill" "$PGW" reload events
 t_same "reload converges" events

@@ -47,17 +47,29 @@ SQL
 
 # ClickHouse arrays cannot be NULL: a NULL array arrives as [] (documented); compare against that
 pgq "CREATE VIEW every_expected AS SELECT id, i2, i4, i8, f4, f8, n12, n38, n38i, n4, nfree, nwide, b, tx, vc, ch, nm, by, u,
-  d, tm, ttz, ts, ts3, tstz, iv, j, jb, m, dom, dm, coalesce(ai, '{}') ai, coalesce(atx, '{}') atx, coalesce(an, '{}') an,
+  d, tm, ttz, ts, ts3, tstz, iv, j, jb, m, dom, dm, coalesce(ai, '{}') ai, coalesce(atx, '{}') atx, coalesce(an, '{}')::numeric(6,2)[] an,
   coalesce(ab, '{}') ab, coalesce(ats, '{}') ats, coalesce(am, '{}') am, coalesce(au, '{}') au, ip, mac, pt FROM every"
-expected=every; [[ $BACKEND == clickhouse ]] && expected=every_expected
-# ClickHouse 18.16's float parser reads the smallest subnormal doubles (5e-324) as 0; newer servers
-# parse them exactly. On the old server that one value is checked on its own, below.
-if [[ $BACKEND == clickhouse && $(chq 'SELECT version()') == 18.* ]]; then
+expected=every; is_ch && expected=every_expected
+ch_version=; is_ch && ch_version=$(chsql 'SELECT version()')
+if [[ $ch_version == 18.* ]]; then
+  # ClickHouse 18.16's float parser reads the smallest subnormal doubles (5e-324) as 0; newer
+  # servers parse them exactly. On the old server that one value is checked on its own, below.
   pgq "CREATE OR REPLACE VIEW every_expected AS SELECT id, i2, i4, i8, f4,
     CASE WHEN f8 = 5e-324 THEN 0 ELSE f8 END f8, n12, n38, n38i, n4, nfree, nwide, b, tx, vc, ch, nm, by, u,
-    d, tm, ttz, ts, ts3, tstz, iv, j, jb, m, dom, dm, coalesce(ai, '{}') ai, coalesce(atx, '{}') atx, coalesce(an, '{}') an,
+    d, tm, ttz, ts, ts3, tstz, iv, j, jb, m, dom, dm, coalesce(ai, '{}') ai, coalesce(atx, '{}') atx, coalesce(an, '{}')::numeric(6,2)[] an,
     coalesce(ab, '{}') ab, coalesce(ats, '{}') ats, coalesce(am, '{}') am, coalesce(au, '{}') au, ip, mac, pt FROM every"
   legacy_subnormal=1
+elif is_ch; then
+  # Date32 and DateTime64 hold 1900-01-01 to 2299-12-31: values outside are refused, never clamped
+  t_err "a date outside ClickHouse's range is refused clearly" 1 "outside ClickHouse's Date32/DateTime64 range" "$PGW" sync every
+  t_eq "...and nothing was created" "0" "$(wh_tables | grep -c '^every$')"
+  psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+UPDATE every SET d = '2000-01-01' WHERE d < '1900-01-01' OR d > '2299-12-31';
+UPDATE every SET ts = '2000-01-01' WHERE ts < '1900-01-01' OR ts >= '2300-01-01';
+UPDATE every SET ts3 = '2000-01-01' WHERE ts3 < '1900-01-01' OR ts3 >= '2300-01-01';
+UPDATE every SET tstz = '2000-01-01' WHERE tstz < '1900-01-01' OR tstz >= '2300-01-01';
+UPDATE every SET ats = '{"2000-01-01 00:00:00+00"}' WHERE id = 5;
+SQL
 fi
 
 out=$("$PGW" sync every 2>&1)
@@ -79,8 +91,12 @@ if [[ $BACKEND == duckdb ]]; then
   t_eq "text array keeps quotes, commas, NULL and empty" "['x,y', 'a\"b', NULL, '', 'NULL']" "$(dq "SELECT atx FROM every WHERE id = 1")"
   t_eq "SQL NULL inside text array vs string 'NULL'" "true false" "$(dq "SELECT atx[3] IS NULL, atx[5] IS NULL FROM every WHERE id = 1" | tr '\t' ' ')"
 else
-  t_eq "ClickHouse column types (server $(chq 'SELECT version()'))" \
-   "id Int64, i2 Nullable(Int16), i4 Nullable(Int32), i8 Nullable(Int64), f4 Nullable(Float32), f8 Nullable(Float64), n12 Nullable(Decimal(12, 2)), n38 Nullable(Decimal(38, 10)), n38i Nullable(Decimal(38, 0)), n4 Nullable(Decimal(4, 4)), nfree Nullable(String), nwide Nullable(String), b Nullable(UInt8), tx Nullable(String), vc Nullable(String), ch Nullable(String), nm Nullable(String), by Nullable(String), u Nullable(UUID), d Nullable(String), tm Nullable(String), ttz Nullable(String), ts Nullable(String), ts3 Nullable(String), tstz Nullable(String), iv Nullable(String), j Nullable(String), jb Nullable(String), m Nullable(Enum8('sad' = 1, 'ok' = 2, 'happy' = 3, 'with space' = 4, 'quote\\'s' = 5)), dom Nullable(Int32), dm Nullable(Decimal(8, 2)), ai Array(Nullable(Int32)), atx Array(Nullable(String)), an Array(Nullable(Decimal(6, 2))), ab Array(Nullable(UInt8)), ats Array(Nullable(String)), am Array(Nullable(String)), au Array(Nullable(UUID)), ip Nullable(String), mac Nullable(String), pt Nullable(String)" \
+  if [[ $ch_version == 18.* ]]; then
+    want="id Int64, i2 Nullable(Int16), i4 Nullable(Int32), i8 Nullable(Int64), f4 Nullable(Float32), f8 Nullable(Float64), n12 Nullable(Decimal(12, 2)), n38 Nullable(Decimal(38, 10)), n38i Nullable(Decimal(38, 0)), n4 Nullable(Decimal(4, 4)), nfree Nullable(String), nwide Nullable(String), b Nullable(UInt8), tx Nullable(String), vc Nullable(String), ch Nullable(String), nm Nullable(String), by Nullable(String), u Nullable(UUID), d Nullable(String), tm Nullable(String), ttz Nullable(String), ts Nullable(String), ts3 Nullable(String), tstz Nullable(String), iv Nullable(String), j Nullable(String), jb Nullable(String), m Nullable(Enum8('sad' = 1, 'ok' = 2, 'happy' = 3, 'with space' = 4, 'quote\\'s' = 5)), dom Nullable(Int32), dm Nullable(Decimal(8, 2)), ai Array(Nullable(Int32)), atx Array(Nullable(String)), an Array(Nullable(Decimal(6, 2))), ab Array(Nullable(UInt8)), ats Array(Nullable(String)), am Array(Nullable(String)), au Array(Nullable(UUID)), ip Nullable(String), mac Nullable(String), pt Nullable(String)"
+  else
+    want="id Int64, i2 Nullable(Int16), i4 Nullable(Int32), i8 Nullable(Int64), f4 Nullable(Float32), f8 Nullable(Float64), n12 Nullable(Decimal(12, 2)), n38 Nullable(Decimal(38, 10)), n38i Nullable(Decimal(38, 0)), n4 Nullable(Decimal(4, 4)), nfree Nullable(String), nwide Nullable(String), b Nullable(Bool), tx Nullable(String), vc Nullable(String), ch Nullable(String), nm Nullable(String), by Nullable(String), u Nullable(UUID), d Nullable(Date32), tm Nullable(String), ttz Nullable(String), ts Nullable(DateTime64(6)), ts3 Nullable(DateTime64(6)), tstz Nullable(DateTime64(6, 'UTC')), iv Nullable(String), j Nullable(String), jb Nullable(String), m Nullable(Enum8('sad' = 1, 'ok' = 2, 'happy' = 3, 'with space' = 4, 'quote\\'s' = 5)), dom Nullable(Int32), dm Nullable(Decimal(8, 2)), ai Array(Nullable(Int32)), atx Array(Nullable(String)), an Array(Nullable(Decimal(6, 2))), ab Array(Nullable(Bool)), ats Array(Nullable(DateTime64(6, 'UTC'))), am Array(Nullable(Enum8('sad' = 1, 'ok' = 2, 'happy' = 3, 'with space' = 4, 'quote\\'s' = 5))), au Array(Nullable(UUID)), ip Nullable(String), mac Nullable(String), pt Nullable(String)"
+  fi
+  t_eq "ClickHouse column types (server $ch_version)" "$want" \
    "$(wh_columns every | paste -sd'|' | sed 's/|/, /g')"
   t_eq "a NULL array arrives as []" "0" "$(dq 'SELECT length(ai) FROM every WHERE id = 2')"
   t_eq "38-digit numeric exact" "9999999999999999999999999999.9999999999" "$(dq 'SELECT n38 FROM every WHERE id = 1')"
@@ -95,7 +111,7 @@ t_same "every equals Postgres after an incremental sync" $expected every
 
 # the same values through extract (CSV files) and load into a fresh warehouse
 export DUCKDB_PATH="$PWD/via-files.duckdb"
-[[ $BACKEND == clickhouse ]] && chq "DROP TABLE every"
+is_ch && chsql "DROP TABLE every"
 t_ok "extract the every-type table" "$PGW" extract every
 t_ok "load it" "$PGW" load every
 t_same "every value equals Postgres through extract + load" $expected every

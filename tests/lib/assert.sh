@@ -35,13 +35,19 @@ t_err() {
 
 pgq() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
 
-# The warehouse under test: $PGW_BACKEND (duckdb or clickhouse). SQL given to whq must be valid
-# in both dialects (counts, simple SELECTs); backend-specific checks test $BACKEND.
+# The warehouse under test: $PGW_BACKEND: duckdb, clickhouse (a server over HTTP) or chdb
+# (ClickHouse embedded). SQL given to whq must be valid in both dialects (counts, simple SELECTs);
+# backend-specific checks test $BACKEND or is_ch.
 BACKEND=${PGW_BACKEND:-duckdb}
+is_ch() { [[ $BACKEND == clickhouse || $BACKEND == chdb ]]; }
+# chsql SQL: a statement on the ClickHouse under test (server or embedded)
+chsql() {
+  if [[ $BACKEND == chdb ]]; then "$CHDBQ" "$CLICKHOUSE_PATH" "$1"; else chq "$1"; fi
+}
 whq() {
   case $BACKEND in
     duckdb) "$DUCKQ" "$DUCKDB_PATH" "$1" ;;
-    clickhouse) chq "$1 FORMAT TabSeparated" ;;
+    *) chsql "$1 FORMAT TabSeparated" ;;
   esac
 }
 dq() { whq "$1"; }
@@ -49,14 +55,14 @@ dq() { whq "$1"; }
 wh_tables() {
   case $BACKEND in
     duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
-    clickhouse) chq "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name FORMAT TabSeparated" ;;
+    *) chsql "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name FORMAT TabSeparated" ;;
   esac
 }
 # column names and types of a warehouse table: "name type" lines
 wh_columns() {
   case $BACKEND in
     duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT column_name || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
-    clickhouse) chq "SELECT concat(name, ' ', type) FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparatedRaw" ;;
+    *) chsql "SELECT concat(name, ' ', type) FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparatedRaw" ;;
   esac
 }
 
@@ -64,7 +70,7 @@ wh_columns() {
 wh_colnames() {
   case $BACKEND in
     duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT column_name FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
-    clickhouse) chq "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparated" ;;
+    *) chsql "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparated" ;;
   esac
 }
 
@@ -82,8 +88,8 @@ _ch_pg_csv() {
       e="$q"
     fi
     sel+="${sel:+, }$e"
-  done < <(chq "SELECT name, type FROM system.columns WHERE database = '$db' AND table = '$dst' FORMAT TabSeparated")
-  chq "SELECT $sel FROM \`$db\`.\`${dst//\`/\\\`}\` FORMAT CSV"
+  done < <(chsql "SELECT name, type FROM system.columns WHERE database = '$db' AND table = '$dst' FORMAT TabSeparated")
+  chsql "SELECT $sel FROM \`$db\`.\`${dst//\`/\\\`}\` FORMAT CSV"
 }
 
 # t_same NAME PGTABLE [WHTABLE [WHSCHEMA]] : every row and value of PGTABLE is in the warehouse, and no more

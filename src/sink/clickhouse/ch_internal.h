@@ -18,6 +18,8 @@ struct ch_conn {
 };
 
 int pgw_ch_http_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err);
+/* clickhouse_host: embedded -> chDB in this process, data under clickhouse_path */
+int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err);
 
 /* What the server can do, from SELECT version(). */
 struct ch_features {

@@ -50,7 +50,8 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 	struct ch_sink *s = pgw_calloc(1, sizeof(*s));
 	s->base.ops = &pgw_clickhouse_sink;
 	pgw_buf_init(&s->tsv);
-	if (pgw_ch_http_open(cfg, &s->conn, err) < 0) {
+	bool embedded = cfg->clickhouse_host && !strcmp(cfg->clickhouse_host, "embedded");
+	if ((embedded ? pgw_ch_chdb_open(cfg, &s->conn, err) : pgw_ch_http_open(cfg, &s->conn, err)) < 0) {
 		free(s);
 		return -1;
 	}
