@@ -44,6 +44,19 @@ int pgw_err_prefix(struct pgw_err *err, const char *fmt, ...)
 	return -1;
 }
 
+int pgw_err_append(struct pgw_err *err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	size_t n = strlen(err->msg);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n < sizeof(err->msg) - 1)
+		vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* Exit codes are documented in the README and --help. */
 int pgw_exit_code(enum pgw_errcode code)
 {

@@ -27,6 +27,8 @@ int pgw_err_set(struct pgw_err *err, enum pgw_errcode code, const char *fmt, ...
 void pgw_err_clear(struct pgw_err *err);
 /* Prepends context to an existing message: "ctx: old message". */
 int pgw_err_prefix(struct pgw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends to an existing message: "old message; fix". */
+int pgw_err_append(struct pgw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pgw_exit_code(enum pgw_errcode code);
 
 #endif

@@ -49,6 +49,7 @@ chs_start() {
   chs_write_config "$CHS_DIR" "$CHS_HTTP" "$CHS_TCP"
   clickhouse-server --config-file="$CHS_DIR/config.xml" > "$CHS_DIR/server.log" 2>&1 &
   CHS_PID=$!
+  echo "$CHS_PID" > "$CHS_DIR/pid"
   for _ in $(seq 1 100); do
     chs_ping "$CHS_HTTP" && break
     kill -0 "$CHS_PID" 2>/dev/null || { cat "$CHS_DIR/server.log" >&2; return 1; }
@@ -59,23 +60,29 @@ chs_start() {
     CLICKHOUSE_DATABASE=default
 }
 
-# Restarts the same server on the same ports and data (after chs_kill).
+# Restarts the same server on the same ports and data (after chs_kill). The pid file, not a
+# shell variable, tracks the server, so a restart inside a test's subshell is still stopped.
 chs_restart() {
   clickhouse-server --config-file="$CHS_DIR/config.xml" >> "$CHS_DIR/server.log" 2>&1 &
-  CHS_PID=$!
+  echo $! > "$CHS_DIR/pid"
   for _ in $(seq 1 100); do chs_ping "$CHS_HTTP" && return 0; sleep 0.1; done
   return 1
 }
 
 chs_kill() {
-  kill -9 "$CHS_PID" 2>/dev/null; wait "$CHS_PID" 2>/dev/null
+  local pid; pid=$(cat "$CHS_DIR/pid")
+  kill -9 "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 }
 
 chs_stop() {
   [[ -n "${CHS_DIR:-}" && -d "$CHS_DIR" ]] || return 0
-  kill "$CHS_PID" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$CHS_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$CHS_PID" 2>/dev/null; wait "$CHS_PID" 2>/dev/null
+  local pid; pid=$(cat "$CHS_DIR/pid" 2>/dev/null)
+  if [[ -n $pid ]]; then
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  fi
   rm -rf "$CHS_DIR"
   CHS_DIR=
 }

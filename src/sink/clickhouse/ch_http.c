@@ -58,7 +58,8 @@ static int post(struct ch_http *h, const char *query_param, const char *body, si
 	if (rc == 0 && out)
 		pgw_buf_add(out, resp.body.data ? resp.body.data : "", resp.body.len);
 	if (rc < 0 && err && strstr(err->msg, "cannot reach"))
-		pgw_err_prefix(err, "check clickhouse_host/clickhouse_port (CLICKHOUSE_HOST/CLICKHOUSE_PORT) and that the server runs");
+		pgw_err_append(err, "; check clickhouse_host/clickhouse_port (CLICKHOUSE_HOST/CLICKHOUSE_PORT) and that the "
+				    "server runs");
 	pgw_http_response_cleanup(&resp);
 	pgw_buf_cleanup(&url);
 	return rc;
