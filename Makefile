@@ -10,7 +10,7 @@ PKGS = libpq yaml-0.1 zlib libcurl
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Isrc -I$(DEPS)/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 OPT ?= -O2
-LDLIBS_BASE = -L$(DEPS)/lib -lduckdb -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
+LDLIBS_BASE = -pthread -L$(DEPS)/lib -lduckdb -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
 	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz -lcurl) -ldl -lm
 
 SRC = $(wildcard src/core/*.c src/config/*.c src/batch/*.c src/source/*.c src/sink/*.c \

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Reload throughput into DuckDB, next to (a) the raw COPY ... (FORMAT binary) rate and (b) the seed
-# tool's way (psql CSV -> Python line loop -> gzip level 9 files -> DuckDB COPY FROM), in one run.
+# Reload throughput into DuckDB, ClickHouse over HTTP (Debian's clickhouse-server) and embedded
+# ClickHouse (chDB, when deps/lib/libchdb.so exists), next to (a) the raw COPY ... (FORMAT binary)
+# rate and (b) the seed tool's way (psql CSV -> Python line loop -> gzip level 9 files -> DuckDB
+# COPY FROM / one ClickHouse INSERT per file), in one run.
 # BENCH_ROWS (default 10,000,000) sets the size. Prints a Markdown table for the README.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,10 +10,12 @@ build=$(cd "${1:-$root/build}" && pwd)
 PGW="$build/pgwarehouse"; DUCKQ="$build/duckq"
 ROWS=${BENCH_ROWS:-10000000}
 source "$root/tests/lib/pgcluster.sh"
+source "$root/tests/lib/chserver.sh"
 work=$(mktemp -d /tmp/pgw-bench.XXXXXX)
 chmod 777 "$work"
-trap 'pgc_stop; rm -rf "$work"' EXIT
+trap 'set +e; chs_stop; pgc_stop; rm -rf "$work"' EXIT
 PGC_EXTRA_OPTS="-c shared_buffers=512MB" pgc_start
+chs_start
 
 echo "creating $ROWS rows..." >&2
 psql -qX -v ON_ERROR_STOP=1 <<SQL
@@ -34,10 +38,22 @@ raw_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 mb=$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')
 
 cd "$work"
-out=$( { /usr/bin/time -f "%e %M" "$PGW" -q reload t > /dev/null; } 2>&1 | tail -n1)
-pgw_s=${out% *}; pgw_rss_kb=${out#* }
-dk=$("$DUCKQ" duck.db "SELECT count(*) FROM t")
-[[ "$dk" == "$ROWS" ]] || { echo "reload copied $dk rows, expected $ROWS" >&2; exit 1; }
+# timed CMD...: runs CMD, sets T (seconds) and RSS (MB)
+timed() {
+  local out; out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -n1)
+  T=${out% *}; RSS=$(awk -v k="${out#* }" 'BEGIN { printf "%.0f", k / 1024 }')
+}
+check_rows() { [[ "$1" == "$ROWS" ]] || { echo "$2 has $1 rows, expected $ROWS" >&2; exit 1; }; }
+
+timed env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q reload t; duck_s=$T; duck_rss=$RSS
+check_rows "$("$DUCKQ" duck.db "SELECT count(*) FROM t")" "DuckDB"
+timed env PGWAREHOUSE_BACKEND=clickhouse "$PGW" -q reload t; ch_s=$T; ch_rss=$RSS
+check_rows "$(chq "SELECT count() FROM t")" "ClickHouse"
+chdb_s=
+if [[ -f "$root/deps/lib/libchdb.so" ]]; then
+  timed env PGWAREHOUSE_BACKEND=clickhouse CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$work/chdb" "$PGW" -q reload t
+  chdb_s=$T; chdb_rss=$RSS
+fi
 
 mkdir -p seed
 t0=$(now)
@@ -45,18 +61,34 @@ psql -qX -c "\\copy (SELECT * FROM t) TO STDOUT WITH CSV HEADER" | python3 "$roo
 t1=$(now)
 "$DUCKQ" --exec seed.duckdb "CREATE TABLE t (id BIGINT, qty INTEGER, amount DECIMAL(12,2), happened_at TIMESTAMPTZ, local_at TIMESTAMP, code VARCHAR, descr VARCHAR, nums VARCHAR, doc JSON); COPY t FROM 'seed/*.csv.gz' (FORMAT csv, HEADER true)"
 t2=$(now)
+check_rows "$("$DUCKQ" seed.duckdb "SELECT count(*) FROM t")" "the seed's DuckDB table"
+chq "CREATE TABLE seed_t (id Int64, qty Int32, amount Decimal(12, 2), happened_at String, local_at String, code String, descr String, nums String, doc String) ENGINE = MergeTree ORDER BY id"
+for f in seed/*.csv.gz; do
+  curl -sS --fail -H "X-ClickHouse-User: $CLICKHOUSE_USER" -H "X-ClickHouse-Key: $CLICKHOUSE_PWD" -H "Content-Encoding: gzip" \
+    --data-binary @"$f" "http://127.0.0.1:$CLICKHOUSE_PORT/?query=INSERT%20INTO%20seed_t%20FORMAT%20CSVWithNames"
+done
+t3=$(now)
+check_rows "$(chq "SELECT count() FROM seed_t")" "the seed's ClickHouse table"
 seed_extract=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
-seed_s=$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }')
-[[ $("$DUCKQ" seed.duckdb "SELECT count(*) FROM t") == "$ROWS" ]] || { echo "seed way lost rows" >&2; exit 1; }
+seed_duck=$(awk -v a="$t0" -v b="$t2" -v c="$t1" -v d="$t3" 'BEGIN { print b - a }')
+seed_ch=$(awk -v a="$t0" -v e="$t1" -v b="$t2" -v c="$t3" 'BEGIN { print (e - a) + (c - b) }')
 
-cores=$(nproc)
+row() { # label seconds rss
+  printf "| %s | %.2f | %s | %.0f | %s |\n" "$1" "$2" "$(rate "$ROWS" "$2")" "$(awk -v m="$mb" -v s="$2" 'BEGIN{print m/s}')" "$3"
+}
 echo
-echo "rows: $ROWS, COPY binary size: $(printf %.0f "$mb") MB, $cores cores, PostgreSQL $(psql -qAtX -c 'SHOW server_version')"
+echo "rows: $ROWS, COPY binary size: $(printf %.0f "$mb") MB, $(nproc) cores, PostgreSQL $(psql -qAtX -c 'SHOW server_version'), ClickHouse $(chq 'SELECT version()')"
 echo
 echo "| path | seconds | rows/s | MB/s (of COPY binary) | peak RSS |"
 echo "|---|---:|---:|---:|---:|"
-printf "| raw \`COPY ... (FORMAT binary)\` to /dev/null | %.2f | %s | %.0f | - |\n" "$raw_s" "$(rate "$ROWS" "$raw_s")" "$(awk -v m="$mb" -v s="$raw_s" 'BEGIN{print m/s}')"
-printf "| \`pgwarehouse reload\` into DuckDB | %.2f | %s | %.0f | %.0f MB |\n" "$pgw_s" "$(rate "$ROWS" "$pgw_s")" "$(awk -v m="$mb" -v s="$pgw_s" 'BEGIN{print m/s}')" "$(awk -v k="$pgw_rss_kb" 'BEGIN{print k/1024}')"
-printf "| seed's way: CSV + gzip -9 files (%.1f s), then DuckDB COPY FROM | %.2f | %s | %.0f | - |\n" "$seed_extract" "$seed_s" "$(rate "$ROWS" "$seed_s")" "$(awk -v m="$mb" -v s="$seed_s" 'BEGIN{print m/s}')"
+row "raw \`COPY ... (FORMAT binary)\` to /dev/null" "$raw_s" "-"
+row "\`pgwarehouse reload\` into DuckDB" "$duck_s" "$duck_rss MB"
+row "\`pgwarehouse reload\` into ClickHouse over HTTP" "$ch_s" "$ch_rss MB"
+[[ -n $chdb_s ]] && row "\`pgwarehouse reload\` into embedded ClickHouse (chDB)" "$chdb_s" "$chdb_rss MB"
+row "seed's way into DuckDB: CSV + gzip -9 files ($(printf %.1f "$seed_extract") s), then COPY FROM" "$seed_duck" "-"
+row "seed's way into ClickHouse: the same files, one INSERT per file" "$seed_ch" "-"
 echo
-awk -v r="$raw_s" -v p="$pgw_s" -v s="$seed_s" 'BEGIN { printf "reload vs raw COPY: %.2fx of the raw rate; vs the seed'"'"'s way: %.1fx faster\n", r / p, s / p }'
+awk -v r="$raw_s" -v d="$duck_s" -v c="$ch_s" -v sd="$seed_duck" -v sc="$seed_ch" 'BEGIN {
+  printf "DuckDB: %.2fx the raw COPY rate, %.1fx faster than the seed'"'"'s way\n", r / d, sd / d
+  printf "ClickHouse (HTTP): %.2fx the raw COPY rate, %.1fx faster than the seed'"'"'s way\n", r / c, sc / c }'
+exit 0

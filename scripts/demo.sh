@@ -7,7 +7,7 @@ build=$(cd "${1:-$root/build}" && pwd)
 PGW="$build/pgwarehouse"; DUCKQ="$build/duckq"
 source "$root/tests/lib/pgcluster.sh"
 work=$(mktemp -d /tmp/pgw-demo.XXXXXX)
-trap 'pgc_stop; rm -rf "$work"' EXIT
+trap 'set +e; pgc_stop; rm -rf "$work"' EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "starting a throwaway PostgreSQL"

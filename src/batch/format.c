@@ -6,22 +6,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Appends exactly `width` digits of v (zero-padded); these run per value, so no printf. */
+static void digits(struct pgw_buf *b, uint64_t v, int width)
+{
+	char tmp[20];
+	for (int i = width - 1; i >= 0; i--) {
+		tmp[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	pgw_buf_add(b, tmp, (size_t)width);
+}
+
+void pgw_fmt_int(struct pgw_buf *b, int64_t v)
+{
+	char tmp[24];
+	int n = sizeof(tmp);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	do {
+		tmp[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--n] = '-';
+	pgw_buf_add(b, tmp + n, sizeof(tmp) - (size_t)n);
+}
+
 void pgw_fmt_decimal(struct pgw_buf *b, pgw_int128 v, int scale)
 {
 	char tmp[48];
-	int n = 0;
+	int n = sizeof(tmp);
 	unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+	int written = 0;
 	do {
-		tmp[n++] = (char)('0' + (int)(u % 10));
+		if (written == scale && scale > 0)
+			tmp[--n] = '.';
+		tmp[--n] = (char)('0' + (int)(u % 10));
 		u /= 10;
-	} while (u || n <= scale);
+		written++;
+	} while (u || written <= scale);
 	if (v < 0)
-		pgw_buf_add(b, "-", 1);
-	while (n > 0) {
-		if (n == scale)
-			pgw_buf_add(b, ".", 1);
-		pgw_buf_add(b, &tmp[--n], 1);
-	}
+		tmp[--n] = '-';
+	pgw_buf_add(b, tmp + n, sizeof(tmp) - (size_t)n);
 }
 
 void pgw_fmt_uuid(struct pgw_buf *b, const unsigned char *u)
@@ -59,7 +84,14 @@ static void fmt_ymd(struct pgw_buf *b, int64_t days, bool bc_suffix, bool *bc)
 	*bc = bc_suffix && y <= 0;
 	if (*bc)
 		y = 1 - y;
-	pgw_buf_printf(b, y < 0 ? "-%04lld-%02u-%02u" : "%04lld-%02u-%02u", (long long)(y < 0 ? -y : y), m, d);
+	if (y < 0)
+		pgw_buf_add(b, "-", 1);
+	uint64_t ay = (uint64_t)(y < 0 ? -y : y);
+	digits(b, ay, ay > 9999 ? (ay > 99999 ? 6 : 5) : 4);
+	pgw_buf_add(b, "-", 1);
+	digits(b, m, 2);
+	pgw_buf_add(b, "-", 1);
+	digits(b, d, 2);
 }
 
 bool pgw_fmt_date(struct pgw_buf *b, int32_t days, bool bc_suffix)
@@ -76,13 +108,19 @@ bool pgw_fmt_date(struct pgw_buf *b, int32_t days, bool bc_suffix)
 void pgw_fmt_time(struct pgw_buf *b, int64_t micros, bool trim)
 {
 	int64_t s = micros / 1000000, f = micros % 1000000;
-	pgw_buf_printf(b, "%02lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60));
+	digits(b, (uint64_t)(s / 3600), 2);
+	pgw_buf_add(b, ":", 1);
+	digits(b, (uint64_t)(s / 60 % 60), 2);
+	pgw_buf_add(b, ":", 1);
+	digits(b, (uint64_t)(s % 60), 2);
 	if (f || !trim) {
-		char frac[8];
-		snprintf(frac, sizeof(frac), "%06lld", (long long)f);
-		for (int i = 5; trim && i > 0 && frac[i] == '0'; i--)
-			frac[i] = '\0';
-		pgw_buf_printf(b, ".%s", frac);
+		int width = 6;
+		while (trim && width > 1 && f % 10 == 0) {
+			f /= 10;
+			width--;
+		}
+		pgw_buf_add(b, ".", 1);
+		digits(b, (uint64_t)f, width);
 	}
 }
 

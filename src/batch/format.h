@@ -6,6 +6,8 @@
 #include "batch/batch.h"
 #include "core/buf.h"
 
+/* "-123" */
+void pgw_fmt_int(struct pgw_buf *b, int64_t v);
 /* "-123.45" from a scaled integer */
 void pgw_fmt_decimal(struct pgw_buf *b, pgw_int128 v, int scale);
 /* "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" */

@@ -3,6 +3,7 @@
  *   reload  -> EXCHANGE TABLES (or a multi-table RENAME on old servers)
  *   append  -> INSERT ... SELECT ... ORDER BY key (a crash leaves a prefix in key order)
  *   upsert  -> a new copy = old rows without the staged keys + the staged rows, then swapped in */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,18 @@
 #include "sink/clickhouse/ch_internal.h"
 
 #define FLUSH_BYTES (16u << 20) /* one INSERT request per 16 MB of TSV */
+
+/* One INSERT in flight on a thread of its own, so reading PostgreSQL and encoding the next chunk
+ * go on while ClickHouse parses this one. */
+struct ch_send {
+	pthread_t thread;
+	bool running;
+	struct ch_conn *conn;
+	char *table_sql;
+	struct pgw_buf data;
+	int rc;
+	struct pgw_err err;
+};
 
 struct ch_sink {
 	struct pgw_sink base;
@@ -22,6 +35,7 @@ struct ch_sink {
 	char *load_name;
 	struct pgw_buf tsv;
 	long long rows;
+	struct ch_send send;
 };
 
 extern const struct pgw_sink_ops pgw_clickhouse_sink;
@@ -43,6 +57,28 @@ static int run(struct ch_sink *s, struct pgw_buf *sql, bool idempotent, struct p
 	int rc = s->conn->exec(s->conn, sql->data, NULL, idempotent, err);
 	pgw_buf_reset(sql);
 	return rc;
+}
+
+static void *send_main(void *arg)
+{
+	struct ch_send *snd = arg;
+	snd->rc = snd->conn->insert(snd->conn, snd->table_sql, snd->data.data, snd->data.len, &snd->err);
+	return NULL;
+}
+
+/* Waits for the INSERT in flight, if any; returns its outcome. */
+static int send_wait(struct ch_sink *s, struct pgw_err *err)
+{
+	struct ch_send *snd = &s->send;
+	if (!snd->running)
+		return 0;
+	pthread_join(snd->thread, NULL);
+	snd->running = false;
+	free(snd->table_sql);
+	snd->table_sql = NULL;
+	if (snd->rc < 0 && err)
+		*err = snd->err;
+	return snd->rc;
 }
 
 static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err)
@@ -83,6 +119,7 @@ static void drop_quietly(struct ch_sink *s, const struct pgw_target *t, const ch
 static void ch_abort(struct pgw_sink *base)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
+	send_wait(s, NULL);
 	if (s->load_name) {
 		if (s->mode != PGW_LOAD_APPEND || strcmp(s->load_name, s->target.name))
 			drop_quietly(s, &s->target, s->load_name);
@@ -99,6 +136,7 @@ static void ch_close(struct pgw_sink *base)
 		return;
 	ch_abort(base);
 	pgw_buf_cleanup(&s->tsv);
+	pgw_buf_cleanup(&s->send.data);
 	if (s->conn)
 		s->conn->close(s->conn);
 	free(s);
@@ -331,17 +369,32 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	return rc;
 }
 
+/* Hands the encoded rows to the sender thread (after the previous INSERT finished). */
 static int flush(struct ch_sink *s, struct pgw_err *err)
 {
+	if (send_wait(s, err) < 0)
+		return -1;
 	if (!s->tsv.len)
 		return 0;
+	struct ch_send *snd = &s->send;
 	struct pgw_buf name;
 	pgw_buf_init(&name);
 	qualified(&name, s, &s->target, s->load_name);
-	int rc = s->conn->insert(s->conn, name.data, s->tsv.data, s->tsv.len, err);
-	pgw_buf_cleanup(&name);
+	snd->table_sql = pgw_buf_steal(&name);
+	snd->conn = s->conn;
+	struct pgw_buf t = snd->data; /* swap buffers: keep both allocations */
+	snd->data = s->tsv;
+	s->tsv = t;
 	pgw_buf_reset(&s->tsv);
-	return rc;
+	memset(&snd->err, 0, sizeof(snd->err));
+	if (pthread_create(&snd->thread, NULL, send_main, snd) != 0) {
+		snd->rc = snd->conn->insert(snd->conn, snd->table_sql, snd->data.data, snd->data.len, err);
+		free(snd->table_sql);
+		snd->table_sql = NULL;
+		return snd->rc;
+	}
+	snd->running = true;
+	return 0;
 }
 
 static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
@@ -468,6 +521,8 @@ static int ch_commit(struct pgw_sink *base, struct pgw_err *err)
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	int rc = flush(s, err);
+	if (send_wait(s, rc == 0 ? err : NULL) < 0)
+		rc = -1;
 	if (rc == 0 && s->mode == PGW_LOAD_REPLACE)
 		rc = swap_in(s, s->load_name, &sql, err);
 	else if (rc == 0 && !s->target_exists)

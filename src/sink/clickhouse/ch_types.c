@@ -228,9 +228,9 @@ static int value(struct enc *e, struct pgw_buf *b, const struct pgw_column *c, s
 	case PGW_T_BOOL:
 		pgw_buf_puts(b, *p ? (e->f->modern ? "true" : "1") : (e->f->modern ? "false" : "0"));
 		return 0;
-	case PGW_T_INT16: pgw_buf_printf(b, "%d", *(const int16_t *)p); return 0;
-	case PGW_T_INT32: pgw_buf_printf(b, "%d", *(const int32_t *)p); return 0;
-	case PGW_T_INT64: pgw_buf_printf(b, "%lld", (long long)*(const int64_t *)p); return 0;
+	case PGW_T_INT16: pgw_fmt_int(b, *(const int16_t *)p); return 0;
+	case PGW_T_INT32: pgw_fmt_int(b, *(const int32_t *)p); return 0;
+	case PGW_T_INT64: pgw_fmt_int(b, *(const int64_t *)p); return 0;
 	case PGW_T_FLOAT32: pgw_fmt_float(b, *(const float *)p); return 0;
 	case PGW_T_FLOAT64: pgw_fmt_double(b, *(const double *)p); return 0;
 	case PGW_T_DECIMAL: pgw_fmt_decimal(b, *(const pgw_int128 *)p, ti->scale); return 0;
