@@ -26,12 +26,13 @@ static const char duckdb_part[] = "  backend: duckdb\n"
 				  "  duckdb_path:   # $DUCKDB_PATH, default ./duck.db\n"
 				  "  duckdb_memory_limit:  # $DUCKDB_MEMORY_LIMIT, default 64MB (raise for very large upserts)\n";
 static const char clickhouse_part[] = "  backend: clickhouse\n"
-				      "  clickhouse_host:      # $CLICKHOUSE_HOST\n"
+				      "  clickhouse_host:      # $CLICKHOUSE_HOST; `embedded` runs ClickHouse in-process (chDB)\n"
 				      "  clickhouse_port:      # $CLICKHOUSE_PORT, default 8123 (8443 when secure)\n"
 				      "  clickhouse_database:  # $CLICKHOUSE_DATABASE\n"
 				      "  clickhouse_user:      # $CLICKHOUSE_USER\n"
 				      "  clickhouse_password:  # $CLICKHOUSE_PWD\n"
-				      "  clickhouse_secure:    # $CLICKHOUSE_SECURE (true for TLS)\n";
+				      "  clickhouse_secure:    # $CLICKHOUSE_SECURE (true for TLS)\n"
+				      "  clickhouse_path:      # $CLICKHOUSE_PATH: data directory when embedded\n";
 static const char snowflake_part[] = "  backend: snowflake\n"
 				     "  snowsql_account:    # $SNOWSQL_ACCOUNT (account identifier)\n"
 				     "  snowsql_database:   # $SNOWSQL_DATABASE\n"

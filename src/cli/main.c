@@ -35,7 +35,9 @@ static const char usage_text[] =
 	"\n"
 	"settings come from the command line, then the config file, then the environment\n"
 	"(PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSCHEMA PGSSLMODE, DUCKDB_PATH,\n"
-	"CLICKHOUSE_*, SNOWSQL_*); a .env file in the working directory is read first.\n"
+	"DUCKDB_MEMORY_LIMIT, CLICKHOUSE_HOST/_PORT/_DATABASE/_USER/_PWD/_SECURE/_PATH,\n"
+	"CHDB_LIBRARY, SNOWSQL_*); a .env file in the working directory is read first.\n"
+	"ClickHouse: clickhouse_host: HOST (HTTP) or `embedded` (chDB, data in clickhouse_path).\n"
 	"\n"
 	"exit status: 0 ok, 1 a table failed, 2 usage or config error, 3 PostgreSQL error,\n"
 	"4 warehouse error.\n";
