@@ -15,7 +15,7 @@ enum pgw_type {
 	PGW_T_FLOAT32,
 	PGW_T_FLOAT64,
 	PGW_T_DECIMAL, /* precision <= 38: scaled __int128 */
-	PGW_T_TEXT,    /* also numeric wider than 38 digits and types kept as their text form */
+	PGW_T_TEXT,    /* also numeric wider than 38 digits (precision set) and types kept as text */
 	PGW_T_BYTES,
 	PGW_T_UUID,        /* 16 bytes, network order */
 	PGW_T_DATE,        /* int32 days since 1970-01-01; INT32_MAX/MIN = +-infinity */
@@ -60,7 +60,7 @@ struct pgw_list_entry {
 /* The warehouse-independent description of a column's values. */
 struct pgw_typeinfo {
 	enum pgw_type type;
-	int precision, scale;     /* PGW_T_DECIMAL */
+	int precision, scale;     /* PGW_T_DECIMAL; PGW_T_TEXT holding numeric(p > 38, s): p and s */
 	char **labels;            /* PGW_T_ENUM, in sort order */
 	int nlabels;
 	struct pgw_typeinfo *elem; /* PGW_T_LIST */

@@ -112,7 +112,11 @@ static bool map_scalar(unsigned int oid, int typmod, struct pgw_typeinfo *ti, bo
 			ti->type = PGW_T_DECIMAL;
 			return true;
 		}
-		break; /* unconstrained or wider than 38 digits: exact text, no warning */
+		/* unconstrained or wider than 38 digits: exact text, no warning. precision/scale stay
+		 * set (0 when unconstrained) so a sink with wider decimals can still use them */
+		if (typmod < 4 || ti->scale < 0 || ti->scale > ti->precision)
+			ti->precision = ti->scale = 0;
+		break;
 	case OID_NAME: case OID_CHAR: break;
 	default: *lossy = true; break;
 	}

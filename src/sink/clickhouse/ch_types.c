@@ -68,6 +68,13 @@ static void scalar_type(struct pgw_buf *b, const struct ch_features *f, const st
 		return;
 	}
 	switch (ti->type) {
+	case PGW_T_TEXT:
+		if (f->modern && ti->precision > 38 && ti->precision <= 76) { /* Decimal256 */
+			pgw_buf_printf(b, "Decimal(%d, %d)", ti->precision, ti->scale);
+			return;
+		}
+		pgw_buf_puts(b, "String");
+		return;
 	case PGW_T_BOOL:
 		pgw_buf_puts(b, f->modern ? "Bool" : "UInt8");
 		return;
