@@ -6,15 +6,15 @@ BUILD ?= build
 CC ?= cc
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-PKGS = libpq yaml-0.1 zlib libcurl
+PKGS = libpq yaml-0.1 zlib libcurl libcrypto jansson
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Isrc -I$(DEPS)/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 OPT ?= -O2
 LDLIBS_BASE = -pthread -L$(DEPS)/lib -lduckdb -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
-	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz -lcurl) -ldl -lm
+	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz -lcurl -lcrypto -ljansson) -ldl -lm
 
 SRC = $(wildcard src/core/*.c src/config/*.c src/batch/*.c src/source/*.c src/sink/*.c \
-	src/sink/duckdb/*.c src/sink/clickhouse/*.c src/net/*.c src/pipeline/*.c)
+	src/sink/duckdb/*.c src/sink/clickhouse/*.c src/sink/snowflake/*.c src/net/*.c src/pipeline/*.c)
 MAIN_SRC = $(wildcard src/cli/*.c)
 OBJ = $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)

@@ -11,7 +11,7 @@ CHDB_PACKAGE=@chdb/lib-linux-x64-gnu@26.7.3-stable.1   # embedded ClickHouse; on
 want_chdb=0
 [[ "${1:-}" == --chdb ]] && want_chdb=1
 
-apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev clickhouse-server curl
+apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev libssl-dev libjansson-dev clickhouse-server curl openssl
           postgresql postgresql-contrib nodejs npm ca-certificates time python3)
 
 missing=()

@@ -128,12 +128,14 @@ static void test_decode_numeric(void **state)
 	pgw_batch_free(b);
 }
 
+void test_sf_jwt(void **state);
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_tables), cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_weekdays),      cmocka_unit_test(test_quoting),
-		cmocka_unit_test(test_decode_numeric),
+		cmocka_unit_test(test_decode_numeric), cmocka_unit_test(test_sf_jwt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

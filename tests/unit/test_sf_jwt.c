@@ -1,0 +1,78 @@
+/* Unit tests: Snowflake JWTs verify with the public key and carry the documented claims. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sink/snowflake/sf_jwt.h"
+
+static unsigned char *b64url_decode(const char *s, size_t len, size_t *out_len)
+{
+	char *t = calloc(1, len + 4);
+	memcpy(t, s, len);
+	for (size_t i = 0; i < len; i++)
+		t[i] = t[i] == '-' ? '+' : t[i] == '_' ? '/' : t[i];
+	while (len % 4)
+		t[len++] = '=';
+	unsigned char *out = calloc(1, len);
+	int n = EVP_DecodeBlock(out, (unsigned char *)t, (int)len);
+	*out_len = (size_t)n - (t[len - 1] == '=') - (t[len - 2] == '=');
+	free(t);
+	return out;
+}
+
+void test_sf_jwt(void **state);
+void test_sf_jwt(void **state)
+{
+	(void)state;
+	EVP_PKEY *pkey = EVP_RSA_gen(2048);
+	assert_non_null(pkey);
+	char path[] = "/tmp/pgw-key-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	/* an encrypted PKCS#8 key, as `openssl genrsa | openssl pkcs8 -topk8 -v2 aes256` writes */
+	assert_int_equal(PEM_write_PKCS8PrivateKey(f, pkey, EVP_aes_256_cbc(), NULL, 0, NULL, "s3cret"), 1);
+	fclose(f);
+
+	struct pgw_err err = {0};
+	assert_null(pgw_sf_key_load(path, "wrong", &err));
+	assert_non_null(strstr(err.msg, "snowsql_private_key_passphrase"));
+	struct sf_key *key = pgw_sf_key_load(path, "s3cret", &err);
+	unlink(path);
+	assert_non_null(key);
+	char *jwt = pgw_sf_jwt(key, "xy12345.us-east-1", "pgw_user", 1700000000, 3600, &err);
+	assert_non_null(jwt);
+
+	char *dot1 = strchr(jwt, '.'), *dot2 = strrchr(jwt, '.');
+	size_t clen, slen;
+	unsigned char *claims = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &clen);
+	unsigned char *sig = b64url_decode(dot2 + 1, strlen(dot2 + 1), &slen);
+	char *fp = pgw_sf_key_fingerprint(key);
+	char *want = NULL;
+	assert_true(asprintf(&want,
+			     "{\"iss\":\"XY12345.PGW_USER.%s\",\"sub\":\"XY12345.PGW_USER\",\"iat\":1700000000,"
+			     "\"exp\":1700003600}",
+			     fp) > 0);
+	assert_int_equal(clen, strlen(want));
+	assert_memory_equal(claims, want, clen);
+
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey), 1);
+	assert_int_equal(EVP_DigestVerify(ctx, sig, slen, (unsigned char *)jwt, (size_t)(dot2 - jwt)), 1);
+	EVP_MD_CTX_free(ctx);
+
+	char *acct = pgw_sf_account_for_jwt("myorg-myaccount");
+	assert_string_equal(acct, "MYORG-MYACCOUNT");
+	free(acct);
+	free(want), free(fp), free(claims), free(sig), free(jwt);
+	pgw_sf_key_free(key);
+	EVP_PKEY_free(pkey);
+}
