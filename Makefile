@@ -19,7 +19,7 @@ MAIN_SRC = $(wildcard src/cli/*.c)
 OBJ = $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
-TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c
+TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c tests/tools/sfq.c
 
 all: $(BUILD)/pgwarehouse
 
@@ -29,8 +29,8 @@ $(DEPS)/.ok: scripts/deps.sh
 
 deps: $(DEPS)/.ok
 
-$(DEPS)/.ok-chdb: scripts/deps.sh $(DEPS)/.ok
-	PGW_DEPS_DIR=$(DEPS) bash scripts/deps.sh --chdb
+$(DEPS)/.ok-test: scripts/deps.sh $(DEPS)/.ok
+	PGW_DEPS_DIR=$(DEPS) bash scripts/deps.sh --test
 	touch $@
 
 $(BUILD)/%.o: %.c $(DEPS)/.ok
@@ -54,10 +54,13 @@ $(BUILD)/duckq: $(BUILD)/tests/tools/duckq.o $(OBJ)
 $(BUILD)/chdbq: $(BUILD)/tests/tools/chdbq.o $(OBJ)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq
+$(BUILD)/sfq: $(BUILD)/tests/tools/sfq.o $(OBJ)
+	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq $(BUILD)/sfq
 
 # The full suite, once plainly and once under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: deps $(DEPS)/.ok-chdb
+test: deps $(DEPS)/.ok-test
 	$(MAKE) build-all
 	bash tests/run.sh $(BUILD)
 	$(MAKE) build-all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)"

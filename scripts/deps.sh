@@ -7,9 +7,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 deps="${PGW_DEPS_DIR:-$here/deps}"
 DUCKDB_VERSION=1.4.4
 DUCKDB_BINDINGS=1.4.4-r.4
-CHDB_PACKAGE=@chdb/lib-linux-x64-gnu@26.7.3-stable.1   # embedded ClickHouse; only with --chdb
-want_chdb=0
-[[ "${1:-}" == --chdb ]] && want_chdb=1
+CHDB_PACKAGE=@chdb/lib-linux-x64-gnu@26.7.3-stable.1   # embedded ClickHouse; only with --test
+NODE_API_PACKAGE=@duckdb/node-api@1.4.4-r.4              # the Snowflake test double's SQL engine
+want_test=0
+[[ "${1:-}" == --test ]] && want_test=1
 
 apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev libssl-dev libjansson-dev clickhouse-server curl openssl
           postgresql postgresql-contrib nodejs npm ca-certificates time python3)
@@ -49,8 +50,15 @@ mkdir -p "$deps/include" "$deps/lib"
 [[ -f "$deps/include/duckdb.h" ]] || cp "$hdr" "$deps/include/duckdb.h"
 ln -sf "$lib" "$deps/lib/libduckdb.so"
 
-# chDB (566 MB) is only needed for the embedded-ClickHouse tests and users who choose it.
-if [[ $want_chdb == 1 ]]; then
+# chDB (566 MB) is only needed for the embedded-ClickHouse tests and users who choose it; the
+# Snowflake double (tests/snowflake) runs on Node.js with DuckDB's node bindings.
+if [[ $want_test == 1 ]]; then
+  if [[ ! -f "$deps/.sfdouble-1.4.4-r.4" ]]; then
+    echo "deps: installing $NODE_API_PACKAGE from npm into $deps/sfdouble" >&2
+    mkdir -p "$deps/sfdouble"
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$deps/sfdouble" "$NODE_API_PACKAGE" >&2
+    touch "$deps/.sfdouble-1.4.4-r.4"
+  fi
   chdb_lib="$deps/chdb/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so"
   if [[ ! -f "$deps/.chdb-26.7.3" || ! -f "$chdb_lib" ]]; then
     echo "deps: installing chDB ($CHDB_PACKAGE) from npm into $deps/chdb" >&2

@@ -4,7 +4,7 @@
 
 #include "config/config.h"
 
-#define PGW_VERSION "0.1.0"
+#include "core/version.h"
 
 enum pgw_cli_command { CLI_INIT, CLI_LIST, CLI_LISTWH, CLI_SYNC, CLI_RELOAD, CLI_EXTRACT, CLI_LOAD };
 

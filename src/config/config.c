@@ -43,6 +43,11 @@ static const struct key_slot warehouse_keys[] = {
 	SLOT(snowsql_user, "SNOWSQL_USER"),
 	SLOT(snowsql_role, "SNOWSQL_ROLE"),
 	SLOT(snowsql_pwd, "SNOWSQL_PWD"),
+	SLOT(snowsql_host, "SNOWSQL_HOST"),
+	SLOT(snowsql_port, "SNOWSQL_PORT"),
+	SLOT(snowsql_protocol, "SNOWSQL_PROTOCOL"),
+	SLOT(snowsql_private_key_path, "SNOWSQL_PRIVATE_KEY_PATH"),
+	SLOT(snowsql_private_key_passphrase, "SNOWSQL_PRIVATE_KEY_PASSPHRASE"),
 };
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 

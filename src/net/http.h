@@ -19,6 +19,7 @@ struct pgw_http_request {
 	const char *body;
 	size_t body_len;
 	bool gzip;        /* compress the body (Content-Encoding: gzip) */
+	bool get;         /* GET instead of POST (no body) */
 	bool idempotent;  /* safe to send again after a transport failure */
 	long timeout_s;   /* no byte received for this long: give up (0: 300 s) */
 };

@@ -40,7 +40,7 @@ static int load_api(struct ch_chdb *c, const char *path, struct pgw_err *err)
 	c->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!c->lib)
 		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "cannot load chDB (%s): %s; install it with scripts/deps.sh --chdb or set clickhouse_chdb_library",
+				   "cannot load chDB (%s): %s; install it with scripts/deps.sh --test or set clickhouse_chdb_library",
 				   path, dlerror());
 	struct {
 		void **slot;

@@ -1,0 +1,253 @@
+/* Snowflake's session protocol: POST /session/v1/login-request, POST /queries/v1/query-request,
+ * GET of an async query's result URL. JSON bodies through jansson; HTTP through src/net/http.c.
+ * Every request carries a requestId; a retry sends the same id, so Snowflake runs it once. */
+#include "sink/snowflake/sf_session.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "net/http.h"
+#include "core/version.h"
+#include "sink/snowflake/sf_jwt.h"
+
+struct sf_session {
+	char *base;  /* protocol://host:port */
+	char *where; /* "Snowflake at host" for messages */
+	char *token; /* session token: never logged */
+	long seq;
+};
+
+char *pgw_uuid4(void)
+{
+	unsigned char u[16];
+	if (RAND_bytes(u, sizeof(u)) != 1)
+		abort();
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+	return pgw_asprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
+			    u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+static void add_param(struct pgw_buf *url, const char *k, const char *v)
+{
+	if (!v)
+		return;
+	pgw_buf_printf(url, "&%s=", k);
+	pgw_http_escape(url, v);
+}
+
+/* POSTs (or GETs when body is NULL) JSON; returns the parsed response object. */
+static json_t *call(struct sf_session *s, const char *url, const char *body, struct pgw_err *err)
+{
+	char *auth = s->token ? pgw_asprintf("Snowflake Token=\"%s\"", s->token) : NULL;
+	struct pgw_http_header hdrs[] = {{"Content-Type", "application/json"},
+					 {"Accept", "application/snowflake"},
+					 {"User-Agent", "pgwarehouse/" PGW_VERSION},
+					 {"Authorization", auth}};
+	struct pgw_http_request req = {.url = url, .headers = hdrs, .nheaders = auth ? 4 : 3, .body = body,
+				       .body_len = body ? strlen(body) : 0, .idempotent = true, .get = body == NULL};
+	struct pgw_http_response resp;
+	json_t *root = NULL;
+	if (pgw_http_send(&req, &resp, s->where, err) == 0) {
+		json_error_t jerr;
+		root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, &jerr);
+		if (!root || !json_is_object(root)) {
+			pgw_err_set(err, PGW_ERR_WAREHOUSE, "%s answered HTTP %ld without a JSON body", s->where, resp.status);
+			json_decref(root);
+			root = NULL;
+		}
+	} else {
+		pgw_err_append(err, "; check snowsql_account (or snowsql_host/snowsql_port)");
+	}
+	pgw_http_response_cleanup(&resp);
+	free(auth);
+	return root;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "";
+}
+
+static int login_error(struct sf_session *s, json_t *r, const struct pgw_config *cfg, bool keypair, struct pgw_err *err)
+{
+	const char *code = str(r, "code"), *msg = str(r, "message");
+	if (keypair)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
+				   "%s rejected the key-pair sign-in of user %s (%s: %s); check that the user's "
+				   "RSA_PUBLIC_KEY matches snowsql_private_key_path",
+				   s->where, cfg->snowsql_user, code, msg);
+	return pgw_err_set(err, PGW_ERR_WAREHOUSE,
+			   "%s rejected the password of user %s (%s: %s); Snowflake is ending password-only sign-in "
+			   "for service users: set snowsql_private_key_path to use key-pair authentication (README: "
+			   "Snowflake)",
+			   s->where, cfg->snowsql_user, code, msg);
+}
+
+static char *login_body(const struct pgw_config *cfg, bool *keypair, struct pgw_err *err)
+{
+	json_t *data = json_object();
+	char *account = pgw_sf_account_for_jwt(cfg->snowsql_account);
+	json_object_set_new(data, "CLIENT_APP_ID", json_string("pgwarehouse"));
+	json_object_set_new(data, "CLIENT_APP_VERSION", json_string(PGW_VERSION));
+	json_object_set_new(data, "ACCOUNT_NAME", json_string(account));
+	json_object_set_new(data, "LOGIN_NAME", json_string(cfg->snowsql_user));
+	free(account);
+	*keypair = cfg->snowsql_private_key_path != NULL;
+	if (*keypair) {
+		struct sf_key *key = pgw_sf_key_load(cfg->snowsql_private_key_path, cfg->snowsql_private_key_passphrase, err);
+		char *jwt = key ? pgw_sf_jwt(key, cfg->snowsql_account, cfg->snowsql_user, time(NULL), 3540, err) : NULL;
+		pgw_sf_key_free(key);
+		if (!jwt) {
+			json_decref(data);
+			return NULL;
+		}
+		json_object_set_new(data, "AUTHENTICATOR", json_string("SNOWFLAKE_JWT"));
+		json_object_set_new(data, "TOKEN", json_string(jwt));
+		free(jwt);
+	} else {
+		json_object_set_new(data, "PASSWORD", json_string(cfg->snowsql_pwd));
+	}
+	json_t *root = json_pack("{s:o}", "data", data);
+	char *body = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return body;
+}
+
+static int check_settings(const struct pgw_config *cfg, struct pgw_err *err)
+{
+	if (!cfg->snowsql_account || !cfg->snowsql_user)
+		return pgw_err_set(err, PGW_ERR_CONFIG, "snowsql_account and snowsql_user must be set (or SNOWSQL_ACCOUNT, SNOWSQL_USER)");
+	if (!cfg->snowsql_private_key_path && !cfg->snowsql_pwd)
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "no Snowflake credentials: set snowsql_private_key_path (key-pair, recommended) or snowsql_pwd");
+	return 0;
+}
+
+struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *err)
+{
+	if (check_settings(cfg, err) < 0)
+		return NULL;
+	struct sf_session *s = pgw_calloc(1, sizeof(*s));
+	char *host = cfg->snowsql_host ? pgw_strdup(cfg->snowsql_host)
+				       : pgw_asprintf("%s.snowflakecomputing.com", cfg->snowsql_account);
+	s->base = pgw_asprintf("%s://%s:%s", cfg->snowsql_protocol ? cfg->snowsql_protocol : "https", host,
+			       cfg->snowsql_port ? cfg->snowsql_port : "443");
+	s->where = pgw_asprintf("Snowflake at %s", host);
+	free(host);
+	bool keypair = false;
+	char *body = login_body(cfg, &keypair, err);
+	char *rid = pgw_uuid4();
+	struct pgw_buf url;
+	pgw_buf_init(&url);
+	pgw_buf_printf(&url, "%s/session/v1/login-request?requestId=%s", s->base, rid);
+	add_param(&url, "databaseName", cfg->snowsql_database);
+	add_param(&url, "schemaName", cfg->snowsql_schema);
+	add_param(&url, "warehouse", cfg->snowsql_warehouse);
+	add_param(&url, "roleName", cfg->snowsql_role);
+	json_t *r = body ? call(s, url.data, body, err) : NULL;
+	if (r && json_is_true(json_object_get(r, "success")))
+		s->token = pgw_strdup(str(json_object_get(r, "data"), "token"));
+	else if (r)
+		login_error(s, r, cfg, keypair, err);
+	json_decref(r);
+	free(body);
+	free(rid);
+	pgw_buf_cleanup(&url);
+	if (!s->token || !*s->token) {
+		pgw_sf_disconnect(s);
+		return NULL;
+	}
+	return s;
+}
+
+void pgw_sf_disconnect(struct sf_session *s)
+{
+	if (!s)
+		return;
+	if (s->token) {
+		char *url = pgw_asprintf("%s/session?delete=true", s->base);
+		json_decref(call(s, url, "{}", NULL));
+		free(url);
+	}
+	free(s->base);
+	free(s->where);
+	free(s->token);
+	free(s);
+}
+
+static int query_error(struct sf_session *s, json_t *r, struct pgw_err *err)
+{
+	/* one line: Snowflake's messages span lines ("SQL compilation error:\n...") */
+	struct pgw_buf m;
+	pgw_buf_init(&m);
+	bool space = false;
+	for (const char *p = str(r, "message"); *p; p++) {
+		bool ws = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+		if (ws) {
+			space = m.len > 0;
+			continue;
+		}
+		if (space)
+			pgw_buf_add(&m, " ", 1);
+		space = false;
+		pgw_buf_add(&m, p, 1);
+	}
+	pgw_err_set(err, PGW_ERR_WAREHOUSE, "%s: error %s: %s", s->where, str(r, "code"), m.data ? m.data : "");
+	pgw_buf_cleanup(&m);
+	return -1;
+}
+
+/* Async statements answer 333334 with a result URL; poll it until the statement is done. */
+static json_t *wait_result(struct sf_session *s, json_t *r, struct pgw_err *err)
+{
+	long delay_ms = 50;
+	for (;;) {
+		const char *code = str(r, "code");
+		if (strcmp(code, "333333") && strcmp(code, "333334"))
+			return r;
+		char *url = pgw_asprintf("%s%s", s->base, str(json_object_get(r, "data"), "getResultUrl"));
+		json_decref(r);
+		struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		if (delay_ms < 2000)
+			delay_ms *= 2;
+		r = call(s, url, NULL, err);
+		free(url);
+		if (!r)
+			return NULL;
+	}
+}
+
+int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err)
+{
+	pgw_debug("snowflake: %s", sql);
+	char *rid = pgw_uuid4();
+	char *url = pgw_asprintf("%s/queries/v1/query-request?requestId=%s", s->base, rid);
+	json_t *req = json_pack("{s:s, s:b, s:I, s:I}", "sqlText", sql, "asyncExec", 1, "sequenceId",
+				(json_int_t)++s->seq, "querySubmissionTime", (json_int_t)time(NULL) * 1000);
+	char *body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	json_t *r = call(s, url, body, err);
+	if (r)
+		r = wait_result(s, r, err);
+	int rc = -1;
+	if (r && json_is_true(json_object_get(r, "success"))) {
+		rc = 0;
+		if (data)
+			*data = json_incref(json_object_get(r, "data"));
+	} else if (r) {
+		query_error(s, r, err);
+	}
+	json_decref(r);
+	free(body);
+	free(url);
+	free(rid);
+	return rc;
+}

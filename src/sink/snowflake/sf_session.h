@@ -1,0 +1,21 @@
+/* A session with Snowflake over its REST session protocol (the one the official drivers use):
+ * login-request, then query-request with the session token. */
+#ifndef PGW_SF_SESSION_H
+#define PGW_SF_SESSION_H
+
+#include <jansson.h>
+
+#include "config/config.h"
+#include "core/err.h"
+
+struct sf_session;
+
+/* Signs in with key-pair (snowsql_private_key_path) or, failing that, the password (snowsql_pwd). */
+struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *err);
+void pgw_sf_disconnect(struct sf_session *s);
+/* Runs sql; on success *data (if not NULL) gets the response's "data" object (caller json_decref). */
+int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err);
+/* A fresh random UUID (v4) as text; caller frees. */
+char *pgw_uuid4(void);
+
+#endif
