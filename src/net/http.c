@@ -75,6 +75,10 @@ static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const cha
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	if (req->get) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else if (req->put) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");

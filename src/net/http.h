@@ -20,6 +20,7 @@ struct pgw_http_request {
 	size_t body_len;
 	bool gzip;        /* compress the body (Content-Encoding: gzip) */
 	bool get;         /* GET instead of POST (no body) */
+	bool put;         /* PUT instead of POST */
 	bool idempotent;  /* safe to send again after a transport failure */
 	long timeout_s;   /* no byte received for this long: give up (0: 300 s) */
 };

@@ -76,3 +76,21 @@ void test_sf_jwt(void **state)
 	pgw_sf_key_free(key);
 	EVP_PKEY_free(pkey);
 }
+
+#include "sink/snowflake/sf_s3.h"
+
+/* The "GET Object" example of AWS's Signature Version 4 documentation for S3. */
+void test_sigv4(void **state);
+void test_sigv4(void **state)
+{
+	(void)state;
+	const char *empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	const char *extra[] = {"range", "bytes=0-9", "x-amz-content-sha256", empty, "x-amz-date", "20130524T000000Z"};
+	char *auth = pgw_sigv4_authorization("GET", "examplebucket.s3.amazonaws.com", "/test.txt", "us-east-1",
+					     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+					     "20130524T000000Z", empty, extra, 6);
+	assert_string_equal(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+				  "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+				  "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	free(auth);
+}
