@@ -94,3 +94,39 @@ void test_sigv4(void **state)
 				  "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 	free(auth);
 }
+
+/* A file encrypted for the stage decrypts with the wrapped key and IV from its metadata. */
+void test_sf_encrypt(void **state);
+void test_sf_encrypt(void **state)
+{
+	(void)state;
+	unsigned char master[16];
+	for (int i = 0; i < 16; i++)
+		master[i] = (unsigned char)(i * 7 + 1);
+	struct sf_encryption enc = {.master_key = master, .master_len = 16, .query_id = "q-1", .smk_id = 42};
+	const char *plain = "id,name\n1,\"a,b\"\n";
+	struct pgw_buf out;
+	pgw_buf_init(&out);
+	char *mkey, *miv, *mdesc;
+	struct pgw_err err = {0};
+	assert_int_equal(pgw_sf_encrypt(&enc, (const unsigned char *)plain, strlen(plain), &out, &mkey, &miv, &mdesc, &err), 0);
+	assert_string_equal(mdesc, "{\"smkId\":\"42\",\"queryId\":\"q-1\",\"keySize\":\"128\"}");
+	unsigned char wrapped[64], iv[32], file_key[64], back[128];
+	size_t ml = strlen(mkey);
+	int wl = EVP_DecodeBlock(wrapped, (unsigned char *)mkey, (int)ml) - (mkey[ml - 1] == '=') - (mkey[ml - 2] == '=');
+	EVP_DecodeBlock(iv, (unsigned char *)miv, (int)strlen(miv));
+	int n1, n2;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	EVP_DecryptInit_ex(ctx, EVP_aes_128_ecb(), NULL, master, NULL);
+	EVP_DecryptUpdate(ctx, file_key, &n1, wrapped, wl);
+	assert_int_equal(EVP_DecryptFinal_ex(ctx, file_key + n1, &n2), 1);
+	assert_int_equal(n1 + n2, 16);
+	EVP_DecryptInit_ex(ctx, EVP_aes_128_cbc(), NULL, file_key, iv);
+	EVP_DecryptUpdate(ctx, back, &n1, (unsigned char *)out.data, (int)out.len);
+	assert_int_equal(EVP_DecryptFinal_ex(ctx, back + n1, &n2), 1);
+	EVP_CIPHER_CTX_free(ctx);
+	assert_int_equal(n1 + n2, (int)strlen(plain));
+	assert_memory_equal(back, plain, strlen(plain));
+	free(mkey), free(miv), free(mdesc);
+	pgw_buf_cleanup(&out);
+}
