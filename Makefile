@@ -64,7 +64,7 @@ test: deps $(DEPS)/.ok-test
 	$(MAKE) build-all
 	bash tests/run.sh $(BUILD)
 	$(MAKE) build-all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)"
-	PGW_TEST_BACKENDS="duckdb clickhouse" bash tests/run.sh build-asan  # chDB cannot load under ASan
+	PGW_TEST_BACKENDS="duckdb clickhouse snowflake" bash tests/run.sh build-asan  # chDB cannot load under ASan
 
 demo: deps all $(BUILD)/duckq
 	bash scripts/demo.sh $(BUILD)

@@ -3,7 +3,7 @@
 # throwaway PostgreSQL cluster and (for ClickHouse) a throwaway clickhouse-server, with the
 # binaries of BUILD_DIR (build or build-asan). Ends with "N passed, N failed".
 #   PGW_TEST_FILTER=keys      only scripts whose name contains "keys"
-#   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse chdb)
+#   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse chdb snowflake)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -44,13 +44,14 @@ run_script() { # backend script
   fi
   ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
       DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db "${ch_env[@]}" \
-      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished" )
+      && { [[ $backend != snowflake ]] || { source "$here/lib/sfdouble.sh" && sfd_start "$dir/sf"; }; } \
+      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; sfd_stop 2>/dev/null; true )
   pkill -f -- "$dir/" 2>/dev/null  # a helper server a failed script left behind (the Snowflake double)
   # a script that stopped early (syntax error, crash of the shell) counts as a failure
   [[ -f "$dir/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }
 }
 
-for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse chdb}; do
+for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse chdb snowflake}; do
   if [[ $backend == clickhouse ]]; then
     chs_start || { echo "cannot start clickhouse-server"; echo fail >> "$T_RESULTS"; continue; }
   fi

@@ -35,7 +35,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
-static int gzip_body(const char *p, size_t n, struct pgw_buf *out)
+int pgw_gzip(const char *p, size_t n, struct pgw_buf *out)
 {
 	z_stream zs;
 	memset(&zs, 0, sizeof(zs));
@@ -113,7 +113,7 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 	const char *body = req->body;
 	size_t len = req->body_len;
 	if (req->gzip && len) {
-		if (gzip_body(body, len, &packed) < 0)
+		if (pgw_gzip(body, len, &packed) < 0)
 			return pgw_err_set(err, PGW_ERR_INTERNAL, "gzip of a request body failed");
 		body = packed.data;
 		len = packed.len;

@@ -36,6 +36,8 @@ struct pgw_http_response {
 int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *resp, const char *what,
 		  struct pgw_err *err);
 void pgw_http_response_cleanup(struct pgw_http_response *resp);
+/* Appends n bytes of p gzip-compressed (level 1) to out. */
+int pgw_gzip(const char *p, size_t n, struct pgw_buf *out);
 /* URL-encodes s onto b. */
 void pgw_http_escape(struct pgw_buf *b, const char *s);
 

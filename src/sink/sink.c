@@ -6,10 +6,11 @@
 
 extern const struct pgw_sink_ops pgw_duckdb_sink;
 extern const struct pgw_sink_ops pgw_clickhouse_sink;
+extern const struct pgw_sink_ops pgw_snowflake_sink;
 
 const struct pgw_sink_ops *pgw_sink_find(const char *backend)
 {
-	static const struct pgw_sink_ops *const sinks[] = {&pgw_duckdb_sink, &pgw_clickhouse_sink};
+	static const struct pgw_sink_ops *const sinks[] = {&pgw_duckdb_sink, &pgw_clickhouse_sink, &pgw_snowflake_sink};
 	for (size_t i = 0; i < sizeof(sinks) / sizeof(sinks[0]); i++)
 		if (!strcmp(sinks[i]->name, backend))
 			return sinks[i];

@@ -12,7 +12,8 @@ INSERT INTO items (id, name, tags, d, at, iv, f, g) VALUES (100001, '', '{}', '0
 SQL
 
 # Date32/DateTime64 on newer ClickHouse hold 1900-2299 only (t_types checks the refusal); keep in range
-if is_ch && [[ $(chsql 'SELECT version()') != 18.* ]]; then
+# (Snowflake: years 1 to 9999)
+if { is_ch && [[ $(chsql 'SELECT version()') != 18.* ]]; } || [[ $BACKEND == snowflake ]]; then
   pgq "UPDATE items SET d = '1950-01-01', at = '1950-01-01 00:00:00+00' WHERE id = 100001"
 fi
 # ClickHouse arrays cannot be NULL: a NULL array arrives as [] (documented)

@@ -59,6 +59,17 @@ if [[ $ch_version == 18.* ]]; then
     d, tm, ttz, ts, ts3, tstz, iv, j, jb, m, dom, dm, coalesce(ai, '{}') ai, coalesce(atx, '{}') atx, coalesce(an, '{}')::numeric(6,2)[] an,
     coalesce(ab, '{}') ab, coalesce(ats, '{}') ats, coalesce(am, '{}') am, coalesce(au, '{}') au, ip, mac, pt FROM every"
   legacy_subnormal=1
+elif [[ $BACKEND == snowflake ]]; then
+  # Snowflake's DATE/TIMESTAMP hold years 1 to 9999 and TIME stays below 24:00: outside is refused
+  t_err "a value outside Snowflake's range is refused clearly" 1 "outside Snowflake's range" "$PGW" sync every
+  psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+UPDATE every SET d = '2000-01-01' WHERE d IN ('infinity', '-infinity');
+UPDATE every SET tm = '23:59:59' WHERE tm = '24:00:00';
+UPDATE every SET ts = '2000-01-01' WHERE ts IN ('infinity', '-infinity');
+UPDATE every SET ts3 = '2000-01-01' WHERE ts3 IN ('infinity', '-infinity');
+UPDATE every SET tstz = '2000-01-01' WHERE tstz IN ('infinity', '-infinity');
+UPDATE every SET ats = '{"2000-01-01 00:00:00+00"}' WHERE id = 5;
+SQL
 elif is_ch; then
   # Date32 and DateTime64 hold 1900-01-01 to 2299-12-31: values outside are refused, never clamped
   t_err "a date outside ClickHouse's range is refused clearly" 1 "outside ClickHouse's Date32/DateTime64 range" "$PGW" sync every
@@ -90,6 +101,10 @@ if [[ $BACKEND == duckdb ]]; then
   t_eq "json is queryable" "x" "$(dq "SELECT j->'a'->>2 FROM every WHERE id = 1")"
   t_eq "text array keeps quotes, commas, NULL and empty" "['x,y', 'a\"b', NULL, '', 'NULL']" "$(dq "SELECT atx FROM every WHERE id = 1")"
   t_eq "SQL NULL inside text array vs string 'NULL'" "true false" "$(dq "SELECT atx[3] IS NULL, atx[5] IS NULL FROM every WHERE id = 1" | tr '\t' ' ')"
+elif [[ $BACKEND == snowflake ]]; then
+  # NUMBER(p,s), FLOAT, TEXT, BINARY, TIMESTAMP_NTZ/TZ, VARIANT and ARRAY, as the double's DuckDB stores them
+  SF_TYPES="id DECIMAL(19,0), i2 DECIMAL(5,0), i4 DECIMAL(10,0), i8 DECIMAL(19,0), f4 DOUBLE, f8 DOUBLE, n12 DECIMAL(12,2), n38 DECIMAL(38,10), n38i DECIMAL(38,0), n4 DECIMAL(4,4), nfree VARCHAR, nwide VARCHAR, b BOOLEAN, tx VARCHAR, vc VARCHAR, ch VARCHAR, nm VARCHAR, by BLOB, u VARCHAR, d DATE, tm TIME, ttz VARCHAR, ts TIMESTAMP, ts3 TIMESTAMP, tstz TIMESTAMP WITH TIME ZONE, iv VARCHAR, j JSON, jb JSON, m VARCHAR, dom DECIMAL(10,0), dm DECIMAL(8,2), ai JSON, atx JSON, an JSON, ab JSON, ats JSON, am JSON, au JSON, ip VARCHAR, mac VARCHAR, pt VARCHAR"
+  t_eq "Snowflake column types (as the double stores them)" "$SF_TYPES" "$(wh_columns every | paste -sd'|' | sed 's/|/, /g')"
 else
   if [[ $ch_version == 18.* ]]; then
     want="id Int64, i2 Nullable(Int16), i4 Nullable(Int32), i8 Nullable(Int64), f4 Nullable(Float32), f8 Nullable(Float64), n12 Nullable(Decimal(12, 2)), n38 Nullable(Decimal(38, 10)), n38i Nullable(Decimal(38, 0)), n4 Nullable(Decimal(4, 4)), nfree Nullable(String), nwide Nullable(String), b Nullable(UInt8), tx Nullable(String), vc Nullable(String), ch Nullable(String), nm Nullable(String), by Nullable(String), u Nullable(UUID), d Nullable(String), tm Nullable(String), ttz Nullable(String), ts Nullable(String), ts3 Nullable(String), tstz Nullable(String), iv Nullable(String), j Nullable(String), jb Nullable(String), m Nullable(Enum8('sad' = 1, 'ok' = 2, 'happy' = 3, 'with space' = 4, 'quote\\'s' = 5)), dom Nullable(Int32), dm Nullable(Decimal(8, 2)), ai Array(Nullable(Int32)), atx Array(Nullable(String)), an Array(Nullable(Decimal(6, 2))), ab Array(Nullable(UInt8)), ats Array(Nullable(String)), am Array(Nullable(String)), au Array(Nullable(UUID)), ip Nullable(String), mac Nullable(String), pt Nullable(String)"
@@ -112,6 +127,7 @@ t_same "every equals Postgres after an incremental sync" $expected every
 # the same values through extract (CSV files) and load into a fresh warehouse
 export DUCKDB_PATH="$PWD/via-files.duckdb"
 is_ch && chsql "DROP TABLE every"
+[[ $BACKEND == snowflake ]] && "$(dirname "$PGW")/sfq" 'DROP TABLE "every"' 
 t_ok "extract the every-type table" "$PGW" extract every
 t_ok "load it" "$PGW" load every
 t_same "every value equals Postgres through extract + load" $expected every

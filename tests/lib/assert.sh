@@ -44,9 +44,11 @@ is_ch() { [[ $BACKEND == clickhouse || $BACKEND == chdb ]]; }
 chsql() {
   if [[ $BACKEND == chdb ]]; then "$CHDBQ" "$CLICKHOUSE_PATH" "$1"; else chq "$1"; fi
 }
+# Snowflake runs as the local double, which keeps its tables in a DuckDB file the tests read directly.
+[[ $BACKEND == snowflake ]] && WH_DUCKDB=$SFD_DIR/snowflake.duckdb || WH_DUCKDB=${DUCKDB_PATH:-}
 whq() {
   case $BACKEND in
-    duckdb) "$DUCKQ" "$DUCKDB_PATH" "$1" ;;
+    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "$1" ;;
     *) chsql "$1 FORMAT TabSeparated" ;;
   esac
 }
@@ -54,14 +56,14 @@ dq() { whq "$1"; }
 # every table in the warehouse's default schema/database, helper tables included, one per line
 wh_tables() {
   case $BACKEND in
-    duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
+    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
     *) chsql "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name FORMAT TabSeparated" ;;
   esac
 }
 # column names and types of a warehouse table: "name type" lines
 wh_columns() {
   case $BACKEND in
-    duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT column_name || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
+    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT column_name || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
     *) chsql "SELECT concat(name, ' ', type) FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparatedRaw" ;;
   esac
 }
@@ -69,7 +71,7 @@ wh_columns() {
 # column names of a warehouse table, one per line
 wh_colnames() {
   case $BACKEND in
-    duckdb) "$DUCKQ" "$DUCKDB_PATH" "SELECT column_name FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
+    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT column_name FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
     *) chsql "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparated" ;;
   esac
 }
@@ -98,15 +100,26 @@ t_same() {
   local csv; csv=$(mktemp)
   chmod 644 "$csv"
   local null="" ok=1
-  if [[ $BACKEND == duckdb ]]; then
-    "$DUCKQ" --pg-csv "$DUCKDB_PATH" "$dst" "${schema:-main}" > "$csv" || ok=0
+  if [[ $BACKEND == duckdb || $BACKEND == snowflake ]]; then
+    "$DUCKQ" --pg-csv "$WH_DUCKDB" "$dst" "${schema:-main}" > "$csv" || ok=0
   else
     _ch_pg_csv "$src" "$dst" "${schema:-$CLICKHOUSE_DATABASE}" > "$csv" || ok=0
     null=", NULL '\\N'"
   fi
   if [[ $ok == 0 ]]; then t_fail "$name" "export from $BACKEND failed: $(head -c 300 "$csv")"; rm -f "$csv"; return; fi
+  # Snowflake keeps json as VARIANT and arrays as ARRAY (JSON): compare those as jsonb
+  local prelude=""
+  if [[ $BACKEND == snowflake ]]; then
+    local cols
+    cols=$(psql -qAtX -c "SELECT string_agg(CASE WHEN t.typcategory = 'A' THEN format('array_to_json(%I)::jsonb AS %I', attname, attname)
+      WHEN t.typname IN ('json', 'jsonb') THEN format('%I::jsonb AS %I', attname, attname) ELSE format('%I', attname) END, ', ' ORDER BY attnum)
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE attrelid = '$src'::regclass AND attnum > 0 AND NOT attisdropped")
+    prelude="CREATE TEMP VIEW expected AS SELECT $cols FROM $src;"
+    src=expected
+  fi
   local out
   out=$(PGTZ=UTC psql -qAtX -v ON_ERROR_STOP=1 2>&1 <<SQL
+$prelude
 CREATE TEMP TABLE back AS SELECT * FROM $src LIMIT 0;
 \copy back FROM '$csv' (FORMAT csv$null)
 SELECT 'missing: ' || r FROM (SELECT ROW(s.*)::text r FROM $src s EXCEPT ALL SELECT ROW(b.*)::text FROM back b) x;
@@ -114,5 +127,5 @@ SELECT 'extra: ' || r FROM (SELECT ROW(b.*)::text r FROM back b EXCEPT ALL SELEC
 SQL
 )
   rm -f "$csv"
-  if [[ -z "$out" ]]; then t_pass "$name"; else t_fail "$name" "$(echo "$out" | head -n 10)"; fi
+  if [[ -z "$out" ]]; then t_pass "$name"; else t_fail "$name" "$(grep -m 5 -A 2 '^missing' <<<"$out")" "$(grep -m 5 -A 2 '^extra' <<<"$out")"; fi
 }

@@ -7,8 +7,9 @@ sfd_start() {
   mkdir -p "$SFD_DIR"
   openssl genrsa 2048 2>/dev/null | openssl pkcs8 -topk8 -v2 aes256 -passout pass:key-pass -out "$SFD_DIR/key.p8"
   openssl pkey -in "$SFD_DIR/key.p8" -passin pass:key-pass -pubout -out "$SFD_DIR/key.pub"
-  SFD_PORT=$(pgc_free_port)
+  SFD_PORT=$(pgc_free_port); SFD_S3PORT=$(pgc_free_port)
   NODE_PATH="$PGW_ROOT/deps/sfdouble/node_modules" node "$PGW_ROOT/tests/snowflake/double.js" --port "$SFD_PORT" \
+    --s3port "$SFD_S3PORT" \
     --db "$SFD_DIR/snowflake.duckdb" --account xy12345 --user pgw_user --pubkey "$SFD_DIR/key.pub" \
     --password sf-password > "$SFD_DIR/double.log" 2>&1 &
   SFD_PID=$!

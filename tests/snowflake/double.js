@@ -4,8 +4,12 @@
 //   POST /queries/v1/query-request   run sqlText (sync, or asyncExec with a result URL)
 //   GET  /queries/<id>/result        the result of an async query
 //   POST /session?delete=true        sign out
-// SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()).
-// Usage: node double.js --port N --db FILE --account A --user U [--pubkey PEM] [--password PW]
+//   PUT <table stage> answered with an S3 stageInfo and encryptionMaterial; the files then arrive at
+//   a local S3-compatible endpoint (--s3port) that checks the SigV4 signature with the temporary
+//   credentials it handed out and decrypts each file with the material of that PUT.
+// SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()); the
+// database file is opened per statement, so tests can read it between statements.
+// Usage: node double.js --port N --s3port M --db FILE --account A --user U [--pubkey PEM] [--password PW]
 'use strict';
 const http = require('node:http');
 const crypto = require('node:crypto');
@@ -22,7 +26,28 @@ const fingerprint = pubkey
   : null;
 const sessions = new Map(); // token -> { database, schema }
 const asyncResults = new Map(); // queryId -> response body
-let conn;
+const uploads = new Map(); // S3 key prefix -> { masterKey, queryId, smkId, dir }
+const S3 = { keyId: 'AKIADOUBLE' + crypto.randomBytes(5).toString('hex').toUpperCase(),
+             secret: crypto.randomBytes(20).toString('base64'), token: crypto.randomBytes(16).toString('hex'),
+             bucket: 'sfc-double-stage', region: 'us-west-2' };
+const stageRoot = (args.db || '/tmp/double') + '.stages';
+let queue = Promise.resolve(); // statements run one at a time
+
+async function withConnection(fn) {
+  const run = queue.then(async () => {
+    const db = await DuckDBInstance.create(args.db || ':memory:');
+    const conn = await db.connect();
+    try {
+      await conn.run("SET TimeZone = 'UTC'");
+      return await fn(conn);
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  });
+  queue = run.catch(() => {});
+  return run;
+}
 
 function fail(res, code, message, httpStatus = 200, data = null) {
   reply(res, { success: false, code, message, data }, httpStatus);
@@ -80,16 +105,41 @@ function sessionOf(req) {
   return m ? sessions.get(m[1]) : undefined;
 }
 
+// Replaces each call name(args) (balanced parentheses) with fn(args).
+function replaceCall(sql, name, fn) {
+  const re = new RegExp('\\b' + name + '\\(', 'gi');
+  let out = '', pos = 0, m;
+  while ((m = re.exec(sql))) {
+    let depth = 1, i = re.lastIndex;
+    for (; i < sql.length && depth; i++) depth += sql[i] === '(' ? 1 : sql[i] === ')' ? -1 : 0;
+    out += sql.slice(pos, m.index) + fn(replaceCall(sql.slice(re.lastIndex, i - 1), name, fn));
+    pos = re.lastIndex = i;
+  }
+  return out + sql.slice(pos);
+}
+
 // Snowflake SQL -> DuckDB SQL, for the statements pgwarehouse sends.
 function rewrite(sql) {
+  sql = replaceCall(sql, 'TO_VARCHAR', (a) => `CAST(${a} AS VARCHAR)`);
+  // DuckDB renames within the schema: drop the qualifier of the new name
+  sql = sql.replace(/(RENAME\s+TO\s+)(?:"(?:[^"]|"")*"\.)("(?:[^"]|"")*")/i, '$1$2');
   return sql
     .replace(/\bCURRENT_VERSION\(\)/gi, "'9.0.0-double'")
     .replace(/\bNUMBER\(/gi, 'DECIMAL(')
     .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
     .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
+    .replace(/\bFLOAT\b/gi, 'DOUBLE') // Snowflake's FLOAT is 64-bit
     .replace(/\bVARIANT\b/gi, 'JSON')
+    .replace(/\bARRAY\b(?!\s*\()/gi, 'JSON')
     .replace(/\bBINARY\b/gi, 'BLOB')
-    .replace(/\bTEXT\b/gi, 'VARCHAR');
+    .replace(/\bTEXT\b/gi, 'VARCHAR')
+    .replace(/\bSTARTSWITH\(/gi, 'starts_with(')
+    .replace(/\bDATEDIFF\(\s*day\s*,/gi, "date_diff('day',")
+    .replace(/\bDATE_PART\(\s*epoch_microsecond\s*,/gi, 'epoch_us(')
+    .replace(/\bHEX_ENCODE\(/gi, 'hex(')
+    .replace(/\bINFORMATION_SCHEMA\.TABLES\b/gi,
+      '(SELECT schema_name AS TABLE_SCHEMA, table_name AS TABLE_NAME, comment AS COMMENT, estimated_size AS ROW_COUNT FROM duckdb_tables())')
+    .replace(/\bCURRENT_SCHEMA\(\)/gi, "'main'");
 }
 
 function typeOf(t) {
@@ -105,8 +155,7 @@ function typeOf(t) {
   return 'text';
 }
 
-async function execute(sqlText) {
-  const reader = await conn.runAndReadAll(rewrite(sqlText));
+function resultOf(reader) {
   const names = reader.columnNames();
   const types = reader.columnTypes();
   const rows = reader.getRows().map((r) => r.map((v) => (v === null ? null : String(v))));
@@ -115,11 +164,113 @@ async function execute(sqlText) {
     rowset: rows, total: rows.length, returned: rows.length, queryResultFormat: 'json', parameters: [],
   };
 }
+const EMPTY = { rowtype: [], rowset: [], total: 0, returned: 0, queryResultFormat: 'json', parameters: [] };
+
+// "a" or "s"."a" -> { schema, name, sql }
+function ident(text) {
+  const parts = [];
+  const re = /"((?:[^"]|"")*)"|([A-Za-z_][A-Za-z0-9_$]*)/y;
+  let m, pos = 0;
+  for (;;) {
+    re.lastIndex = pos;
+    m = re.exec(text);
+    if (!m) break;
+    parts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]);
+    pos = re.lastIndex;
+    if (text[pos] !== '.') break;
+    pos++;
+  }
+  const q = (x) => '"' + x.replace(/"/g, '""') + '"';
+  return { schema: parts.length > 1 ? parts[0] : 'main', name: parts[parts.length - 1],
+           sql: parts.map(q).join('.'), rest: text.slice(pos) };
+}
+
+// PUT 'file:///.../name' @%"table" ...: the stage location, temporary credentials and the key.
+function put(sqlText, queryId) {
+  const m = /^\s*PUT\s+'file:\/\/([^']+)'\s+@%(.*?)\s+(AUTO_COMPRESS|SOURCE_COMPRESSION|OVERWRITE|PARALLEL)/is.exec(sqlText);
+  if (!m) throw new Error('PUT: expected PUT \'file://...\' @%table OPTIONS');
+  const t = ident(m[2]);
+  const prefix = `stages/${crypto.randomUUID()}/`;
+  const masterKey = crypto.randomBytes(16);
+  const smkId = Math.floor(Math.random() * 1e6);
+  uploads.set(prefix, { masterKey, queryId, smkId, schema: t.schema, table: t.name });
+  return { ...EMPTY, command: 'UPLOAD', src_locations: [m[1]], autoCompress: false, sourceCompression: 'gzip',
+           overwrite: true, parallel: 1,
+           stageInfo: { locationType: 'S3', location: `${S3.bucket}/${prefix}`, path: prefix, region: S3.region,
+                        endPoint: `127.0.0.1:${args.s3port}`, isClientSideEncrypted: true,
+                        creds: { AWS_KEY_ID: S3.keyId, AWS_SECRET_KEY: S3.secret, AWS_TOKEN: S3.token } },
+           encryptionMaterial: { queryStageMasterKey: masterKey.toString('base64'), queryId, smkId } };
+}
+
+function stageDir(schema, table) {
+  return `${stageRoot}/${encodeURIComponent(schema)}.${encodeURIComponent(table)}`;
+}
+
+// ALTER TABLE a SWAP WITH b: three renames in one transaction
+async function swap(conn, sqlText) {
+  const m = /^\s*ALTER\s+TABLE\s+(.*?)\s+SWAP\s+WITH\s+(.*?)\s*;?\s*$/is.exec(sqlText);
+  const a = ident(m[1]), b = ident(m[2]);
+  const q = (x) => '"' + x.replace(/"/g, '""') + '"';
+  const tmp = q('__double_swap_' + a.name);
+  await conn.run('BEGIN');
+  try {
+    await conn.run(`ALTER TABLE ${a.sql} RENAME TO ${tmp}`);
+    await conn.run(`ALTER TABLE ${b.sql} RENAME TO ${q(a.name)}`);
+    await conn.run(`ALTER TABLE ${q(a.schema)}.${tmp} RENAME TO ${q(b.name)}`);
+    await conn.run('COMMIT');
+  } catch (e) {
+    await conn.run('ROLLBACK');
+    throw e;
+  }
+  return EMPTY;
+}
+
+// COPY INTO t FROM @%t FILE_FORMAT = (...) ON_ERROR = ABORT_STATEMENT PURGE = TRUE, loading the
+// decrypted files of t's stage with the file format's CSV rules; all of them or none.
+async function copyInto(conn, sqlText) {
+  const m = /^\s*COPY\s+INTO\s+(.*?)\s+FROM\s+\(\s*SELECT\s+(.*?)\s+FROM\s+@%(.*?)\s*\)\s+FILE_FORMAT\s*=\s*\((.*)\)\s*ON_ERROR\s*=\s*ABORT_STATEMENT\s+PURGE\s*=\s*TRUE\s*$/is.exec(sqlText);
+  if (!m) throw new Error('COPY INTO: unsupported form (the double expects FROM (SELECT $1, ... FROM @%table) FILE_FORMAT = (...) ON_ERROR = ABORT_STATEMENT PURGE = TRUE)');
+  const t = ident(m[1]);
+  const selectList = m[2].split(',').map((x) => x.trim());
+  const opts = m[4];
+  const need = [/TYPE\s*=\s*CSV/i, /FIELD_OPTIONALLY_ENCLOSED_BY\s*=\s*'"'/i, /NULL_IF\s*=\s*\(\s*'\\\\N'\s*\)/i,
+                /EMPTY_FIELD_AS_NULL\s*=\s*FALSE/i, /BINARY_FORMAT\s*=\s*HEX/i, /ESCAPE_UNENCLOSED_FIELD\s*=\s*NONE/i];
+  for (const re of need) if (!re.test(opts)) throw new Error('COPY INTO: file format lacks ' + re.source);
+  const dir = stageDir(t.schema, t.name);
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).sort().map((f) => `${dir}/${f}`) : [];
+  if (!files.length) return { ...EMPTY, rowset: [['Copy executed with 0 files processed.']], total: 1, returned: 1 };
+  const cols = (await conn.runAndReadAll(
+    `SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = $1 AND table_name = $2 ORDER BY column_index`,
+    [t.schema, t.name])).getRows();
+  const q = (x) => '"' + x.replace(/"/g, '""') + '"';
+  const list = files.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ');
+  const colspec = cols.map((c, i) => `'c${i}': 'VARCHAR'`).join(', ');
+  // the transform must read column i from $i, through PARSE_JSON for semi-structured columns
+  if (selectList.length !== cols.length) throw new Error(`COPY INTO: ${selectList.length} expressions for ${cols.length} columns`);
+  cols.forEach((c, i) => {
+    const want = c[1] === 'JSON' ? `PARSE_JSON($${i + 1})` : `$${i + 1}`;
+    if (selectList[i].toUpperCase() !== want) throw new Error(`COPY INTO: column ${c[0]} is loaded by ${selectList[i]}, expected ${want}`);
+  });
+  const exprs = cols.map((c, i) => (c[1] === 'BLOB' ? `unhex(c${i})` : `CAST(c${i} AS ${c[1]})`)).join(', ');
+  await conn.run(`INSERT INTO ${t.sql} SELECT ${exprs} FROM read_csv([${list}], header = false, delim = ',', quote = '"',
+    escape = '"', nullstr = '\\N', allow_quoted_nulls = false, columns = {${colspec}}, auto_detect = false)`);
+  for (const f of files) fs.unlinkSync(f); // PURGE = TRUE
+  return { ...EMPTY, rowset: [[`${files.length} files loaded`]], total: 1, returned: 1 };
+}
+
+async function execute(sqlText, queryId) {
+  if (/^\s*PUT\s/i.test(sqlText)) return put(sqlText, queryId);
+  return withConnection(async (conn) => {
+    if (/^\s*ALTER\s+TABLE\s+.*\s+SWAP\s+WITH\s/is.test(sqlText)) return swap(conn, sqlText);
+    if (/^\s*COPY\s+INTO\s/i.test(sqlText)) return copyInto(conn, sqlText);
+    return resultOf(await conn.runAndReadAll(rewrite(sqlText)));
+  });
+}
 
 async function query(req, res, body) {
   if (!sessionOf(req)) return fail(res, '390112', 'Your session has expired. Please login again.', 401);
   const queryId = crypto.randomUUID();
-  const run = execute(body.sqlText || '').then(
+  const run = execute(body.sqlText || '', queryId).then(
     (data) => ({ success: true, code: null, message: null, data: { ...data, queryId } }),
     (e) => ({ success: false, code: '002003', message: 'SQL compilation error:\n' + String(e.message || e),
               data: { queryId, sqlState: '42000' } }));
@@ -138,10 +289,78 @@ async function result(req, res, id) {
   reply(res, await r);
 }
 
+// --- the stage's S3 endpoint -------------------------------------------------------------------
+function s3error(res, status, code, message) {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+  res.writeHead(status, { 'Content-Type': 'application/xml' });
+  res.end(xml);
+}
+
+// AWS Signature Version 4, recomputed from the request as S3 does
+function checkSigV4(req, body) {
+  const auth = req.headers.authorization || '';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return 'AuthorizationHeaderMalformed';
+  const [, keyId, day, region, signed, signature] = m;
+  if (keyId !== S3.keyId) return 'InvalidAccessKeyId';
+  if (req.headers['x-amz-security-token'] !== S3.token) return 'InvalidToken';
+  const payloadHash = crypto.createHash('sha256').update(body).digest('hex');
+  if (req.headers['x-amz-content-sha256'] !== payloadHash) return 'XAmzContentSHA256Mismatch';
+  const names = signed.split(';');
+  if (!names.includes('host') || !names.includes('x-amz-date') || !names.includes('x-amz-content-sha256'))
+    return 'AccessDenied';
+  const canon = [req.method, new URL(req.url, 'http://s3').pathname, '',
+    ...names.map((n) => `${n}:${String(req.headers[n]).trim()}`), '', signed, payloadHash].join('\n');
+  const date = req.headers['x-amz-date'];
+  const toSign = ['AWS4-HMAC-SHA256', date, `${day}/${region}/s3/aws4_request`,
+    crypto.createHash('sha256').update(canon).digest('hex')].join('\n');
+  let k = crypto.createHmac('sha256', 'AWS4' + S3.secret).update(day).digest();
+  k = crypto.createHmac('sha256', k).update(region).digest();
+  k = crypto.createHmac('sha256', k).update('s3').digest();
+  k = crypto.createHmac('sha256', k).update('aws4_request').digest();
+  const want = crypto.createHmac('sha256', k).update(toSign).digest('hex');
+  return want === signature ? null : 'SignatureDoesNotMatch';
+}
+
+function s3put(req, res, body) {
+  const why = checkSigV4(req, body);
+  if (why) return s3error(res, 403, why, 'signature check failed');
+  const key = decodeURIComponent(new URL(req.url, 'http://s3').pathname).replace(`/${S3.bucket}/`, '');
+  const prefix = [...uploads.keys()].find((p) => key.startsWith(p));
+  if (!prefix) return s3error(res, 403, 'AccessDenied', 'no PUT handed out this location');
+  const up = uploads.get(prefix);
+  const matdesc = JSON.parse(req.headers['x-amz-matdesc'] || '{}');
+  if (matdesc.queryId !== up.queryId || String(matdesc.smkId) !== String(up.smkId) || matdesc.keySize !== '128')
+    return s3error(res, 400, 'InvalidRequest', 'x-amz-matdesc does not match the encryption material');
+  // the file key, wrapped with the master key (AES-ECB), then the file (AES-CBC)
+  const d1 = crypto.createDecipheriv('aes-128-ecb', up.masterKey, null);
+  const fileKey = Buffer.concat([d1.update(Buffer.from(req.headers['x-amz-key'], 'base64')), d1.final()]);
+  const d2 = crypto.createDecipheriv('aes-128-cbc', fileKey, Buffer.from(req.headers['x-amz-iv'], 'base64'));
+  const gz = Buffer.concat([d2.update(body), d2.final()]);
+  const digest = crypto.createHash('sha256').update(gz).digest('base64');
+  if (req.headers['x-amz-meta-sfc-digest'] !== digest)
+    return s3error(res, 400, 'BadDigest', 'sfc-digest does not match the uploaded file');
+  const dir = stageDir(up.schema, up.table);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(`${dir}/${key.slice(prefix.length).replace(/[^A-Za-z0-9_.-]/g, '_')}.csv`, require('node:zlib').gunzipSync(gz));
+  res.writeHead(200, { ETag: '"' + crypto.createHash('md5').update(body).digest('hex') + '"' });
+  res.end();
+}
+
 async function main() {
-  const db = await DuckDBInstance.create(args.db || ':memory:');
-  conn = await db.connect();
-  await conn.run("SET TimeZone = 'UTC'");
+  const s3 = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        if (req.method === 'PUT') return s3put(req, res, Buffer.concat(chunks));
+        s3error(res, 405, 'MethodNotAllowed', 'the double takes PUT only');
+      } catch (e) {
+        s3error(res, 400, 'InvalidRequest', String(e.message || e));
+      }
+    });
+  });
+  s3.listen(Number(args.s3port), '127.0.0.1');
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));

@@ -16,6 +16,7 @@
 #include "sink/snowflake/sf_jwt.h"
 
 struct sf_session {
+	char *protocol;
 	char *base;  /* protocol://host:port */
 	char *where; /* "Snowflake at host" for messages */
 	char *token; /* session token: never logged */
@@ -137,8 +138,8 @@ struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *
 	struct sf_session *s = pgw_calloc(1, sizeof(*s));
 	char *host = cfg->snowsql_host ? pgw_strdup(cfg->snowsql_host)
 				       : pgw_asprintf("%s.snowflakecomputing.com", cfg->snowsql_account);
-	s->base = pgw_asprintf("%s://%s:%s", cfg->snowsql_protocol ? cfg->snowsql_protocol : "https", host,
-			       cfg->snowsql_port ? cfg->snowsql_port : "443");
+	s->protocol = pgw_strdup(cfg->snowsql_protocol ? cfg->snowsql_protocol : "https");
+	s->base = pgw_asprintf("%s://%s:%s", s->protocol, host, cfg->snowsql_port ? cfg->snowsql_port : "443");
 	s->where = pgw_asprintf("Snowflake at %s", host);
 	free(host);
 	bool keypair = false;
@@ -177,6 +178,7 @@ void pgw_sf_disconnect(struct sf_session *s)
 		free(url);
 	}
 	free(s->base);
+	free(s->protocol);
 	free(s->where);
 	free(s->token);
 	free(s);
@@ -250,4 +252,9 @@ int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pg
 	free(url);
 	free(rid);
 	return rc;
+}
+
+const char *pgw_sf_protocol(const struct sf_session *s)
+{
+	return s->protocol;
 }

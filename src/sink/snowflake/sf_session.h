@@ -15,6 +15,11 @@ struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *
 void pgw_sf_disconnect(struct sf_session *s);
 /* Runs sql; on success *data (if not NULL) gets the response's "data" object (caller json_decref). */
 int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err);
+/* "http" or "https": how this session reaches Snowflake (stage endpoints given as host:port use it too). */
+const char *pgw_sf_protocol(const struct sf_session *s);
+/* Uploads gzip'd data as file `name` to the table stage of `table_sql` ("s"."t") through PUT. */
+int pgw_sf_put(struct sf_session *s, const char *table_sql, const char *name, const unsigned char *gz, size_t len,
+	       struct pgw_err *err);
 /* A fresh random UUID (v4) as text; caller frees. */
 char *pgw_uuid4(void);
 

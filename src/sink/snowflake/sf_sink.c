@@ -1,0 +1,487 @@
+/* The Snowflake sink. Rows go as gzip'd CSV files to the table stage of a helper table (PUT), are
+ * loaded with one COPY INTO, then:
+ *   reload  -> ALTER TABLE t SWAP WITH helper (atomic; grants stay with the name), drop the helper
+ *   append  -> INSERT INTO t SELECT * FROM helper (one statement, so all or nothing)
+ *   upsert  -> MERGE INTO t from the helper, deduplicated by key
+ * Identifiers are always double-quoted with their exact case. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "net/http.h"
+#include "sink/snowflake/sf_internal.h"
+#include "sink/snowflake/sf_session.h"
+
+#define FILE_BYTES (64u << 20) /* CSV bytes per staged file, before gzip */
+
+extern const struct pgw_sink_ops pgw_snowflake_sink;
+
+struct sf_sink {
+	struct pgw_sink base;
+	struct sf_session *s;
+	struct pgw_target target;
+	enum pgw_load_mode mode;
+	bool target_exists;
+	char *load_name;
+	struct pgw_buf csv;
+	int files;
+};
+
+static void qualified(struct pgw_buf *b, const struct pgw_target *t, const char *name)
+{
+	if (t->schema) {
+		pgw_buf_ident(b, t->schema);
+		pgw_buf_puts(b, ".");
+	}
+	pgw_buf_ident(b, name);
+}
+
+/* 'text' with Snowflake's escapes (backslash is an escape character there) */
+static void literal(struct pgw_buf *b, const char *s)
+{
+	pgw_buf_add(b, "'", 1);
+	for (; *s; s++) {
+		if (*s == '\'' || *s == '\\')
+			pgw_buf_add(b, s, 1);
+		pgw_buf_add(b, s, 1);
+	}
+	pgw_buf_add(b, "'", 1);
+}
+
+static int run(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	int rc = pgw_sf_query(s->s, sql->data, NULL, err);
+	pgw_buf_reset(sql);
+	return rc;
+}
+
+static char *fingerprint(const struct pgw_table_def *def)
+{
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_ident(&b, def->cols[i].name);
+		pgw_buf_puts(&b, " ");
+		pgw_sf_type_sql(&b, &def->cols[i].ti);
+		pgw_buf_puts(&b, "\n");
+	}
+	for (int i = 0; i < def->npk; i++)
+		pgw_buf_printf(&b, "pk %d\n", def->pk[i]);
+	unsigned long long h = 1469598103934665603ULL;
+	for (size_t i = 0; i < b.len; i++)
+		h = (h ^ (unsigned char)b.data[i]) * 1099511628211ULL;
+	pgw_buf_cleanup(&b);
+	return pgw_asprintf("pgwarehouse:%016llx", h);
+}
+
+static int sf_open(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err)
+{
+	struct sf_session *sess = pgw_sf_connect(cfg, err);
+	if (!sess)
+		return -1;
+	struct sf_sink *s = pgw_calloc(1, sizeof(*s));
+	s->base.ops = &pgw_snowflake_sink;
+	s->s = sess;
+	pgw_buf_init(&s->csv);
+	*out = &s->base;
+	return 0;
+}
+
+static void drop_quietly(struct sf_sink *s, const char *name)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+	qualified(&sql, &s->target, name);
+	pgw_sf_query(s->s, sql.data, NULL, NULL);
+	pgw_buf_cleanup(&sql);
+}
+
+static void sf_abort(struct pgw_sink *base)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	if (s->load_name)
+		drop_quietly(s, s->load_name);
+	free(s->load_name);
+	s->load_name = NULL;
+	pgw_buf_reset(&s->csv);
+}
+
+static void sf_close(struct pgw_sink *base)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	if (!s)
+		return;
+	sf_abort(base);
+	pgw_sf_disconnect(s->s);
+	pgw_buf_cleanup(&s->csv);
+	free(s);
+}
+
+/* One-column result rows as strings (NULL for SQL NULL); caller frees. */
+static int rows_of(struct sf_sink *s, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err)
+{
+	json_t *data = NULL;
+	*cells = NULL;
+	*nrows = 0;
+	if (pgw_sf_query(s->s, sql, &data, err) < 0)
+		return -1;
+	json_t *rowset = json_object_get(data, "rowset"), *row;
+	size_t i;
+	*cells = pgw_calloc(json_array_size(rowset) * (size_t)ncols + 1, sizeof(char *));
+	json_array_foreach(rowset, i, row) {
+		for (int c = 0; c < ncols; c++) {
+			const char *v = json_string_value(json_array_get(row, (size_t)c));
+			(*cells)[i * (size_t)ncols + (size_t)c] = v ? pgw_strdup(v) : NULL;
+		}
+	}
+	*nrows = (int)json_array_size(rowset);
+	json_decref(data);
+	return 0;
+}
+
+static void free_cells(char **cells, int n)
+{
+	for (int i = 0; cells && i < n; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+static void schema_match(struct pgw_buf *sql, const struct pgw_target *t)
+{
+	pgw_buf_puts(sql, "TABLE_SCHEMA = ");
+	if (t->schema)
+		literal(sql, t->schema);
+	else
+		pgw_buf_puts(sql, "CURRENT_SCHEMA()");
+}
+
+static int sf_inspect(struct pgw_sink *base, const struct pgw_target *t, struct pgw_wh_state *st, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT COMMENT FROM INFORMATION_SCHEMA.TABLES WHERE ");
+	schema_match(&sql, t);
+	pgw_buf_puts(&sql, " AND TABLE_NAME = ");
+	literal(&sql, t->name);
+	char **cells;
+	int n;
+	int rc = rows_of(s, sql.data, 1, &cells, &n, err);
+	pgw_buf_cleanup(&sql);
+	if (rc < 0)
+		return -1;
+	char *fp = fingerprint(t->def);
+	st->exists = n > 0;
+	st->same_shape = n > 0 && cells[0] && !strcmp(cells[0], fp);
+	st->ours = n > 0 && cells[0] && !strncmp(cells[0], "pgwarehouse:", 12);
+	free(fp);
+	free_cells(cells, n);
+	return 0;
+}
+
+static void watermark_expr(struct pgw_buf *b, const struct pgw_coldef *c)
+{
+	struct pgw_buf id;
+	pgw_buf_init(&id);
+	pgw_buf_ident(&id, c->name);
+	switch (c->ti.type) {
+	case PGW_T_DATE: pgw_buf_printf(b, "TO_VARCHAR(DATEDIFF(day, '1970-01-01'::DATE, %s))", id.data); break;
+	case PGW_T_TIMESTAMP:
+	case PGW_T_TIMESTAMPTZ: pgw_buf_printf(b, "TO_VARCHAR(DATE_PART(epoch_microsecond, %s))", id.data); break;
+	case PGW_T_BYTES: pgw_buf_printf(b, "HEX_ENCODE(%s)", id.data); break;
+	default: pgw_buf_printf(b, "TO_VARCHAR(%s)", id.data); break;
+	}
+	pgw_buf_cleanup(&id);
+}
+
+static int sf_watermark(struct pgw_sink *base, const struct pgw_target *t, const int *cols, int ncols, char ***vals,
+			bool *pgtext, bool *found, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT ");
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(&sql, i ? ", " : "");
+		watermark_expr(&sql, &t->def->cols[cols[i]]);
+		pgtext[i] = false;
+	}
+	pgw_buf_puts(&sql, " FROM ");
+	qualified(&sql, t, t->name);
+	pgw_buf_puts(&sql, " WHERE ");
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(&sql, i ? " AND " : "");
+		pgw_buf_ident(&sql, t->def->cols[cols[i]].name);
+		pgw_buf_puts(&sql, " IS NOT NULL");
+	}
+	pgw_buf_puts(&sql, " ORDER BY ");
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(&sql, i ? ", " : "");
+		pgw_buf_ident(&sql, t->def->cols[cols[i]].name);
+		pgw_buf_puts(&sql, " DESC");
+	}
+	pgw_buf_puts(&sql, " LIMIT 1");
+	char **cells;
+	int n;
+	int rc = rows_of(s, sql.data, ncols, &cells, &n, err);
+	pgw_buf_cleanup(&sql);
+	if (rc < 0)
+		return -1;
+	*found = n > 0;
+	*vals = cells;
+	if (!*found) {
+		free(cells);
+		*vals = NULL;
+	}
+	return 0;
+}
+
+static void create_sql(struct pgw_buf *sql, const struct pgw_target *t, const char *name)
+{
+	pgw_buf_puts(sql, "CREATE TABLE ");
+	qualified(sql, t, name);
+	pgw_buf_puts(sql, " (");
+	for (int i = 0; i < t->def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_buf_ident(sql, t->def->cols[i].name);
+		pgw_buf_puts(sql, " ");
+		pgw_sf_type_sql(sql, &t->def->cols[i].ti);
+	}
+	pgw_buf_puts(sql, ")");
+}
+
+static int sf_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_load_mode mode, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	struct pgw_wh_state st = {0};
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	s->target = *t;
+	s->mode = mode;
+	s->files = 0;
+	pgw_buf_reset(&s->csv);
+	int rc = 0;
+	if (t->schema) {
+		pgw_buf_puts(&sql, "CREATE SCHEMA IF NOT EXISTS ");
+		pgw_buf_ident(&sql, t->schema);
+		rc = run(s, &sql, err);
+	}
+	if (rc == 0)
+		rc = sf_inspect(base, t, &st, err);
+	s->target_exists = st.exists;
+	s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", mode == PGW_LOAD_REPLACE ? "new" : "stage", t->name);
+	if (rc == 0) {
+		pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+		qualified(&sql, t, s->load_name);
+		rc = run(s, &sql, err);
+	}
+	if (rc == 0) {
+		create_sql(&sql, t, s->load_name);
+		rc = run(s, &sql, err);
+	}
+	pgw_buf_cleanup(&sql);
+	if (rc < 0)
+		sf_abort(base);
+	return rc;
+}
+
+static int put_file(struct sf_sink *s, struct pgw_err *err)
+{
+	if (!s->csv.len)
+		return 0;
+	struct pgw_buf gz, name;
+	pgw_buf_init(&gz);
+	pgw_buf_init(&name);
+	int rc = pgw_gzip(s->csv.data, s->csv.len, &gz) < 0 ? pgw_err_set(err, PGW_ERR_INTERNAL, "gzip failed") : 0;
+	qualified(&name, &s->target, s->load_name);
+	char *file = pgw_asprintf("part_%05d.csv.gz", ++s->files);
+	if (rc == 0)
+		rc = pgw_sf_put(s->s, name.data, file, (const unsigned char *)gz.data, gz.len, err);
+	free(file);
+	pgw_buf_cleanup(&gz);
+	pgw_buf_cleanup(&name);
+	pgw_buf_reset(&s->csv);
+	return rc;
+}
+
+static int sf_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	if (pgw_sf_csv(&s->csv, b, s->target.def, err) < 0)
+		return -1;
+	return s->csv.len >= FILE_BYTES ? put_file(s, err) : 0;
+}
+
+static int copy_into(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, "COPY INTO ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " FROM (SELECT ");
+	for (int i = 0; i < t->def->ncols; i++)
+		pgw_buf_printf(sql, pgw_sf_semistructured(t->def->cols[i].ti.type) ? "%sPARSE_JSON($%d)" : "%s$%d",
+			       i ? ", " : "", i + 1);
+	pgw_buf_puts(sql, " FROM @%");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, ") FILE_FORMAT = (TYPE = CSV FIELD_DELIMITER = ',' RECORD_DELIMITER = '\\n' "
+			  "FIELD_OPTIONALLY_ENCLOSED_BY = '\"' ESCAPE_UNENCLOSED_FIELD = NONE NULL_IF = ('\\\\N') "
+			  "EMPTY_FIELD_AS_NULL = FALSE BINARY_FORMAT = HEX COMPRESSION = GZIP) "
+			  "ON_ERROR = ABORT_STATEMENT PURGE = TRUE");
+	return run(s, sql, err);
+}
+
+static int swap_in(struct sf_sink *s, const char *name, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	int rc;
+	if (s->target_exists) {
+		pgw_buf_puts(sql, "ALTER TABLE ");
+		qualified(sql, t, t->name);
+		pgw_buf_puts(sql, " SWAP WITH ");
+		qualified(sql, t, name);
+		rc = run(s, sql, err);
+		if (rc == 0)
+			drop_quietly(s, name);
+	} else {
+		pgw_buf_puts(sql, "ALTER TABLE ");
+		qualified(sql, t, name);
+		pgw_buf_puts(sql, " RENAME TO ");
+		qualified(sql, t, t->name);
+		rc = run(s, sql, err);
+	}
+	if (rc == 0) {
+		char *fp = fingerprint(t->def);
+		pgw_buf_puts(sql, "COMMENT ON TABLE ");
+		qualified(sql, t, t->name);
+		pgw_buf_puts(sql, " IS ");
+		literal(sql, fp);
+		free(fp);
+		rc = run(s, sql, err);
+	}
+	return rc;
+}
+
+static void key_match(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	for (int i = 0; i < def->npk; i++) {
+		const char *k = def->cols[def->pk[i]].name;
+		pgw_buf_puts(sql, i ? " AND t." : "t.");
+		pgw_buf_ident(sql, k);
+		pgw_buf_puts(sql, " = s.");
+		pgw_buf_ident(sql, k);
+	}
+}
+
+static int merge(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_table_def *def = s->target.def;
+	pgw_buf_puts(sql, "MERGE INTO ");
+	qualified(sql, &s->target, s->target.name);
+	pgw_buf_puts(sql, " AS t USING (SELECT * FROM ");
+	qualified(sql, &s->target, s->load_name);
+	pgw_buf_puts(sql, " QUALIFY ROW_NUMBER() OVER (PARTITION BY ");
+	for (int i = 0; i < def->npk; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_buf_ident(sql, def->cols[def->pk[i]].name);
+	}
+	pgw_buf_puts(sql, " ORDER BY 1) = 1) AS s ON ");
+	key_match(sql, def);
+	pgw_buf_puts(sql, " WHEN MATCHED THEN UPDATE SET ");
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_buf_ident(sql, def->cols[i].name);
+		pgw_buf_puts(sql, " = s.");
+		pgw_buf_ident(sql, def->cols[i].name);
+	}
+	pgw_buf_puts(sql, " WHEN NOT MATCHED THEN INSERT (");
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_buf_ident(sql, def->cols[i].name);
+	}
+	pgw_buf_puts(sql, ") VALUES (");
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", s." : "s.");
+		pgw_buf_ident(sql, def->cols[i].name);
+	}
+	pgw_buf_puts(sql, ")");
+	return run(s, sql, err);
+}
+
+static int sf_commit(struct pgw_sink *base, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	int rc = put_file(s, err);
+	if (rc == 0 && s->files)
+		rc = copy_into(s, &sql, err);
+	if (rc == 0 && (s->mode == PGW_LOAD_REPLACE || !s->target_exists)) {
+		rc = swap_in(s, s->load_name, &sql, err);
+	} else if (rc == 0) {
+		if (s->mode == PGW_LOAD_APPEND) {
+			pgw_buf_puts(&sql, "INSERT INTO ");
+			qualified(&sql, &s->target, s->target.name);
+			pgw_buf_puts(&sql, " SELECT * FROM ");
+			qualified(&sql, &s->target, s->load_name);
+			rc = run(s, &sql, err);
+		} else {
+			rc = merge(s, &sql, err);
+		}
+		if (rc == 0)
+			drop_quietly(s, s->load_name);
+	}
+	pgw_buf_cleanup(&sql);
+	if (rc < 0) {
+		sf_abort(base);
+		return -1;
+	}
+	free(s->load_name);
+	s->load_name = NULL;
+	return 0;
+}
+
+static int sf_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	char **names;
+	int rc = rows_of(s,
+			 "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = CURRENT_SCHEMA() "
+			 "AND NOT STARTSWITH(TABLE_NAME, '" PGW_INTERNAL_PREFIX "') ORDER BY TABLE_NAME",
+			 1, &names, n, err);
+	if (rc < 0)
+		return -1;
+	*tables = pgw_calloc((size_t)*n, sizeof(**tables));
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	for (int i = 0; i < *n && rc == 0; i++) {
+		pgw_buf_reset(&sql);
+		pgw_buf_puts(&sql, "SELECT TO_VARCHAR(COUNT(*)) FROM ");
+		pgw_buf_ident(&sql, names[i]);
+		char **cnt;
+		int one;
+		rc = rows_of(s, sql.data, 1, &cnt, &one, err);
+		(*tables)[i].name = pgw_strdup(names[i]);
+		if (rc == 0) {
+			(*tables)[i].rows = one && cnt[0] ? atoll(cnt[0]) : 0;
+			free_cells(cnt, one);
+		}
+	}
+	pgw_buf_cleanup(&sql);
+	free_cells(names, *n);
+	return rc;
+}
+
+const struct pgw_sink_ops pgw_snowflake_sink = {
+	.name = "snowflake",
+	.open = sf_open,
+	.close = sf_close,
+	.inspect = sf_inspect,
+	.watermark = sf_watermark,
+	.begin = sf_begin,
+	.write = sf_write,
+	.commit = sf_commit,
+	.abort = sf_abort,
+	.list = sf_list,
+};
