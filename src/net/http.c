@@ -127,7 +127,8 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 		}
 		pgw_buf_reset(&resp->body);
 		rc = send_once(curl, req, body, len, resp);
-		bool again = (rc != CURLE_OK && transient(rc)) || resp->status == 502 || resp->status == 503;
+		bool again = (rc != CURLE_OK && transient(rc)) || resp->status == 429 || resp->status == 502 ||
+			     resp->status == 503 || resp->status == 504;
 		if (!again || !req->idempotent)
 			break;
 	}
