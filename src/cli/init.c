@@ -40,7 +40,9 @@ static const char snowflake_part[] = "  backend: snowflake\n"
 				     "  snowsql_warehouse:  # $SNOWSQL_WAREHOUSE\n"
 				     "  snowsql_user:       # $SNOWSQL_USER\n"
 				     "  snowsql_role:       # $SNOWSQL_ROLE\n"
-				     "  snowsql_pwd:        # $SNOWSQL_PWD\n";
+				     "  snowsql_private_key_path:  # $SNOWSQL_PRIVATE_KEY_PATH (key-pair sign-in, recommended)\n"
+				     "  snowsql_private_key_passphrase:  # $SNOWSQL_PRIVATE_KEY_PASSPHRASE\n"
+				     "  snowsql_pwd:        # $SNOWSQL_PWD (password sign-in)\n";
 static const char tail[] = "\n"
 			   "# Without a tables list, `sync all` syncs every table of pgschema.\n"
 			   "# tables:\n"
