@@ -46,6 +46,7 @@ chs_start() {
   CHS_DIR=$(mktemp -d /tmp/pgw-ch.XXXXXX)
   mkdir -p "$CHS_DIR/data" "$CHS_DIR/tmp"
   CHS_HTTP=$(pgc_free_port); CHS_TCP=$(pgc_free_port)
+  while [[ $CHS_TCP == "$CHS_HTTP" ]]; do CHS_TCP=$(pgc_free_port); done
   chs_write_config "$CHS_DIR" "$CHS_HTTP" "$CHS_TCP"
   clickhouse-server --config-file="$CHS_DIR/config.xml" > "$CHS_DIR/server.log" 2>&1 &
   CHS_PID=$!

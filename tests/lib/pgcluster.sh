@@ -12,7 +12,9 @@ pgc_bindir() {
 pgc_free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))  # not $RANDOM: subshells repeat it
+    # below the kernel's ephemeral range (32768+), where outgoing connections take their ports;
+    # not $RANDOM: subshells repeat it
+    p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
   return 1

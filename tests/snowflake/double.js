@@ -9,7 +9,8 @@
 //   credentials it handed out and decrypts each file with the material of that PUT.
 // SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()); the
 // database file is opened per statement, so tests can read it between statements.
-// Usage: node double.js --port N --s3port M --db FILE --account A --user U [--pubkey PEM] [--password PW]
+// Usage: node double.js [--port N] [--s3port M] --db FILE --account A --user U [--pubkey PEM] [--password PW]
+// (ports default to free ones; the first output line is "listening <port> <s3port>")
 'use strict';
 const http = require('node:http');
 const crypto = require('node:crypto');
@@ -360,7 +361,9 @@ async function main() {
       }
     });
   });
-  s3.listen(Number(args.s3port), '127.0.0.1');
+  // port 0: the kernel picks free ports, reported on the "listening" line for the harness
+  await new Promise((ok) => s3.listen(Number(args.s3port || 0), '127.0.0.1', ok));
+  args.s3port = s3.address().port;
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -383,6 +386,7 @@ async function main() {
       fail(res, '390404', `no such endpoint ${req.method} ${p}`, 404);
     });
   });
-  server.listen(Number(args.port), '127.0.0.1', () => console.log(`listening ${args.port}`));
+  server.listen(Number(args.port || 0), '127.0.0.1', () =>
+    console.log(`listening ${server.address().port} ${args.s3port}`));
 }
 main();
