@@ -48,6 +48,8 @@ static const struct key_slot warehouse_keys[] = {
 	SLOT(snowsql_protocol, "SNOWSQL_PROTOCOL"),
 	SLOT(snowsql_private_key_path, "SNOWSQL_PRIVATE_KEY_PATH"),
 	SLOT(snowsql_private_key_passphrase, "SNOWSQL_PRIVATE_KEY_PASSPHRASE"),
+	SLOT(snowsql_authenticator, "SNOWSQL_AUTHENTICATOR"),
+	SLOT(snowsql_token, "SNOWSQL_TOKEN"),
 };
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 

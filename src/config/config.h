@@ -35,7 +35,7 @@ struct pgw_config {
 		*clickhouse_password, *clickhouse_secure, *clickhouse_path, *clickhouse_chdb_library;
 	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user,
 		*snowsql_role, *snowsql_pwd, *snowsql_host, *snowsql_port, *snowsql_protocol,
-		*snowsql_private_key_path, *snowsql_private_key_passphrase;
+		*snowsql_private_key_path, *snowsql_private_key_passphrase, *snowsql_authenticator, *snowsql_token;
 
 	struct pgw_table_conf *tables;
 	int ntables;

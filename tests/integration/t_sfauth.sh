@@ -22,5 +22,18 @@ SNOWSQL_PRIVATE_KEY_PATH= SNOWSQL_PWD=bad-sf-pw "$SFQ" "SELECT 1" 2>"$errf"
 t_eq "a rejected password points to key-pair sign-in" "1" "$(grep -c 'rejected the password of user pgw_user.*set snowsql_private_key_path' "$errf")"
 t_eq "the password never appears in messages" "0" "$(grep -c 'bad-sf-pw' "$errf")"
 t_eq "password sign-in still works" "1" "$(SNOWSQL_PRIVATE_KEY_PATH= SNOWSQL_PWD=sf-password "$SFQ" 'SELECT 1')"
+t_eq "programmatic access token sign-in" "1" "$(SNOWSQL_PRIVATE_KEY_PATH= SNOWSQL_TOKEN=sf-access-token "$SFQ" 'SELECT 1')"
+t_eq "OAuth token sign-in" "1" "$(SNOWSQL_PRIVATE_KEY_PATH= SNOWSQL_TOKEN=sf-access-token SNOWSQL_AUTHENTICATOR=OAUTH "$SFQ" 'SELECT 1')"
+SNOWSQL_TOKEN=wrong-token "$SFQ" "SELECT 1" 2>"$errf"
+t_eq "a rejected token names the settings" "1" "$(grep -c 'rejected the PROGRAMMATIC_ACCESS_TOKEN token of user pgw_user.*check snowsql_token' "$errf")"
 rm -f "$errf"
+sfd_stop
+
+# a session that expires in the middle of a run (sessions here last 3 statements): pgwarehouse
+# signs in again and resends the statement, and the sync completes
+SFD_EXTRA="--token-max-uses 3" sfd_start "$PWD/sf2" || { t_fail "the short-session double starts"; return 0; }
+pgq "CREATE TABLE renew (id int PRIMARY KEY, v text)"
+pgq "INSERT INTO renew SELECT g, 'v' || g FROM generate_series(1, 100) g"
+t_ok "a sync outlives three expired sessions" env PGWAREHOUSE_BACKEND=snowflake "$PGW" sync renew
+t_eq "all rows arrived" "100" "$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" 'SELECT count(*) FROM renew')"
 sfd_stop

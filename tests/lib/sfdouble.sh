@@ -9,7 +9,7 @@ sfd_start() {
   openssl pkey -in "$SFD_DIR/key.p8" -passin pass:key-pass -pubout -out "$SFD_DIR/key.pub"
   NODE_PATH="$PGW_ROOT/deps/sfdouble/node_modules" node "$PGW_ROOT/tests/snowflake/double.js" \
     --db "$SFD_DIR/snowflake.duckdb" --account xy12345 --user pgw_user --pubkey "$SFD_DIR/key.pub" \
-    --password sf-password > "$SFD_DIR/double.log" 2>&1 &
+    --password sf-password --token sf-access-token ${SFD_EXTRA:-} > "$SFD_DIR/double.log" 2>&1 &
   SFD_PID=$!
   for _ in $(seq 1 100); do grep -q listening "$SFD_DIR/double.log" && break; sleep 0.1; done
   grep -q listening "$SFD_DIR/double.log" || { cat "$SFD_DIR/double.log" >&2; return 1; }

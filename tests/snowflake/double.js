@@ -10,6 +10,7 @@
 // SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()); the
 // database file is opened per statement, so tests can read it between statements.
 // Usage: node double.js [--port N] [--s3port M] --db FILE --account A --user U [--pubkey PEM] [--password PW]
+//        [--token PAT_OR_OAUTH] [--token-max-uses N]
 // (ports default to free ones; the first output line is "listening <port> <s3port>")
 'use strict';
 const http = require('node:http');
@@ -87,11 +88,14 @@ function login(req, res, body, url) {
   if (d.AUTHENTICATOR === 'SNOWFLAKE_JWT') {
     const why = checkJwt(d.TOKEN);
     if (why) return fail(res, '390144', why);
+  } else if (d.AUTHENTICATOR === 'PROGRAMMATIC_ACCESS_TOKEN' || d.AUTHENTICATOR === 'OAUTH') {
+    if (!args.token || d.TOKEN !== args.token) return fail(res, '390303', 'Invalid OAuth access token.');
   } else if (!args.password || d.PASSWORD !== args.password) {
     return fail(res, '390100', 'Incorrect username or password was specified.');
   }
   const token = crypto.randomBytes(24).toString('hex');
-  sessions.set(token, { database: url.searchParams.get('databaseName'), schema: url.searchParams.get('schemaName') });
+  sessions.set(token, { database: url.searchParams.get('databaseName'), schema: url.searchParams.get('schemaName'),
+                        uses: 0 });
   reply(res, {
     success: true, code: null, message: null,
     data: { token, masterToken: crypto.randomBytes(24).toString('hex'), validityInSeconds: 3600,
@@ -101,9 +105,15 @@ function login(req, res, body, url) {
   });
 }
 
+// --token-max-uses N: a session expires after N statements, as a long run's session would
 function sessionOf(req) {
   const m = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '');
-  return m ? sessions.get(m[1]) : undefined;
+  const s = m ? sessions.get(m[1]) : undefined;
+  if (s && args['token-max-uses'] && ++s.uses > Number(args['token-max-uses'])) {
+    sessions.delete(m[1]);
+    return undefined;
+  }
+  return s;
 }
 
 // Replaces each call name(args) (balanced parentheses) with fn(args).
@@ -284,7 +294,7 @@ async function query(req, res, body) {
 }
 
 async function result(req, res, id) {
-  if (!sessionOf(req)) return fail(res, '390112', 'Your session has expired. Please login again.', 401);
+  if (!sessions.has((/Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '') || [])[1])) return fail(res, '390112', 'Your session has expired. Please login again.', 401);
   const r = asyncResults.get(id);
   if (!r) return fail(res, '000709', `Statement ${id} not found`);
   reply(res, await r);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -16,6 +17,7 @@
 #include "sink/snowflake/sf_jwt.h"
 
 struct sf_session {
+	const struct pgw_config *cfg; /* borrowed: to sign in again when the session expires */
 	char *protocol;
 	char *base;  /* protocol://host:port */
 	char *where; /* "Snowflake at host" for messages */
@@ -79,6 +81,12 @@ static const char *str(json_t *o, const char *key)
 static int login_error(struct sf_session *s, json_t *r, const struct pgw_config *cfg, bool keypair, struct pgw_err *err)
 {
 	const char *code = str(r, "code"), *msg = str(r, "message");
+	if (cfg->snowsql_token)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
+				   "%s rejected the %s token of user %s (%s: %s); check snowsql_token and "
+				   "snowsql_authenticator",
+				   s->where, cfg->snowsql_authenticator ? cfg->snowsql_authenticator : "PROGRAMMATIC_ACCESS_TOKEN",
+				   cfg->snowsql_user, code, msg);
 	if (keypair)
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
 				   "%s rejected the key-pair sign-in of user %s (%s: %s); check that the user's "
@@ -100,8 +108,12 @@ static char *login_body(const struct pgw_config *cfg, bool *keypair, struct pgw_
 	json_object_set_new(data, "ACCOUNT_NAME", json_string(account));
 	json_object_set_new(data, "LOGIN_NAME", json_string(cfg->snowsql_user));
 	free(account);
-	*keypair = cfg->snowsql_private_key_path != NULL;
-	if (*keypair) {
+	*keypair = cfg->snowsql_private_key_path != NULL && !cfg->snowsql_token;
+	if (cfg->snowsql_token) { /* a programmatic access token or an OAuth access token */
+		const char *auth = cfg->snowsql_authenticator ? cfg->snowsql_authenticator : "PROGRAMMATIC_ACCESS_TOKEN";
+		json_object_set_new(data, "AUTHENTICATOR", json_string(auth));
+		json_object_set_new(data, "TOKEN", json_string(cfg->snowsql_token));
+	} else if (*keypair) {
 		struct sf_key *key = pgw_sf_key_load(cfg->snowsql_private_key_path, cfg->snowsql_private_key_passphrase, err);
 		char *jwt = key ? pgw_sf_jwt(key, cfg->snowsql_account, cfg->snowsql_user, time(NULL), 3540, err) : NULL;
 		pgw_sf_key_free(key);
@@ -125,23 +137,25 @@ static int check_settings(const struct pgw_config *cfg, struct pgw_err *err)
 {
 	if (!cfg->snowsql_account || !cfg->snowsql_user)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "snowsql_account and snowsql_user must be set (or SNOWSQL_ACCOUNT, SNOWSQL_USER)");
-	if (!cfg->snowsql_private_key_path && !cfg->snowsql_pwd)
+	if (!cfg->snowsql_private_key_path && !cfg->snowsql_pwd && !cfg->snowsql_token)
 		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "no Snowflake credentials: set snowsql_private_key_path (key-pair, recommended) or snowsql_pwd");
+				   "no Snowflake credentials: set snowsql_private_key_path (key-pair, recommended), "
+				   "snowsql_token (programmatic access or OAuth token) or snowsql_pwd");
+	if (cfg->snowsql_authenticator && strcasecmp(cfg->snowsql_authenticator, "PROGRAMMATIC_ACCESS_TOKEN") &&
+	    strcasecmp(cfg->snowsql_authenticator, "OAUTH"))
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "snowsql_authenticator `%s` is not supported; use PROGRAMMATIC_ACCESS_TOKEN or OAUTH "
+				   "with snowsql_token, or leave it unset for key-pair or password sign-in",
+				   cfg->snowsql_authenticator);
 	return 0;
 }
 
-struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *err)
+/* login-request: a new session token (the JWT is made fresh for each sign-in). */
+static int sign_in(struct sf_session *s, struct pgw_err *err)
 {
-	if (check_settings(cfg, err) < 0)
-		return NULL;
-	struct sf_session *s = pgw_calloc(1, sizeof(*s));
-	char *host = cfg->snowsql_host ? pgw_strdup(cfg->snowsql_host)
-				       : pgw_asprintf("%s.snowflakecomputing.com", cfg->snowsql_account);
-	s->protocol = pgw_strdup(cfg->snowsql_protocol ? cfg->snowsql_protocol : "https");
-	s->base = pgw_asprintf("%s://%s:%s", s->protocol, host, cfg->snowsql_port ? cfg->snowsql_port : "443");
-	s->where = pgw_asprintf("Snowflake at %s", host);
-	free(host);
+	const struct pgw_config *cfg = s->cfg;
+	free(s->token);
+	s->token = NULL;
 	bool keypair = false;
 	char *body = login_body(cfg, &keypair, err);
 	char *rid = pgw_uuid4();
@@ -161,7 +175,26 @@ struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *
 	free(body);
 	free(rid);
 	pgw_buf_cleanup(&url);
-	if (!s->token || !*s->token) {
+	if (s->token && !*s->token) {
+		free(s->token);
+		s->token = NULL;
+	}
+	return s->token ? 0 : -1;
+}
+
+struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *err)
+{
+	if (check_settings(cfg, err) < 0)
+		return NULL;
+	struct sf_session *s = pgw_calloc(1, sizeof(*s));
+	s->cfg = cfg;
+	char *host = cfg->snowsql_host ? pgw_strdup(cfg->snowsql_host)
+				       : pgw_asprintf("%s.snowflakecomputing.com", cfg->snowsql_account);
+	s->protocol = pgw_strdup(cfg->snowsql_protocol ? cfg->snowsql_protocol : "https");
+	s->base = pgw_asprintf("%s://%s:%s", s->protocol, host, cfg->snowsql_port ? cfg->snowsql_port : "443");
+	s->where = pgw_asprintf("Snowflake at %s", host);
+	free(host);
+	if (sign_in(s, err) < 0) {
 		pgw_sf_disconnect(s);
 		return NULL;
 	}
@@ -237,6 +270,14 @@ int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pg
 	char *body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	json_t *r = call(s, url, body, err);
+	if (r && !strcmp(str(r, "code"), "390112")) {
+		/* the session expired during a long run: sign in again, resend the same request */
+		json_decref(r);
+		r = NULL;
+		pgw_debug("snowflake: session expired, signing in again");
+		if (sign_in(s, err) == 0)
+			r = call(s, url, body, err);
+	}
 	if (r)
 		r = wait_result(s, r, err);
 	int rc = -1;
