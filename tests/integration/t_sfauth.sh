@@ -37,3 +37,10 @@ pgq "INSERT INTO renew SELECT g, 'v' || g FROM generate_series(1, 100) g"
 t_ok "a sync outlives three expired sessions" env PGWAREHOUSE_BACKEND=snowflake "$PGW" sync renew
 t_eq "all rows arrived" "100" "$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" 'SELECT count(*) FROM renew')"
 sfd_stop
+
+# sessions valid for 2 s: a client idle past three quarters of that signs in again before using it
+SFD_EXTRA="--validity 2" sfd_start "$PWD/sf3" || { t_fail "the short-validity double starts"; return 0; }
+t_eq "statements after the session's renewal point still run" "2" "$(SFQ_PAUSE=2 "$SFQ" 'SELECT 1' 'SELECT 2')"
+t_eq "the session was renewed before it expired (two sign-ins, no expired token used)" "2 0" \
+  "$(grep -c '^login' "$SFD_DIR/double.log") $(grep -c '^expired' "$SFD_DIR/double.log")"
+sfd_stop

@@ -10,7 +10,7 @@
 // SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()); the
 // database file is opened per statement, so tests can read it between statements.
 // Usage: node double.js [--port N] [--s3port M] --db FILE --account A --user U [--pubkey PEM] [--password PW]
-//        [--token PAT_OR_OAUTH] [--token-max-uses N]
+//        [--token PAT_OR_OAUTH] [--token-max-uses N] [--validity SECONDS]
 // (ports default to free ones; the first output line is "listening <port> <s3port>")
 'use strict';
 const http = require('node:http');
@@ -95,10 +95,11 @@ function login(req, res, body, url) {
   }
   const token = crypto.randomBytes(24).toString('hex');
   sessions.set(token, { database: url.searchParams.get('databaseName'), schema: url.searchParams.get('schemaName'),
-                        uses: 0 });
+                        uses: 0, expires: Date.now() + 1000 * Number(args.validity || 3600) });
+  console.log(`login ${d.AUTHENTICATOR || 'PASSWORD'}`);
   reply(res, {
     success: true, code: null, message: null,
-    data: { token, masterToken: crypto.randomBytes(24).toString('hex'), validityInSeconds: 3600,
+    data: { token, masterToken: crypto.randomBytes(24).toString('hex'), validityInSeconds: Number(args.validity || 3600),
             masterValidityInSeconds: 14400, sessionId: Date.now(), parameters: [],
             sessionInfo: { databaseName: url.searchParams.get('databaseName'), schemaName: url.searchParams.get('schemaName'),
                            warehouseName: url.searchParams.get('warehouse'), roleName: url.searchParams.get('roleName') } },
@@ -109,8 +110,9 @@ function login(req, res, body, url) {
 function sessionOf(req) {
   const m = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '');
   const s = m ? sessions.get(m[1]) : undefined;
-  if (s && args['token-max-uses'] && ++s.uses > Number(args['token-max-uses'])) {
+  if (s && ((args['token-max-uses'] && ++s.uses > Number(args['token-max-uses'])) || Date.now() > s.expires)) {
     sessions.delete(m[1]);
+    console.log('expired');
     return undefined;
   }
   return s;

@@ -1,13 +1,16 @@
-/* Test helper: signs in to Snowflake (or the local double) with pgwarehouse's settings and runs one
- * statement, printing the rows tab-separated (NULL as \N).   sfq SQL */
+/* Test helper: signs in to Snowflake (or the local double) with pgwarehouse's settings and runs
+ * statements in one session, printing the rows tab-separated (NULL as \N).
+ *   sfq SQL [SQL...]     ($SFQ_PAUSE: seconds to wait between statements) */
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "sink/snowflake/sf_session.h"
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fputs("usage: sfq SQL\n", stderr);
+	if (argc < 2) {
+		fputs("usage: sfq SQL [SQL...]\n", stderr);
 		return 2;
 	}
 	struct pgw_config cfg;
@@ -19,7 +22,14 @@ int main(int argc, char **argv)
 	}
 	struct sf_session *s = pgw_sf_connect(&cfg, &err);
 	json_t *data = NULL;
-	int rc = s ? pgw_sf_query(s, argv[1], &data, &err) : -1;
+	int rc = s ? 0 : -1;
+	for (int a = 1; a < argc && rc == 0; a++) {
+		if (a > 1 && getenv("SFQ_PAUSE"))
+			sleep((unsigned)atoi(getenv("SFQ_PAUSE")));
+		json_decref(data);
+		data = NULL;
+		rc = pgw_sf_query(s, argv[a], &data, &err);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "sfq: %s\n", err.msg);
 	} else {

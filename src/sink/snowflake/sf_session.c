@@ -22,6 +22,7 @@ struct sf_session {
 	char *base;  /* protocol://host:port */
 	char *where; /* "Snowflake at host" for messages */
 	char *token; /* session token: never logged */
+	time_t renew_at; /* sign in again from then on, before the session expires */
 	long seq;
 };
 
@@ -167,8 +168,15 @@ static int sign_in(struct sf_session *s, struct pgw_err *err)
 	add_param(&url, "warehouse", cfg->snowsql_warehouse);
 	add_param(&url, "roleName", cfg->snowsql_role);
 	json_t *r = body ? call(s, url.data, body, err) : NULL;
-	if (r && json_is_true(json_object_get(r, "success")))
-		s->token = pgw_strdup(str(json_object_get(r, "data"), "token"));
+	if (r && json_is_true(json_object_get(r, "success"))) {
+		json_t *d = json_object_get(r, "data");
+		s->token = pgw_strdup(str(d, "token"));
+		json_int_t validity = json_integer_value(json_object_get(d, "validityInSeconds"));
+		if (validity <= 0)
+			validity = 3600;
+		/* renew with a quarter of the validity left, at most five minutes before expiry */
+		s->renew_at = time(NULL) + validity - (validity / 4 < 300 ? validity / 4 : 300);
+	}
 	else if (r)
 		login_error(s, r, cfg, keypair, err);
 	json_decref(r);
@@ -263,6 +271,11 @@ static json_t *wait_result(struct sf_session *s, json_t *r, struct pgw_err *err)
 int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err)
 {
 	pgw_debug("snowflake: %s", sql);
+	if (time(NULL) >= s->renew_at) {
+		pgw_debug("snowflake: renewing the session before it expires");
+		if (sign_in(s, err) < 0)
+			return -1;
+	}
 	char *rid = pgw_uuid4();
 	char *url = pgw_asprintf("%s/queries/v1/query-request?requestId=%s", s->base, rid);
 	json_t *req = json_pack("{s:s, s:b, s:I, s:I}", "sqlText", sql, "asyncExec", 1, "sequenceId",
