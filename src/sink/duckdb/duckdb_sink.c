@@ -179,30 +179,14 @@ static int duck_watermark(struct pgw_sink *base, const struct pgw_target *t, con
 			  char ***vals, bool *pgtext, bool *found, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
-	struct pgw_buf sql;
+	struct pgw_buf sql, name;
 	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "SELECT ");
-	for (int i = 0; i < ncols; i++) {
-		if (i)
-			pgw_buf_puts(&sql, ", ");
-		watermark_expr(&sql, &t->def->cols[cols[i]]);
+	pgw_buf_init(&name);
+	qualified(&name, t, t->name);
+	pgw_sql_max_row(&sql, name.data, t->def, cols, ncols, watermark_expr);
+	pgw_buf_cleanup(&name);
+	for (int i = 0; i < ncols; i++)
 		pgtext[i] = false;
-	}
-	pgw_buf_puts(&sql, " FROM ");
-	qualified(&sql, t, t->name);
-	pgw_buf_puts(&sql, " WHERE ");
-	for (int i = 0; i < ncols; i++) {
-		pgw_buf_puts(&sql, i ? " AND " : "");
-		pgw_buf_ident(&sql, t->def->cols[cols[i]].name);
-		pgw_buf_puts(&sql, " IS NOT NULL");
-	}
-	pgw_buf_puts(&sql, " ORDER BY ");
-	for (int i = 0; i < ncols; i++) {
-		pgw_buf_puts(&sql, i ? ", " : "");
-		pgw_buf_ident(&sql, t->def->cols[cols[i]].name);
-		pgw_buf_puts(&sql, " DESC");
-	}
-	pgw_buf_puts(&sql, " LIMIT 1");
 	struct pgw_duck_rows rows;
 	int rc = pgw_duck_select(s->con, sql.data, 0, NULL, &rows, err);
 	pgw_buf_cleanup(&sql);

@@ -38,19 +38,5 @@ void pgw_duck_type_sql(struct pgw_buf *b, const struct pgw_typeinfo *ti)
 
 char *pgw_duck_fingerprint(const struct pgw_table_def *def)
 {
-	struct pgw_buf b;
-	pgw_buf_init(&b);
-	for (int i = 0; i < def->ncols; i++) {
-		pgw_buf_ident(&b, def->cols[i].name);
-		pgw_buf_puts(&b, " ");
-		pgw_duck_type_sql(&b, &def->cols[i].ti);
-		pgw_buf_puts(&b, "\n");
-	}
-	for (int i = 0; i < def->npk; i++)
-		pgw_buf_printf(&b, "pk %d\n", def->pk[i]);
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (size_t i = 0; i < b.len; i++)
-		h = (h ^ (unsigned char)b.data[i]) * 1099511628211ULL;
-	pgw_buf_cleanup(&b);
-	return pgw_asprintf("pgwarehouse:%016llx", (unsigned long long)h);
+	return pgw_shape_fingerprint(def, pgw_duck_type_sql);
 }

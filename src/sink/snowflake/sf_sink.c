@@ -58,21 +58,7 @@ static int run(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 
 static char *fingerprint(const struct pgw_table_def *def)
 {
-	struct pgw_buf b;
-	pgw_buf_init(&b);
-	for (int i = 0; i < def->ncols; i++) {
-		pgw_buf_ident(&b, def->cols[i].name);
-		pgw_buf_puts(&b, " ");
-		pgw_sf_type_sql(&b, &def->cols[i].ti);
-		pgw_buf_puts(&b, "\n");
-	}
-	for (int i = 0; i < def->npk; i++)
-		pgw_buf_printf(&b, "pk %d\n", def->pk[i]);
-	unsigned long long h = 1469598103934665603ULL;
-	for (size_t i = 0; i < b.len; i++)
-		h = (h ^ (unsigned char)b.data[i]) * 1099511628211ULL;
-	pgw_buf_cleanup(&b);
-	return pgw_asprintf("pgwarehouse:%016llx", h);
+	return pgw_shape_fingerprint(def, pgw_sf_type_sql);
 }
 
 static int sf_open(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err)
@@ -200,29 +186,14 @@ static int sf_watermark(struct pgw_sink *base, const struct pgw_target *t, const
 			bool *pgtext, bool *found, struct pgw_err *err)
 {
 	struct sf_sink *s = (struct sf_sink *)base;
-	struct pgw_buf sql;
+	struct pgw_buf sql, name;
 	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "SELECT ");
-	for (int i = 0; i < ncols; i++) {
-		pgw_buf_puts(&sql, i ? ", " : "");
-		watermark_expr(&sql, &t->def->cols[cols[i]]);
+	pgw_buf_init(&name);
+	qualified(&name, t, t->name);
+	pgw_sql_max_row(&sql, name.data, t->def, cols, ncols, watermark_expr);
+	pgw_buf_cleanup(&name);
+	for (int i = 0; i < ncols; i++)
 		pgtext[i] = false;
-	}
-	pgw_buf_puts(&sql, " FROM ");
-	qualified(&sql, t, t->name);
-	pgw_buf_puts(&sql, " WHERE ");
-	for (int i = 0; i < ncols; i++) {
-		pgw_buf_puts(&sql, i ? " AND " : "");
-		pgw_buf_ident(&sql, t->def->cols[cols[i]].name);
-		pgw_buf_puts(&sql, " IS NOT NULL");
-	}
-	pgw_buf_puts(&sql, " ORDER BY ");
-	for (int i = 0; i < ncols; i++) {
-		pgw_buf_puts(&sql, i ? ", " : "");
-		pgw_buf_ident(&sql, t->def->cols[cols[i]].name);
-		pgw_buf_puts(&sql, " DESC");
-	}
-	pgw_buf_puts(&sql, " LIMIT 1");
 	char **cells;
 	int n;
 	int rc = rows_of(s, sql.data, ncols, &cells, &n, err);

@@ -1,0 +1,48 @@
+/* SQL pieces shared by the sinks whose dialect quotes identifiers with double quotes
+ * (DuckDB, Snowflake), and the table-shape fingerprint every sink keeps. */
+#include "sink/sink.h"
+
+#include <stdlib.h>
+
+char *pgw_shape_fingerprint(const struct pgw_table_def *def,
+			    void (*type_sql)(struct pgw_buf *b, const struct pgw_typeinfo *ti))
+{
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_ident(&b, def->cols[i].name);
+		pgw_buf_puts(&b, " ");
+		type_sql(&b, &def->cols[i].ti);
+		pgw_buf_puts(&b, "\n");
+	}
+	for (int i = 0; i < def->npk; i++)
+		pgw_buf_printf(&b, "pk %d\n", def->pk[i]);
+	unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
+	for (size_t i = 0; i < b.len; i++)
+		h = (h ^ (unsigned char)b.data[i]) * 1099511628211ULL;
+	pgw_buf_cleanup(&b);
+	return pgw_asprintf("pgwarehouse:%016llx", h);
+}
+
+void pgw_sql_max_row(struct pgw_buf *sql, const char *table_sql, const struct pgw_table_def *def, const int *cols,
+		     int ncols, void (*expr)(struct pgw_buf *b, const struct pgw_coldef *c))
+{
+	pgw_buf_puts(sql, "SELECT ");
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		expr(sql, &def->cols[cols[i]]);
+	}
+	pgw_buf_printf(sql, " FROM %s WHERE ", table_sql);
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(sql, i ? " AND " : "");
+		pgw_buf_ident(sql, def->cols[cols[i]].name);
+		pgw_buf_puts(sql, " IS NOT NULL");
+	}
+	pgw_buf_puts(sql, " ORDER BY ");
+	for (int i = 0; i < ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_buf_ident(sql, def->cols[cols[i]].name);
+		pgw_buf_puts(sql, " DESC");
+	}
+	pgw_buf_puts(sql, " LIMIT 1");
+}
