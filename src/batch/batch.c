@@ -159,9 +159,3 @@ void pgw_col_push_str(struct pgw_column *c, const char *p, size_t len)
 		memcpy(c->arena + c->arena_len, p, len);
 	c->arena_len += len;
 }
-
-void pgw_col_truncate(struct pgw_column *c, size_t count)
-{
-	if (count < c->count)
-		c->count = count;
-}

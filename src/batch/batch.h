@@ -101,8 +101,6 @@ size_t pgw_batch_bytes(const struct pgw_batch *b);
 void *pgw_col_push(struct pgw_column *c);
 void pgw_col_push_null(struct pgw_column *c);
 void pgw_col_push_str(struct pgw_column *c, const char *p, size_t len);
-/* Removes the last value (used to undo a half-decoded row). */
-void pgw_col_truncate(struct pgw_column *c, size_t count);
 
 static inline const char *pgw_col_str(const struct pgw_column *c, size_t i, size_t *len)
 {

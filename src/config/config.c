@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/yamltree.h"
 #include "core/buf.h"
@@ -184,9 +185,11 @@ static int parse_reload(struct pgw_table_conf *t, const char *path, const struct
 	return 0;
 }
 
-static bool is_true(const char *s)
+bool pgw_config_true(const char *s)
 {
-	return !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "1");
+	if (!s)
+		return false;
+	return !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1");
 }
 
 static int parse_table_options(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *opts,
@@ -204,7 +207,7 @@ static int parse_table_options(struct pgw_table_conf *t, const char *path, const
 			if (parse_reload(t, path, v, err) < 0)
 				return -1;
 		} else if (!strcmp(key, "skip") && v->kind == PGW_Y_SCALAR) {
-			t->skip = is_true(v->value);
+			t->skip = pgw_config_true(v->value);
 		} else if (!strcmp(key, "last_modified") && v->kind == PGW_Y_SCALAR && !v->plain_null) {
 			free(t->last_modified);
 			t->last_modified = pgw_strdup(v->value);

@@ -61,6 +61,8 @@ int pgw_dotenv_load(const char *path, struct pgw_err *err);
 int pgw_weekday_parse(const char *s);
 /* True when the table's reload rule says "reload today" at time `now` (local time). */
 bool pgw_table_reload_due(const struct pgw_table_conf *t, time_t now);
+/* true/yes/on/1 (any case) */
+bool pgw_config_true(const char *s);
 const struct pgw_table_conf *pgw_config_table(const struct pgw_config *cfg, const char *name);
 
 #endif

@@ -65,7 +65,7 @@ static void row_expr(struct pgw_buf *b, const struct pgw_table_def *def, const i
 		else
 			column_expr(b, &def->cols[cols[i]]);
 	}
-	pgw_buf_puts(b, n == 1 ? ")" : ")");
+	pgw_buf_puts(b, ")");
 }
 
 static void free_vals(char **vals, int n)

@@ -19,8 +19,6 @@ struct pgw_copy {
 	bool header_done;
 	bool finished;
 	unsigned long long bytes;
-	char *pending; /* a row read but not yet stored (the batch was full) */
-	int pending_len;
 };
 
 static inline uint16_t rd16(const unsigned char *p)
@@ -336,7 +334,9 @@ static int finish(struct pgw_copy *cp, struct pgw_err *err)
 long pgw_copy_next(struct pgw_copy *cp, struct pgw_batch *batch, struct pgw_err *err)
 {
 	pgw_batch_reset(batch);
-	while (!cp->finished && batch->rows < batch->cap && pgw_batch_bytes(batch) < (32u << 20)) {
+	/* the byte cap (huge values) is checked every 64 rows: summing the columns is not free */
+	while (!cp->finished && batch->rows < batch->cap &&
+	       (batch->rows % 64 || pgw_batch_bytes(batch) < (32u << 20))) {
 		char *buf = NULL;
 		int len = PQgetCopyData(cp->pg->conn, &buf, 0);
 		if (len == -1) {
@@ -388,6 +388,5 @@ void pgw_copy_free(struct pgw_copy *cp)
 			PQfreemem(buf);
 		finish(cp, NULL);
 	}
-	free(cp->pending);
 	free(cp);
 }

@@ -92,16 +92,11 @@ static void http_close(struct ch_conn *c)
 	free(h);
 }
 
-static bool is_true(const char *s)
-{
-	return s && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes"));
-}
-
 int pgw_ch_http_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err)
 {
 	if (!cfg->clickhouse_host)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "clickhouse_host is not set; set it in the warehouse stanza or CLICKHOUSE_HOST");
-	bool secure = is_true(cfg->clickhouse_secure);
+	bool secure = pgw_config_true(cfg->clickhouse_secure);
 	const char *port = cfg->clickhouse_port ? cfg->clickhouse_port : secure ? "8443" : "8123";
 	struct ch_http *h = pgw_calloc(1, sizeof(*h));
 	h->url = pgw_asprintf("%s://%s:%s/", secure ? "https" : "http", cfg->clickhouse_host, port);

@@ -34,7 +34,6 @@ struct ch_sink {
 	bool target_exists;
 	char *load_name;
 	struct pgw_buf tsv;
-	long long rows;
 	struct ch_send send;
 };
 
@@ -344,7 +343,6 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	pgw_buf_init(&sql);
 	s->target = *t;
 	s->mode = mode;
-	s->rows = 0;
 	pgw_buf_reset(&s->tsv);
 	int rc = 0;
 	if (t->schema) {
@@ -402,7 +400,6 @@ static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw
 	struct ch_sink *s = (struct ch_sink *)base;
 	if (pgw_ch_tsv(&s->tsv, b, s->target.def, &s->f, err) < 0)
 		return -1;
-	s->rows += (long long)b->rows;
 	return s->tsv.len >= FLUSH_BYTES ? flush(s, err) : 0;
 }
 
