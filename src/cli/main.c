@@ -28,6 +28,9 @@ static const char usage_text[] =
 	"      --data DIR           directory for extract/load files (default ./pgw_data)\n"
 	"      --backend NAME       duckdb, clickhouse or snowflake (overrides the config)\n"
 	"      --last-modified COL  sync by this last-modified column (like last_modified=COL)\n"
+	"  -j, --jobs N             tables synced at once (default: cores, at most 4; config jobs:)\n"
+	"      --streams N          COPY connections per large table (default 2; 1 = one stream;\n"
+	"                           config postgres: copy_streams, copy_streams_min_size: 256MB)\n"
 	"  -d, --debug              log every statement sent\n"
 	"  -q, --quiet              only warnings and errors on stderr\n"
 	"  -h, --help               this help\n"
@@ -96,6 +99,8 @@ int main(int argc, char **argv)
 		{"data", required_argument, NULL, 'D'},
 		{"backend", required_argument, NULL, 'b'},
 		{"last-modified", required_argument, NULL, 'l'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"streams", required_argument, NULL, 'S'},
 		{"debug", no_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -105,12 +110,14 @@ int main(int argc, char **argv)
 	struct pgw_cli cli = {0};
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:dqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:j:dqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cli.over.config_path = optarg; break;
 		case 'D': cli.over.data_dir = optarg; break;
 		case 'b': cli.over.backend = optarg; break;
 		case 'l': cli.last_modified = optarg; break;
+		case 'j': cli.over.jobs = optarg; break;
+		case 'S': cli.over.copy_streams = optarg; break;
 		case 'd': pgw_log_set_level(PGW_LOG_DEBUG); break;
 		case 'q': pgw_log_set_level(PGW_LOG_WARN); break;
 		case 'h': fputs(usage_text, stdout); return 0;

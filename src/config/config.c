@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config/yamltree.h"
 #include "core/buf.h"
@@ -20,15 +21,19 @@ struct key_slot {
 };
 
 #define SLOT(k, env) {#k, offsetof(struct pgw_config, k), env}
+#define SLOT_TEXT(k, env) {#k, offsetof(struct pgw_config, k##_text), env}
 static const struct key_slot postgres_keys[] = {
 	SLOT(pghost, "PGHOST"),         SLOT(pgport, "PGPORT"),         SLOT(pgdatabase, "PGDATABASE"),
 	SLOT(pguser, "PGUSER"),         SLOT(pgpassword, "PGPASSWORD"), SLOT(pgschema, "PGSCHEMA"),
 	SLOT(pgsslmode, "PGSSLMODE"),
+	SLOT_TEXT(copy_streams, "PGWAREHOUSE_COPY_STREAMS"),
+	SLOT_TEXT(copy_streams_min_size, "PGWAREHOUSE_COPY_STREAMS_MIN_SIZE"),
 };
 static const struct key_slot warehouse_keys[] = {
 	SLOT(backend, "PGWAREHOUSE_BACKEND"),
 	SLOT(duckdb_path, "DUCKDB_PATH"),
 	SLOT(duckdb_memory_limit, "DUCKDB_MEMORY_LIMIT"),
+	SLOT(duckdb_threads, "DUCKDB_THREADS"),
 	SLOT(clickhouse_host, "CLICKHOUSE_HOST"),
 	SLOT(clickhouse_port, "CLICKHOUSE_PORT"),
 	SLOT(clickhouse_database, "CLICKHOUSE_DATABASE"),
@@ -266,9 +271,11 @@ static int parse_root(struct pgw_config *cfg, const struct pgw_ynode *root, stru
 			rc = parse_tables(cfg, v, err);
 		else if (!strcmp(key, "max_records"))
 			rc = parse_max_records(cfg, v, err);
+		else if (!strcmp(key, "jobs"))
+			rc = scalar_value(cfg->path, v, key, &cfg->jobs_text, err);
 		else
 			rc = pgw_err_set(err, PGW_ERR_CONFIG,
-					 "%s:%d: unknown stanza `%s` (expected postgres, warehouse, tables)", cfg->path,
+					 "%s:%d: unknown stanza `%s` (expected postgres, warehouse, tables, max_records, jobs)", cfg->path,
 					 root->keys[i]->line, key);
 		if (rc < 0)
 			return -1;
@@ -334,10 +341,66 @@ static void env_fallbacks(struct pgw_config *cfg)
 		cfg->duckdb_path = pgw_strdup("duck.db");
 	if (!cfg->duckdb_memory_limit)
 		cfg->duckdb_memory_limit = pgw_strdup("64MB");
+	if (!cfg->duckdb_threads)
+		cfg->duckdb_threads = pgw_strdup("1");
 	if (!cfg->backend)
 		cfg->backend = pgw_strdup(cfg->clickhouse_host ? "clickhouse"
 					  : cfg->snowsql_account ? "snowflake"
 								 : "duckdb");
+}
+
+/* "512MB", "2GB", "1000000" (bytes). */
+static int parse_size(const char *s, long long *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	static const struct { const char *unit; double mul; } units[] = {
+		{"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < NKEYS(units); i++)
+		if (!strcasecmp(end, units[i].unit)) {
+			*out = (long long)(v * units[i].mul);
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_count(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Parallelism settings; `jobs` defaults to the number of cores, at most 4. */
+static int parse_parallel(struct pgw_config *cfg, const struct pgw_cli_overrides *cli, struct pgw_err *err)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->jobs = cores < 1 ? 1 : cores > 4 ? 4 : (int)cores;
+	cfg->copy_streams = 2;
+	cfg->copy_streams_min_bytes = 256LL * 1000 * 1000;
+	const char *jobs = cli->jobs ? cli->jobs : cfg->jobs_text ? cfg->jobs_text : getenv("PGWAREHOUSE_JOBS");
+	if (jobs && !*jobs)
+		jobs = NULL;
+	if (jobs && parse_count(jobs, 1, 64, &cfg->jobs) < 0)
+		return pgw_err_set(err, PGW_ERR_CONFIG, "jobs must be a whole number from 1 to 64, not `%s`", jobs);
+	const char *streams = cli->copy_streams ? cli->copy_streams : cfg->copy_streams_text;
+	if (streams && parse_count(streams, 1, 16, &cfg->copy_streams) < 0)
+		return pgw_err_set(err, PGW_ERR_CONFIG, "copy_streams must be a whole number from 1 to 16, not `%s`",
+				   streams);
+	if (cfg->copy_streams_min_size_text && parse_size(cfg->copy_streams_min_size_text, &cfg->copy_streams_min_bytes) < 0)
+		return pgw_err_set(err, PGW_ERR_CONFIG, "copy_streams_min_size must be a size like 256MB or 2GB, not `%s`",
+				   cfg->copy_streams_min_size_text);
+	return 0;
 }
 
 int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli, struct pgw_err *err)
@@ -359,7 +422,7 @@ int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli,
 	if (strcmp(cfg->backend, "duckdb") && strcmp(cfg->backend, "clickhouse") && strcmp(cfg->backend, "snowflake"))
 		return pgw_err_set(err, PGW_ERR_CONFIG, "unknown backend `%s`; use duckdb, clickhouse or snowflake",
 				   cfg->backend);
-	return 0;
+	return parse_parallel(cfg, cli, err);
 }
 
 void pgw_config_cleanup(struct pgw_config *cfg)
@@ -374,6 +437,7 @@ void pgw_config_cleanup(struct pgw_config *cfg)
 		free(cfg->tables[i].last_modified);
 	}
 	free(cfg->tables);
+	free(cfg->jobs_text);
 	free(cfg->path);
 	free(cfg->data_dir);
 	memset(cfg, 0, sizeof(*cfg));

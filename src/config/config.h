@@ -27,10 +27,15 @@ struct pgw_config {
 
 	char *pghost, *pgport, *pgdatabase, *pguser, *pgpassword, *pgschema, *pgsslmode;
 	long long max_records; /* 0: no limit */
+	char *copy_streams_text, *copy_streams_min_size_text, *jobs_text; /* as written */
+	int copy_streams;                 /* COPY connections per large table (1: no parallel reads) */
+	long long copy_streams_min_bytes; /* tables smaller than this use one stream */
+	int jobs;                         /* tables synced at once */
 
 	char *backend;
 	char *duckdb_path;
 	char *duckdb_memory_limit;
+	char *duckdb_threads;
 	char *clickhouse_host, *clickhouse_port, *clickhouse_database, *clickhouse_user,
 		*clickhouse_password, *clickhouse_secure, *clickhouse_path, *clickhouse_chdb_library;
 	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user,
@@ -47,6 +52,8 @@ struct pgw_cli_overrides {
 	const char *config_path;
 	const char *data_dir;
 	const char *backend;
+	const char *jobs;         /* --jobs N */
+	const char *copy_streams; /* --streams N */
 };
 
 /* Reads .env (without overriding the environment), the config file, then the environment. */

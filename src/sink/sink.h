@@ -36,6 +36,7 @@ struct pgw_wh_table {
 };
 
 struct pgw_sink;
+struct pgw_sink_writer;
 
 struct pgw_sink_ops {
 	const char *name;
@@ -56,6 +57,14 @@ struct pgw_sink_ops {
 	void (*abort)(struct pgw_sink *s);
 	/* User tables (not pgwarehouse's own), with exact row counts. */
 	int (*list)(struct pgw_sink *s, struct pgw_wh_table **tables, int *n, struct pgw_err *err);
+	/* Optional. Another writer for the rows of the current REPLACE load, used by one other thread
+	 * between begin and commit; every writer is closed before commit (ok false drops its rows). */
+	int (*writer_open)(struct pgw_sink *s, struct pgw_sink_writer **w, struct pgw_err *err);
+	int (*writer_write)(struct pgw_sink_writer *w, const struct pgw_batch *b, struct pgw_err *err);
+	int (*writer_close)(struct pgw_sink_writer *w, bool ok, struct pgw_err *err);
+	/* Optional. A second sink on the same warehouse for another thread (--jobs); closed before
+	 * its parent. Without it tables load one at a time. */
+	int (*fork)(struct pgw_sink *s, struct pgw_sink **out, struct pgw_err *err);
 };
 
 struct pgw_sink {

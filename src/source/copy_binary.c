@@ -1,6 +1,7 @@
 /* COPY ... TO STDOUT (FORMAT binary) decoding into batches.
  * Format: PostgreSQL docs "COPY - Binary Format"; each type's send function gives the field bytes. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +48,21 @@ static int bad_len(struct field_ctx *fc, size_t len)
 			   fc->col->name, len, fc->col->pgtype);
 }
 
+static pgw_int128 pow10_values[39];
+
+static void fill_pow10(void)
+{
+	pow10_values[0] = 1;
+	for (int i = 1; i < 39; i++)
+		pow10_values[i] = pow10_values[i - 1] * 10;
+}
+
+/* Filled once: COPY readers decode on several threads. */
 static const pgw_int128 *pow10_table(void)
 {
-	static pgw_int128 t[39];
-	if (!t[0]) {
-		t[0] = 1;
-		for (int i = 1; i < 39; i++)
-			t[i] = t[i - 1] * 10;
-	}
-	return t;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, fill_pow10);
+	return pow10_values;
 }
 
 /* numeric: ndigits, weight, sign, dscale, then base-10000 digits. */

@@ -11,7 +11,7 @@ kill_mid() {
   "$@" >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 1 200); do
-    [[ $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%' AND state = 'active'") == 1 ]] && break
+    (( $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%' AND state = 'active'") >= 1 )) && break
     kill -0 $pid 2>/dev/null || break
     sleep 0.05
   done

@@ -129,3 +129,28 @@ SQL
   rm -f "$csv"
   if [[ -z "$out" ]]; then t_pass "$name"; else t_fail "$name" "$(grep -m 5 -A 2 '^missing' <<<"$out")" "$(grep -m 5 -A 2 '^extra' <<<"$out")"; fi
 }
+
+# proxy_start TARGET_PORT [RATE]: a loopback TCP proxy (tests/lib/tcpproxy.py) in the background;
+# sets PROXY_PORT and PROXY_PID. proxy_cut resets its open connections; proxy_stop ends it.
+proxy_start() {
+  python3 "$PGW_ROOT/tests/lib/tcpproxy.py" "$1" "${2:-0}" "$PWD/proxy" > "$PWD/proxy.out" 2>&1 &
+  PROXY_PID=$!
+  for _ in $(seq 1 100); do
+    PROXY_PORT=$(sed -n 's/^listening //p' "$PWD/proxy.out")
+    [[ -n $PROXY_PORT ]] && return 0
+    sleep 0.05
+  done
+  echo "tcpproxy did not start: $(cat "$PWD/proxy.out")" >&2
+  return 1
+}
+proxy_cut() { kill -USR1 "$PROXY_PID"; }
+proxy_stop() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; true; }
+
+# wait_copy [PATTERN]: waits (up to 10 s) until pgwarehouse runs a COPY in PostgreSQL
+wait_copy() {
+  for _ in $(seq 1 500); do
+    (( $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%${1:-}%' AND state = 'active'") >= 1 )) && return 0
+    sleep 0.02
+  done
+  return 1
+}

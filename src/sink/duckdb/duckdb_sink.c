@@ -8,20 +8,34 @@
 
 #define EXPECTED_VERSION "v1.4.4"
 
+/* An appender with the chunk it fills. */
+struct duck_appender {
+	duckdb_appender app;
+	duckdb_data_chunk chunk;
+	duckdb_logical_type *types;
+	idx_t ntypes;
+};
+
 struct duck_sink {
 	struct pgw_sink base;
 	char *path;
 	duckdb_database db;
+	bool owns_db; /* false in a fork: the parent closes it */
 	duckdb_connection con;
 	/* the table being loaded */
 	struct pgw_target target;
 	enum pgw_load_mode mode;
 	char *load_name; /* table the appender writes: the target, or a helper beside it */
-	duckdb_appender app;
-	duckdb_data_chunk chunk;
-	duckdb_logical_type *types;
-	idx_t ntypes;
+	struct duck_appender ap;
 	bool in_txn;
+	bool shared; /* the helper table was committed for parallel writers */
+};
+
+/* Another connection appending to a REPLACE load's helper table from its own thread. */
+struct pgw_sink_writer {
+	struct duck_sink *s;
+	duckdb_connection con;
+	struct duck_appender ap;
 };
 
 static const char *schema_of(const struct pgw_target *t)
@@ -66,7 +80,17 @@ static int duck_open(const struct pgw_config *cfg, struct pgw_sink **out, struct
 		return pgw_err_set(err, PGW_ERR_CONFIG, "invalid duckdb_memory_limit `%s`; use a size like 64MB or 1GB",
 				   cfg->duckdb_memory_limit);
 	}
+	/* pgwarehouse's own threads keep the cores busy (COPY readers, one appender per stream or
+	 * job); DuckDB's workers would mostly spin waiting for them (measured: a third more CPU, no
+	 * faster). */
+	if (duckdb_set_config(dc, "threads", cfg->duckdb_threads) != DuckDBSuccess) {
+		duckdb_destroy_config(&dc);
+		free(s);
+		return pgw_err_set(err, PGW_ERR_CONFIG, "invalid duckdb_threads `%s`; use a number like 1 or 4",
+				   cfg->duckdb_threads);
+	}
 	s->path = pgw_strdup(cfg->duckdb_path);
+	s->owns_db = true;
 	int rc = duckdb_open_ext(s->path, &s->db, dc, &msg);
 	duckdb_destroy_config(&dc);
 	if (rc != DuckDBSuccess) {
@@ -87,17 +111,21 @@ static int duck_open(const struct pgw_config *cfg, struct pgw_sink **out, struct
 	return 0;
 }
 
+static void appender_free(struct duck_appender *a)
+{
+	if (a->app)
+		duckdb_appender_destroy(&a->app);
+	if (a->chunk)
+		duckdb_destroy_data_chunk(&a->chunk);
+	for (idx_t i = 0; i < a->ntypes; i++)
+		duckdb_destroy_logical_type(&a->types[i]);
+	free(a->types);
+	memset(a, 0, sizeof(*a));
+}
+
 static void free_load_state(struct duck_sink *s)
 {
-	if (s->app)
-		duckdb_appender_destroy(&s->app);
-	if (s->chunk)
-		duckdb_destroy_data_chunk(&s->chunk);
-	for (idx_t i = 0; i < s->ntypes; i++)
-		duckdb_destroy_logical_type(&s->types[i]);
-	free(s->types);
-	s->types = NULL;
-	s->ntypes = 0;
+	appender_free(&s->ap);
 	free(s->load_name);
 	s->load_name = NULL;
 }
@@ -105,10 +133,18 @@ static void free_load_state(struct duck_sink *s)
 static void duck_abort(struct pgw_sink *base)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
-	free_load_state(s);
 	if (s->in_txn)
 		pgw_duck_exec(s->con, "ROLLBACK", NULL);
 	s->in_txn = false;
+	if (s->shared && s->load_name) {
+		struct pgw_buf sql;
+		pgw_buf_init(&sql);
+		pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
+		qualified(&sql, &s->target, s->load_name);
+		pgw_duck_exec(s->con, sql.data, NULL);
+		pgw_buf_cleanup(&sql);
+	}
+	free_load_state(s);
 }
 
 static void duck_close(struct pgw_sink *base)
@@ -119,7 +155,7 @@ static void duck_close(struct pgw_sink *base)
 	duck_abort(base);
 	if (s->con)
 		duckdb_disconnect(&s->con);
-	if (s->db)
+	if (s->db && s->owns_db)
 		duckdb_close(&s->db);
 	free(s->path);
 	free(s);
@@ -250,20 +286,48 @@ static int create_helper(struct duck_sink *s, const struct pgw_target *t, const 
 	return rc;
 }
 
-static int open_appender(struct duck_sink *s, struct pgw_err *err)
+static int appender_open(struct duck_appender *a, duckdb_connection con, const struct pgw_target *t,
+			 const char *table, struct pgw_err *err)
 {
-	if (duckdb_appender_create(s->con, schema_of(&s->target), s->load_name, &s->app) != DuckDBSuccess)
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: cannot append to \"%s\": %s", s->load_name,
-				   duckdb_appender_error(s->app));
-	s->ntypes = duckdb_appender_column_count(s->app);
-	if ((int)s->ntypes != s->target.def->ncols)
+	if (duckdb_appender_create(con, schema_of(t), table, &a->app) != DuckDBSuccess)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: cannot append to \"%s\": %s", table,
+				   duckdb_appender_error(a->app));
+	a->ntypes = duckdb_appender_column_count(a->app);
+	if ((int)a->ntypes != t->def->ncols)
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
-				   "DuckDB table \"%s\" has %llu columns, PostgreSQL has %d; run reload",
-				   s->target.name, (unsigned long long)s->ntypes, s->target.def->ncols);
-	s->types = pgw_calloc(s->ntypes, sizeof(*s->types));
-	for (idx_t i = 0; i < s->ntypes; i++)
-		s->types[i] = duckdb_appender_column_type(s->app, i);
-	s->chunk = duckdb_create_data_chunk(s->types, s->ntypes);
+				   "DuckDB table \"%s\" has %llu columns, PostgreSQL has %d; run reload", t->name,
+				   (unsigned long long)a->ntypes, t->def->ncols);
+	a->types = pgw_calloc(a->ntypes, sizeof(*a->types));
+	for (idx_t i = 0; i < a->ntypes; i++)
+		a->types[i] = duckdb_appender_column_type(a->app, i);
+	a->chunk = duckdb_create_data_chunk(a->types, a->ntypes);
+	return 0;
+}
+
+static int appender_write(struct duck_appender *a, const char *table, const struct pgw_batch *b,
+			  struct pgw_err *err)
+{
+	if (!b->rows)
+		return 0;
+	duckdb_data_chunk_reset(a->chunk);
+	for (int i = 0; i < b->ncols; i++) {
+		duckdb_vector v = duckdb_data_chunk_get_vector(a->chunk, (idx_t)i);
+		if (pgw_duck_fill_vector(v, a->types[i], &b->cols[i], b->rows, err) < 0)
+			return -1;
+	}
+	duckdb_data_chunk_set_size(a->chunk, b->rows);
+	if (duckdb_append_data_chunk(a->app, a->chunk) != DuckDBSuccess)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: appending to \"%s\" failed: %s", table,
+				   duckdb_appender_error(a->app));
+	return 0;
+}
+
+/* Flushes what the appender holds; COMMIT alone would not. */
+static int appender_close(struct duck_appender *a, const char *table, struct pgw_err *err)
+{
+	if (duckdb_appender_close(a->app) != DuckDBSuccess)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: loading \"%s\" failed: %s", table,
+				   duckdb_appender_error(a->app));
 	return 0;
 }
 
@@ -273,6 +337,7 @@ static int duck_begin(struct pgw_sink *base, const struct pgw_target *t, enum pg
 	struct duck_sink *s = (struct duck_sink *)base;
 	s->target = *t;
 	s->mode = mode;
+	s->shared = false;
 	if (pgw_duck_exec(s->con, "BEGIN TRANSACTION", err) < 0)
 		return -1;
 	s->in_txn = true;
@@ -281,29 +346,76 @@ static int duck_begin(struct pgw_sink *base, const struct pgw_target *t, enum pg
 	else
 		s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", mode == PGW_LOAD_REPLACE ? "new" : "stage",
 					    t->name);
-	if ((mode != PGW_LOAD_APPEND && create_helper(s, t, s->load_name, err) < 0) || open_appender(s, err) < 0) {
+	if ((mode != PGW_LOAD_APPEND && create_helper(s, t, s->load_name, err) < 0) ||
+	    appender_open(&s->ap, s->con, t, s->load_name, err) < 0) {
 		duck_abort(base);
 		return -1;
 	}
 	return 0;
 }
 
+/* Other connections see the helper table only once it is committed (empty): from then on a
+ * crash can leave it behind, and the next load of the table drops it. */
+static int share_helper(struct duck_sink *s, struct pgw_err *err)
+{
+	appender_free(&s->ap);
+	int rc = pgw_duck_exec(s->con, "COMMIT", err);
+	s->in_txn = false;
+	s->shared = true;
+	if (rc == 0 && (rc = pgw_duck_exec(s->con, "BEGIN TRANSACTION", err)) == 0)
+		s->in_txn = true;
+	return rc < 0 ? -1 : appender_open(&s->ap, s->con, &s->target, s->load_name, err);
+}
+
 static int duck_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
-	if (!b->rows)
-		return 0;
-	duckdb_data_chunk_reset(s->chunk);
-	for (int i = 0; i < b->ncols; i++) {
-		duckdb_vector v = duckdb_data_chunk_get_vector(s->chunk, (idx_t)i);
-		if (pgw_duck_fill_vector(v, s->types[i], &b->cols[i], b->rows, err) < 0)
-			return -1;
+	return appender_write(&s->ap, s->target.name, b, err);
+}
+
+static int duck_writer_open(struct pgw_sink *base, struct pgw_sink_writer **out, struct pgw_err *err)
+{
+	struct duck_sink *s = (struct duck_sink *)base;
+	if (s->mode != PGW_LOAD_REPLACE)
+		return pgw_err_set(err, PGW_ERR_INTERNAL, "DuckDB: parallel writers serve only reloads");
+	if (!s->shared && share_helper(s, err) < 0)
+		return -1;
+	struct pgw_sink_writer *w = pgw_calloc(1, sizeof(*w));
+	w->s = s;
+	int rc = 0;
+	if (duckdb_connect(s->db, &w->con) != DuckDBSuccess)
+		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: cannot open another connection to %s", s->path);
+	if (rc == 0)
+		rc = pgw_duck_exec(w->con, "BEGIN TRANSACTION", err);
+	if (rc == 0)
+		rc = appender_open(&w->ap, w->con, &s->target, s->load_name, err);
+	if (rc < 0) {
+		appender_free(&w->ap);
+		if (w->con)
+			duckdb_disconnect(&w->con);
+		free(w);
+		return -1;
 	}
-	duckdb_data_chunk_set_size(s->chunk, b->rows);
-	if (duckdb_append_data_chunk(s->app, s->chunk) != DuckDBSuccess)
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: appending to \"%s\" failed: %s", s->target.name,
-				   duckdb_appender_error(s->app));
+	*out = w;
 	return 0;
+}
+
+static int duck_writer_write(struct pgw_sink_writer *w, const struct pgw_batch *b, struct pgw_err *err)
+{
+	return appender_write(&w->ap, w->s->target.name, b, err);
+}
+
+static int duck_writer_close(struct pgw_sink_writer *w, bool ok, struct pgw_err *err)
+{
+	int rc = ok ? appender_close(&w->ap, w->s->target.name, err) : -1;
+	appender_free(&w->ap);
+	if (rc == 0)
+		rc = pgw_duck_exec(w->con, "COMMIT", err);
+	else
+		pgw_duck_exec(w->con, "ROLLBACK", NULL);
+	duckdb_disconnect(&w->con);
+	free(w);
+	return ok ? rc : 0;
 }
 
 /* Rows of the stage replace the rows with the same key, then the stage goes. */
@@ -364,16 +476,21 @@ static int duck_commit(struct pgw_sink *base, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
 	struct pgw_buf sql;
-	int rc = 0;
 	pgw_buf_init(&sql);
-	/* close flushes the appender; COMMIT alone would not */
-	if (duckdb_appender_close(s->app) != DuckDBSuccess)
-		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: loading \"%s\" failed: %s", s->target.name,
-				 duckdb_appender_error(s->app));
-	if (rc == 0 && s->mode == PGW_LOAD_REPLACE)
+	int rc = appender_close(&s->ap, s->target.name, err);
+	if (rc == 0 && s->mode == PGW_LOAD_REPLACE && s->shared) {
+		/* a new transaction, which sees what parallel writers committed */
+		rc = pgw_duck_exec(s->con, "COMMIT", err);
+		s->in_txn = false;
+		if (rc == 0 && (rc = pgw_duck_exec(s->con, "BEGIN TRANSACTION", err)) == 0)
+			s->in_txn = true;
+		if (rc == 0)
+			rc = swap_in(s, &sql, err);
+	} else if (rc == 0 && s->mode == PGW_LOAD_REPLACE) {
 		rc = swap_in(s, &sql, err);
-	else if (rc == 0 && s->mode == PGW_LOAD_UPSERT)
+	} else if (rc == 0 && s->mode == PGW_LOAD_UPSERT) {
 		rc = merge_stage(s, &sql, err);
+	}
 	if (rc == 0)
 		rc = pgw_duck_exec(s->con, "COMMIT", err);
 	pgw_buf_cleanup(&sql);
@@ -383,6 +500,22 @@ static int duck_commit(struct pgw_sink *base, struct pgw_err *err)
 	}
 	s->in_txn = false;
 	free_load_state(s);
+	return 0;
+}
+
+static int duck_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err *err)
+{
+	struct duck_sink *parent = (struct duck_sink *)base;
+	struct duck_sink *s = pgw_calloc(1, sizeof(*s));
+	s->base.ops = parent->base.ops;
+	s->db = parent->db;
+	s->path = pgw_strdup(parent->path);
+	if (duckdb_connect(s->db, &s->con) != DuckDBSuccess || pgw_duck_exec(s->con, "SET TimeZone = 'UTC'", err) < 0) {
+		duck_close(&s->base);
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot open another connection to DuckDB file %s",
+				   parent->path);
+	}
+	*out = &s->base;
 	return 0;
 }
 
@@ -433,4 +566,8 @@ const struct pgw_sink_ops pgw_duckdb_sink = {
 	.commit = duck_commit,
 	.abort = duck_abort,
 	.list = duck_list,
+	.writer_open = duck_writer_open,
+	.writer_write = duck_writer_write,
+	.writer_close = duck_writer_close,
+	.fork = duck_fork,
 };

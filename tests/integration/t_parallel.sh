@@ -1,0 +1,84 @@
+# Several COPY streams per table (ctid ranges in one exported snapshot): every row exactly once,
+# one point in time while writers run, failures and kills leave the old table.
+pgq "CREATE TABLE acct (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)"
+pgq "INSERT INTO acct SELECT g, 1000, repeat('n', g % 50) FROM generate_series(1, 400000) g"
+pgq "VACUUM ANALYZE acct"
+export PGWAREHOUSE_COPY_STREAMS_MIN_SIZE=0
+
+out=$("$PGW" --streams 3 reload acct 2>&1)
+t_eq "reload with 3 streams" "0" "$?"
+t_ok "the log says 3 streams" grep -q "acct: 3 COPY streams" <<<"$out"
+t_eq "every row exactly once" "400000 400000 80000200000" "$(dq 'SELECT count(*), count(DISTINCT id), sum(id) FROM acct' | tr '\t' ' ')"
+t_same "3-stream copy equals Postgres" acct
+
+# Transfers keep sum(balance) at 400,000,000 and inserts add pairs summing to 0: a copy mixing two
+# points in time would break one of the two.
+pgq "CREATE SEQUENCE acct_seq START 1000000"
+cat > "$PWD/writer.sql" <<'SQL'
+\set a random(1, 400000)
+\set b :a % 400000 + 1
+BEGIN;
+UPDATE acct SET balance = balance + CASE WHEN id = :a THEN -7 ELSE 7 END WHERE id IN (:a, :b);
+INSERT INTO acct VALUES (nextval('acct_seq'), 5, 'p'), (nextval('acct_seq'), -5, 'm');
+COMMIT;
+SQL
+"$(pgc_bindir)/pgbench" -n -c 2 -T 4 -f "$PWD/writer.sql" >"$PWD/pgbench.log" 2>&1 &
+bench=$!
+sleep 0.5
+for i in 1 2 3; do
+  "$PGW" -q --streams 3 reload acct >/dev/null 2>&1 || echo "reload $i failed"
+  sum=$(dq 'SELECT sum(balance), count(*) % 2 FROM acct' | tr '\t' ' ')
+  t_eq "reload $i under concurrent writes is one point in time" "400000000 0" "$sum"
+done
+wait $bench
+t_ok "the writers ran without errors" grep -q "number of failed transactions: 0" "$PWD/pgbench.log"
+t_ok "...and changed the table" test "$(pgq 'SELECT count(*) FROM acct')" -gt 400000
+
+# One stream's connection dropped by the server, or cut on the network (through a throttled
+# proxy): the table fails, the old copy stays, the next run converges.
+proxy_start "$PGPORT" 3000000
+fail_one_stream() { # how
+  local before; before=$(dq 'SELECT count(*) FROM acct')
+  PGPORT=$PROXY_PORT "$PGW" --streams 2 reload acct >"$PWD/drop.log" 2>&1 &
+  local pid=$!
+  wait_copy "ctid >= ''(0,0)''"
+  sleep 0.3
+  if [[ $1 == terminate ]]; then
+    pgq "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%ctid >= ''(0,0)''%'" >/dev/null
+  else
+    proxy_cut
+  fi
+  wait $pid
+  t_eq "$1: the table fails (exit 3: PostgreSQL)" "3" "$?"
+  t_ok "$1: the error names the table" grep -q "reload acct: " "$PWD/drop.log"
+  t_eq "$1: one error line" "1" "$(grep -c "error:" "$PWD/drop.log")"
+  cp "$PWD/drop.log" "$PWD/drop-$1.log"
+  t_eq "$1: the old copy is untouched" "$before" "$(dq 'SELECT count(*) FROM acct')"
+  if [[ $BACKEND == duckdb ]]; then
+    t_eq "$1: no helper table left behind" "0" "$(wh_tables | grep -c _pgwarehouse_)"
+  fi
+  t_ok "$1: the next run converges" "$PGW" -q --streams 2 reload acct
+  t_same "$1: equal to Postgres after the failure" acct
+}
+fail_one_stream terminate
+fail_one_stream cut
+
+# SIGKILL in the middle of a parallel reload: the old copy stays; a helper table may stay until
+# the next load of the table drops it.
+before=$(dq 'SELECT count(*) FROM acct')
+PGPORT=$PROXY_PORT "$PGW" --streams 2 reload acct >/dev/null 2>&1 &
+pid=$!
+wait_copy "ctid"
+sleep 0.5
+kill -9 $pid; wait $pid 2>/dev/null
+t_eq "killed parallel reload: the old copy is untouched" "$before" "$(dq 'SELECT count(*) FROM acct')"
+t_eq "...and listwh does not show a helper" "0" "$("$PGW" listwh | grep -c _pgwarehouse_)"
+t_ok "the next run converges" "$PGW" -q --streams 2 reload acct
+t_same "equal to Postgres after the kill" acct
+if [[ $BACKEND == duckdb ]]; then
+  t_eq "the next run dropped the helper" "0" "$(wh_tables | grep -c _pgwarehouse_)"
+fi
+proxy_stop
+
+# PostgreSQL connections left behind by the streams: none.
+t_eq "no stream connection lingers" "0" "$(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse'")"
