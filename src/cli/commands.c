@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "core/log.h"
 #include "pipeline/extract.h"
+#include "pipeline/jobs.h"
 #include "pipeline/sync.h"
 
 static int fail(const struct pgw_err *err)
@@ -115,10 +116,26 @@ static void print_summary(struct pgw_table_result *res, int n)
 	free(cells);
 }
 
-static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
+struct table_job {
+	const struct pgw_cli *cli;
+	char **names;
+	struct pgw_table_result *res;
+};
+
+static void run_one(struct pgw_run *run, int i, void *ctx)
 {
 	static const enum pgw_command map[] = {[CLI_SYNC] = PGW_CMD_SYNC, [CLI_RELOAD] = PGW_CMD_RELOAD,
 					       [CLI_EXTRACT] = PGW_CMD_EXTRACT, [CLI_LOAD] = PGW_CMD_LOAD};
+	struct table_job *tj = ctx;
+	const struct pgw_cli *cli = tj->cli;
+	if (cli->cmd == CLI_SYNC || cli->cmd == CLI_RELOAD || cli->cmd == CLI_EXTRACT)
+		pgw_archive_clean(run->cfg, tj->names[i]);
+	if (pgw_run_table(run, map[cli->cmd], tj->names[i], &tj->res[i]) < 0)
+		pgw_error("%s %s: %s", cmd_word(cli->cmd), tj->names[i], tj->res[i].err.msg);
+}
+
+static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
+{
 	struct pgw_err err = {0};
 	char **names = NULL;
 	int n = 0;
@@ -129,17 +146,15 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 		names = pgw_calloc(1, sizeof(char *));
 		names[n++] = pgw_strdup(cli->table);
 	}
-	struct pgw_table_result *res = pgw_calloc((size_t)n, sizeof(*res));
+	struct pgw_table_result *res = pgw_calloc((size_t)(n ? n : 1), sizeof(*res));
+	struct table_job tj = {.cli = cli, .names = names, .res = res};
+	pgw_run_jobs(run, n, run->cfg->jobs, run_one, &tj);
 	int failed = 0, code = 0;
-	for (int i = 0; i < n; i++) {
-		if (cli->cmd == CLI_SYNC || cli->cmd == CLI_RELOAD || cli->cmd == CLI_EXTRACT)
-			pgw_archive_clean(run->cfg, names[i]);
-		if (pgw_run_table(run, map[cli->cmd], names[i], &res[i]) < 0) {
-			pgw_error("%s %s: %s", cmd_word(cli->cmd), names[i], res[i].err.msg);
+	for (int i = 0; i < n; i++)
+		if (!res[i].ok) {
 			failed++;
 			code = pgw_exit_code(res[i].err.code);
 		}
-	}
 	print_summary(res, n);
 	for (int i = 0; i < n; i++) {
 		free(res[i].name);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static enum pgw_log_level current = PGW_LOG_INFO;
 
@@ -21,11 +22,14 @@ void pgw_log(enum pgw_log_level level, const char *fmt, ...)
 	static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
 	if (!pgw_log_enabled(level))
 		return;
+	/* one write per line: jobs and stream threads log at the same time */
+	char line[2048];
+	int head = snprintf(line, sizeof(line), "pgwarehouse: %s", prefix[level]);
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("pgwarehouse: ", stderr);
-	fputs(prefix[level], stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(line + head, sizeof(line) - (size_t)head - 1, fmt, ap);
 	va_end(ap);
+	size_t len = strlen(line);
+	line[len++] = '\n';
+	fwrite(line, 1, len, stderr);
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -99,14 +100,37 @@ static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const cha
 	return rc;
 }
 
+/* One handle per thread keeps its connection alive between requests; jobs and the ClickHouse
+ * sender thread each get their own, cleaned up when the thread ends. */
+static pthread_key_t handle_key;
+
+static void free_handle(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_key_create(&handle_key, free_handle);
+}
+
+static CURL *thread_handle(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, init_once);
+	CURL *c = pthread_getspecific(handle_key);
+	if (!c) {
+		c = curl_easy_init();
+		pthread_setspecific(handle_key, c);
+	}
+	return c;
+}
+
 int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *resp, const char *what,
 		  struct pgw_err *err)
 {
-	static CURL *curl; /* one handle per process keeps the connection alive between requests */
-	if (!curl) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		curl = curl_easy_init();
-	}
+	CURL *curl = thread_handle();
 	memset(resp, 0, sizeof(*resp));
 	struct pgw_buf packed;
 	pgw_buf_init(&packed);

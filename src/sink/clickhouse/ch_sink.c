@@ -27,6 +27,8 @@ struct ch_send {
 
 struct ch_sink {
 	struct pgw_sink base;
+	const struct pgw_config *cfg; /* borrowed: for fork */
+	bool embedded;
 	struct ch_conn *conn;
 	struct ch_features f;
 	struct pgw_target target;
@@ -86,6 +88,8 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 	s->base.ops = &pgw_clickhouse_sink;
 	pgw_buf_init(&s->tsv);
 	bool embedded = cfg->clickhouse_host && !strcmp(cfg->clickhouse_host, "embedded");
+	s->cfg = cfg;
+	s->embedded = embedded;
 	if ((embedded ? pgw_ch_chdb_open(cfg, &s->conn, err) : pgw_ch_http_open(cfg, &s->conn, err)) < 0) {
 		free(s);
 		return -1;
@@ -569,6 +573,15 @@ static int ch_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, 
 	return rc;
 }
 
+/* Over HTTP another connection; chDB runs one query at a time per process. */
+static int ch_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	if (s->embedded)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "embedded ClickHouse loads one table at a time");
+	return ch_open(s->cfg, out, err);
+}
+
 const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.name = "clickhouse",
 	.open = ch_open,
@@ -580,4 +593,5 @@ const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.commit = ch_commit,
 	.abort = ch_abort,
 	.list = ch_list,
+	.fork = ch_fork,
 };

@@ -312,3 +312,8 @@ const char *pgw_sf_protocol(const struct sf_session *s)
 {
 	return s->protocol;
 }
+
+const struct pgw_config *pgw_sf_session_config(const struct sf_session *s)
+{
+	return s->cfg;
+}

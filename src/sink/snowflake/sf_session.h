@@ -12,6 +12,8 @@ struct sf_session;
 
 /* Signs in with key-pair (snowsql_private_key_path) or, failing that, the password (snowsql_pwd). */
 struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *err);
+/* The settings the session signed in with. */
+const struct pgw_config *pgw_sf_session_config(const struct sf_session *s);
 void pgw_sf_disconnect(struct sf_session *s);
 /* Runs sql; on success *data (if not NULL) gets the response's "data" object (caller json_decref). */
 int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err);

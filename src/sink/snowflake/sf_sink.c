@@ -444,6 +444,13 @@ static int sf_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, 
 	return rc;
 }
 
+/* Another session (a sign-in per job), so jobs never share a session's renewal. */
+static int sf_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	return sf_open(pgw_sf_session_config(s->s), out, err);
+}
+
 const struct pgw_sink_ops pgw_snowflake_sink = {
 	.name = "snowflake",
 	.open = sf_open,
@@ -455,4 +462,5 @@ const struct pgw_sink_ops pgw_snowflake_sink = {
 	.commit = sf_commit,
 	.abort = sf_abort,
 	.list = sf_list,
+	.fork = sf_fork,
 };
