@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "pipeline/extract.h"
 #include "pipeline/jobs.h"
@@ -95,7 +96,7 @@ static const char *cmd_word(enum pgw_cli_command c)
 	return c == CLI_RELOAD ? "reload" : c == CLI_EXTRACT ? "extract" : c == CLI_LOAD ? "load" : "sync";
 }
 
-static void print_summary(struct pgw_table_result *res, int n)
+static void print_summary(char **names, struct pgw_table_result *res, int n)
 {
 	char **cells = pgw_calloc((size_t)(n + 1) * 5, sizeof(char *));
 	const char *head[] = {"table", "strategy", "rows", "time", "status"};
@@ -103,11 +104,11 @@ static void print_summary(struct pgw_table_result *res, int n)
 		cells[c] = pgw_strdup(head[c]);
 	for (int i = 0; i < n; i++) {
 		char **row = &cells[(i + 1) * 5];
-		row[0] = pgw_strdup(res[i].name);
+		row[0] = pgw_strdup(names[i]);
 		row[1] = pgw_strdup(res[i].strategy ? res[i].strategy : "-");
 		row[2] = pgw_asprintf("%lld", res[i].rows);
 		row[3] = pgw_asprintf("%.1fs", res[i].seconds);
-		row[4] = pgw_strdup(res[i].ok ? "ok" : "FAILED");
+		row[4] = pgw_strdup(res[i].ok ? "ok" : res[i].name ? "FAILED" : "not run");
 	}
 	const bool right[] = {false, false, true, true, false};
 	print_table(cells, n + 1, 5, right);
@@ -155,13 +156,15 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 			failed++;
 			code = pgw_exit_code(res[i].err.code);
 		}
-	print_summary(res, n);
+	print_summary(names, res, n);
 	for (int i = 0; i < n; i++) {
 		free(res[i].name);
 		free(names[i]);
 	}
 	free(res);
 	free(names);
+	if (pgw_interrupted()) /* the exit status a shell gives a command stopped by the signal */
+		return 128 + pgw_interrupted();
 	if (!failed)
 		return 0;
 	return n == 1 ? code : 1;

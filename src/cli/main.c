@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/interrupt.h"
 #include "core/log.h"
 
 static const char usage_text[] =
@@ -130,5 +131,6 @@ int main(int argc, char **argv)
 	int rc = parse_positionals(&cli, argc, argv);
 	if (rc)
 		return rc;
+	pgw_interrupt_init();
 	return pgw_cli_run(&cli);
 }

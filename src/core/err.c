@@ -70,6 +70,8 @@ int pgw_exit_code(enum pgw_errcode code)
 		return 3;
 	case PGW_ERR_WAREHOUSE:
 		return 4;
+	case PGW_ERR_INTERRUPTED:
+		return 130; /* as a shell reports a command stopped by Ctrl-C */
 	default:
 		return 1;
 	}

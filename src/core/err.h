@@ -13,6 +13,7 @@ enum pgw_errcode {
 	PGW_ERR_DATA,      /* a value that cannot be stored exactly */
 	PGW_ERR_IO,        /* local files */
 	PGW_ERR_INTERNAL,
+	PGW_ERR_INTERRUPTED, /* SIGINT/SIGTERM */
 };
 
 struct pgw_err {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -59,6 +60,13 @@ static bool transient(CURLcode rc)
 	       rc == CURLE_GOT_NOTHING || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_PARTIAL_FILE;
 }
 
+/* Aborts a transfer once SIGINT/SIGTERM asked pgwarehouse to stop. */
+static int stop_requested(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)p, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return pgw_interrupted() != 0;
+}
+
 static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const char *body, size_t len,
 			  struct pgw_http_response *resp)
 {
@@ -94,6 +102,8 @@ static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const cha
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, req->timeout_s ? req->timeout_s : 300L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_requested);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_slist_free_all(hdrs);

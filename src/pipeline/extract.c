@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "pipeline/csv.h"
 
@@ -200,7 +201,10 @@ static int copy_to_files(struct pgw_run *run, const char *select_sql, struct chu
 		return -1;
 	char *buf;
 	int len;
+	struct pgw_pg_watch *watch = pgw_pg_watch(run->pg);
 	while ((len = PQgetCopyData(run->pg->conn, &buf, 0)) >= 0) {
+		if (rc == 0 && pgw_interrupted())
+			rc = pgw_err_set(&res->err, PGW_ERR_INTERRUPTED, "interrupted");
 		if (rc == 0)
 			rc = write_row(w, buf, len, &res->err);
 		res->bytes += (unsigned)len;
@@ -209,7 +213,10 @@ static int copy_to_files(struct pgw_run *run, const char *select_sql, struct chu
 		if (rc < 0)
 			break;
 	}
-	if (rc < 0) { /* stop the server sending the rest */
+	if (rc < 0 && pgw_interrupted()) { /* stopping: close rather than read what is in flight */
+		PQfinish(run->pg->conn);
+		run->pg->conn = NULL;
+	} else if (rc < 0) { /* stop the server sending the rest */
 		PGcancel *cancel = PQgetCancel(run->pg->conn);
 		char e[256];
 		PQcancel(cancel, e, sizeof(e));
@@ -222,6 +229,7 @@ static int copy_to_files(struct pgw_run *run, const char *select_sql, struct chu
 			rc = pgw_err_set(&res->err, PGW_ERR_SOURCE, "PostgreSQL: %s", PQerrorMessage(run->pg->conn));
 		PQclear(pr);
 	}
+	pgw_pg_unwatch(watch);
 	res->rows -= res->rows > 0; /* the header line */
 	return rc;
 }

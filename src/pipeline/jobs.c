@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 
 struct pool {
@@ -26,7 +27,7 @@ struct job {
 static int take(struct pool *p)
 {
 	pthread_mutex_lock(&p->mu);
-	int i = p->next < p->n ? p->next++ : -1;
+	int i = p->next < p->n && !pgw_interrupted() ? p->next++ : -1;
 	pthread_mutex_unlock(&p->mu);
 	return i;
 }

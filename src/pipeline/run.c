@@ -1,8 +1,10 @@
 /* Running sync and reload for one table: Postgres COPY -> batches -> sink, in one snapshot. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "pipeline/extract.h"
 #include "pipeline/streams.h"
@@ -135,6 +137,8 @@ int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, s
 {
 	memset(res, 0, sizeof(*res));
 	res->name = pgw_strdup(name);
+	if (pgw_interrupted())
+		return pgw_err_set(&res->err, PGW_ERR_INTERRUPTED, "not started: pgwarehouse was asked to stop");
 	double t0 = pgw_now();
 	/* one snapshot for the catalog reads and the data */
 	int rc = pgw_pg_exec(run->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &res->err);
@@ -148,6 +152,10 @@ int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, s
 	}
 	if (rc < 0)
 		pgw_pg_exec(run->pg, "ROLLBACK", NULL);
+	if (rc < 0 && pgw_interrupted())
+		pgw_err_set(&res->err, PGW_ERR_INTERRUPTED,
+			    "interrupted: %s; the warehouse table was left as it was before this run",
+			    pgw_interrupted() == SIGINT ? "SIGINT" : "SIGTERM");
 	res->seconds = pgw_now() - t0;
 	res->ok = rc == 0;
 	return rc;

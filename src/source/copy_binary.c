@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "source/pg.h"
 
@@ -19,6 +20,7 @@ struct pgw_copy {
 	const struct pgw_table_def *def;
 	bool header_done;
 	bool finished;
+	struct pgw_pg_watch *watch;
 	unsigned long long bytes;
 };
 
@@ -306,6 +308,7 @@ struct pgw_copy *pgw_copy_start(struct pgw_pg *pg, const struct pgw_table_def *d
 	struct pgw_copy *cp = pgw_calloc(1, sizeof(*cp));
 	cp->pg = pg;
 	cp->def = def;
+	cp->watch = pgw_pg_watch(pg);
 	return cp;
 }
 
@@ -341,6 +344,9 @@ static int finish(struct pgw_copy *cp, struct pgw_err *err)
 long pgw_copy_next(struct pgw_copy *cp, struct pgw_batch *batch, struct pgw_err *err)
 {
 	pgw_batch_reset(batch);
+	/* the server may have sent everything already, so its cancel alone would not stop us */
+	if (pgw_interrupted())
+		return pgw_err_set(err, PGW_ERR_INTERRUPTED, "interrupted");
 	/* the byte cap (huge values) is checked every 64 rows: summing the columns is not free */
 	while (!cp->finished && batch->rows < batch->cap &&
 	       (batch->rows % 64 || pgw_batch_bytes(batch) < (32u << 20))) {
@@ -381,6 +387,14 @@ void pgw_copy_free(struct pgw_copy *cp)
 {
 	if (!cp)
 		return;
+	pgw_pg_unwatch(cp->watch);
+	/* When stopping, do not wait for what is in flight: the connection is closed unread, and the
+	 * server ends the COPY and rolls back when it goes. */
+	if (!cp->finished && pgw_interrupted()) {
+		PQfinish(cp->pg->conn);
+		cp->pg->conn = NULL;
+		cp->finished = true;
+	}
 	if (!cp->finished) {
 		/* Abandoning a COPY: cancel on the server, then drain what is in flight. */
 		PGcancel *cancel = PQgetCancel(cp->pg->conn);

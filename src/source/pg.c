@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 
 /* libpq messages are multi-line ("...\nDETAIL: ..."); keep the first line. */
@@ -116,4 +117,34 @@ PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const ch
 	result_error(pg, res, err);
 	PQclear(res);
 	return NULL;
+}
+
+struct pgw_pg_watch {
+	PGcancel *cancel;
+	int slot;
+};
+
+static void cancel_now(void *arg)
+{
+	struct pgw_pg_watch *w = arg;
+	char errbuf[256];
+	PQcancel(w->cancel, errbuf, sizeof(errbuf));
+}
+
+struct pgw_pg_watch *pgw_pg_watch(struct pgw_pg *pg)
+{
+	struct pgw_pg_watch *w = pgw_calloc(1, sizeof(*w));
+	w->cancel = PQgetCancel(pg->conn);
+	w->slot = w->cancel ? pgw_interrupt_add(cancel_now, w) : -1;
+	return w;
+}
+
+void pgw_pg_unwatch(struct pgw_pg_watch *w)
+{
+	if (!w)
+		return;
+	pgw_interrupt_remove(w->slot);
+	if (w->cancel)
+		PQfreeCancel(w->cancel);
+	free(w);
 }

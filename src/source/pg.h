@@ -42,6 +42,10 @@ int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err);
 /* Runs a parameterised query; returns a result the caller PQclear()s, or NULL with err set. */
 PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params,
 		       struct pgw_err *err);
+/* Cancels the connection's running statement when SIGINT/SIGTERM arrives, until unwatched. */
+struct pgw_pg_watch;
+struct pgw_pg_watch *pgw_pg_watch(struct pgw_pg *pg);
+void pgw_pg_unwatch(struct pgw_pg_watch *w);
 /* Server version as PQserverVersion(). */
 int pgw_pg_version(struct pgw_pg *pg);
 

@@ -133,6 +133,8 @@ static void free_load_state(struct duck_sink *s)
 static void duck_abort(struct pgw_sink *base)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
+	/* destroying an appender flushes it: inside the transaction, never after it */
+	appender_free(&s->ap);
 	if (s->in_txn)
 		pgw_duck_exec(s->con, "ROLLBACK", NULL);
 	s->in_txn = false;

@@ -1,0 +1,20 @@
+/* SIGINT/SIGTERM: a thread waits for them, records the request, and runs the registered
+ * cancel callbacks (the COPYs in flight), so every table in progress fails and rolls back. */
+#ifndef PGW_INTERRUPT_H
+#define PGW_INTERRUPT_H
+
+#include <stdbool.h>
+
+/* Blocks SIGINT/SIGTERM in this thread (and the threads it starts) and starts the waiter.
+ * Call before any other thread exists. */
+void pgw_interrupt_init(void);
+/* The signal that asked to stop, or 0. */
+int pgw_interrupted(void);
+
+/* A callback run (on the waiter thread) when a stop is requested; returns a slot for
+ * pgw_interrupt_remove, or -1 when all slots are taken. */
+int pgw_interrupt_add(void (*fn)(void *), void *arg);
+/* After this returns the callback is not running and will not run. */
+void pgw_interrupt_remove(int slot);
+
+#endif
