@@ -2,12 +2,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "pipeline/extract.h"
 #include "pipeline/jobs.h"
+#include "pipeline/runlog.h"
 #include "pipeline/sync.h"
 
 static int fail(const struct pgw_err *err)
@@ -19,7 +21,7 @@ static int fail(const struct pgw_err *err)
 /* Prints rows of cells as aligned columns; the first row is the header. */
 static void print_table(char **cells, int nrows, int ncols, const bool *right)
 {
-	int width[8] = {0};
+	int width[16] = {0};
 	for (int r = 0; r < nrows; r++)
 		for (int c = 0; c < ncols; c++) {
 			int w = (int)strlen(cells[r * ncols + c]);
@@ -91,6 +93,66 @@ static int cmd_listwh(struct pgw_sink *sink)
 	return 0;
 }
 
+/* "45s", "12m", "3h 20m", "2d 4h" */
+static char *age_text(double secs)
+{
+	long s = secs < 0 ? 0 : (long)secs;
+	if (s < 60)
+		return pgw_asprintf("%lds", s);
+	if (s < 3600)
+		return pgw_asprintf("%ldm", s / 60);
+	if (s < 86400)
+		return pgw_asprintf("%ldh %ldm", s / 3600, s % 3600 / 60);
+	return pgw_asprintf("%ldd %ldh", s / 86400, s % 86400 / 3600);
+}
+
+/* Seconds since "YYYY-MM-DD HH:MM:SS" (UTC); -1 when empty or unreadable. */
+static double seconds_since(const char *utc)
+{
+	struct tm tm = {0};
+	if (!utc || !*utc || !strptime(utc, "%Y-%m-%d %H:%M:%S", &tm))
+		return -1;
+	return difftime(time(NULL), timegm(&tm));
+}
+
+static int cmd_status(struct pgw_sink *sink, const char *table)
+{
+	struct pgw_err err = {0};
+	struct pgw_rows r;
+	if (pgw_runlog_latest(sink, table, &r, &err) < 0)
+		return fail(&err);
+	if (r.nrows == 0) {
+		pgw_rows_cleanup(&r);
+		pgw_err_set(&err, PGW_ERR_USAGE, "no runs recorded%s%s yet; they are recorded by sync, reload and load",
+			    table ? " for table " : "", table ? table : "");
+		return fail(&err);
+	}
+	enum { NC = 7 };
+	char **cells = pgw_calloc((size_t)(r.nrows + 1) * NC, sizeof(char *));
+	const char *head[NC] = {"table", "last run (UTC)", "strategy", "rows", "status", "behind", "error"};
+	for (int c = 0; c < NC; c++)
+		cells[c] = pgw_strdup(head[c]);
+	for (int i = 0; i < r.nrows; i++) {
+		char **in = &r.cells[i * r.ncols], **out = &cells[(i + 1) * NC];
+		double behind = seconds_since(in[8]);
+		const char *err_text = in[7] ? in[7] : "";
+		out[0] = pgw_strdup(in[0]);
+		out[1] = pgw_asprintf("%.19s", in[3] ? in[3] : "");
+		out[2] = pgw_strdup(in[2] && *in[2] ? in[2] : in[1]);
+		out[3] = pgw_strdup(in[5] ? in[5] : "0");
+		out[4] = pgw_strdup(in[6] && *in[6] ? in[6] : "?");
+		out[5] = behind < 0 ? pgw_strdup("never synced") : age_text(behind);
+		out[6] = pgw_asprintf("%.100s", err_text);
+	}
+	const bool right[NC] = {false, false, false, true, false, true, false};
+	print_table(cells, r.nrows + 1, NC, right);
+	for (int i = 0; i < (r.nrows + 1) * NC; i++)
+		free(cells[i]);
+	free(cells);
+	pgw_rows_cleanup(&r);
+	return 0;
+}
+
 static const char *cmd_word(enum pgw_cli_command c)
 {
 	return c == CLI_RELOAD ? "reload" : c == CLI_EXTRACT ? "extract" : c == CLI_LOAD ? "load" : "sync";
@@ -159,6 +221,8 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 	print_summary(names, res, n);
 	for (int i = 0; i < n; i++) {
 		free(res[i].name);
+		free(res[i].wm_before);
+		free(res[i].wm_after);
 		free(names[i]);
 	}
 	free(res);
@@ -176,7 +240,7 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 	struct pgw_pg pg = {0};
 	struct pgw_sink *sink = NULL;
 	int rc = 0;
-	bool need_pg = cli->cmd != CLI_LISTWH;
+	bool need_pg = cli->cmd != CLI_LISTWH && cli->cmd != CLI_STATUS;
 	bool need_sink = cli->cmd != CLI_LIST;
 	if (need_pg && pgw_pg_connect(&pg, cfg, &err) < 0)
 		return fail(&err);
@@ -198,6 +262,10 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 		rc = cmd_list(&pg);
 	else if (cli->cmd == CLI_LISTWH)
 		rc = cmd_listwh(sink);
+	else if (cli->cmd == CLI_STATUS)
+		rc = cmd_status(sink, cli->table);
+	else if (cli->cmd == CLI_CHECK)
+		rc = pgw_cmd_check(&run);
 	else
 		rc = run_tables(cli, &run);
 out:

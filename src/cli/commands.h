@@ -6,7 +6,7 @@
 
 #include "core/version.h"
 
-enum pgw_cli_command { CLI_INIT, CLI_LIST, CLI_LISTWH, CLI_SYNC, CLI_RELOAD, CLI_EXTRACT, CLI_LOAD };
+enum pgw_cli_command { CLI_INIT, CLI_LIST, CLI_LISTWH, CLI_SYNC, CLI_RELOAD, CLI_EXTRACT, CLI_LOAD, CLI_STATUS, CLI_CHECK };
 
 struct pgw_cli {
 	struct pgw_cli_overrides over;
@@ -18,5 +18,8 @@ struct pgw_cli {
 /* Runs the parsed command; returns the process exit status. */
 int pgw_cli_run(const struct pgw_cli *cli);
 int pgw_cmd_init(const struct pgw_cli *cli);
+struct pgw_run;
+/* Prints one line per check; returns 1 when something would fail. */
+int pgw_cmd_check(struct pgw_run *run);
 
 #endif

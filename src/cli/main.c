@@ -23,6 +23,9 @@ static const char usage_text[] =
 	"  reload TABLE|all     copy tables in full, swapped in atomically\n"
 	"  extract TABLE|all    write what a sync would load to <data>/<table>_data/*.csv.gz\n"
 	"  load TABLE|all       load the extracted files, then move them to archive/\n"
+	"  status [TABLE]       the latest run of each table (from the warehouse's _pgwarehouse_runs)\n"
+	"                       and how old its copy is\n"
+	"  check                test the settings: connections, versions, tables, privileges, config\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE        config file (default ./pgwarehouse_conf.yaml)\n"
@@ -63,7 +66,7 @@ static const struct {
 } commands[] = {
 	{"init", CLI_INIT, false},     {"list", CLI_LIST, false},       {"listwh", CLI_LISTWH, false},
 	{"sync", CLI_SYNC, true},      {"reload", CLI_RELOAD, true},    {"extract", CLI_EXTRACT, true},
-	{"load", CLI_LOAD, true},
+	{"load", CLI_LOAD, true},      {"status", CLI_STATUS, false},   {"check", CLI_CHECK, false},
 };
 
 static int parse_positionals(struct pgw_cli *cli, int argc, char **argv)
@@ -83,6 +86,8 @@ static int parse_positionals(struct pgw_cli *cli, int argc, char **argv)
 			return usage_error("`%s` needs a table name or `all`", name);
 		cli->table = argv[optind++];
 	}
+	if (cli->cmd == CLI_STATUS && optind < argc && strncmp(argv[optind], "last_modified=", 14))
+		cli->table = argv[optind++];
 	for (; optind < argc; optind++) {
 		const char *a = argv[optind];
 		if (!strncmp(a, "last_modified=", 14) && a[14] && cli->cmd != CLI_INIT)

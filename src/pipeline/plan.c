@@ -68,6 +68,22 @@ static void row_expr(struct pgw_buf *b, const struct pgw_table_def *def, const i
 	pgw_buf_puts(b, ")");
 }
 
+/* PostgreSQL's text of a watermark row, for the run log; NULL when it cannot be had. */
+static char *watermark_text(struct pgw_run *run, const struct pgw_table_def *def, const int *cols, int n,
+			    char **vals, const bool *pgtext)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT (");
+	row_expr(&sql, def, cols, n, vals, pgtext);
+	pgw_buf_puts(&sql, ")::text");
+	PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, NULL);
+	pgw_buf_cleanup(&sql);
+	char *text = res && !PQgetisnull(res, 0, 0) ? pgw_strdup(PQgetvalue(res, 0, 0)) : NULL;
+	PQclear(res);
+	return text;
+}
+
 static void free_vals(char **vals, int n)
 {
 	for (int i = 0; vals && i < n; i++)
@@ -91,7 +107,8 @@ static int incremental_where(struct pgw_run *run, struct pgw_plan *plan, const i
 		row_expr(sql, plan->def, cols, n, NULL, NULL);
 		pgw_buf_printf(sql, " %s ", op);
 		row_expr(sql, plan->def, cols, n, vals, pgtext);
-		pgw_debug("%s: watermark %s%s", plan->def->name, vals[0] ? vals[0] : "NULL", n > 1 ? ", ..." : "");
+		plan->wm_before = watermark_text(run, plan->def, cols, n, vals, pgtext);
+		pgw_debug("%s: watermark %s", plan->def->name, plan->wm_before ? plan->wm_before : "?");
 	}
 	free_vals(vals, n);
 	free(pgtext);
@@ -125,7 +142,7 @@ static bool orderable_for_last_modified(enum pgw_type t)
 	}
 }
 
-static int last_modified_column(const struct pgw_table_def *def, const char *col, int *idx, struct pgw_err *err)
+int pgw_check_last_modified(const struct pgw_table_def *def, const char *col, int *idx, struct pgw_err *err)
 {
 	*idx = pgw_table_def_col(def, col);
 	if (*idx < 0)
@@ -156,7 +173,7 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 	const struct pgw_table_conf *tc = pgw_config_table(run->cfg, name);
 	const char *lm = lm_setting(run, tc);
 	int lm_idx = -1;
-	if (lm && last_modified_column(def, lm, &lm_idx, err) < 0)
+	if (lm && pgw_check_last_modified(def, lm, &lm_idx, err) < 0)
 		return -1;
 	if (lm && def->npk == 0 && cmd != PGW_CMD_RELOAD)
 		return pgw_err_set(err, PGW_ERR_CONFIG,
@@ -236,8 +253,27 @@ int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, 
 	return 0;
 }
 
+char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan)
+{
+	const int *cols = plan->order ? plan->order : plan->def->pk;
+	int n = plan->order ? plan->norder : plan->def->npk;
+	if (n == 0)
+		return NULL;
+	char **vals = NULL;
+	bool found = false;
+	bool *pgtext = pgw_calloc((size_t)n, sizeof(bool));
+	char *text = NULL;
+	struct pgw_err err = {0};
+	if (run->sink->ops->watermark(run->sink, &plan->target, cols, n, &vals, pgtext, &found, &err) == 0 && found)
+		text = watermark_text(run, plan->def, cols, n, vals, pgtext);
+	free_vals(vals, n);
+	free(pgtext);
+	return text;
+}
+
 void pgw_plan_cleanup(struct pgw_plan *plan)
 {
+	free(plan->wm_before);
 	pgw_table_def_free(plan->def);
 	free(plan->select_sql);
 	free(plan->order);

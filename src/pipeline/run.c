@@ -3,10 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "pipeline/extract.h"
+#include "pipeline/runlog.h"
 #include "pipeline/streams.h"
 #include "pipeline/sync.h"
 
@@ -124,22 +126,84 @@ static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 	int rc = pgw_plan_table(run, cmd, name, &plan, &res->err);
 	if (rc == 0) {
 		res->strategy = plan.strategy;
+		res->wm_before = plan.wm_before ? pgw_strdup(plan.wm_before) : NULL;
 		pgw_info("%s: %s", name, plan.strategy);
 		rc = stream_rows(run, &plan, res);
 	}
+	if (rc == 0)
+		res->wm_after = pgw_plan_watermark_after(run, &plan);
 	if (rc == 0 && pgw_pg_exec(run->pg, "COMMIT", &res->err) < 0)
 		rc = -1;
 	pgw_plan_cleanup(&plan);
 	return rc;
 }
 
-int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)
+static void record_run(struct pgw_run *run, enum pgw_command cmd, const struct pgw_table_result *res, double started)
 {
-	memset(res, 0, sizeof(*res));
-	res->name = pgw_strdup(name);
-	if (pgw_interrupted())
-		return pgw_err_set(&res->err, PGW_ERR_INTERRUPTED, "not started: pgwarehouse was asked to stop");
-	double t0 = pgw_now();
+	static const char *const words[] = {[PGW_CMD_SYNC] = "sync", [PGW_CMD_RELOAD] = "reload",
+					    [PGW_CMD_LOAD] = "load"};
+	struct pgw_run_record r = {
+		.table = res->name,
+		.command = words[cmd],
+		.strategy = res->strategy,
+		.started = started,
+		.finished = started + res->seconds,
+		.rows = res->rows,
+		.bytes = res->bytes,
+		.watermark_before = res->wm_before,
+		.watermark_after = res->wm_after,
+		.status = res->ok ? "ok" : res->err.code == PGW_ERR_INTERRUPTED ? "interrupted" : "failed",
+		.error = res->ok ? NULL : res->err.msg,
+	};
+	struct pgw_err err = {0};
+	if (pgw_runlog_append(run->sink, &r, &err) < 0)
+		pgw_warn("%s: could not add to the run log %s: %s", res->name, PGW_RUNS_TABLE, err.msg);
+}
+
+/* Where a command writes: the warehouse, or the extract directory. */
+static char *destination(const struct pgw_config *cfg, enum pgw_command cmd)
+{
+	if (cmd == PGW_CMD_EXTRACT)
+		return pgw_asprintf("files:%s", cfg->data_dir);
+	if (!strcmp(cfg->backend, "duckdb")) {
+		char *abs = realpath(cfg->duckdb_path, NULL);
+		char *id = pgw_asprintf("duckdb:%s", abs ? abs : cfg->duckdb_path);
+		free(abs);
+		return id;
+	}
+	if (!strcmp(cfg->backend, "clickhouse"))
+		return pgw_asprintf("clickhouse:%s:%s/%s", cfg->clickhouse_host, cfg->clickhouse_port ? cfg->clickhouse_port : "",
+				    cfg->clickhouse_database ? cfg->clickhouse_database : "default");
+	return pgw_asprintf("snowflake:%s/%s/%s", cfg->snowsql_account ? cfg->snowsql_account : "",
+			    cfg->snowsql_database ? cfg->snowsql_database : "", cfg->snowsql_schema ? cfg->snowsql_schema : "");
+}
+
+/* Two runs loading the same table into the same place would trip over each other's helper
+ * tables: a session advisory lock in PostgreSQL (released with the connection, even on a crash)
+ * lets only one of them load it. */
+static int lock_table(struct pgw_run *run, enum pgw_command cmd, const char *name, bool lock, struct pgw_err *err)
+{
+	char *dest = destination(run->cfg, cmd);
+	char *key = pgw_asprintf("%s|%s", dest, name);
+	const char *params[] = {key};
+	PGresult *res = pgw_pg_query(run->pg,
+				     lock ? "SELECT pg_try_advisory_lock(1885821800, hashtext($1))"
+					  : "SELECT pg_advisory_unlock(1885821800, hashtext($1))",
+				     1, params, err);
+	int rc = res ? 0 : -1;
+	if (res && lock && strcmp(PQgetvalue(res, 0, 0), "t"))
+		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE,
+				 "another pgwarehouse run is loading table %s into the same %s; skipped, run again when "
+				 "it has finished",
+				 name, cmd == PGW_CMD_EXTRACT ? "directory" : "warehouse");
+	PQclear(res);
+	free(key);
+	free(dest);
+	return rc;
+}
+
+static int run_locked(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)
+{
 	/* one snapshot for the catalog reads and the data */
 	int rc = pgw_pg_exec(run->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &res->err);
 	if (rc == 0) {
@@ -152,11 +216,31 @@ int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, s
 	}
 	if (rc < 0)
 		pgw_pg_exec(run->pg, "ROLLBACK", NULL);
+	return rc;
+}
+
+int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->name = pgw_strdup(name);
+	if (pgw_interrupted())
+		return pgw_err_set(&res->err, PGW_ERR_INTERRUPTED, "not started: pgwarehouse was asked to stop");
+	double t0 = pgw_now();
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	int rc = lock_table(run, cmd, name, true, &res->err);
+	if (rc == 0) {
+		rc = run_locked(run, cmd, name, res);
+		if (run->pg->conn)
+			lock_table(run, cmd, name, false, NULL);
+	}
 	if (rc < 0 && pgw_interrupted())
 		pgw_err_set(&res->err, PGW_ERR_INTERRUPTED,
 			    "interrupted: %s; the warehouse table was left as it was before this run",
 			    pgw_interrupted() == SIGINT ? "SIGINT" : "SIGTERM");
 	res->seconds = pgw_now() - t0;
 	res->ok = rc == 0;
+	if (cmd != PGW_CMD_EXTRACT)
+		record_run(run, cmd, res, (double)wall.tv_sec + wall.tv_nsec / 1e9);
 	return rc;
 }

@@ -23,6 +23,7 @@ struct pgw_table_result {
 	double seconds;
 	bool ok;
 	struct pgw_err err;
+	char *wm_before, *wm_after; /* for the run log */
 };
 
 /* Runs one command for one table. Fills res; returns 0 or -1 (res->err says why). */
@@ -37,6 +38,7 @@ struct pgw_plan {
 	char *select_sql; /* the SELECT to COPY out */
 	int *order;       /* columns that order rows under max_records (NULL: the key) */
 	int norder;
+	char *wm_before;  /* the watermark of an incremental strategy, as PostgreSQL's text */
 };
 
 /* Reads the table's definition and the warehouse's state inside the current Postgres transaction
@@ -44,10 +46,15 @@ struct pgw_plan {
 int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_plan *plan,
 		   struct pgw_err *err);
 void pgw_plan_cleanup(struct pgw_plan *plan);
+/* The watermark the next incremental run would start from, read back from the warehouse, as
+ * PostgreSQL's text; NULL without a key or when it cannot be read. */
+char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan);
 
 /* Names `sync all` works on: the config's tables (without skip: true), else every table of pgschema. */
 int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err);
 
 double pgw_now(void);
+/* Whether col can serve as the table's last_modified column; *idx is its index. */
+int pgw_check_last_modified(const struct pgw_table_def *def, const char *col, int *idx, struct pgw_err *err);
 
 #endif

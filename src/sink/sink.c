@@ -25,3 +25,11 @@ void pgw_wh_tables_free(struct pgw_wh_table *t, int n)
 	}
 	free(t);
 }
+
+void pgw_rows_cleanup(struct pgw_rows *r)
+{
+	for (int i = 0; r->cells && i < r->nrows * r->ncols; i++)
+		free(r->cells[i]);
+	free(r->cells);
+	memset(r, 0, sizeof(*r));
+}

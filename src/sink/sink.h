@@ -38,8 +38,18 @@ struct pgw_wh_table {
 struct pgw_sink;
 struct pgw_sink_writer;
 
+enum pgw_dialect { PGW_SQL_DUCKDB, PGW_SQL_CLICKHOUSE, PGW_SQL_SNOWFLAKE };
+
+/* A result as text: nrows * ncols cells, NULL for SQL NULL. */
+struct pgw_rows {
+	int nrows, ncols;
+	char **cells;
+};
+void pgw_rows_cleanup(struct pgw_rows *r);
+
 struct pgw_sink_ops {
 	const char *name;
+	enum pgw_dialect dialect;
 	int (*open)(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err);
 	void (*close)(struct pgw_sink *s);
 	int (*inspect)(struct pgw_sink *s, const struct pgw_target *t, struct pgw_wh_state *st, struct pgw_err *err);
@@ -57,6 +67,11 @@ struct pgw_sink_ops {
 	void (*abort)(struct pgw_sink *s);
 	/* User tables (not pgwarehouse's own), with exact row counts. */
 	int (*list)(struct pgw_sink *s, struct pgw_wh_table **tables, int *n, struct pgw_err *err);
+	/* Runs one statement for pgwarehouse's own bookkeeping (the run log, check); with out, returns
+	 * the result rows as text. */
+	int (*sql)(struct pgw_sink *s, const char *sql, struct pgw_rows *out, struct pgw_err *err);
+	/* Appends the quoted, qualified name of a pgwarehouse table in the default schema/database. */
+	void (*own_table)(struct pgw_sink *s, struct pgw_buf *b, const char *name);
 	/* Optional. Another writer for the rows of the current REPLACE load, used by one other thread
 	 * between begin and commit; every writer is closed before commit (ok false drops its rows). */
 	int (*writer_open)(struct pgw_sink *s, struct pgw_sink_writer **w, struct pgw_err *err);

@@ -2,6 +2,10 @@
  * (clickhouse_host: embedded). chDB ships no C header in its npm package, so the few functions
  * used are declared here after chDB's public chdb.h. */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,12 +133,31 @@ static void chdb_close(struct ch_conn *base)
 	free(c);
 }
 
+/* ClickHouse holds an flock on <path>/status while it runs; chDB would print its own multi-line
+ * exception for a store in use, so look first. */
+static bool store_in_use(const char *path)
+{
+	char *status = pgw_asprintf("%s/status", path);
+	int fd = open(status, O_RDWR | O_CLOEXEC);
+	free(status);
+	if (fd < 0)
+		return false;
+	bool busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
 int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err)
 {
 	if (!cfg->clickhouse_path)
 		return pgw_err_set(err, PGW_ERR_CONFIG,
 				   "clickhouse_host is `embedded` but clickhouse_path is not set; set it to a directory "
 				   "(or CLICKHOUSE_PATH)");
+	if (store_in_use(cfg->clickhouse_path))
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
+				   "the embedded ClickHouse store %s is in use by another process; wait for it to finish "
+				   "or stop it",
+				   cfg->clickhouse_path);
 	struct ch_chdb *c = pgw_calloc(1, sizeof(*c));
 	const char *lib = cfg->clickhouse_chdb_library ? cfg->clickhouse_chdb_library : "libchdb.so";
 	if (load_api(c, lib, err) < 0) {

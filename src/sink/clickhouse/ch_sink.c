@@ -573,6 +573,53 @@ static int ch_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, 
 	return rc;
 }
 
+/* Rows of TabSeparated text; the column count comes from the first row. */
+static void parse_tsv(const char *p, struct pgw_rows *out)
+{
+	memset(out, 0, sizeof(*out));
+	int cap = 0, n = 0;
+	while (*p) {
+		char *v = tsv_field(&p);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			out->cells = pgw_realloc(out->cells, sizeof(char *) * (size_t)cap);
+		}
+		out->cells[n++] = v;
+		if (!out->nrows && !out->ncols && *p != '\t')
+			out->ncols = n;
+		if (*p == '\n' && out->ncols)
+			out->nrows = n / out->ncols;
+		if (*p)
+			p++;
+	}
+	if (out->ncols)
+		out->nrows = n / out->ncols;
+}
+
+static int ch_sql(struct pgw_sink *base, const char *sql, struct pgw_rows *out, struct pgw_err *err)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	if (!out)
+		return s->conn->exec(s->conn, sql, NULL, false, err);
+	struct pgw_buf q, res;
+	pgw_buf_init(&q);
+	pgw_buf_init(&res);
+	pgw_buf_printf(&q, "%s FORMAT TabSeparated", sql);
+	int rc = s->conn->exec(s->conn, q.data, &res, true, err);
+	if (rc == 0)
+		parse_tsv(res.data ? res.data : "", out);
+	pgw_buf_cleanup(&q);
+	pgw_buf_cleanup(&res);
+	return rc;
+}
+
+static void ch_own_table(struct pgw_sink *base, struct pgw_buf *b, const char *name)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	struct pgw_target t = {0};
+	qualified(b, s, &t, name);
+}
+
 /* Over HTTP another connection; chDB runs one query at a time per process. */
 static int ch_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err *err)
 {
@@ -583,6 +630,9 @@ static int ch_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err 
 }
 
 const struct pgw_sink_ops pgw_clickhouse_sink = {
+	.dialect = PGW_SQL_CLICKHOUSE,
+	.sql = ch_sql,
+	.own_table = ch_own_table,
 	.name = "clickhouse",
 	.open = ch_open,
 	.close = ch_close,

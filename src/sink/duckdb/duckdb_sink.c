@@ -521,6 +521,25 @@ static int duck_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_er
 	return 0;
 }
 
+static int duck_sql(struct pgw_sink *base, const char *sql, struct pgw_rows *out, struct pgw_err *err)
+{
+	struct duck_sink *s = (struct duck_sink *)base;
+	if (!out)
+		return pgw_duck_exec(s->con, sql, err);
+	struct pgw_duck_rows r;
+	if (pgw_duck_select(s->con, sql, 0, NULL, &r, err) < 0)
+		return -1;
+	*out = (struct pgw_rows){.nrows = r.nrows, .ncols = r.ncols, .cells = r.cells};
+	return 0;
+}
+
+static void duck_own_table(struct pgw_sink *base, struct pgw_buf *b, const char *name)
+{
+	(void)base;
+	struct pgw_target t = {0};
+	qualified(b, &t, name);
+}
+
 static int duck_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
@@ -559,6 +578,9 @@ static int duck_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n
 
 const struct pgw_sink_ops pgw_duckdb_sink = {
 	.name = "duckdb",
+	.dialect = PGW_SQL_DUCKDB,
+	.sql = duck_sql,
+	.own_table = duck_own_table,
 	.open = duck_open,
 	.close = duck_close,
 	.inspect = duck_inspect,

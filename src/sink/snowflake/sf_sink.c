@@ -444,6 +444,36 @@ static int sf_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, 
 	return rc;
 }
 
+static int sf_sql(struct pgw_sink *base, const char *sql, struct pgw_rows *out, struct pgw_err *err)
+{
+	struct sf_sink *s = (struct sf_sink *)base;
+	if (!out)
+		return pgw_sf_query(s->s, sql, NULL, err);
+	json_t *data = NULL;
+	if (pgw_sf_query(s->s, sql, &data, err) < 0)
+		return -1;
+	json_t *rowset = json_object_get(data, "rowset"), *row;
+	memset(out, 0, sizeof(*out));
+	out->ncols = (int)json_array_size(json_object_get(data, "rowtype"));
+	out->nrows = (int)json_array_size(rowset);
+	out->cells = pgw_calloc((size_t)out->nrows * (size_t)out->ncols + 1, sizeof(char *));
+	size_t i;
+	json_array_foreach(rowset, i, row) {
+		for (int c = 0; c < out->ncols; c++) {
+			const char *v = json_string_value(json_array_get(row, (size_t)c));
+			out->cells[i * (size_t)out->ncols + (size_t)c] = v ? pgw_strdup(v) : NULL;
+		}
+	}
+	json_decref(data);
+	return 0;
+}
+
+static void sf_own_table(struct pgw_sink *base, struct pgw_buf *b, const char *name)
+{
+	(void)base;
+	pgw_buf_ident(b, name);
+}
+
 /* Another session (a sign-in per job), so jobs never share a session's renewal. */
 static int sf_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err *err)
 {
@@ -452,6 +482,9 @@ static int sf_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err 
 }
 
 const struct pgw_sink_ops pgw_snowflake_sink = {
+	.dialect = PGW_SQL_SNOWFLAKE,
+	.sql = sf_sql,
+	.own_table = sf_own_table,
 	.name = "snowflake",
 	.open = sf_open,
 	.close = sf_close,

@@ -1,0 +1,136 @@
+/* `pgwarehouse check`: everything a sync needs, tested without copying anything. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/log.h"
+#include "pipeline/sync.h"
+
+struct report {
+	int problems, warnings;
+};
+
+static void line(struct report *r, const char *tag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void line(struct report *r, const char *tag, const char *fmt, ...)
+{
+	char text[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	printf("%-5s %s\n", tag, text);
+	if (!strcmp(tag, "FAIL"))
+		r->problems++;
+	else if (!strcmp(tag, "warn"))
+		r->warnings++;
+}
+
+static char *pg_value(struct pgw_pg *pg, const char *sql, const char *param)
+{
+	const char *params[] = {param};
+	PGresult *res = pgw_pg_query(pg, sql, param ? 1 : 0, params, NULL);
+	char *v = res && PQntuples(res) && !PQgetisnull(res, 0, 0) ? pgw_strdup(PQgetvalue(res, 0, 0)) : NULL;
+	PQclear(res);
+	return v;
+}
+
+static void check_postgres(struct report *r, struct pgw_pg *pg, const struct pgw_config *cfg)
+{
+	char *v = pg_value(pg, "SELECT current_setting('server_version') || ', database ' || current_database() || "
+			       "', user ' || current_user", NULL);
+	line(r, "ok", "PostgreSQL %s (%s:%s)", v ? v : "?", cfg->pghost ? cfg->pghost : "local socket",
+	     cfg->pgport ? cfg->pgport : "5432");
+	free(v);
+	v = pg_value(pg, "SELECT has_schema_privilege($1, 'USAGE')::text", cfg->pgschema);
+	if (!v)
+		line(r, "FAIL", "schema \"%s\" does not exist; fix pgschema", cfg->pgschema);
+	else if (strcmp(v, "true"))
+		line(r, "FAIL", "no USAGE privilege on schema \"%s\"; GRANT USAGE ON SCHEMA to this user", cfg->pgschema);
+	free(v);
+}
+
+static void check_warehouse(struct report *r, struct pgw_sink *sink, const struct pgw_config *cfg)
+{
+	static const char *const version_sql[] = {"SELECT CAST(version() AS VARCHAR)", "SELECT version()",
+						  "SELECT CURRENT_VERSION()"};
+	struct pgw_err err = {0};
+	struct pgw_rows rows;
+	if (sink->ops->sql(sink, version_sql[sink->ops->dialect], &rows, &err) < 0) {
+		line(r, "FAIL", "%s: %s", cfg->backend, err.msg);
+		return;
+	}
+	line(r, "ok", "%s %s", cfg->backend, rows.nrows && rows.cells[0] ? rows.cells[0] : "?");
+	pgw_rows_cleanup(&rows);
+	/* loads create tables: try it */
+	struct pgw_buf drop, create;
+	pgw_buf_init(&drop);
+	pgw_buf_init(&create);
+	pgw_buf_puts(&drop, "DROP TABLE IF EXISTS ");
+	sink->ops->own_table(sink, &drop, PGW_INTERNAL_PREFIX "check");
+	pgw_buf_puts(&create, "CREATE TABLE ");
+	sink->ops->own_table(sink, &create, PGW_INTERNAL_PREFIX "check");
+	pgw_buf_puts(&create, sink->ops->dialect == PGW_SQL_CLICKHOUSE ? " (x Int32) ENGINE = Memory" : " (x INTEGER)");
+	if (sink->ops->sql(sink, drop.data, NULL, &err) < 0 || sink->ops->sql(sink, create.data, NULL, &err) < 0)
+		line(r, "FAIL", "%s: cannot create tables: %s", cfg->backend, err.msg);
+	else
+		sink->ops->sql(sink, drop.data, NULL, NULL);
+	pgw_buf_cleanup(&drop);
+	pgw_buf_cleanup(&create);
+}
+
+static void check_table(struct report *r, struct pgw_run *run, const char *name)
+{
+	struct pgw_err err = {0};
+	struct pgw_table_def *def = NULL;
+	if (pgw_pg_table_def(run->pg, name, &def, &err) < 0) {
+		line(r, "FAIL", "%s", err.msg);
+		return;
+	}
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", def->oid);
+	char *sel = pg_value(run->pg, "SELECT has_table_privilege($1::oid, 'SELECT')::text", oid);
+	const struct pgw_table_conf *tc = pgw_config_table(run->cfg, name);
+	const char *lm = run->last_modified ? run->last_modified : tc ? tc->last_modified : NULL;
+	int idx;
+	if (!sel || strcmp(sel, "true"))
+		line(r, "FAIL", "table %s: no SELECT privilege; GRANT SELECT ON %s.%s TO this user", name, def->schema,
+		     def->name);
+	else if (lm && pgw_check_last_modified(def, lm, &idx, &err) < 0)
+		line(r, "FAIL", "table %s: %s", name, err.msg);
+	else if (def->npk == 0 && !(tc && tc->reload == PGW_RELOAD_ALWAYS))
+		line(r, "warn", "table %s: no primary key, so every sync reloads it in full (set reload: true to say so)",
+		     name);
+	else
+		line(r, "ok", "table %s (%d columns, key: %s)", name, def->ncols, def->npk ? "yes" : "none");
+	for (int i = 0; i < def->ncols; i++)
+		if (def->cols[i].lossy_text)
+			line(r, "warn", "table %s: column \"%s\" (%s) is copied as text", name, def->cols[i].name,
+			     def->cols[i].pgtype);
+	free(sel);
+	pgw_table_def_free(def);
+}
+
+int pgw_cmd_check(struct pgw_run *run)
+{
+	struct report r = {0};
+	struct pgw_err err = {0};
+	printf("ok    config %s%s\n", run->cfg->path, run->cfg->file_found ? "" : " (not found: settings from the environment)");
+	check_postgres(&r, run->pg, run->cfg);
+	check_warehouse(&r, run->sink, run->cfg);
+	char **names = NULL;
+	int n = 0;
+	if (pgw_all_tables(run, &names, &n, &err) < 0)
+		line(&r, "FAIL", "%s", err.msg);
+	if (n == 0)
+		line(&r, "warn", "no tables to sync: schema \"%s\" has none and the config lists none", run->cfg->pgschema);
+	for (int i = 0; i < n; i++) {
+		check_table(&r, run, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	printf("%d problem%s, %d warning%s\n", r.problems, r.problems == 1 ? "" : "s", r.warnings,
+	       r.warnings == 1 ? "" : "s");
+	return r.problems ? 1 : 0;
+}

@@ -1,0 +1,193 @@
+/* _pgwarehouse_runs in each warehouse's dialect. Times are stored as UTC without a zone. */
+#include "pipeline/runlog.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "sink/clickhouse/ch_internal.h"
+
+/* Plain lower-case names that no dialect reserves, left unquoted so Snowflake resolves them
+ * (it upper-cases unquoted names) the same way in CREATE, INSERT and SELECT. */
+static const char *const columns[] = {"table_name", "command", "strategy", "started_at", "finished_at", "row_count",
+				      "byte_count", "watermark_before", "watermark_after", "status", "error",
+				      "started_us"};
+
+/* Column types, in the order of columns[]: t text, T time, i integer. started_us (microseconds
+ * since 1970) orders runs everywhere: ClickHouse's DateTime holds whole seconds only. */
+static const char kinds[] = "tttTTiitttti";
+
+static const char *type_of(enum pgw_dialect d, char kind)
+{
+	static const char *const types[3][3] = {
+		{"VARCHAR", "TIMESTAMP", "BIGINT"},
+		{"Nullable(String)", "DateTime", "Int64"},
+		{"VARCHAR", "TIMESTAMP_NTZ", "NUMBER(19,0)"},
+	};
+	return types[d][kind == 't' ? 0 : kind == 'T' ? 1 : 2];
+}
+
+static void literal(enum pgw_dialect d, struct pgw_buf *b, const char *v)
+{
+	if (!v) {
+		pgw_buf_puts(b, "NULL");
+	} else if (d == PGW_SQL_CLICKHOUSE) {
+		pgw_ch_literal(b, v, strlen(v));
+	} else if (d == PGW_SQL_SNOWFLAKE) { /* backslash escapes there */
+		pgw_buf_puts(b, "'");
+		for (; *v; v++) {
+			if (*v == '\'' || *v == '\\')
+				pgw_buf_add(b, v, 1);
+			pgw_buf_add(b, v, 1);
+		}
+		pgw_buf_puts(b, "'");
+	} else {
+		pgw_buf_literal(b, v);
+	}
+}
+
+static void time_literal(enum pgw_dialect d, struct pgw_buf *b, double t)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	char text[40];
+	strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+	if (d == PGW_SQL_CLICKHOUSE) { /* DateTime holds seconds */
+		pgw_buf_printf(b, "toDateTime('%s')", text);
+		return;
+	}
+	pgw_buf_printf(b, "'%s.%06d'::%s", text, (int)((t - (double)secs) * 1e6), type_of(d, 'T'));
+}
+
+static int create_table(struct pgw_sink *sink, struct pgw_err *err)
+{
+	enum pgw_dialect d = sink->ops->dialect;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "CREATE TABLE IF NOT EXISTS ");
+	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
+	pgw_buf_puts(&sql, " (");
+	for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) {
+		const char *type = type_of(d, kinds[i]);
+		if (d == PGW_SQL_CLICKHOUSE && i < 2) /* key columns cannot be Nullable */
+			type = "String";
+		pgw_buf_printf(&sql, "%s%s %s", i ? ", " : "", columns[i], type);
+	}
+	pgw_buf_puts(&sql, ")");
+	if (d == PGW_SQL_CLICKHOUSE)
+		pgw_buf_puts(&sql, " ENGINE = MergeTree ORDER BY (table_name, started_us)");
+	int rc = sink->ops->sql(sink, sql.data, NULL, err);
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
+int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, struct pgw_err *err)
+{
+	/* jobs share one warehouse: concurrent CREATEs of the same table could conflict */
+	static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&create_mu);
+	int rc = create_table(sink, err);
+	pthread_mutex_unlock(&create_mu);
+	if (rc < 0)
+		return -1;
+	enum pgw_dialect d = sink->ops->dialect;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "INSERT INTO ");
+	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
+	pgw_buf_puts(&sql, " VALUES (");
+	literal(d, &sql, r->table);
+	pgw_buf_puts(&sql, ", ");
+	literal(d, &sql, r->command);
+	pgw_buf_puts(&sql, ", ");
+	literal(d, &sql, r->strategy);
+	pgw_buf_puts(&sql, ", ");
+	time_literal(d, &sql, r->started);
+	pgw_buf_puts(&sql, ", ");
+	time_literal(d, &sql, r->finished);
+	pgw_buf_printf(&sql, ", %lld, %llu, ", r->rows, r->bytes);
+	literal(d, &sql, r->watermark_before);
+	pgw_buf_puts(&sql, ", ");
+	literal(d, &sql, r->watermark_after);
+	pgw_buf_puts(&sql, ", ");
+	literal(d, &sql, r->status);
+	pgw_buf_puts(&sql, ", ");
+	literal(d, &sql, r->error);
+	pgw_buf_printf(&sql, ", %lld)", (long long)(r->started * 1e6));
+	rc = sink->ops->sql(sink, sql.data, NULL, err);
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
+/* Whether the log exists: reading an absent table is an error on every warehouse. */
+static int log_exists(struct pgw_sink *sink, bool *exists, struct pgw_err *err)
+{
+	struct pgw_wh_state st = {0};
+	struct pgw_table_def def = {.name = PGW_RUNS_TABLE};
+	struct pgw_target t = {.name = PGW_RUNS_TABLE, .def = &def};
+	if (sink->ops->inspect(sink, &t, &st, err) < 0)
+		return -1;
+	*exists = st.exists;
+	return 0;
+}
+
+static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *table, struct pgw_buf *sql)
+{
+	/* times come back as text starting "YYYY-MM-DD HH:MM:SS" */
+	const char *fmt_time = d == PGW_SQL_CLICKHOUSE ? "toString(%s)" : "CAST(%s AS VARCHAR)";
+	const char *text = fmt_time;
+	if (d == PGW_SQL_CLICKHOUSE) { /* argMax skips NULLs, hence ifNull: '' reads as none */
+		pgw_buf_puts(sql, "SELECT table_name, argMax(command, started_us), argMax(ifNull(strategy, ''), started_us), ");
+		pgw_buf_printf(sql, fmt_time, "argMax(started_at, started_us)");
+		pgw_buf_puts(sql, ", ");
+		pgw_buf_printf(sql, fmt_time, "argMax(finished_at, started_us)");
+		pgw_buf_puts(sql, ", ");
+		pgw_buf_printf(sql, text, "argMax(row_count, started_us)");
+		pgw_buf_puts(sql, ", argMax(ifNull(status, ''), started_us), argMax(ifNull(error, ''), started_us), ");
+		pgw_buf_puts(sql, "if(countIf(status = 'ok') = 0, '', toString(maxIf(started_at, status = 'ok'))), ");
+		pgw_buf_puts(sql, "argMax(ifNull(watermark_after, ''), started_us) FROM ");
+	} else {
+		pgw_buf_puts(sql, "SELECT table_name, command, strategy, ");
+		pgw_buf_printf(sql, fmt_time, "started_at");
+		pgw_buf_puts(sql, ", ");
+		pgw_buf_printf(sql, fmt_time, "finished_at");
+		pgw_buf_puts(sql, ", ");
+		pgw_buf_printf(sql, text, "row_count");
+		pgw_buf_puts(sql, ", status, error, ");
+		pgw_buf_printf(sql, fmt_time,
+			       "max(CASE WHEN status = 'ok' THEN started_at END) OVER (PARTITION BY table_name)");
+		pgw_buf_puts(sql, ", watermark_after FROM ");
+	}
+	sink->ops->own_table(sink, sql, PGW_RUNS_TABLE);
+	if (table) {
+		pgw_buf_puts(sql, " WHERE table_name = ");
+		literal(d, sql, table);
+	}
+	if (d == PGW_SQL_CLICKHOUSE)
+		pgw_buf_puts(sql, " GROUP BY table_name");
+	else
+		pgw_buf_puts(sql, " QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY started_us DESC) = 1");
+	pgw_buf_puts(sql, " ORDER BY table_name");
+}
+
+int pgw_runlog_latest(struct pgw_sink *sink, const char *table, struct pgw_rows *out, struct pgw_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	bool exists = false;
+	if (log_exists(sink, &exists, err) < 0)
+		return -1;
+	if (!exists)
+		return 0;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	latest_sql(sink->ops->dialect, sink, table, &sql);
+	int rc = sink->ops->sql(sink, sql.data, out, err);
+	pgw_buf_cleanup(&sql);
+	if (rc == 0 && out->nrows && out->ncols != PGW_STATUS_COLS)
+		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "unexpected shape of %s; drop it to start a new log",
+				 PGW_RUNS_TABLE);
+	return rc;
+}

@@ -1,0 +1,31 @@
+/* The run log: one row per sync/reload/load in the warehouse table _pgwarehouse_runs, and the
+ * latest run per table for `pgwarehouse status`. */
+#ifndef PGW_RUNLOG_H
+#define PGW_RUNLOG_H
+
+#include "sink/sink.h"
+
+#define PGW_RUNS_TABLE PGW_INTERNAL_PREFIX "runs"
+
+struct pgw_run_record {
+	const char *table;
+	const char *command;  /* sync, reload, load */
+	const char *strategy; /* NULL when the table failed before choosing one */
+	double started, finished; /* seconds since 1970, UTC */
+	long long rows;
+	unsigned long long bytes;
+	const char *watermark_before, *watermark_after; /* PostgreSQL's text of the key values, or NULL */
+	const char *status;   /* ok, failed, interrupted */
+	const char *error;    /* NULL when ok */
+};
+
+/* Appends r, creating the table on first use. */
+int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, struct pgw_err *err);
+
+/* The latest run of each table (or of `table`), by table name: cells table, command, strategy,
+ * started, finished, rows, status, error, started of the latest ok run (NULL if none), watermark
+ * after. An absent log gives no rows. */
+#define PGW_STATUS_COLS 10
+int pgw_runlog_latest(struct pgw_sink *sink, const char *table, struct pgw_rows *out, struct pgw_err *err);
+
+#endif
