@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "pipeline/extract.h"
 #include "pipeline/jobs.h"
 #include "pipeline/runlog.h"
@@ -211,7 +212,9 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 	}
 	struct pgw_table_result *res = pgw_calloc((size_t)(n ? n : 1), sizeof(*res));
 	struct table_job tj = {.cli = cli, .names = names, .res = res};
+	pgw_progress_start(n);
 	pgw_run_jobs(run, n, run->cfg->jobs, run_one, &tj);
+	pgw_progress_stop();
 	int failed = 0, code = 0;
 	for (int i = 0; i < n; i++)
 		if (!res[i].ok) {

@@ -36,7 +36,8 @@ static const char usage_text[] =
 	"      --streams N          COPY connections per large table (default 2; 1 = one stream;\n"
 	"                           config postgres: copy_streams, copy_streams_min_size: 256MB)\n"
 	"  -d, --debug              log every statement sent\n"
-	"  -q, --quiet              only warnings and errors on stderr\n"
+	"  -q, --quiet              only warnings and errors on stderr (no progress)\n"
+	"      --log-format FMT     text (default) or json: one JSON object per stderr line\n"
 	"  -h, --help               this help\n"
 	"  -V, --version            print the version\n"
 	"\n"
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
 		{"backend", required_argument, NULL, 'b'},
 		{"last-modified", required_argument, NULL, 'l'},
 		{"jobs", required_argument, NULL, 'j'},
+		{"log-format", required_argument, NULL, 'L'},
 		{"streams", required_argument, NULL, 'S'},
 		{"debug", no_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -124,6 +126,11 @@ int main(int argc, char **argv)
 		case 'l': cli.last_modified = optarg; break;
 		case 'j': cli.over.jobs = optarg; break;
 		case 'S': cli.over.copy_streams = optarg; break;
+		case 'L':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				return usage_error("--log-format is text or json, not `%s`", optarg);
+			pgw_log_set_json(!strcmp(optarg, "json"));
+			break;
 		case 'd': pgw_log_set_level(PGW_LOG_DEBUG); break;
 		case 'q': pgw_log_set_level(PGW_LOG_WARN); break;
 		case 'h': fputs(usage_text, stdout); return 0;

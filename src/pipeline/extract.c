@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "core/interrupt.h"
+#include "core/progress.h"
 #include "core/log.h"
 #include "pipeline/csv.h"
 
@@ -209,6 +210,7 @@ static int copy_to_files(struct pgw_run *run, const char *select_sql, struct chu
 			rc = write_row(w, buf, len, &res->err);
 		res->bytes += (unsigned)len;
 		res->rows++;
+		pgw_progress_add(run->progress, 1, (unsigned)len);
 		PQfreemem(buf);
 		if (rc < 0)
 			break;

@@ -7,6 +7,7 @@
 
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "pipeline/extract.h"
 #include "pipeline/runlog.h"
 #include "pipeline/streams.h"
@@ -127,13 +128,16 @@ static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 	if (rc == 0) {
 		res->strategy = plan.strategy;
 		res->wm_before = plan.wm_before ? pgw_strdup(plan.wm_before) : NULL;
+		if (plan.mode == PGW_LOAD_REPLACE && run->cfg->max_records <= 0)
+			pgw_progress_estimate(run->progress, plan.def->est_rows);
 		pgw_info("%s: %s", name, plan.strategy);
 		rc = stream_rows(run, &plan, res);
 	}
 	if (rc == 0)
 		res->wm_after = pgw_plan_watermark_after(run, &plan);
-	if (rc == 0 && pgw_pg_exec(run->pg, "COMMIT", &res->err) < 0)
-		rc = -1;
+	/* a read-only transaction: once the warehouse committed, losing PostgreSQL here loses nothing */
+	if (rc == 0)
+		pgw_pg_exec(run->pg, "COMMIT", NULL);
 	pgw_plan_cleanup(&plan);
 	return rc;
 }
@@ -228,7 +232,10 @@ int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, s
 	double t0 = pgw_now();
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
-	int rc = lock_table(run, cmd, name, true, &res->err);
+	run->progress = pgw_progress_begin(name, -1);
+	int rc = pgw_pg_ensure(run->pg, &res->err);
+	if (rc == 0)
+		rc = lock_table(run, cmd, name, true, &res->err);
 	if (rc == 0) {
 		rc = run_locked(run, cmd, name, res);
 		if (run->pg->conn)
@@ -238,6 +245,8 @@ int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, s
 		pgw_err_set(&res->err, PGW_ERR_INTERRUPTED,
 			    "interrupted: %s; the warehouse table was left as it was before this run",
 			    pgw_interrupted() == SIGINT ? "SIGINT" : "SIGTERM");
+	pgw_progress_end(run->progress);
+	run->progress = NULL;
 	res->seconds = pgw_now() - t0;
 	res->ok = rc == 0;
 	if (cmd != PGW_CMD_EXTRACT)

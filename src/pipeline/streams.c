@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/progress.h"
 
 #define BATCH_ROWS 2048 /* DuckDB's vector size: one batch fills one data chunk */
 #define BATCHES_PER_STREAM 3
@@ -81,6 +82,7 @@ static void give_full(struct pgw_streams *st, struct pgw_batch *b, unsigned long
 	st->nfull++;
 	st->rows += (long long)b->rows;
 	st->bytes += bytes;
+	pgw_progress_add(st->run->progress, (long long)b->rows, bytes);
 	pthread_cond_broadcast(&st->changed);
 	pthread_mutex_unlock(&st->mu);
 }
@@ -91,6 +93,7 @@ static bool count_written(struct pgw_streams *st, size_t rows, unsigned long lon
 	pthread_mutex_lock(&st->mu);
 	st->rows += (long long)rows;
 	st->bytes += bytes;
+	pgw_progress_add(st->run->progress, (long long)rows, bytes);
 	bool go = !st->stop && !st->failed;
 	pthread_mutex_unlock(&st->mu);
 	return go;

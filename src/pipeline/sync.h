@@ -6,6 +6,8 @@
 #include "sink/sink.h"
 #include "source/pg.h"
 
+struct pgw_progress;
+
 enum pgw_command { PGW_CMD_SYNC, PGW_CMD_RELOAD, PGW_CMD_EXTRACT, PGW_CMD_LOAD };
 
 struct pgw_run {
@@ -13,6 +15,7 @@ struct pgw_run {
 	struct pgw_pg *pg;
 	struct pgw_sink *sink;
 	const char *last_modified; /* from the command line, or NULL */
+	struct pgw_progress *progress; /* of the table being run, or NULL */
 };
 
 struct pgw_table_result {

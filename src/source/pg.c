@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/interrupt.h"
 #include "core/log.h"
@@ -32,7 +33,48 @@ static const char *connect_hint(const char *msg)
 	return "check the postgres settings";
 }
 
+/* Failures that a moment later may be gone: a server restarting, a dropped network path. */
+static bool transient(const char *msg)
+{
+	static const char *const signs[] = {"Connection refused", "starting up", "shutting down", "in recovery mode",
+					    "timeout expired", "Connection reset", "server closed the connection",
+					    "too many clients", "No route to host"};
+	for (size_t i = 0; i < sizeof(signs) / sizeof(signs[0]); i++)
+		if (strstr(msg, signs[i]))
+			return true;
+	return false;
+}
+
+static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
+
+/* Connects, retrying transient failures 3 times after 0.5, 1 and 2 seconds. */
 int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
+{
+	struct pgw_err e = {0};
+	for (int attempt = 0;; attempt++) {
+		if (connect_once(pg, cfg, &e) == 0)
+			return 0;
+		if (attempt == 3 || !transient(e.msg) || pgw_interrupted())
+			break;
+		pgw_warn("%s; retrying in %.1fs", e.msg, 0.5 * (1 << attempt));
+		usleep(500000u << attempt);
+	}
+	if (err)
+		*err = e;
+	return -1;
+}
+
+int pgw_pg_ensure(struct pgw_pg *pg, struct pgw_err *err)
+{
+	if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK)
+		return 0;
+	const struct pgw_config *cfg = pg->cfg;
+	pgw_pg_close(pg);
+	pgw_info("reconnecting to PostgreSQL");
+	return pgw_pg_connect(pg, cfg, err);
+}
+
+static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
 {
 	const char *keys[12], *vals[12];
 	int n = 0;

@@ -37,6 +37,8 @@ struct pgw_table_def {
 
 int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
 void pgw_pg_close(struct pgw_pg *pg);
+/* Reconnects (as pgw_pg_connect) when the connection was lost or closed. */
+int pgw_pg_ensure(struct pgw_pg *pg, struct pgw_err *err);
 /* Runs a command that returns no rows. */
 int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err);
 /* Runs a parameterised query; returns a result the caller PQclear()s, or NULL with err set. */

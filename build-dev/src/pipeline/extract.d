@@ -1,0 +1,23 @@
+build-dev/src/pipeline/extract.o: src/pipeline/extract.c \
+ src/pipeline/extract.h src/pipeline/sync.h src/config/config.h \
+ src/core/err.h src/sink/sink.h src/batch/batch.h src/source/pg.h \
+ /usr/include/postgresql/libpq-fe.h \
+ /usr/include/postgresql/postgres_ext.h \
+ /usr/include/postgresql/pg_config_ext.h src/core/buf.h \
+ src/core/interrupt.h src/core/progress.h src/core/log.h \
+ src/pipeline/csv.h
+src/pipeline/extract.h:
+src/pipeline/sync.h:
+src/config/config.h:
+src/core/err.h:
+src/sink/sink.h:
+src/batch/batch.h:
+src/source/pg.h:
+/usr/include/postgresql/libpq-fe.h:
+/usr/include/postgresql/postgres_ext.h:
+/usr/include/postgresql/pg_config_ext.h:
+src/core/buf.h:
+src/core/interrupt.h:
+src/core/progress.h:
+src/core/log.h:
+src/pipeline/csv.h:

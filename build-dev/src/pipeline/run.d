@@ -1,0 +1,23 @@
+build-dev/src/pipeline/run.o: src/pipeline/run.c src/core/interrupt.h \
+ src/core/log.h src/core/progress.h src/pipeline/extract.h \
+ src/pipeline/sync.h src/config/config.h src/core/err.h src/sink/sink.h \
+ src/batch/batch.h src/source/pg.h /usr/include/postgresql/libpq-fe.h \
+ /usr/include/postgresql/postgres_ext.h \
+ /usr/include/postgresql/pg_config_ext.h src/core/buf.h \
+ src/pipeline/runlog.h src/pipeline/streams.h
+src/core/interrupt.h:
+src/core/log.h:
+src/core/progress.h:
+src/pipeline/extract.h:
+src/pipeline/sync.h:
+src/config/config.h:
+src/core/err.h:
+src/sink/sink.h:
+src/batch/batch.h:
+src/source/pg.h:
+/usr/include/postgresql/libpq-fe.h:
+/usr/include/postgresql/postgres_ext.h:
+/usr/include/postgresql/pg_config_ext.h:
+src/core/buf.h:
+src/pipeline/runlog.h:
+src/pipeline/streams.h:

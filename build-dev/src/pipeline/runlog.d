@@ -1,0 +1,19 @@
+build-dev/src/pipeline/runlog.o: src/pipeline/runlog.c \
+ src/pipeline/runlog.h src/sink/sink.h src/batch/batch.h \
+ src/config/config.h src/core/err.h src/source/pg.h \
+ /usr/include/postgresql/libpq-fe.h \
+ /usr/include/postgresql/postgres_ext.h \
+ /usr/include/postgresql/pg_config_ext.h src/core/buf.h src/core/log.h \
+ src/sink/clickhouse/ch_internal.h
+src/pipeline/runlog.h:
+src/sink/sink.h:
+src/batch/batch.h:
+src/config/config.h:
+src/core/err.h:
+src/source/pg.h:
+/usr/include/postgresql/libpq-fe.h:
+/usr/include/postgresql/postgres_ext.h:
+/usr/include/postgresql/pg_config_ext.h:
+src/core/buf.h:
+src/core/log.h:
+src/sink/clickhouse/ch_internal.h:

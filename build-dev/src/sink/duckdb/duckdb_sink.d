@@ -1,0 +1,19 @@
+build-dev/src/sink/duckdb/duckdb_sink.o: src/sink/duckdb/duckdb_sink.c \
+ src/core/log.h src/sink/duckdb/duckdb_internal.h \
+ /work/main/deps/include/duckdb.h src/core/buf.h src/sink/sink.h \
+ src/batch/batch.h src/config/config.h src/core/err.h src/source/pg.h \
+ /usr/include/postgresql/libpq-fe.h \
+ /usr/include/postgresql/postgres_ext.h \
+ /usr/include/postgresql/pg_config_ext.h
+src/core/log.h:
+src/sink/duckdb/duckdb_internal.h:
+/work/main/deps/include/duckdb.h:
+src/core/buf.h:
+src/sink/sink.h:
+src/batch/batch.h:
+src/config/config.h:
+src/core/err.h:
+src/source/pg.h:
+/usr/include/postgresql/libpq-fe.h:
+/usr/include/postgresql/postgres_ext.h:
+/usr/include/postgresql/pg_config_ext.h:
