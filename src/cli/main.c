@@ -1,5 +1,6 @@
 /* Command line: options, commands, the summary, exit codes. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,8 @@ int main(int argc, char **argv)
 	int rc = parse_positionals(&cli, argc, argv);
 	if (rc)
 		return rc;
+	/* over a file-size limit, let writes fail with EFBIG (reported, cleaned up) instead of dying */
+	signal(SIGXFSZ, SIG_IGN);
 	pgw_interrupt_init();
 	return pgw_cli_run(&cli);
 }

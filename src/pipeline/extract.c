@@ -133,13 +133,21 @@ struct chunk_writer {
 	struct pgw_buf header;
 };
 
+/* "...: No space left on device; free space (or raise the file size limit) and run extract again" */
+static int write_failed(struct pgw_err *err, const char *path, const char *why)
+{
+	return pgw_err_set(err, PGW_ERR_IO,
+			   "cannot write %s: %s; free disk space (or raise the file size limit) and run extract again",
+			   path, why);
+}
+
 static int close_chunk(struct chunk_writer *w, struct pgw_err *err)
 {
 	int rc = 0;
 	if (!w->gz)
 		return 0;
 	if (gzclose(w->gz) != Z_OK)
-		rc = pgw_err_set(err, PGW_ERR_IO, "cannot write %s: %s", w->tmp_path, strerror(errno));
+		rc = write_failed(err, w->tmp_path, strerror(errno));
 	else if (rename(w->tmp_path, w->final_path) < 0)
 		rc = pgw_err_set(err, PGW_ERR_IO, "cannot rename %s: %s", w->tmp_path, strerror(errno));
 	w->gz = NULL;
@@ -154,8 +162,7 @@ static int write_bytes(struct chunk_writer *w, const char *p, int len, struct pg
 	if (len > 0 && gzwrite(w->gz, p, (unsigned)len) != len) {
 		int zerr;
 		const char *msg = gzerror(w->gz, &zerr);
-		return pgw_err_set(err, PGW_ERR_IO, "cannot write %s: %s", w->tmp_path,
-				   zerr == Z_ERRNO ? strerror(errno) : msg);
+		return write_failed(err, w->tmp_path, zerr == Z_ERRNO ? strerror(errno) : msg);
 	}
 	return 0;
 }
@@ -248,7 +255,7 @@ static int write_manifest(const char *dir, const struct pgw_plan *plan, long lon
 		fprintf(f, "mode=%d\nstrategy=%s\nshape=%llx\nrows=%lld\nfiles=%d\n", (int)plan->mode, plan->strategy,
 			shape_of(plan->def), rows, files);
 		if (fclose(f) != 0 || rename(tmp, path) < 0)
-			rc = pgw_err_set(err, PGW_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+			rc = write_failed(err, path, strerror(errno));
 	}
 	free(tmp);
 	free(path);

@@ -43,3 +43,15 @@ pgq "ALTER TABLE items ADD COLUMN extra int"
 pgq "ALTER TABLE items DROP COLUMN extra"
 t_err "load refuses files from before a table change" 1 'changed in PostgreSQL since it was extracted; run extract again' "$PGW" load items
 t_same "and leaves the warehouse as it was" $expected items
+
+# A full disk under extract (a file-size limit stands in for it): one clear error, no partial
+# file left to load, and extract works again once there is room.
+pgq "CREATE TABLE wide (id int PRIMARY KEY, body text)"
+pgq "INSERT INTO wide SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 50000) g"
+t_err "extract over the size limit fails clearly" 1 "cannot write pgw_data/wide_data/00001.csv.gz.tmp: File too large; free disk space" \
+  bash -c 'ulimit -f 200; exec "$1" extract wide' _ "$PGW"
+t_eq "no partial file is left" "" "$(ls pgw_data/wide_data 2>/dev/null)"
+t_err "load has nothing to load" 2 'nothing extracted for table "wide"' "$PGW" load wide
+t_ok "extract with room again" "$PGW" -q extract wide
+t_ok "load" "$PGW" -q load wide
+t_same "wide equals Postgres through extract + load" wide
