@@ -43,6 +43,3 @@ rm -f duck.db; run "first load, --jobs 1" --jobs 1
 add_rows; run "incremental, --jobs 1" --jobs 1
 rm -f duck.db; run "first load, --jobs 4" --jobs 4
 add_rows; run "incremental, --jobs 4" --jobs 4
-total=$("$DUCKQ" duck.db "SELECT sum(estimated_size) FROM duckdb_tables()")
-echo
-echo "rows in DuckDB (estimated): $total"

@@ -36,6 +36,16 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 t0=$(now); bytes=$(psql -qX -c "$copy_sql" | wc -c); t1=$(now)
 raw_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 mb=$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')
+# the same COPY split in two ctid ranges, read at once (what --streams 2 asks of the server)
+blocks=$(psql -qAtX -c "SELECT pg_relation_size('t') / current_setting('block_size')::int")
+half=$((blocks / 2))
+t0=$(now)
+psql -qX -c "COPY (SELECT * FROM t WHERE ctid < '($half,0)'::tid) TO STDOUT (FORMAT binary)" > /dev/null &
+first=$!
+psql -qX -c "COPY (SELECT * FROM t WHERE ctid >= '($half,0)'::tid) TO STDOUT (FORMAT binary)" > /dev/null
+wait $first  # not a bare wait: clickhouse-server is a child of this shell too
+t1=$(now)
+raw2_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
 cd "$work"
 # timed CMD...: runs CMD, sets T (seconds) and RSS (MB)
@@ -45,8 +55,11 @@ timed() {
 }
 check_rows() { [[ "$1" == "$ROWS" ]] || { echo "$2 has $1 rows, expected $ROWS" >&2; exit 1; }; }
 
-timed env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q reload t; duck_s=$T; duck_rss=$RSS
-check_rows "$("$DUCKQ" duck.db "SELECT count(*) FROM t")" "DuckDB"
+declare -A duck_s duck_rss
+for n in ${BENCH_STREAMS:-1 2 3 4}; do
+  timed env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q --streams "$n" reload t; duck_s[$n]=$T; duck_rss[$n]=$RSS
+  check_rows "$("$DUCKQ" duck.db "SELECT count(*) FROM t")" "DuckDB"
+done
 timed env PGWAREHOUSE_BACKEND=clickhouse "$PGW" -q reload t; ch_s=$T; ch_rss=$RSS
 check_rows "$(chq "SELECT count() FROM t")" "ClickHouse"
 chdb_s=
@@ -82,13 +95,19 @@ echo
 echo "| path | seconds | rows/s | MB/s (of COPY binary) | peak RSS |"
 echo "|---|---:|---:|---:|---:|"
 row "raw \`COPY ... (FORMAT binary)\` to /dev/null" "$raw_s" "-"
-row "\`pgwarehouse reload\` into DuckDB" "$duck_s" "$duck_rss MB"
+row "raw, two ctid-range COPYs at once (reference)" "$raw2_s" "-"
+for n in ${BENCH_STREAMS:-1 2 3 4}; do
+  row "\`pgwarehouse reload --streams $n\` into DuckDB" "${duck_s[$n]}" "${duck_rss[$n]} MB"
+done
 row "\`pgwarehouse reload\` into ClickHouse over HTTP" "$ch_s" "$ch_rss MB"
 [[ -n $chdb_s ]] && row "\`pgwarehouse reload\` into embedded ClickHouse (chDB)" "$chdb_s" "$chdb_rss MB"
 row "seed's way into DuckDB: CSV + gzip -9 files ($(printf %.1f "$seed_extract") s), then COPY FROM" "$seed_duck" "-"
 row "seed's way into ClickHouse: the same files, one INSERT per file" "$seed_ch" "-"
 echo
-awk -v r="$raw_s" -v d="$duck_s" -v c="$ch_s" -v sd="$seed_duck" -v sc="$seed_ch" 'BEGIN {
-  printf "DuckDB: %.2fx the raw COPY rate, %.1fx faster than the seed'"'"'s way\n", r / d, sd / d
+for n in ${BENCH_STREAMS:-1 2 3 4}; do
+  awk -v r="$raw_s" -v d="${duck_s[$n]}" -v sd="$seed_duck" -v n="$n" 'BEGIN {
+    printf "DuckDB, %d stream(s): %.2fx the raw single-stream COPY rate, %.1fx faster than the seed'"'"'s way\n", n, r / d, sd / d }'
+done
+awk -v r="$raw_s" -v c="$ch_s" -v sc="$seed_ch" 'BEGIN {
   printf "ClickHouse (HTTP): %.2fx the raw COPY rate, %.1fx faster than the seed'"'"'s way\n", r / c, sc / c }'
 exit 0

@@ -46,12 +46,14 @@ static const char usage_text[] =
 	"(PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSCHEMA PGSSLMODE, DUCKDB_PATH,\n"
 	"DUCKDB_MEMORY_LIMIT, CLICKHOUSE_HOST/_PORT/_DATABASE/_USER/_PWD/_SECURE/_PATH,\n"
 	"CHDB_LIBRARY, SNOWSQL_ACCOUNT/_USER/_DATABASE/_SCHEMA/_WAREHOUSE/_ROLE/_PWD,\n"
-	"SNOWSQL_PRIVATE_KEY_PATH/_PASSPHRASE, SNOWSQL_TOKEN, SNOWSQL_AUTHENTICATOR); a .env file\n"
+	"SNOWSQL_PRIVATE_KEY_PATH/_PASSPHRASE, SNOWSQL_TOKEN, SNOWSQL_AUTHENTICATOR,\n"
+	"PGWAREHOUSE_JOBS, PGWAREHOUSE_COPY_STREAMS/_MIN_SIZE, DUCKDB_THREADS,\n"
+	"PGWAREHOUSE_PROGRESS_INTERVAL: seconds between progress lines off a terminal); a .env file\n"
 	"in the working directory is read first.\n"
 	"ClickHouse: clickhouse_host: HOST (HTTP) or `embedded` (chDB, data in clickhouse_path).\n"
 	"\n"
 	"exit status: 0 ok, 1 a table failed, 2 usage or config error, 3 PostgreSQL error,\n"
-	"4 warehouse error.\n";
+	"4 warehouse error, 130/143 stopped by SIGINT/SIGTERM (the table in progress rolled back).\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {

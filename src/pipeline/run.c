@@ -13,70 +13,6 @@
 #include "pipeline/streams.h"
 #include "pipeline/sync.h"
 
-/* Tables at least this big (and the server new enough for TID range scans) are read by several
- * connections at once, each copying a range of blocks inside one exported snapshot. */
-static int parallel_streams(struct pgw_run *run, const struct pgw_plan *plan)
-{
-	const struct pgw_config *cfg = run->cfg;
-	if (cfg->copy_streams < 2 || plan->mode != PGW_LOAD_REPLACE || cfg->max_records > 0)
-		return 1;
-	if (plan->def->relkind != 'r' && plan->def->relkind != 'm')
-		return 1;
-	if (pgw_pg_version(run->pg) < 140000) {
-		pgw_debug("%s: one COPY stream: PostgreSQL before 14 has no TID range scans", plan->def->name);
-		return 1;
-	}
-	return cfg->copy_streams;
-}
-
-/* Block count of the table, or -1. */
-static long long table_blocks(struct pgw_run *run, const struct pgw_table_def *def, struct pgw_err *err)
-{
-	char oid[16];
-	snprintf(oid, sizeof(oid), "%u", def->oid);
-	const char *params[] = {oid};
-	PGresult *res = pgw_pg_query(run->pg,
-				     "SELECT pg_relation_size($1::oid), pg_relation_size($1::oid) / "
-				     "current_setting('block_size')::int8",
-				     1, params, err);
-	if (!res)
-		return -1;
-	long long bytes = atoll(PQgetvalue(res, 0, 0)), blocks = atoll(PQgetvalue(res, 0, 1));
-	PQclear(res);
-	return bytes >= run->cfg->copy_streams_min_bytes ? blocks : 0;
-}
-
-/* The SELECT of each stream: n ranges of blocks, the last one open so rows in blocks added since
- * the size was read are not missed. Returns the number of streams. */
-static int split_ranges(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot,
-			struct pgw_err *err)
-{
-	int n = parallel_streams(run, plan);
-	long long blocks = n > 1 ? table_blocks(run, plan->def, err) : 0;
-	if (blocks < 0)
-		return -1;
-	if (blocks < n)
-		n = 1;
-	*sqls = pgw_calloc((size_t)n, sizeof(char *));
-	if (n == 1) {
-		(*sqls)[0] = pgw_strdup(plan->select_sql);
-		return 1;
-	}
-	PGresult *res = pgw_pg_query(run->pg, "SELECT pg_export_snapshot()", 0, NULL, err);
-	if (!res)
-		return -1;
-	*snapshot = pgw_strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	for (int i = 0; i < n; i++) {
-		long long lo = blocks * i / n, hi = blocks * (i + 1) / n;
-		(*sqls)[i] = i < n - 1 ? pgw_asprintf("%s WHERE ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid",
-						      plan->select_sql, lo, hi)
-				       : pgw_asprintf("%s WHERE ctid >= '(%lld,0)'::tid", plan->select_sql, lo);
-	}
-	pgw_info("%s: %d COPY streams over %lld blocks", plan->def->name, n, blocks);
-	return n;
-}
-
 static void free_strs(char **v, int n)
 {
 	for (int i = 0; v && i < n; i++)
@@ -102,7 +38,7 @@ static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_ta
 {
 	struct pgw_err *err = &res->err;
 	char **sqls = NULL, *snapshot = NULL;
-	int n = split_ranges(run, plan, &sqls, &snapshot, err);
+	int n = pgw_split_copy(run, plan, &sqls, &snapshot, err);
 	int rc = n < 0 ? -1 : run->sink->ops->begin(run->sink, &plan->target, plan->mode, err);
 	struct pgw_streams *st = NULL;
 	if (rc == 0 && !(st = pgw_streams_start(run, plan->def, sqls, n, snapshot, err)))

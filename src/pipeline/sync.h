@@ -56,6 +56,11 @@ char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan)
 /* Names `sync all` works on: the config's tables (without skip: true), else every table of pgschema. */
 int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err);
 
+/* The SELECT of each COPY stream for plan (see split.c); returns how many (1: plan->select_sql),
+ * or -1. *snapshot is the exported snapshot the streams adopt when there are several. */
+int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot,
+		   struct pgw_err *err);
+
 double pgw_now(void);
 /* Whether col can serve as the table's last_modified column; *idx is its index. */
 int pgw_check_last_modified(const struct pgw_table_def *def, const char *col, int *idx, struct pgw_err *err);
