@@ -30,7 +30,7 @@ filter=${PGW_TEST_FILTER:-}
 
 run_script() { # backend script
   local backend=$1 t=$2 name; name=$(basename "$t" .sh)
-  local db="${name}_db" dir="$WORK/$backend/$name"
+  local db="${name}_db" dir="$WORK/$backend/$name" started=$SECONDS
   echo "== $name [$backend]"
   psql -qAtX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
   if [[ $backend == clickhouse ]]; then
@@ -49,6 +49,7 @@ run_script() { # backend script
   pkill -f -- "$dir/" 2>/dev/null  # a helper server a failed script left behind (the Snowflake double)
   # a script that stopped early (syntax error, crash of the shell) counts as a failure
   [[ -f "$dir/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }
+  echo "   ($name [$backend]: $((SECONDS - started)) s)"
 }
 
 for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse chdb snowflake}; do

@@ -115,7 +115,7 @@ static void *show(void *arg)
 	(void)arg;
 	bool tty = pgw_log_tty();
 	const char *env = getenv("PGWAREHOUSE_PROGRESS_INTERVAL");
-	double every = tty ? 0.5 : env && atof(env) > 0 ? atof(env) : 10.0, last_log = now();
+	double every = tty ? 0.5 : env && atof(env) > 0 ? atof(env) : 5.0, last_log = now();
 	pthread_mutex_lock(&P.mu);
 	while (!P.stopping) {
 		struct timespec until;

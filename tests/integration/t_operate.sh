@@ -11,7 +11,7 @@ t_ok "first sync" "$PGW" -q sync orders
 pgq "INSERT INTO orders SELECT g, g, now() FROM generate_series(101, 130) g"
 t_ok "incremental sync" "$PGW" -q sync orders
 t_ok "reload" "$PGW" -q reload nokey
-"$PGW" -q sync missing_table 2>/dev/null
+"$PGW" -q sync missing_table >/dev/null 2>&1
 
 runs="SELECT table_name, command, coalesce(strategy, '-'), row_count, coalesce(watermark_before, '-'), coalesce(watermark_after, '-'), status FROM _pgwarehouse_runs ORDER BY started_us"
 t_eq "one run-log row per run, with strategy, rows, watermarks and status" \

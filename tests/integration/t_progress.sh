@@ -1,9 +1,9 @@
 # What a run shows while it works: live lines on a terminal, progress log lines otherwise, JSON
 # lines with --log-format json, nothing but warnings and errors under -q; errors stay visible.
 pgq "CREATE TABLE slow (id bigint PRIMARY KEY, body text)"
-pgq "INSERT INTO slow SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 40000) g"
+pgq "INSERT INTO slow SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 25000) g"
 pgq "ANALYZE slow"
-proxy_start "$PGPORT" 1500000   # about 3 s for the table
+proxy_start "$PGPORT" 2000000   # about 1.4 s for the table
 
 PGPORT=$PROXY_PORT PGWAREHOUSE_PROGRESS_INTERVAL=0.5 "$PGW" reload slow 2>"$PWD/plain.err" >/dev/null
 t_ok "not on a terminal: progress log lines" grep -Eq "^pgwarehouse: progress  slow: [0-9.k]+ rows, [0-9.]+ MB, [0-9.k]+ rows/s, [0-9]+%, ETA [0-9]+s$" "$PWD/plain.err"
@@ -48,6 +48,6 @@ tr '\r' '\n' <"$PWD/tty.out" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' >"$PWD/tty.txt"
 t_ok "terminal: a live line for the table" grep -Eq "^  slow: [0-9.k]+ rows, .* rows/s" "$PWD/tty.txt"
 t_ok "terminal: an overall line" grep -Eq "^[01]/2 tables done, " "$PWD/tty.txt"
 t_ok "terminal: the error line is printed whole" grep -q "^pgwarehouse: error: sync broken: table \"broken\" has no column \"nope\" for last_modified" "$PWD/tty.txt"
-t_ok "terminal: the summary follows" grep -Eq "^slow +reload +40000 " "$PWD/tty.txt"
+t_ok "terminal: the summary follows" grep -Eq "^slow +reload +25000 " "$PWD/tty.txt"
 proxy_stop
 t_same "slow equals Postgres" slow
