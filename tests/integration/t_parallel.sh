@@ -47,10 +47,15 @@ t_ok "...and changed the table" test "$(pgq 'SELECT count(*) FROM acct')" -gt 20
 
 # One stream's connection dropped by the server, or cut on the network (through a throttled
 # proxy): the table fails, the old copy stays, the next run converges.
-proxy_start "$PGPORT" 3000000
+# A wide table, so each stream holds more than the socket buffers and its server is still sending.
+pgq "CREATE TABLE wide (id bigint PRIMARY KEY, body text)"
+pgq "INSERT INTO wide SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g"
+t_ok "first copy of wide" "$PGW" -q reload wide
+proxy_start "$PGPORT" 8000000
 fail_one_stream() { # how
-  local before; before=$(dq 'SELECT count(*) FROM acct')
-  PGPORT=$PROXY_PORT "$PGW" --streams 2 reload acct >"$PWD/drop.log" 2>&1 &
+  pgq "INSERT INTO wide SELECT g, 'new' FROM generate_series((SELECT max(id) + 1 FROM wide), (SELECT max(id) + 1000 FROM wide)) g"
+  local before; before=$(dq 'SELECT count(*) FROM wide')
+  PGPORT=$PROXY_PORT "$PGW" --streams 2 reload wide >"$PWD/drop.log" 2>&1 &
   local pid=$!
   wait_copy "ctid >= ''(0,0)''"
   sleep 0.3
@@ -61,31 +66,32 @@ fail_one_stream() { # how
   fi
   wait $pid
   t_eq "$1: the table fails (exit 3: PostgreSQL)" "3" "$?"
-  t_ok "$1: the error names the table" grep -q "reload acct: " "$PWD/drop.log"
+  t_ok "$1: the error names the table" grep -q "reload wide: " "$PWD/drop.log"
   t_eq "$1: one error line" "1" "$(grep -c "error:" "$PWD/drop.log")"
   cp "$PWD/drop.log" "$PWD/drop-$1.log"
-  t_eq "$1: the old copy is untouched" "$before" "$(dq 'SELECT count(*) FROM acct')"
+  t_eq "$1: the old copy is untouched" "$before" "$(dq 'SELECT count(*) FROM wide')"
   if [[ $BACKEND == duckdb ]]; then
     t_eq "$1: no helper table left behind" "0" "$(wh_tables | grep -v _pgwarehouse_runs | grep -c _pgwarehouse_)"
   fi
-  t_ok "$1: the next run converges" "$PGW" -q --streams 2 reload acct
-  t_same "$1: equal to Postgres after the failure" acct
+  t_ok "$1: the next run converges" "$PGW" -q --streams 2 reload wide
+  t_same "$1: equal to Postgres after the failure" wide
 }
 fail_one_stream terminate
 fail_one_stream cut
 
 # SIGKILL in the middle of a parallel reload: the old copy stays; a helper table may stay until
 # the next load of the table drops it.
-before=$(dq 'SELECT count(*) FROM acct')
-PGPORT=$PROXY_PORT "$PGW" --streams 2 reload acct >/dev/null 2>&1 &
+pgq "INSERT INTO wide SELECT g, 'new' FROM generate_series((SELECT max(id) + 1 FROM wide), (SELECT max(id) + 1000 FROM wide)) g"
+before=$(dq 'SELECT count(*) FROM wide')
+PGPORT=$PROXY_PORT "$PGW" --streams 2 reload wide >/dev/null 2>&1 &
 pid=$!
 wait_copy "ctid"
 sleep 0.5
 kill -9 $pid; wait $pid 2>/dev/null
-t_eq "killed parallel reload: the old copy is untouched" "$before" "$(dq 'SELECT count(*) FROM acct')"
+t_eq "killed parallel reload: the old copy is untouched" "$before" "$(dq 'SELECT count(*) FROM wide')"
 t_eq "...and listwh does not show a helper" "0" "$("$PGW" listwh | grep -c _pgwarehouse_)"
-t_ok "the next run converges" "$PGW" -q --streams 2 reload acct
-t_same "equal to Postgres after the kill" acct
+t_ok "the next run converges" "$PGW" -q --streams 2 reload wide
+t_same "equal to Postgres after the kill" wide
 if [[ $BACKEND == duckdb ]]; then
   t_eq "the next run dropped the helper" "0" "$(wh_tables | grep -v _pgwarehouse_runs | grep -c _pgwarehouse_)"
 fi
