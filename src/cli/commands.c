@@ -154,11 +154,6 @@ static int cmd_status(struct pgw_sink *sink, const char *table)
 	return 0;
 }
 
-static const char *cmd_word(enum pgw_cli_command c)
-{
-	return c == CLI_RELOAD ? "reload" : c == CLI_EXTRACT ? "extract" : c == CLI_LOAD ? "load" : "sync";
-}
-
 static void print_summary(char **names, struct pgw_table_result *res, int n)
 {
 	char **cells = pgw_calloc((size_t)(n + 1) * 5, sizeof(char *));
@@ -191,11 +186,11 @@ static void run_one(struct pgw_run *run, int i, void *ctx)
 	static const enum pgw_command map[] = {[CLI_SYNC] = PGW_CMD_SYNC, [CLI_RELOAD] = PGW_CMD_RELOAD,
 					       [CLI_EXTRACT] = PGW_CMD_EXTRACT, [CLI_LOAD] = PGW_CMD_LOAD};
 	struct table_job *tj = ctx;
-	const struct pgw_cli *cli = tj->cli;
-	if (cli->cmd == CLI_SYNC || cli->cmd == CLI_RELOAD || cli->cmd == CLI_EXTRACT)
+	enum pgw_command cmd = map[tj->cli->cmd];
+	if (cmd != PGW_CMD_LOAD)
 		pgw_archive_clean(run->cfg, tj->names[i]);
-	if (pgw_run_table(run, map[cli->cmd], tj->names[i], &tj->res[i]) < 0)
-		pgw_error("%s %s: %s", cmd_word(cli->cmd), tj->names[i], tj->res[i].err.msg);
+	if (pgw_run_table(run, cmd, tj->names[i], &tj->res[i]) < 0)
+		pgw_error("%s %s: %s", pgw_command_name(cmd), tj->names[i], tj->res[i].err.msg);
 }
 
 static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)

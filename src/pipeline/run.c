@@ -78,13 +78,18 @@ static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 	return rc;
 }
 
+const char *pgw_command_name(enum pgw_command cmd)
+{
+	static const char *const names[] = {[PGW_CMD_SYNC] = "sync", [PGW_CMD_RELOAD] = "reload",
+					    [PGW_CMD_EXTRACT] = "extract", [PGW_CMD_LOAD] = "load"};
+	return names[cmd];
+}
+
 static void record_run(struct pgw_run *run, enum pgw_command cmd, const struct pgw_table_result *res, double started)
 {
-	static const char *const words[] = {[PGW_CMD_SYNC] = "sync", [PGW_CMD_RELOAD] = "reload",
-					    [PGW_CMD_LOAD] = "load"};
 	struct pgw_run_record r = {
 		.table = res->name,
-		.command = words[cmd],
+		.command = pgw_command_name(cmd),
 		.strategy = res->strategy,
 		.started = started,
 		.finished = started + res->seconds,

@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "sink/clickhouse/ch_internal.h"
 
 /* Plain lower-case names that no dialect reserves, left unquoted so Snowflake resolves them
  * (it upper-cases unquoted names) the same way in CREATE, INSERT and SELECT. */
@@ -29,23 +28,12 @@ static const char *type_of(enum pgw_dialect d, char kind)
 	return types[d][kind == 't' ? 0 : kind == 'T' ? 1 : 2];
 }
 
-static void literal(enum pgw_dialect d, struct pgw_buf *b, const char *v)
+static void literal(struct pgw_sink *sink, struct pgw_buf *b, const char *v)
 {
-	if (!v) {
+	if (v)
+		sink->ops->literal(b, v);
+	else
 		pgw_buf_puts(b, "NULL");
-	} else if (d == PGW_SQL_CLICKHOUSE) {
-		pgw_ch_literal(b, v, strlen(v));
-	} else if (d == PGW_SQL_SNOWFLAKE) { /* backslash escapes there */
-		pgw_buf_puts(b, "'");
-		for (; *v; v++) {
-			if (*v == '\'' || *v == '\\')
-				pgw_buf_add(b, v, 1);
-			pgw_buf_add(b, v, 1);
-		}
-		pgw_buf_puts(b, "'");
-	} else {
-		pgw_buf_literal(b, v);
-	}
 }
 
 static void time_literal(enum pgw_dialect d, struct pgw_buf *b, double t)
@@ -99,23 +87,20 @@ int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, str
 	pgw_buf_puts(&sql, "INSERT INTO ");
 	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
 	pgw_buf_puts(&sql, " VALUES (");
-	literal(d, &sql, r->table);
-	pgw_buf_puts(&sql, ", ");
-	literal(d, &sql, r->command);
-	pgw_buf_puts(&sql, ", ");
-	literal(d, &sql, r->strategy);
-	pgw_buf_puts(&sql, ", ");
+	const char *head[] = {r->table, r->command, r->strategy}, *tail[] = {r->watermark_before, r->watermark_after,
+									  r->status, r->error};
+	for (size_t i = 0; i < 3; i++) {
+		literal(sink, &sql, head[i]);
+		pgw_buf_puts(&sql, ", ");
+	}
 	time_literal(d, &sql, r->started);
 	pgw_buf_puts(&sql, ", ");
 	time_literal(d, &sql, r->finished);
-	pgw_buf_printf(&sql, ", %lld, %llu, ", r->rows, r->bytes);
-	literal(d, &sql, r->watermark_before);
-	pgw_buf_puts(&sql, ", ");
-	literal(d, &sql, r->watermark_after);
-	pgw_buf_puts(&sql, ", ");
-	literal(d, &sql, r->status);
-	pgw_buf_puts(&sql, ", ");
-	literal(d, &sql, r->error);
+	pgw_buf_printf(&sql, ", %lld, %llu", r->rows, r->bytes);
+	for (size_t i = 0; i < 4; i++) {
+		pgw_buf_puts(&sql, ", ");
+		literal(sink, &sql, tail[i]);
+	}
 	pgw_buf_printf(&sql, ", %lld)", (long long)(r->started * 1e6));
 	rc = sink->ops->sql(sink, sql.data, NULL, err);
 	pgw_buf_cleanup(&sql);
@@ -164,7 +149,7 @@ static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *ta
 	sink->ops->own_table(sink, sql, PGW_RUNS_TABLE);
 	if (table) {
 		pgw_buf_puts(sql, " WHERE table_name = ");
-		literal(d, sql, table);
+		literal(sink, sql, table);
 	}
 	if (d == PGW_SQL_CLICKHOUSE)
 		pgw_buf_puts(sql, " GROUP BY table_name");

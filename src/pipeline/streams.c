@@ -75,14 +75,20 @@ static struct pgw_batch *take_free(struct pgw_streams *st)
 	return b;
 }
 
+/* Under st->mu. */
+static void count(struct pgw_streams *st, size_t rows, unsigned long long bytes)
+{
+	st->rows += (long long)rows;
+	st->bytes += bytes;
+	pgw_progress_add(st->run->progress, (long long)rows, bytes);
+}
+
 static void give_full(struct pgw_streams *st, struct pgw_batch *b, unsigned long long bytes)
 {
 	pthread_mutex_lock(&st->mu);
 	st->full[(st->full_head + st->nfull) % st->nbatches] = b;
 	st->nfull++;
-	st->rows += (long long)b->rows;
-	st->bytes += bytes;
-	pgw_progress_add(st->run->progress, (long long)b->rows, bytes);
+	count(st, b->rows, bytes);
 	pthread_cond_broadcast(&st->changed);
 	pthread_mutex_unlock(&st->mu);
 }
@@ -91,9 +97,7 @@ static void give_full(struct pgw_streams *st, struct pgw_batch *b, unsigned long
 static bool count_written(struct pgw_streams *st, size_t rows, unsigned long long bytes)
 {
 	pthread_mutex_lock(&st->mu);
-	st->rows += (long long)rows;
-	st->bytes += bytes;
-	pgw_progress_add(st->run->progress, (long long)rows, bytes);
+	count(st, rows, bytes);
 	bool go = !st->stop && !st->failed;
 	pthread_mutex_unlock(&st->mu);
 	return go;

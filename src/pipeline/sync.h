@@ -9,6 +9,8 @@
 struct pgw_progress;
 
 enum pgw_command { PGW_CMD_SYNC, PGW_CMD_RELOAD, PGW_CMD_EXTRACT, PGW_CMD_LOAD };
+/* "sync", "reload", "extract", "load" */
+const char *pgw_command_name(enum pgw_command cmd);
 
 struct pgw_run {
 	const struct pgw_config *cfg;

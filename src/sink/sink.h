@@ -70,6 +70,8 @@ struct pgw_sink_ops {
 	/* Runs one statement for pgwarehouse's own bookkeeping (the run log, check); with out, returns
 	 * the result rows as text. */
 	int (*sql)(struct pgw_sink *s, const char *sql, struct pgw_rows *out, struct pgw_err *err);
+	/* Appends s as a string literal of the sink's dialect. */
+	void (*literal)(struct pgw_buf *b, const char *s);
 	/* Appends the quoted, qualified name of a pgwarehouse table in the default schema/database. */
 	void (*own_table)(struct pgw_sink *s, struct pgw_buf *b, const char *name);
 	/* Optional. Another writer for the rows of the current REPLACE load, used by one other thread

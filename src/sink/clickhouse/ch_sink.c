@@ -613,6 +613,11 @@ static int ch_sql(struct pgw_sink *base, const char *sql, struct pgw_rows *out, 
 	return rc;
 }
 
+static void ch_string(struct pgw_buf *b, const char *s)
+{
+	pgw_ch_literal(b, s, strlen(s));
+}
+
 static void ch_own_table(struct pgw_sink *base, struct pgw_buf *b, const char *name)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
@@ -632,6 +637,7 @@ static int ch_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err 
 const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.dialect = PGW_SQL_CLICKHOUSE,
 	.sql = ch_sql,
+	.literal = ch_string,
 	.own_table = ch_own_table,
 	.name = "clickhouse",
 	.open = ch_open,

@@ -580,6 +580,7 @@ const struct pgw_sink_ops pgw_duckdb_sink = {
 	.name = "duckdb",
 	.dialect = PGW_SQL_DUCKDB,
 	.sql = duck_sql,
+	.literal = pgw_buf_literal,
 	.own_table = duck_own_table,
 	.open = duck_open,
 	.close = duck_close,

@@ -484,6 +484,7 @@ static int sf_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err 
 const struct pgw_sink_ops pgw_snowflake_sink = {
 	.dialect = PGW_SQL_SNOWFLAKE,
 	.sql = sf_sql,
+	.literal = literal,
 	.own_table = sf_own_table,
 	.name = "snowflake",
 	.open = sf_open,
