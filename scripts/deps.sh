@@ -13,7 +13,7 @@ want_test=0
 [[ "${1:-}" == --test ]] && want_test=1
 
 apt_pkgs=(build-essential pkg-config libpq-dev libyaml-dev zlib1g-dev libcmocka-dev libcurl4-openssl-dev libssl-dev libjansson-dev clickhouse-server curl openssl
-          postgresql postgresql-contrib nodejs npm ca-certificates time python3)
+          postgresql postgresql-contrib pgbouncer nodejs npm ca-certificates time python3)
 
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -8,7 +8,12 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=$(cd "${1:-build}" && pwd)
-export PGW="$build/pgwarehouse" DUCKQ="$build/duckq" CHDBQ="$build/chdbq" PGW_ROOT=$root
+# The query tools only read results back for the checks: the plain build's are used when there is
+# one (the sanitizer pass tests pgwarehouse, not them, and instrumented they take minutes to
+# export a big table)
+tools=$build
+[[ -x $root/build/duckq && -x $root/build/chdbq ]] && tools=$root/build
+export PGW="$build/pgwarehouse" DUCKQ="$tools/duckq" CHDBQ="$tools/chdbq" PGW_ROOT=$root
 export CHDB_LIBRARY=${CHDB_LIBRARY:-$root/deps/lib/libchdb.so}
 export T_RESULTS; T_RESULTS=$(mktemp)
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
@@ -40,7 +45,8 @@ run_script() { # backend script
   local pgw_backend=$backend ch_env=()
   if [[ $backend == chdb ]]; then  # embedded ClickHouse: the same sink, another transport
     pgw_backend=clickhouse
-    ch_env=(CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$dir/chdb")
+    # outside UTC, as the server is (tests/lib/chserver.sh): times must not depend on the zone
+    ch_env=(CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$dir/chdb" TZ=America/New_York)
   fi
   ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
       DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db "${ch_env[@]}" \

@@ -80,6 +80,9 @@ struct pgw_column {
 	struct pgw_column *child; /* PGW_T_LIST */
 };
 
+/* A batch ends once it holds this much source data (COPY bytes), whatever its row count. */
+#define PGW_BATCH_MAX_BYTES (32u << 20)
+
 struct pgw_batch {
 	int ncols;
 	size_t rows;

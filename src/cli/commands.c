@@ -47,8 +47,13 @@ static int cmd_list(struct pgw_pg *pg)
 	struct pgw_err err = {0};
 	PGresult *res = pgw_pg_query(
 		pg,
-		"SELECT n.nspname, c.relname, pg_size_pretty(pg_total_relation_size(c.oid)), "
-		"CASE WHEN c.reltuples < 0 THEN '-' ELSE c.reltuples::bigint::text END "
+		/* a partitioned table holds nothing itself: its size and rows are its partitions' */
+		"SELECT n.nspname, c.relname, pg_size_pretty(CASE WHEN c.relkind = 'p' THEN (SELECT "
+		"coalesce(sum(pg_total_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t) "
+		"ELSE pg_total_relation_size(c.oid) END), "
+		"CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint::text "
+		"FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf) "
+		"WHEN c.reltuples < 0 THEN '-' ELSE c.reltuples::bigint::text END "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind IN ('r','p') AND NOT c.relispartition "
 		"AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
@@ -199,6 +204,7 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 	char **names = NULL;
 	int n = 0;
 	if (!strcmp(cli->table, "all")) {
+		run->last_modified_where_present = true;
 		if (pgw_all_tables(run, &names, &n, &err) < 0)
 			return fail(&err);
 	} else {
@@ -255,7 +261,8 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 			goto out;
 		}
 	}
-	struct pgw_run run = {.cfg = cfg, .pg = &pg, .sink = sink, .last_modified = cli->last_modified};
+	struct pgw_run run = {.cfg = cfg, .pg = &pg, .sink = sink, .last_modified = cli->last_modified,
+			      .force = cli->force};
 	if (cli->cmd == CLI_LIST)
 		rc = cmd_list(&pg);
 	else if (cli->cmd == CLI_LISTWH)

@@ -13,6 +13,7 @@ struct pgw_cli {
 	enum pgw_cli_command cmd;
 	const char *table;
 	const char *last_modified;
+	bool force; /* --force: replace warehouse tables pgwarehouse did not create */
 };
 
 /* Runs the parsed command; returns the process exit status. */

@@ -1,5 +1,6 @@
 /* `pgwarehouse init`: a commented template config, never overwriting an existing file. */
 #include <errno.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +43,8 @@ static const char snowflake_part[] = "  backend: snowflake\n"
 				     "  snowsql_role:       # $SNOWSQL_ROLE\n"
 				     "  snowsql_private_key_path:  # $SNOWSQL_PRIVATE_KEY_PATH (key-pair sign-in, recommended)\n"
 				     "  snowsql_private_key_passphrase:  # $SNOWSQL_PRIVATE_KEY_PASSPHRASE\n"
-				     "  snowsql_pwd:        # $SNOWSQL_PWD (password sign-in)\n";
+				     "  snowsql_pwd:        # $SNOWSQL_PWD (password sign-in)\n"
+				     "  snowflake_names:    # upper (default: plain names as Snowflake folds them) or exact\n";
 static const char tail[] = "\n"
 			   "# Without a tables list, `sync all` syncs every table of pgschema.\n"
 			   "# tables:\n"
@@ -60,11 +62,17 @@ static const char tail[] = "\n"
 static const char *ask_backend(void)
 {
 	static char line[64];
-	fputs("Which warehouse backend: duckdb, clickhouse or snowflake? [duckdb] ", stdout);
+	static const char *const numbered[] = {"duckdb", "clickhouse", "snowflake"};
+	fputs("Which warehouse backend: 1) duckdb 2) clickhouse 3) snowflake? [duckdb] ", stdout);
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin))
 		return "duckdb";
 	line[strcspn(line, " \r\n")] = '\0';
+	/* a number, as the Python pgwarehouse's prompt took, or a name in any case */
+	if (line[0] >= '1' && line[0] <= '3' && !line[1])
+		return numbered[line[0] - '1'];
+	for (char *p = line; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
 	return line[0] ? line : "duckdb";
 }
 

@@ -36,6 +36,8 @@ static const char usage_text[] =
 	"  -j, --jobs N             tables synced at once (default: cores, at most 4; config jobs:)\n"
 	"      --streams N          COPY connections per large table (default 2; 1 = one stream;\n"
 	"                           config postgres: copy_streams, copy_streams_min_size: 256MB)\n"
+	"      --force              replace a warehouse table of the same name that pgwarehouse did\n"
+	"                           not create (refused without it)\n"
 	"  -d, --debug              log every statement sent\n"
 	"  -q, --quiet              only warnings and errors on stderr (no progress)\n"
 	"      --log-format FMT     text (default) or json: one JSON object per stderr line\n"
@@ -48,6 +50,8 @@ static const char usage_text[] =
 	"CHDB_LIBRARY, SNOWSQL_ACCOUNT/_USER/_DATABASE/_SCHEMA/_WAREHOUSE/_ROLE/_PWD,\n"
 	"SNOWSQL_PRIVATE_KEY_PATH/_PASSPHRASE, SNOWSQL_TOKEN, SNOWSQL_AUTHENTICATOR,\n"
 	"PGWAREHOUSE_JOBS, PGWAREHOUSE_COPY_STREAMS/_MIN_SIZE, DUCKDB_THREADS,\n"
+	"PGWAREHOUSE_SNOWFLAKE_NAMES (upper: plain names upper-case as Snowflake folds them, or exact),\n"
+	"PGWAREHOUSE_EXTRACT_ROWS_PER_FILE,\n"
 	"PGWAREHOUSE_PROGRESS_INTERVAL: seconds between progress lines off a terminal); a .env file\n"
 	"in the working directory is read first.\n"
 	"ClickHouse: clickhouse_host: HOST (HTTP) or `embedded` (chDB, data in clickhouse_path).\n"
@@ -112,6 +116,7 @@ int main(int argc, char **argv)
 		{"jobs", required_argument, NULL, 'j'},
 		{"log-format", required_argument, NULL, 'L'},
 		{"streams", required_argument, NULL, 'S'},
+		{"force", no_argument, NULL, 'F'},
 		{"debug", no_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -129,6 +134,7 @@ int main(int argc, char **argv)
 		case 'l': cli.last_modified = optarg; break;
 		case 'j': cli.over.jobs = optarg; break;
 		case 'S': cli.over.copy_streams = optarg; break;
+		case 'F': cli.force = true; break;
 		case 'L':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
 				return usage_error("--log-format is text or json, not `%s`", optarg);
@@ -148,6 +154,8 @@ int main(int argc, char **argv)
 		return rc;
 	/* over a file-size limit, let writes fail with EFBIG (reported, cleaned up) instead of dying */
 	signal(SIGXFSZ, SIG_IGN);
+	/* a peer closing a socket is an error to report, not a reason to die */
+	signal(SIGPIPE, SIG_IGN);
 	pgw_interrupt_init();
 	return pgw_cli_run(&cli);
 }

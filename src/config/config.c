@@ -11,6 +11,7 @@
 
 #include "config/yamltree.h"
 #include "core/buf.h"
+#include "core/log.h"
 
 #define DEFAULT_CONFIG "pgwarehouse_conf.yaml"
 
@@ -56,6 +57,7 @@ static const struct key_slot warehouse_keys[] = {
 	SLOT(snowsql_private_key_passphrase, "SNOWSQL_PRIVATE_KEY_PASSPHRASE"),
 	SLOT(snowsql_authenticator, "SNOWSQL_AUTHENTICATOR"),
 	SLOT(snowsql_token, "SNOWSQL_TOKEN"),
+	SLOT(snowflake_names, "PGWAREHOUSE_SNOWFLAKE_NAMES"),
 };
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -101,6 +103,8 @@ static int parse_stanza(struct pgw_config *cfg, const struct pgw_ynode *map, con
 				   map->line, stanza);
 	for (int i = 0; i < map->n; i++) {
 		const char *key = map->keys[i]->value ? map->keys[i]->value : "";
+		if (!strcmp(key, "snowsql_password")) /* the Python pgwarehouse's name for snowsql_pwd */
+			key = "snowsql_pwd";
 		const struct key_slot *slot = NULL;
 		for (size_t k = 0; k < nslots; k++)
 			if (!strcmp(slots[k].key, key))
@@ -136,6 +140,13 @@ int pgw_weekday_parse(const char *s)
 	return -1;
 }
 
+bool pgw_config_true(const char *s)
+{
+	if (!s)
+		return false;
+	return !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1");
+}
+
 /* One element of `reload:`: a day name, a day of the month, or a range of days "1-7". */
 static int parse_reload_item(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *v,
 			     struct pgw_err *err)
@@ -168,11 +179,12 @@ static int parse_reload(struct pgw_table_conf *t, const char *path, const struct
 		return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: reload must be true, a list of days or a day number",
 				   path, v->line);
 	if (v->kind == PGW_Y_SCALAR) {
-		if (!strcmp(v->value, "true") || !strcmp(v->value, "yes")) {
+		if (pgw_config_true(v->value)) { /* true, True, yes, on: as YAML 1.1 and the Python tool read them */
 			t->reload = PGW_RELOAD_ALWAYS;
 			return 0;
 		}
-		if (!strcmp(v->value, "false") || !strcmp(v->value, "no") || v->plain_null) {
+		if (!strcasecmp(v->value, "false") || !strcasecmp(v->value, "no") || !strcasecmp(v->value, "off") ||
+		    v->plain_null) {
 			t->reload = PGW_RELOAD_NEVER;
 			return 0;
 		}
@@ -190,14 +202,8 @@ static int parse_reload(struct pgw_table_conf *t, const char *path, const struct
 	return 0;
 }
 
-bool pgw_config_true(const char *s)
-{
-	if (!s)
-		return false;
-	return !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1");
-}
-
-static int parse_table_options(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *opts,
+/* The options opts->keys[first..] of table t. */
+static int parse_table_options(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *opts, int first,
 			       struct pgw_err *err)
 {
 	if (opts->kind == PGW_Y_SCALAR && opts->plain_null)
@@ -205,7 +211,7 @@ static int parse_table_options(struct pgw_table_conf *t, const char *path, const
 	if (opts->kind != PGW_Y_MAP)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: options of table `%s` must be a mapping", path,
 				   opts->line, t->name);
-	for (int i = 0; i < opts->n; i++) {
+	for (int i = first; i < opts->n; i++) {
 		const char *key = opts->keys[i]->value ? opts->keys[i]->value : "";
 		const struct pgw_ynode *v = opts->items[i];
 		if (!strcmp(key, "reload")) {
@@ -226,6 +232,14 @@ static int parse_table_options(struct pgw_table_conf *t, const char *path, const
 	return 0;
 }
 
+/* The Python pgwarehouse's form, options at the name's indent: `- users:` then `  reload: true`,
+ * which YAML reads as one mapping {users: null, reload: true}. */
+static bool flat_entry(const struct pgw_ynode *item)
+{
+	const struct pgw_ynode *first = item->items[0];
+	return first->kind == PGW_Y_SCALAR && first->plain_null;
+}
+
 static int parse_tables(struct pgw_config *cfg, const struct pgw_ynode *seq, struct pgw_err *err)
 {
 	if (seq->kind == PGW_Y_SCALAR && seq->plain_null)
@@ -243,12 +257,17 @@ static int parse_tables(struct pgw_config *cfg, const struct pgw_ynode *seq, str
 			t->name = pgw_strdup(item->value);
 			continue;
 		}
-		if (item->kind != PGW_Y_MAP || item->n != 1 || item->keys[0]->kind != PGW_Y_SCALAR)
+		if (item->kind != PGW_Y_MAP || item->keys[0]->kind != PGW_Y_SCALAR || (item->n > 1 && !flat_entry(item)))
 			return pgw_err_set(err, PGW_ERR_CONFIG,
 					   "%s:%d: a table entry is a name, or `name:` followed by its options", cfg->path,
 					   item->line);
 		t->name = pgw_strdup(item->keys[0]->value);
-		if (parse_table_options(t, cfg->path, item->items[0], err) < 0)
+		if (item->n > 1)
+			pgw_info("%s:%d: options of table `%s` are at the same indent as its name, as the Python "
+				 "pgwarehouse read them; indent them under the name",
+				 cfg->path, item->line, t->name);
+		if (item->n > 1 ? parse_table_options(t, cfg->path, item, 1, err) < 0
+				: parse_table_options(t, cfg->path, item->items[0], 0, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -335,6 +354,10 @@ static void env_fallbacks(struct pgw_config *cfg)
 			if (!*f && v && *v)
 				*f = pgw_strdup(v);
 		}
+	/* the name the Python pgwarehouse's code read, besides the CLICKHOUSE_PWD of its README */
+	const char *chpw = getenv("CLICKHOUSE_PASSWORD");
+	if (!cfg->clickhouse_password && chpw && *chpw)
+		cfg->clickhouse_password = pgw_strdup(chpw);
 	if (!cfg->pgschema)
 		cfg->pgschema = pgw_strdup("public");
 	if (!cfg->duckdb_path)
@@ -350,7 +373,7 @@ static void env_fallbacks(struct pgw_config *cfg)
 }
 
 /* "512MB", "2GB", "1000000" (bytes). */
-static int parse_size(const char *s, long long *out)
+int pgw_parse_size(const char *s, long long *out)
 {
 	char *end;
 	errno = 0;
@@ -397,7 +420,7 @@ static int parse_parallel(struct pgw_config *cfg, const struct pgw_cli_overrides
 	if (streams && parse_count(streams, 1, 16, &cfg->copy_streams) < 0)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "copy_streams must be a whole number from 1 to 16, not `%s`",
 				   streams);
-	if (cfg->copy_streams_min_size_text && parse_size(cfg->copy_streams_min_size_text, &cfg->copy_streams_min_bytes) < 0)
+	if (cfg->copy_streams_min_size_text && pgw_parse_size(cfg->copy_streams_min_size_text, &cfg->copy_streams_min_bytes) < 0)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "copy_streams_min_size must be a size like 256MB or 2GB, not `%s`",
 				   cfg->copy_streams_min_size_text);
 	return 0;
@@ -419,6 +442,8 @@ int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli,
 	cfg->data_dir = pgw_strdup(cli->data_dir ? cli->data_dir : "pgw_data");
 	for (char *p = cfg->backend; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
+	if (cfg->snowflake_names && strcasecmp(cfg->snowflake_names, "upper") && strcasecmp(cfg->snowflake_names, "exact"))
+		return pgw_err_set(err, PGW_ERR_CONFIG, "snowflake_names is upper or exact, not `%s`", cfg->snowflake_names);
 	if (strcmp(cfg->backend, "duckdb") && strcmp(cfg->backend, "clickhouse") && strcmp(cfg->backend, "snowflake"))
 		return pgw_err_set(err, PGW_ERR_CONFIG, "unknown backend `%s`; use duckdb, clickhouse or snowflake",
 				   cfg->backend);

@@ -40,7 +40,8 @@ struct pgw_config {
 		*clickhouse_password, *clickhouse_secure, *clickhouse_path, *clickhouse_chdb_library;
 	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user,
 		*snowsql_role, *snowsql_pwd, *snowsql_host, *snowsql_port, *snowsql_protocol,
-		*snowsql_private_key_path, *snowsql_private_key_passphrase, *snowsql_authenticator, *snowsql_token;
+		*snowsql_private_key_path, *snowsql_private_key_passphrase, *snowsql_authenticator, *snowsql_token,
+		*snowflake_names; /* upper (default) or exact */
 
 	struct pgw_table_conf *tables;
 	int ntables;
@@ -64,6 +65,8 @@ void pgw_config_cleanup(struct pgw_config *cfg);
  * A missing file is not an error. */
 int pgw_dotenv_load(const char *path, struct pgw_err *err);
 
+/* "512MB", "2GB", "1.5GiB", "1000000" (bytes); -1 when it is not a size. */
+int pgw_parse_size(const char *s, long long *out);
 /* Parses one `reload:` day name ("sun", "monday", ...); returns 0..6 or -1. */
 int pgw_weekday_parse(const char *s);
 /* True when the table's reload rule says "reload today" at time `now` (local time). */

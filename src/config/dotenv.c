@@ -1,5 +1,6 @@
 /* .env files: KEY=VALUE lines, optional `export`, quotes, # comments. Never overrides. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +19,15 @@ static char *trim(char *s)
 	return s;
 }
 
-static void unquote(char *v)
+/* Removes quotes; returns false for a single-quoted value, which is taken literally. */
+static bool unquote(char *v)
 {
 	size_t n = strlen(v);
 	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		bool literal = v[0] == '\'';
 		memmove(v, v + 1, n - 2);
 		v[n - 2] = '\0';
-		return;
+		return !literal;
 	}
 	char *hash = strstr(v, " #"); /* an unquoted value may end with a comment */
 	if (hash) {
@@ -32,6 +35,33 @@ static void unquote(char *v)
 		char *t = trim(v);
 		memmove(v, t, strlen(t) + 1);
 	}
+	return true;
+}
+
+/* ${NAME} and ${NAME:-default} from the environment (earlier lines included), as python-dotenv,
+ * which the Python pgwarehouse used, expands them; caller frees. */
+static char *expand(const char *v)
+{
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	while (*v) {
+		const char *end = v[0] == '$' && v[1] == '{' ? strchr(v, '}') : NULL;
+		if (!end) {
+			pgw_buf_add(&b, v++, 1);
+			continue;
+		}
+		char *name = pgw_strndup(v + 2, (size_t)(end - v - 2));
+		char *dflt = strstr(name, ":-");
+		if (dflt) {
+			*dflt = '\0';
+			dflt += 2;
+		}
+		const char *val = getenv(name);
+		pgw_buf_puts(&b, val && *val ? val : dflt ? dflt : "");
+		free(name);
+		v = end + 1;
+	}
+	return pgw_buf_steal(&b);
 }
 
 int pgw_dotenv_load(const char *path, struct pgw_err *err)
@@ -58,9 +88,10 @@ int pgw_dotenv_load(const char *path, struct pgw_err *err)
 		}
 		*eq = '\0';
 		char *key = trim(s), *val = trim(eq + 1);
-		unquote(val);
+		char *value = unquote(val) ? expand(val) : pgw_strdup(val);
 		if (*key && !getenv(key))
-			setenv(key, val, 0);
+			setenv(key, value, 0);
+		free(value);
 	}
 	fclose(f);
 	return rc;

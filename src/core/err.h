@@ -11,6 +11,7 @@ enum pgw_errcode {
 	PGW_ERR_SOURCE,    /* PostgreSQL: connect, query, catalog */
 	PGW_ERR_WAREHOUSE, /* the sink refused or failed */
 	PGW_ERR_DATA,      /* a value that cannot be stored exactly */
+	PGW_ERR_TABLE,     /* PostgreSQL refused this table (its state, a privilege, a policy) */
 	PGW_ERR_IO,        /* local files */
 	PGW_ERR_INTERNAL,
 	PGW_ERR_INTERRUPTED, /* SIGINT/SIGTERM */

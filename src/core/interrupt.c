@@ -60,6 +60,23 @@ void pgw_interrupt_init(void)
 	pthread_attr_destroy(&attr);
 }
 
+static _Thread_local int cleanup_depth;
+
+void pgw_cleanup_begin(void)
+{
+	cleanup_depth++;
+}
+
+void pgw_cleanup_end(void)
+{
+	cleanup_depth--;
+}
+
+bool pgw_cleaning_up(void)
+{
+	return cleanup_depth > 0;
+}
+
 int pgw_interrupted(void)
 {
 	return atomic_load(&stop_signal);

@@ -17,4 +17,11 @@ int pgw_interrupt_add(void (*fn)(void *), void *arg);
 /* After this returns the callback is not running and will not run. */
 void pgw_interrupt_remove(int slot);
 
+/* Cleaning up after a stop request (dropping a helper table, cancelling what the warehouse still
+ * runs, the run log's row): between begin and end this thread's warehouse requests are not
+ * aborted by the stop, and each is bounded in time instead. Calls nest. */
+void pgw_cleanup_begin(void);
+void pgw_cleanup_end(void);
+bool pgw_cleaning_up(void);
+
 #endif

@@ -54,17 +54,20 @@ int pgw_gzip(const char *p, size_t n, struct pgw_buf *out)
 	return rc == Z_STREAM_END ? 0 : -1;
 }
 
+#define CLEANUP_TIMEOUT_S 10L
+
 static bool transient(CURLcode rc)
 {
 	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
 	       rc == CURLE_GOT_NOTHING || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_PARTIAL_FILE;
 }
 
-/* Aborts a transfer once SIGINT/SIGTERM asked pgwarehouse to stop. */
+/* Aborts a transfer once SIGINT/SIGTERM asked pgwarehouse to stop, unless it is part of the
+ * cleanup after that request (bounded by CLEANUP_TIMEOUT_S instead). */
 static int stop_requested(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	(void)p, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return pgw_interrupted() != 0;
+	return pgw_interrupted() != 0 && !pgw_cleaning_up();
 }
 
 static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const char *body, size_t len,
@@ -104,6 +107,8 @@ static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const cha
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_requested);
+	if (pgw_interrupted() && pgw_cleaning_up())
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, CLEANUP_TIMEOUT_S);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_slist_free_all(hdrs);
@@ -163,7 +168,7 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 		rc = send_once(curl, req, body, len, resp);
 		bool again = (rc != CURLE_OK && transient(rc)) || resp->status == 429 || resp->status == 502 ||
 			     resp->status == 503 || resp->status == 504;
-		if (!again || !req->idempotent)
+		if (!again || !req->idempotent || pgw_interrupted()) /* stopping: no retries */
 			break;
 	}
 	pgw_buf_cleanup(&packed);

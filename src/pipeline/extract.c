@@ -15,7 +15,13 @@
 #include "core/log.h"
 #include "pipeline/csv.h"
 
-#define ROWS_PER_FILE 1000000
+/* rows per .csv.gz file; PGWAREHOUSE_EXTRACT_ROWS_PER_FILE changes it (tests use small files) */
+static long rows_per_file(void)
+{
+	const char *v = getenv("PGWAREHOUSE_EXTRACT_ROWS_PER_FILE");
+	long n = v ? atol(v) : 0;
+	return n > 0 ? n : 1000000;
+}
 #define MANIFEST "manifest"
 
 static char *table_dir(const struct pgw_config *cfg, const char *name)
@@ -129,7 +135,7 @@ struct chunk_writer {
 	gzFile gz;
 	char *tmp_path, *final_path;
 	int seq;
-	long rows_in_file;
+	long rows_in_file, rows_per_file;
 	struct pgw_buf header;
 };
 
@@ -185,7 +191,7 @@ static int write_row(struct chunk_writer *w, const char *p, int len, struct pgw_
 		pgw_buf_add(&w->header, p, (size_t)len);
 		return 0;
 	}
-	if (w->gz && w->rows_in_file >= ROWS_PER_FILE && close_chunk(w, err) < 0)
+	if (w->gz && w->rows_in_file >= w->rows_per_file && close_chunk(w, err) < 0)
 		return -1;
 	if (!w->gz && open_chunk(w, err) < 0)
 		return -1;
@@ -266,7 +272,7 @@ int pgw_extract_table(struct pgw_run *run, const char *name, struct pgw_table_re
 {
 	struct pgw_plan plan;
 	char *dir = table_dir(run->cfg, name);
-	struct chunk_writer w = {.dir = dir, .name = name};
+	struct chunk_writer w = {.dir = dir, .name = name, .rows_per_file = rows_per_file()};
 	pgw_buf_init(&w.header);
 	int rc = pgw_plan_table(run, PGW_CMD_SYNC, name, &plan, &res->err);
 	if (rc == 0) {
@@ -299,8 +305,13 @@ int pgw_extract_table(struct pgw_run *run, const char *name, struct pgw_table_re
 
 /* ---- load ---- */
 
-static int read_manifest(const char *dir, const char *name, int *mode, unsigned long long *shape,
-			 struct pgw_err *err)
+struct manifest {
+	int mode, files;
+	unsigned long long shape;
+	long long rows;
+};
+
+static int read_manifest(const char *dir, const char *name, struct manifest *m, struct pgw_err *err)
 {
 	char *path = pgw_asprintf("%s/%s", dir, MANIFEST);
 	FILE *f = fopen(path, "r");
@@ -312,11 +323,12 @@ static int read_manifest(const char *dir, const char *name, int *mode, unsigned 
 	int found = 0;
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "mode=%d", mode) == 1 || sscanf(line, "shape=%llx", shape) == 1)
+		if (sscanf(line, "mode=%d", &m->mode) == 1 || sscanf(line, "shape=%llx", &m->shape) == 1 ||
+		    sscanf(line, "rows=%lld", &m->rows) == 1 || sscanf(line, "files=%d", &m->files) == 1)
 			found++;
 	}
 	fclose(f);
-	if (found != 2 || *mode < PGW_LOAD_REPLACE || *mode > PGW_LOAD_UPSERT)
+	if (found != 4 || m->mode < PGW_LOAD_REPLACE || m->mode > PGW_LOAD_UPSERT)
 		return pgw_err_set(err, PGW_ERR_IO, "%s/%s is damaged; run `pgwarehouse extract %s` again", dir, MANIFEST,
 				   name);
 	return 0;
@@ -402,7 +414,7 @@ static int archive_files(const char *dir, char **files, int n, struct pgw_err *e
 }
 
 static int load_files(struct pgw_run *run, const char *dir, char **files, int nfiles, struct pgw_table_def *def,
-		      enum pgw_load_mode mode, struct pgw_table_result *res)
+		      enum pgw_load_mode mode, long long want_rows, struct pgw_table_result *res)
 {
 	struct pgw_target target = {.def = def, .name = def->name,
 				    .schema = strcmp(def->schema, run->cfg->pgschema) ? def->schema : NULL};
@@ -418,32 +430,63 @@ static int load_files(struct pgw_run *run, const char *dir, char **files, int nf
 		free(path);
 	}
 	pgw_batch_free(b);
+	if (rc == 0 && res->rows != want_rows)
+		rc = pgw_err_set(&res->err, PGW_ERR_DATA,
+				 "%s holds %lld rows but its manifest says %lld; nothing was loaded: run `pgwarehouse "
+				 "extract` again",
+				 dir, res->rows, want_rows);
 	if (rc == 0)
 		return run->sink->ops->commit(run->sink, &res->err);
+	pgw_cleanup_begin();
 	run->sink->ops->abort(run->sink);
+	pgw_cleanup_end();
 	return -1;
+}
+
+/* The files must be exactly the ones extract wrote (00001.csv.gz ... in order): a missing chunk
+ * would otherwise swap a partial table in. */
+static int check_files(const char *dir, char **files, int nfiles, const struct manifest *m, struct pgw_err *err)
+{
+	for (int i = 0; i < m->files; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "%05d.csv.gz", i + 1);
+		if (i >= nfiles || strcmp(files[i], want))
+			return pgw_err_set(err, PGW_ERR_DATA,
+					   "%s/%s is missing (the manifest lists %d files); nothing was loaded: run "
+					   "`pgwarehouse extract` again",
+					   dir, want, m->files);
+	}
+	if (nfiles != m->files)
+		return pgw_err_set(err, PGW_ERR_DATA,
+				   "%s holds %d data files but its manifest lists %d; nothing was loaded: run "
+				   "`pgwarehouse extract` again",
+				   dir, nfiles, m->files);
+	return 0;
 }
 
 int pgw_load_table(struct pgw_run *run, const char *name, struct pgw_table_result *res)
 {
 	char *dir = table_dir(run->cfg, name);
-	int mode = 0, nfiles = 0;
-	unsigned long long shape = 0;
+	int nfiles = 0;
+	struct manifest m = {0};
 	char **files = NULL;
 	struct pgw_table_def *def = NULL;
-	int rc = read_manifest(dir, name, &mode, &shape, &res->err);
+	int rc = read_manifest(dir, name, &m, &res->err);
 	if (rc == 0)
 		rc = pgw_pg_table_def(run->pg, name, &def, &res->err);
-	if (rc == 0 && shape_of(def) != shape)
+	if (rc == 0 && shape_of(def) != m.shape)
 		rc = pgw_err_set(&res->err, PGW_ERR_DATA,
 				 "table \"%s\" changed in PostgreSQL since it was extracted; run extract again", name);
 	if (rc == 0) {
 		files = list_files(dir, ".csv.gz", &nfiles);
+		rc = check_files(dir, files, nfiles, &m, &res->err);
+	}
+	if (rc == 0) {
 		/* appending by key makes loading the same files twice harmless */
-		if (mode == PGW_LOAD_APPEND && def->npk > 0)
-			mode = PGW_LOAD_UPSERT;
-		res->strategy = mode == PGW_LOAD_REPLACE ? "load (replace)" : "load (by key)";
-		rc = load_files(run, dir, files, nfiles, def, (enum pgw_load_mode)mode, res);
+		if (m.mode == PGW_LOAD_APPEND && def->npk > 0)
+			m.mode = PGW_LOAD_UPSERT;
+		res->strategy = m.mode == PGW_LOAD_REPLACE ? "load (replace)" : "load (by key)";
+		rc = load_files(run, dir, files, nfiles, def, (enum pgw_load_mode)m.mode, m.rows, res);
 	}
 	if (rc == 0)
 		rc = archive_files(dir, files, nfiles, &res->err);

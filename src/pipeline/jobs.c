@@ -39,10 +39,12 @@ static void drain(struct pool *p, struct pgw_run *run)
 		p->fn(run, i, p->ctx);
 }
 
-static void warn_once(struct pool *p, const struct pgw_err *err)
+static void warn_once(struct pool *p, const struct pgw_err *err, bool by_design)
 {
 	pthread_mutex_lock(&p->mu);
-	if (!p->warned)
+	if (!p->warned && by_design)
+		pgw_debug("%s", err->msg);
+	else if (!p->warned)
 		pgw_warn("cannot open connections for another job (%s); running fewer jobs at once", err->msg);
 	p->warned = true;
 	pthread_mutex_unlock(&p->mu);
@@ -56,9 +58,10 @@ static void *job_main(void *arg)
 	struct pgw_err err = {0};
 	struct pgw_sink *sink = NULL;
 	j->run = *p->base;
+	int forked = -1;
 	if (pgw_pg_connect(&j->pg, p->base->cfg, &err) < 0 ||
-	    p->base->sink->ops->fork(p->base->sink, &sink, &err) < 0) {
-		warn_once(p, &err);
+	    (forked = p->base->sink->ops->fork(p->base->sink, &sink, &err)) != 0) {
+		warn_once(p, &err, forked == 1);
 		pgw_pg_close(&j->pg);
 		return NULL;
 	}

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "pipeline/runlog.h"
 #include "pipeline/sync.h"
 
 double pgw_now(void)
@@ -13,22 +14,30 @@ double pgw_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The column as the COPY exports it, in an order that matches the warehouse's. */
-static void column_expr(struct pgw_buf *b, const struct pgw_coldef *c)
+/* Whether a key column is compared as text: where the warehouse keeps it as text, PostgreSQL
+ * compares its text form in byte order too, so both sides agree on what is larger. */
+static bool key_as_text(const struct pgw_run *run, const struct pgw_coldef *c)
 {
-	bool text = c->ti.type == PGW_T_TEXT || c->ti.type == PGW_T_JSON;
+	return run->sink->ops->holds_text(run->sink, &c->ti);
+}
+
+/* The column in an order that matches the warehouse's. */
+static void column_expr(const struct pgw_run *run, struct pgw_buf *b, const struct pgw_coldef *c)
+{
+	bool text = key_as_text(run, c);
 	if (text)
 		pgw_buf_puts(b, "(");
 	pgw_buf_ident(b, c->name);
-	pgw_buf_puts(b, c->cast);
-	if (text) /* byte order, as DuckDB compares strings */
-		pgw_buf_puts(b, " COLLATE \"C\")");
+	if (text) /* byte order, as the warehouses compare strings */
+		pgw_buf_printf(b, "%s COLLATE \"C\")", c->ti.type == PGW_T_TEXT ? c->cast : "::text");
 }
 
 /* A literal of the column's type from the watermark text (see sink.h). */
-static void watermark_literal(struct pgw_buf *b, const struct pgw_coldef *c, const char *v, bool pgtext)
+static void watermark_literal(const struct pgw_run *run, struct pgw_buf *b, const struct pgw_coldef *c,
+			      const char *v, bool pgtext)
 {
-	switch (pgtext ? PGW_T_TEXT : c->ti.type) {
+	bool text = key_as_text(run, c);
+	switch (pgtext || text ? PGW_T_TEXT : c->ti.type) {
 	case PGW_T_DATE:
 		pgw_buf_puts(b, "(DATE '1970-01-01' + ");
 		pgw_buf_literal(b, v);
@@ -49,21 +58,21 @@ static void watermark_literal(struct pgw_buf *b, const struct pgw_coldef *c, con
 	default:
 		pgw_buf_literal(b, v);
 		pgw_buf_puts(b, "::");
-		pgw_buf_puts(b, c->cast[0] ? "text" : c->pgtype);
+		pgw_buf_puts(b, text ? "text" : c->pgtype);
 	}
 }
 
-static void row_expr(struct pgw_buf *b, const struct pgw_table_def *def, const int *cols, int n, char **vals,
-		     const bool *pgtext)
+static void row_expr(const struct pgw_run *run, struct pgw_buf *b, const struct pgw_table_def *def, const int *cols,
+		     int n, char **vals, const bool *pgtext)
 {
 	pgw_buf_puts(b, "(");
 	for (int i = 0; i < n; i++) {
 		if (i)
 			pgw_buf_puts(b, ", ");
 		if (vals)
-			watermark_literal(b, &def->cols[cols[i]], vals[i], pgtext[i]);
+			watermark_literal(run, b, &def->cols[cols[i]], vals[i], pgtext[i]);
 		else
-			column_expr(b, &def->cols[cols[i]]);
+			column_expr(run, b, &def->cols[cols[i]]);
 	}
 	pgw_buf_puts(b, ")");
 }
@@ -75,7 +84,7 @@ static char *watermark_text(struct pgw_run *run, const struct pgw_table_def *def
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	pgw_buf_puts(&sql, "SELECT (");
-	row_expr(&sql, def, cols, n, vals, pgtext);
+	row_expr(run, &sql, def, cols, n, vals, pgtext);
 	pgw_buf_puts(&sql, ")::text");
 	PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, NULL);
 	pgw_buf_cleanup(&sql);
@@ -104,9 +113,9 @@ static int incremental_where(struct pgw_run *run, struct pgw_plan *plan, const i
 	}
 	if (found) {
 		pgw_buf_puts(sql, " WHERE ");
-		row_expr(sql, plan->def, cols, n, NULL, NULL);
+		row_expr(run, sql, plan->def, cols, n, NULL, NULL);
 		pgw_buf_printf(sql, " %s ", op);
-		row_expr(sql, plan->def, cols, n, vals, pgtext);
+		row_expr(run, sql, plan->def, cols, n, vals, pgtext);
 		plan->wm_before = watermark_text(run, plan->def, cols, n, vals, pgtext);
 		pgw_debug("%s: watermark %s", plan->def->name, plan->wm_before ? plan->wm_before : "?");
 	}
@@ -116,16 +125,17 @@ static int incremental_where(struct pgw_run *run, struct pgw_plan *plan, const i
 }
 
 /* Under max_records, rows go in key order so the next run continues where this one stopped. */
-static void limit_clause(const struct pgw_config *cfg, const struct pgw_table_def *def, const int *cols, int n,
+static void limit_clause(const struct pgw_run *run, const struct pgw_table_def *def, const int *cols, int n,
 			 struct pgw_buf *sql)
 {
+	const struct pgw_config *cfg = run->cfg;
 	if (cfg->max_records <= 0)
 		return;
 	if (n > 0) {
 		pgw_buf_puts(sql, " ORDER BY ");
 		for (int i = 0; i < n; i++) {
 			pgw_buf_puts(sql, i ? ", " : "");
-			column_expr(sql, &def->cols[cols[i]]);
+			column_expr(run, sql, &def->cols[cols[i]]);
 		}
 	}
 	pgw_buf_printf(sql, " LIMIT %lld", cfg->max_records);
@@ -158,11 +168,64 @@ int pgw_check_last_modified(const struct pgw_table_def *def, const char *col, in
 	return 0;
 }
 
-static const char *lm_setting(struct pgw_run *run, const struct pgw_table_conf *tc)
+/* The key column new-records cannot use, if any: kept as text by the warehouse, where its text
+ * does not sort as PostgreSQL sorts it ('99' > '101' for a numeric). */
+static const struct pgw_coldef *unordered_key(const struct pgw_run *run, const struct pgw_table_def *def)
 {
-	if (run->last_modified)
-		return run->last_modified;
-	return tc ? tc->last_modified : NULL;
+	for (int i = 0; i < def->npk; i++) {
+		const struct pgw_coldef *c = &def->cols[def->pk[i]];
+		if (key_as_text(run, c) && !c->text_sorted)
+			return c;
+	}
+	return NULL;
+}
+
+/* last_modified reads rows from the watermark on. Under max_records rows go in (last_modified,
+ * key) order, from the first load on, and the watermark is that pair: successive runs move on
+ * even when more rows than max_records share one last_modified value. */
+static void order_by_last_modified(const struct pgw_config *cfg, struct pgw_plan *plan, int lm_idx)
+{
+	const struct pgw_table_def *def = plan->def;
+	plan->norder = cfg->max_records > 0 ? 1 + def->npk : 1;
+	plan->order = pgw_calloc((size_t)plan->norder, sizeof(int));
+	plan->order[0] = lm_idx;
+	for (int i = 1; i < plan->norder; i++)
+		plan->order[i] = def->pk[i - 1];
+}
+
+static const char *lm_setting(struct pgw_run *run, const struct pgw_table_conf *tc, const struct pgw_table_def *def)
+{
+	const char *own = tc ? tc->last_modified : NULL;
+	if (!run->last_modified)
+		return own;
+	if (run->last_modified_where_present && pgw_table_def_col(def, run->last_modified) < 0) {
+		pgw_info("%s: no column \"%s\", so not synced by last_modified=%s; %s", def->name, run->last_modified,
+			 run->last_modified, own ? "by its own last_modified" : "by its own strategy");
+		return own;
+	}
+	return run->last_modified;
+}
+
+/* A warehouse table of the same name that pgwarehouse did not create is someone's table: it is
+ * replaced only with --force, or when its columns are the PostgreSQL table's (the Python
+ * pgwarehouse made it, or a hand-made copy), and then by an atomic reload. */
+static int may_replace(const struct pgw_run *run, const struct pgw_table_def *def, const struct pgw_wh_state *st,
+		       struct pgw_err *err)
+{
+	if (st->same_columns) {
+		pgw_info("warehouse table \"%s\" has this table's columns but was not created by pgwarehouse (the "
+			 "Python pgwarehouse makes such tables); replacing it with an exact copy",
+			 def->name);
+		return 0;
+	}
+	if (run->force) {
+		pgw_warn("warehouse table \"%s\" was not created by pgwarehouse; replacing it (--force)", def->name);
+		return 0;
+	}
+	return pgw_err_set(err, PGW_ERR_TABLE,
+			   "warehouse table \"%s\" was not created by pgwarehouse and has other columns; left as it is: "
+			   "rename it, or run with --force to replace it",
+			   def->name);
 }
 
 /* Picks mode and strategy; appends the WHERE/ORDER BY of incremental strategies to sql. */
@@ -171,7 +234,7 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 {
 	const struct pgw_table_def *def = plan->def;
 	const struct pgw_table_conf *tc = pgw_config_table(run->cfg, name);
-	const char *lm = lm_setting(run, tc);
+	const char *lm = lm_setting(run, tc, def);
 	int lm_idx = -1;
 	if (lm && pgw_check_last_modified(def, lm, &lm_idx, err) < 0)
 		return -1;
@@ -180,11 +243,16 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 				   "table \"%s\" has no primary key, which last_modified needs to merge rows; add one "
 				   "or use reload: true",
 				   def->name);
-	struct pgw_wh_state st;
-	if (run->sink->ops->inspect(run->sink, &plan->target, &st, err) < 0)
+	if (lm && def->npk > 0)
+		order_by_last_modified(run->cfg, plan, lm_idx);
+	struct pgw_wh_state st = {0};
+	if (run->sink->ops->inspect(run->sink, &plan->target, &st, err) < 0 ||
+	    (st.exists && !st.ours && st.unmarked && pgw_runlog_loaded(run->sink, name, &st.ours, err) < 0))
 		return -1;
 	plan->mode = PGW_LOAD_REPLACE;
 	plan->strategy = "reload";
+	if (st.exists && !st.ours && may_replace(run, def, &st, err) < 0)
+		return -1;
 	if (cmd == PGW_CMD_RELOAD)
 		return 0;
 	if (!st.exists) {
@@ -195,9 +263,6 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 		if (st.ours)
 			pgw_warn("table \"%s\" changed shape in PostgreSQL (columns or types) since it was loaded; "
 				 "reloading",
-				 def->name);
-		else
-			pgw_warn("warehouse table \"%s\" was not created by pgwarehouse; replacing it with a full copy",
 				 def->name);
 		return 0;
 	}
@@ -211,10 +276,15 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 	if (lm) {
 		plan->mode = PGW_LOAD_UPSERT;
 		plan->strategy = "last-modified";
-		plan->order = pgw_calloc(1, sizeof(int));
-		plan->order[0] = lm_idx;
-		plan->norder = 1;
-		return incremental_where(run, plan, &lm_idx, 1, ">=", sql, err);
+		return incremental_where(run, plan, plan->order, plan->norder, ">=", sql, err);
+	}
+	const struct pgw_coldef *k = unordered_key(run, def);
+	if (k) {
+		pgw_warn("table \"%s\": key column \"%s\" (%s) is kept as text in the warehouse, where it does not sort "
+			 "as in PostgreSQL, so new rows cannot be found by key; reloading it in full (set last_modified, "
+			 "or reload: true to silence this)",
+			 def->name, k->name, k->pgtype);
+		return 0;
 	}
 	plan->mode = PGW_LOAD_APPEND;
 	plan->strategy = "new-records";
@@ -246,9 +316,9 @@ int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, 
 		return -1;
 	}
 	if (plan->order)
-		limit_clause(run->cfg, def, plan->order, plan->norder, &sql);
+		limit_clause(run, def, plan->order, plan->norder, &sql);
 	else
-		limit_clause(run->cfg, def, def->pk, def->npk, &sql);
+		limit_clause(run, def, def->pk, def->npk, &sql);
 	plan->select_sql = pgw_buf_steal(&sql);
 	return 0;
 }
@@ -280,11 +350,31 @@ void pgw_plan_cleanup(struct pgw_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
+/* `sync all` takes tables only; say once which views it leaves out (named, they sync). */
+static void note_views(struct pgw_run *run)
+{
+	const char *params[] = {run->cfg->pgschema};
+	PGresult *res = pgw_pg_query(run->pg,
+				     "SELECT string_agg(quote_ident(c.relname), ', ' ORDER BY c.relname COLLATE \"C\") "
+				     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+				     "WHERE n.nspname = $1 AND c.relkind IN ('v', 'm')",
+				     1, params, NULL);
+	if (res && !PQgetisnull(res, 0, 0))
+		pgw_info("sync all leaves out the views of schema \"%s\" (%s); name them, or list them under "
+			 "tables:, to sync them",
+			 run->cfg->pgschema, PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = run->cfg;
-	if (!cfg->has_tables)
-		return pgw_pg_list_tables(run->pg, cfg->pgschema, names, n, err);
+	if (!cfg->has_tables) {
+		if (pgw_pg_list_tables(run->pg, cfg->pgschema, names, n, err) < 0)
+			return -1;
+		note_views(run);
+		return 0;
+	}
 	*names = pgw_calloc((size_t)cfg->ntables, sizeof(char *));
 	*n = 0;
 	for (int i = 0; i < cfg->ntables; i++)

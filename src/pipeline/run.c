@@ -20,6 +20,14 @@ static void free_strs(char **v, int n)
 	free(v);
 }
 
+/* Drops what the load built, also (within a time bound) when a stop request cut it short. */
+static void abort_load(struct pgw_run *run)
+{
+	pgw_cleanup_begin();
+	run->sink->ops->abort(run->sink);
+	pgw_cleanup_end();
+}
+
 /* Batches from the readers into the sink, on this thread. */
 static int drain(struct pgw_run *run, struct pgw_streams *st, struct pgw_err *err)
 {
@@ -53,7 +61,7 @@ static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_ta
 	if (rc == 0)
 		rc = run->sink->ops->commit(run->sink, err);
 	else if (n >= 0)
-		run->sink->ops->abort(run->sink);
+		abort_load(run);
 	return rc;
 }
 
@@ -101,7 +109,10 @@ static void record_run(struct pgw_run *run, enum pgw_command cmd, const struct p
 		.error = res->ok ? NULL : res->err.msg,
 	};
 	struct pgw_err err = {0};
-	if (pgw_runlog_append(run->sink, &r, &err) < 0)
+	pgw_cleanup_begin(); /* an interrupted table is recorded too */
+	int rc = pgw_runlog_append(run->sink, &r, &err);
+	pgw_cleanup_end();
+	if (rc < 0)
 		pgw_warn("%s: could not add to the run log %s: %s", res->name, PGW_RUNS_TABLE, err.msg);
 }
 
@@ -124,19 +135,17 @@ static char *destination(const struct pgw_config *cfg, enum pgw_command cmd)
 }
 
 /* Two runs loading the same table into the same place would trip over each other's helper
- * tables: a session advisory lock in PostgreSQL (released with the connection, even on a crash)
- * lets only one of them load it. */
-static int lock_table(struct pgw_run *run, enum pgw_command cmd, const char *name, bool lock, struct pgw_err *err)
+ * tables: a transaction-level advisory lock in PostgreSQL (released with the transaction, even on
+ * a crash, and safe behind a pooler in transaction mode) lets only one of them load it. */
+static int lock_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_err *err)
 {
 	char *dest = destination(run->cfg, cmd);
 	char *key = pgw_asprintf("%s|%s", dest, name);
 	const char *params[] = {key};
-	PGresult *res = pgw_pg_query(run->pg,
-				     lock ? "SELECT pg_try_advisory_lock(1885821800, hashtext($1))"
-					  : "SELECT pg_advisory_unlock(1885821800, hashtext($1))",
-				     1, params, err);
+	PGresult *res = pgw_pg_query(run->pg, "SELECT pg_try_advisory_xact_lock(1885821800, hashtext($1))", 1,
+				     params, err);
 	int rc = res ? 0 : -1;
-	if (res && lock && strcmp(PQgetvalue(res, 0, 0), "t"))
+	if (res && strcmp(PQgetvalue(res, 0, 0), "t"))
 		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE,
 				 "another pgwarehouse run is loading table %s into the same %s; skipped, run again when "
 				 "it has finished",
@@ -147,10 +156,24 @@ static int lock_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 	return rc;
 }
 
+/* One snapshot for the catalog reads and the data. The table is found before the transaction
+ * and locked as its first statement, before the snapshot is taken (see pgw_pg_lock). */
+static int begin_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_err *err)
+{
+	struct pgw_relation rel = {0};
+	int rc = pgw_pg_find_table(run->pg, name, &rel, err);
+	if (rc == 0)
+		rc = pgw_pg_begin(run->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	if (rc == 0 && (rc = pgw_pg_lock(run->pg, rel.schema, rel.name, rel.relkind, false, err)) == 0)
+		rc = lock_table(run, cmd, name, err);
+	free(rel.schema);
+	free(rel.name);
+	return rc;
+}
+
 static int run_locked(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)
 {
-	/* one snapshot for the catalog reads and the data */
-	int rc = pgw_pg_exec(run->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &res->err);
+	int rc = begin_table(run, cmd, name, &res->err);
 	if (rc == 0) {
 		if (cmd == PGW_CMD_EXTRACT)
 			rc = pgw_extract_table(run, name, res);
@@ -159,7 +182,7 @@ static int run_locked(struct pgw_run *run, enum pgw_command cmd, const char *nam
 		else
 			rc = sync_table(run, cmd, name, res);
 	}
-	if (rc < 0)
+	if (rc < 0 && run->pg->conn && PQtransactionStatus(run->pg->conn) != PQTRANS_IDLE)
 		pgw_pg_exec(run->pg, "ROLLBACK", NULL);
 	return rc;
 }
@@ -176,12 +199,7 @@ int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, s
 	run->progress = pgw_progress_begin(name, -1);
 	int rc = pgw_pg_ensure(run->pg, &res->err);
 	if (rc == 0)
-		rc = lock_table(run, cmd, name, true, &res->err);
-	if (rc == 0) {
 		rc = run_locked(run, cmd, name, res);
-		if (run->pg->conn)
-			lock_table(run, cmd, name, false, NULL);
-	}
 	if (rc < 0 && pgw_interrupted())
 		pgw_err_set(&res->err, PGW_ERR_INTERRUPTED,
 			    "interrupted: %s; the warehouse table was left as it was before this run",

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,7 +23,7 @@ static const char *type_of(enum pgw_dialect d, char kind)
 {
 	static const char *const types[3][3] = {
 		{"VARCHAR", "TIMESTAMP", "BIGINT"},
-		{"Nullable(String)", "DateTime", "Int64"},
+		{"Nullable(String)", "DateTime('UTC')", "Int64"},
 		{"VARCHAR", "TIMESTAMP_NTZ", "NUMBER(19,0)"},
 	};
 	return types[d][kind == 't' ? 0 : kind == 'T' ? 1 : 2];
@@ -44,7 +45,7 @@ static void time_literal(enum pgw_dialect d, struct pgw_buf *b, double t)
 	char text[40];
 	strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
 	if (d == PGW_SQL_CLICKHOUSE) { /* DateTime holds seconds */
-		pgw_buf_printf(b, "toDateTime('%s')", text);
+		pgw_buf_printf(b, "toDateTime('%s', 'UTC')", text);
 		return;
 	}
 	pgw_buf_printf(b, "'%s.%06d'::%s", text, (int)((t - (double)secs) * 1e6), type_of(d, 'T'));
@@ -119,11 +120,35 @@ static int log_exists(struct pgw_sink *sink, bool *exists, struct pgw_err *err)
 	return 0;
 }
 
+int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, struct pgw_err *err)
+{
+	bool exists = false;
+	*loaded = false;
+	if (log_exists(sink, &exists, err) < 0)
+		return -1;
+	if (!exists)
+		return 0;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT count(*) FROM ");
+	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
+	pgw_buf_puts(&sql, " WHERE status = 'ok' AND table_name = ");
+	literal(sink, &sql, table);
+	struct pgw_rows rows;
+	int rc = sink->ops->sql(sink, sql.data, &rows, err);
+	pgw_buf_cleanup(&sql);
+	if (rc == 0) {
+		*loaded = rows.nrows && rows.cells[0] && atoll(rows.cells[0]) > 0;
+		pgw_rows_cleanup(&rows);
+	}
+	return rc;
+}
+
 static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *table, struct pgw_buf *sql)
 {
 	/* times come back as text starting "YYYY-MM-DD HH:MM:SS" */
-	const char *fmt_time = d == PGW_SQL_CLICKHOUSE ? "toString(%s)" : "CAST(%s AS VARCHAR)";
-	const char *text = fmt_time;
+	const char *fmt_time = d == PGW_SQL_CLICKHOUSE ? "toString(%s, 'UTC')" : "CAST(%s AS VARCHAR)";
+	const char *text = d == PGW_SQL_CLICKHOUSE ? "toString(%s)" : fmt_time;
 	if (d == PGW_SQL_CLICKHOUSE) { /* argMax skips NULLs, hence ifNull: '' reads as none */
 		pgw_buf_puts(sql, "SELECT table_name, argMax(command, started_us), argMax(ifNull(strategy, ''), started_us), ");
 		pgw_buf_printf(sql, fmt_time, "argMax(started_at, started_us)");
@@ -132,7 +157,7 @@ static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *ta
 		pgw_buf_puts(sql, ", ");
 		pgw_buf_printf(sql, text, "argMax(row_count, started_us)");
 		pgw_buf_puts(sql, ", argMax(ifNull(status, ''), started_us), argMax(ifNull(error, ''), started_us), ");
-		pgw_buf_puts(sql, "if(countIf(status = 'ok') = 0, '', toString(maxIf(started_at, status = 'ok'))), ");
+		pgw_buf_puts(sql, "if(countIf(status = 'ok') = 0, '', toString(maxIf(started_at, status = 'ok'), 'UTC')), ");
 		pgw_buf_puts(sql, "argMax(ifNull(watermark_after, ''), started_us) FROM ");
 	} else {
 		pgw_buf_puts(sql, "SELECT table_name, command, strategy, ");

@@ -22,6 +22,9 @@ struct pgw_run_record {
 /* Appends r, creating the table on first use. */
 int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, struct pgw_err *err);
 
+/* Whether the run log records a successful load of table (false when there is no log). */
+int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, struct pgw_err *err);
+
 /* The latest run of each table (or of `table`), by table name: cells table, command, strategy,
  * started, finished, rows, status, error, started of the latest ok run (NULL if none), watermark
  * after. An absent log gives no rows. */

@@ -79,9 +79,7 @@ static int key_bounds(struct pgw_run *run, const struct pgw_table_def *def, long
 	pgw_buf_puts(&sql, ")::int8, max(");
 	pgw_buf_ident(&sql, key);
 	pgw_buf_puts(&sql, ")::int8 FROM ");
-	pgw_buf_ident(&sql, def->schema);
-	pgw_buf_puts(&sql, ".");
-	pgw_buf_ident(&sql, def->name);
+	pgw_pg_relation_sql(&sql, def);
 	PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, err);
 	pgw_buf_cleanup(&sql);
 	if (!res)

@@ -50,15 +50,21 @@ static void worker_fail(struct pgw_streams *st, const struct pgw_err *err)
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* A worker's own connection inside the snapshot the table's connection exported. */
+/* A worker's own connection inside the snapshot the table's connection exported. Its lock comes
+ * first, without waiting: the table's connection holds one already, and a lock request queued
+ * behind someone's exclusive lock would wait for ever on that connection. */
 static int join_snapshot(struct worker *w, struct pgw_err *err)
 {
+	const struct pgw_table_def *def = w->st->def;
 	if (pgw_pg_connect(&w->own, w->st->run->cfg, err) < 0)
 		return -1;
 	w->pg = &w->own;
+	if (pgw_pg_begin(w->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err) < 0 ||
+	    pgw_pg_lock(w->pg, def->schema, def->name, def->relkind, true, err) < 0)
+		return -1;
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT ");
+	pgw_buf_puts(&sql, "SET TRANSACTION SNAPSHOT ");
 	pgw_buf_literal(&sql, w->st->snapshot);
 	int rc = pgw_pg_exec(w->pg, sql.data, err);
 	pgw_buf_cleanup(&sql);

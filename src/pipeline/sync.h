@@ -17,6 +17,8 @@ struct pgw_run {
 	struct pgw_pg *pg;
 	struct pgw_sink *sink;
 	const char *last_modified; /* from the command line, or NULL */
+	bool last_modified_where_present; /* `all`: tables without that column keep their own strategy */
+	bool force; /* replace warehouse tables pgwarehouse did not create */
 	struct pgw_progress *progress; /* of the table being run, or NULL */
 };
 

@@ -25,8 +25,10 @@ struct pgw_target {
 
 struct pgw_wh_state {
 	bool exists;
-	bool ours;       /* created by pgwarehouse */
-	bool same_shape; /* ...from the same columns and types */
+	bool ours;         /* created by pgwarehouse */
+	bool same_shape;   /* ...from the same columns and types */
+	bool same_columns; /* its column names are the PostgreSQL table's (any case), whoever made it */
+	bool unmarked;     /* the warehouse keeps no pgwarehouse marker: ours is unknown (ClickHouse) */
 };
 
 struct pgw_wh_table {
@@ -61,6 +63,9 @@ struct pgw_sink_ops {
 	 * column type. *found is false for an empty table. Caller frees vals[i] and vals. */
 	int (*watermark)(struct pgw_sink *s, const struct pgw_target *t, const int *cols, int ncols, char ***vals,
 			 bool *pgtext, bool *found, struct pgw_err *err);
+	/* Whether the warehouse keeps values of this type as text (ordered as strings), rather than
+	 * in a type of its own that orders as PostgreSQL's does. */
+	bool (*holds_text)(struct pgw_sink *s, const struct pgw_typeinfo *ti);
 	int (*begin)(struct pgw_sink *s, const struct pgw_target *t, enum pgw_load_mode mode, struct pgw_err *err);
 	int (*write)(struct pgw_sink *s, const struct pgw_batch *b, struct pgw_err *err);
 	int (*commit)(struct pgw_sink *s, struct pgw_err *err);
@@ -80,7 +85,8 @@ struct pgw_sink_ops {
 	int (*writer_write)(struct pgw_sink_writer *w, const struct pgw_batch *b, struct pgw_err *err);
 	int (*writer_close)(struct pgw_sink_writer *w, bool ok, struct pgw_err *err);
 	/* Optional. A second sink on the same warehouse for another thread (--jobs); closed before
-	 * its parent. Without it tables load one at a time. */
+	 * its parent. Without it tables load one at a time. Returns 1 (err saying why) where this
+	 * warehouse takes one table at a time by design. */
 	int (*fork)(struct pgw_sink *s, struct pgw_sink **out, struct pgw_err *err);
 };
 
@@ -97,8 +103,11 @@ char *pgw_shape_fingerprint(const struct pgw_table_def *def,
 /* SELECT expr(cols) FROM table_sql WHERE cols IS NOT NULL ORDER BY cols DESC LIMIT 1, for
  * dialects that quote identifiers with double quotes. */
 void pgw_sql_max_row(struct pgw_buf *sql, const char *table_sql, const struct pgw_table_def *def, const int *cols,
-		     int ncols, void (*expr)(struct pgw_buf *b, const struct pgw_coldef *c));
+		     int ncols, void (*expr)(struct pgw_buf *b, const struct pgw_coldef *c),
+		     void (*ident)(struct pgw_buf *b, const char *name));
 void pgw_wh_tables_free(struct pgw_wh_table *t, int n);
+/* Whether names[0..n) are def's column names in order, compared without case. */
+bool pgw_same_column_names(const struct pgw_table_def *def, char *const *names, int n);
 
 /* Prefix of the names pgwarehouse gives its own helper tables; never synced or listed. */
 #define PGW_INTERNAL_PREFIX "_pgwarehouse_"

@@ -3,6 +3,17 @@
 #include "sink/sink.h"
 
 #include <stdlib.h>
+#include <strings.h>
+
+bool pgw_same_column_names(const struct pgw_table_def *def, char *const *names, int n)
+{
+	if (n != def->ncols)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (!names[i] || strcasecmp(names[i], def->cols[i].name))
+			return false;
+	return true;
+}
 
 char *pgw_shape_fingerprint(const struct pgw_table_def *def,
 			    void (*type_sql)(struct pgw_buf *b, const struct pgw_typeinfo *ti))
@@ -25,7 +36,8 @@ char *pgw_shape_fingerprint(const struct pgw_table_def *def,
 }
 
 void pgw_sql_max_row(struct pgw_buf *sql, const char *table_sql, const struct pgw_table_def *def, const int *cols,
-		     int ncols, void (*expr)(struct pgw_buf *b, const struct pgw_coldef *c))
+		     int ncols, void (*expr)(struct pgw_buf *b, const struct pgw_coldef *c),
+		     void (*ident)(struct pgw_buf *b, const char *name))
 {
 	pgw_buf_puts(sql, "SELECT ");
 	for (int i = 0; i < ncols; i++) {
@@ -35,13 +47,13 @@ void pgw_sql_max_row(struct pgw_buf *sql, const char *table_sql, const struct pg
 	pgw_buf_printf(sql, " FROM %s WHERE ", table_sql);
 	for (int i = 0; i < ncols; i++) {
 		pgw_buf_puts(sql, i ? " AND " : "");
-		pgw_buf_ident(sql, def->cols[cols[i]].name);
+		ident(sql, def->cols[cols[i]].name);
 		pgw_buf_puts(sql, " IS NOT NULL");
 	}
 	pgw_buf_puts(sql, " ORDER BY ");
 	for (int i = 0; i < ncols; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
-		pgw_buf_ident(sql, def->cols[cols[i]].name);
+		ident(sql, def->cols[cols[i]].name);
 		pgw_buf_puts(sql, " DESC");
 	}
 	pgw_buf_puts(sql, " LIMIT 1");

@@ -30,40 +30,58 @@ static PGresult *query_oid(struct pgw_pg *pg, const char *sql, unsigned int oid,
 	return pgw_pg_query(pg, sql, 1, params, err);
 }
 
-static int type_row(struct pgw_pg *pg, unsigned int oid, struct pg_type_row *row, struct pgw_err *err)
+/* Every type a table's columns reach (domains' base types, arrays' elements), and the labels of
+ * the enums among them in sort order: one round trip however many columns and domain levels. */
+static const char TYPES_SQL[] =
+	"WITH RECURSIVE ty(oid) AS ("
+	" SELECT atttypid FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped"
+	" UNION SELECT x.oid FROM ty JOIN pg_type t ON t.oid = ty.oid"
+	" CROSS JOIN LATERAL (VALUES (t.typbasetype), (t.typelem)) AS x(oid) WHERE x.oid <> 0)"
+	" SELECT t.oid, t.typtype, t.typbasetype, t.typtypmod, t.typelem,"
+	" t.typcategory = 'A' AND t.typelem <> 0 AND t.typlen = -1, NULL::name, 0::float4"
+	" FROM ty JOIN pg_type t ON t.oid = ty.oid"
+	" UNION ALL SELECT e.enumtypid, 'l', 0::oid, 0, 0::oid, false, e.enumlabel, e.enumsortorder"
+	" FROM ty JOIN pg_enum e ON e.enumtypid = ty.oid ORDER BY 1, 8";
+
+struct types {
+	PGresult *res;
+};
+
+static unsigned int oid_at(const struct types *ty, int row, int col)
 {
-	PGresult *res = query_oid(pg,
-				     "SELECT typtype, typbasetype, typtypmod, typelem, "
-				     "(typcategory = 'A' AND typelem <> 0 AND typlen = -1) FROM pg_type WHERE oid = $1", oid, err);
-	if (!res)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return pgw_err_set(err, PGW_ERR_SOURCE, "type oid %u not found in pg_type", oid);
-	}
-	row->typtype = PQgetvalue(res, 0, 0)[0];
-	row->basetype = (unsigned)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
-	row->basetypmod = atoi(PQgetvalue(res, 0, 2));
-	row->elem = (unsigned)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
-	row->is_array = PQgetvalue(res, 0, 4)[0] == 't';
-	PQclear(res);
-	return 0;
+	return (unsigned)strtoul(PQgetvalue(ty->res, row, col), NULL, 10);
 }
 
-static int enum_labels(struct pgw_pg *pg, unsigned int oid, struct pgw_typeinfo *ti, struct pgw_err *err)
+static int type_row(const struct types *ty, unsigned int oid, struct pg_type_row *row, struct pgw_err *err)
 {
-	PGresult *res =
-		query_oid(pg, "SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder", oid, err);
-	if (!res)
-		return -1;
-	ti->nlabels = PQntuples(res);
-	ti->labels = pgw_calloc((size_t)ti->nlabels, sizeof(char *));
-	ti->label_order = pgw_calloc((size_t)ti->nlabels, sizeof(int));
-	for (int i = 0; i < ti->nlabels; i++) {
-		ti->labels[i] = pgw_strdup(PQgetvalue(res, i, 0));
-		ti->label_order[i] = i;
+	for (int i = 0; i < PQntuples(ty->res); i++) {
+		if (oid_at(ty, i, 0) != oid || PQgetvalue(ty->res, i, 1)[0] == 'l')
+			continue;
+		row->typtype = PQgetvalue(ty->res, i, 1)[0];
+		row->basetype = oid_at(ty, i, 2);
+		row->basetypmod = atoi(PQgetvalue(ty->res, i, 3));
+		row->elem = oid_at(ty, i, 4);
+		row->is_array = PQgetvalue(ty->res, i, 5)[0] == 't';
+		return 0;
 	}
-	PQclear(res);
+	return pgw_err_set(err, PGW_ERR_SOURCE, "type oid %u not found in pg_type", oid);
+}
+
+static void enum_labels(const struct types *ty, unsigned int oid, struct pgw_typeinfo *ti)
+{
+	int n = 0, rows = PQntuples(ty->res);
+	for (int i = 0; i < rows; i++)
+		n += oid_at(ty, i, 0) == oid && PQgetvalue(ty->res, i, 1)[0] == 'l';
+	ti->nlabels = n;
+	ti->labels = pgw_calloc((size_t)n, sizeof(char *));
+	ti->label_order = pgw_calloc((size_t)n, sizeof(int));
+	n = 0;
+	for (int i = 0; i < rows; i++)
+		if (oid_at(ty, i, 0) == oid && PQgetvalue(ty->res, i, 1)[0] == 'l') {
+			ti->labels[n] = pgw_strdup(PQgetvalue(ty->res, i, 6));
+			ti->label_order[n] = n;
+			n++;
+		}
 	/* insertion sort by label: enums are small and this runs once per column */
 	for (int i = 1; i < ti->nlabels; i++)
 		for (int j = i; j > 0 && strcmp(ti->labels[ti->label_order[j - 1]], ti->labels[ti->label_order[j]]) > 0;
@@ -72,7 +90,6 @@ static int enum_labels(struct pgw_pg *pg, unsigned int oid, struct pgw_typeinfo 
 			ti->label_order[j] = ti->label_order[j - 1];
 			ti->label_order[j - 1] = t;
 		}
-	return 0;
 }
 
 /* numeric(p,s) typmods: ((p << 16) | (s & 0x7ff)) + 4, s may be negative since PostgreSQL 15 */
@@ -97,7 +114,7 @@ static bool map_scalar(unsigned int oid, int typmod, struct pgw_typeinfo *ti, bo
 	case OID_INT8: ti->type = PGW_T_INT64; return true;
 	case OID_FLOAT4: ti->type = PGW_T_FLOAT32; return true;
 	case OID_FLOAT8: ti->type = PGW_T_FLOAT64; return true;
-	case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR: ti->type = PGW_T_TEXT; return true;
+	case OID_TEXT: case OID_VARCHAR: ti->type = PGW_T_TEXT; return true;
 	case OID_BYTEA: ti->type = PGW_T_BYTES; return true;
 	case OID_UUID: ti->type = PGW_T_UUID; return true;
 	case OID_DATE: ti->type = PGW_T_DATE; return true;
@@ -117,7 +134,9 @@ static bool map_scalar(unsigned int oid, int typmod, struct pgw_typeinfo *ti, bo
 		if (typmod < 4 || ti->scale < 0 || ti->scale > ti->precision)
 			ti->precision = ti->scale = 0;
 		break;
-	case OID_NAME: case OID_CHAR: break;
+	/* char(n) is selected as text, which drops the padding PostgreSQL treats as insignificant:
+	 * kept, `WHERE code = 'ab'` would match in PostgreSQL and not in the warehouse */
+	case OID_BPCHAR: case OID_NAME: case OID_CHAR: break;
 	default: *lossy = true; break;
 	}
 	ti->type = PGW_T_TEXT;
@@ -126,11 +145,11 @@ static bool map_scalar(unsigned int oid, int typmod, struct pgw_typeinfo *ti, bo
 }
 
 /* Follows domains down to their base type, keeping the innermost explicit typmod. */
-static int resolve_domain(struct pgw_pg *pg, unsigned int *oid, int *typmod, struct pg_type_row *row,
+static int resolve_domain(const struct types *ty, unsigned int *oid, int *typmod, struct pg_type_row *row,
 			  struct pgw_err *err)
 {
 	for (int depth = 0; depth < 32; depth++) {
-		if (type_row(pg, *oid, row, err) < 0)
+		if (type_row(ty, *oid, row, err) < 0)
 			return -1;
 		if (row->typtype != 'd')
 			return 0;
@@ -141,20 +160,23 @@ static int resolve_domain(struct pgw_pg *pg, unsigned int *oid, int *typmod, str
 	return pgw_err_set(err, PGW_ERR_SOURCE, "domain nesting too deep for type oid %u", *oid);
 }
 
-static int map_column(struct pgw_pg *pg, struct pgw_coldef *col, unsigned int oid, int typmod, struct pgw_err *err)
+static int map_column(const struct types *ty, struct pgw_coldef *col, unsigned int oid, int typmod, struct pgw_err *err)
 {
 	struct pg_type_row row;
 	struct pgw_typeinfo *ti = &col->ti;
 	bool lossy = false;
 	col->cast = "";
-	if (resolve_domain(pg, &oid, &typmod, &row, err) < 0)
+	if (resolve_domain(ty, &oid, &typmod, &row, err) < 0)
 		return -1;
 	if (row.typtype == 'e') {
 		ti->type = PGW_T_ENUM;
 		ti->src_oid = oid;
-		return enum_labels(pg, oid, ti, err);
+		enum_labels(ty, oid, ti);
+		return 0;
 	}
 	if (!row.is_array) {
+		col->text_sorted = oid == OID_TEXT || oid == OID_VARCHAR || oid == OID_BPCHAR || oid == OID_NAME ||
+				   oid == OID_CHAR || oid == OID_UUID;
 		if (!map_scalar(oid, typmod, ti, &lossy))
 			col->cast = "::text";
 		col->lossy_text = lossy;
@@ -163,7 +185,7 @@ static int map_column(struct pgw_pg *pg, struct pgw_coldef *col, unsigned int oi
 	unsigned int eoid = row.elem;
 	int etypmod = typmod;
 	struct pg_type_row erow;
-	if (resolve_domain(pg, &eoid, &etypmod, &erow, err) < 0)
+	if (resolve_domain(ty, &eoid, &etypmod, &erow, err) < 0)
 		return -1;
 	ti->type = PGW_T_LIST;
 	ti->src_oid = oid;
@@ -171,7 +193,8 @@ static int map_column(struct pgw_pg *pg, struct pgw_coldef *col, unsigned int oi
 	if (erow.typtype == 'e') {
 		ti->elem->type = PGW_T_ENUM;
 		ti->elem->src_oid = eoid;
-		return enum_labels(pg, eoid, ti->elem, err);
+		enum_labels(ty, eoid, ti->elem);
+		return 0;
 	}
 	if (!map_scalar(eoid, etypmod, ti->elem, &lossy) || erow.is_array)
 		col->cast = "::text[]";
@@ -184,8 +207,10 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 {
 	const char *params[] = {schema, name};
 	PGresult *res = pgw_pg_query(pg,
-				     "SELECT c.oid, c.relkind, c.reltuples FROM pg_class c JOIN pg_namespace n "
-				     "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 "
+				     "SELECT c.oid, c.relkind, c.reltuples, c.relrowsecurity AND NOT (r.rolsuper OR "
+				     "r.rolbypassrls OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)) "
+				     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+				     "JOIN pg_roles r ON r.rolname = current_user WHERE n.nspname = $1 AND c.relname = $2 "
 				     "AND c.relkind IN ('r','p','v','m','f')",
 				     2, params, err);
 	if (!res)
@@ -195,6 +220,7 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 		def->oid = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
 		def->relkind = PQgetvalue(res, 0, 1)[0];
 		def->est_rows = atof(PQgetvalue(res, 0, 2));
+		def->rls_partial = PQgetvalue(res, 0, 3)[0] == 't';
 		def->schema = pgw_strdup(schema);
 		def->name = pgw_strdup(name);
 	}
@@ -202,71 +228,115 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 	return found;
 }
 
+/* Columns in order with their place in the primary key, then every type they reach. */
 static int read_columns(struct pgw_pg *pg, struct pgw_table_def *def, struct pgw_err *err)
 {
 	PGresult *res = query_oid(pg,
-				     "SELECT attname, atttypid, atttypmod, attnotnull, format_type(atttypid, atttypmod) "
-				     "FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped "
-				     "ORDER BY attnum", def->oid, err);
-	if (!res)
+				     "SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, format_type(a.atttypid, "
+				     "a.atttypmod), (SELECT k.ord FROM pg_index i CROSS JOIN LATERAL "
+				     "unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) WHERE i.indrelid = a.attrelid "
+				     "AND i.indisprimary AND k.attnum = a.attnum) FROM pg_attribute a WHERE a.attrelid = $1 "
+				     "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", def->oid, err);
+	struct types ty = {res ? query_oid(pg, TYPES_SQL, def->oid, err) : NULL};
+	if (!ty.res) {
+		PQclear(res);
 		return -1;
+	}
 	def->ncols = PQntuples(res);
 	def->cols = pgw_calloc((size_t)def->ncols, sizeof(*def->cols));
+	def->pk = pgw_calloc((size_t)def->ncols + 1, sizeof(int));
 	int rc = 0;
 	for (int i = 0; i < def->ncols && rc == 0; i++) {
 		struct pgw_coldef *c = &def->cols[i];
 		c->name = pgw_strdup(PQgetvalue(res, i, 0));
 		c->notnull = PQgetvalue(res, i, 3)[0] == 't';
 		c->pgtype = pgw_strdup(PQgetvalue(res, i, 4));
-		rc = map_column(pg, c, (unsigned)strtoul(PQgetvalue(res, i, 1), NULL, 10), atoi(PQgetvalue(res, i, 2)),
+		int ord = PQgetisnull(res, i, 5) ? 0 : atoi(PQgetvalue(res, i, 5));
+		if (ord >= 1 && ord <= def->ncols) {
+			def->pk[ord - 1] = i;
+			def->npk++;
+		}
+		rc = map_column(&ty, c, (unsigned)strtoul(PQgetvalue(res, i, 1), NULL, 10), atoi(PQgetvalue(res, i, 2)),
 				err);
 	}
+	PQclear(ty.res);
 	PQclear(res);
 	return rc;
 }
 
-static int read_primary_key(struct pgw_pg *pg, struct pgw_table_def *def, struct pgw_err *err)
+/* Finds name in pgschema, or as "schema.table"; 1 found, 0 not, -1 error. */
+static int find_named(struct pgw_pg *pg, const char *name, struct pgw_table_def *def, struct pgw_err *err)
 {
-	PGresult *res = query_oid(pg,
-				     "SELECT a.attname FROM pg_index i "
-				     "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
-				     "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-				     "WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord", def->oid, err);
-	if (!res)
-		return -1;
-	def->npk = PQntuples(res);
-	def->pk = pgw_calloc((size_t)def->npk, sizeof(int));
-	for (int i = 0; i < def->npk; i++)
-		def->pk[i] = pgw_table_def_col(def, PQgetvalue(res, i, 0));
-	PQclear(res);
-	return 0;
-}
-
-int pgw_pg_table_def(struct pgw_pg *pg, const char *name, struct pgw_table_def **out, struct pgw_err *err)
-{
-	struct pgw_table_def *def = pgw_calloc(1, sizeof(*def));
-	const char *schema = pg->cfg->pgschema;
-	int found = find_relation(pg, schema, name, def, err);
+	int found = find_relation(pg, pg->cfg->pgschema, name, def, err);
 	const char *dot = strchr(name, '.');
 	if (found == 0 && dot) {
 		char *s = pgw_strndup(name, (size_t)(dot - name));
 		found = find_relation(pg, s, dot + 1, def, err);
 		free(s);
 	}
-	if (found <= 0) {
-		if (found == 0)
-			pgw_err_set(err, PGW_ERR_CONFIG,
-				    "table \"%s\" not found in PostgreSQL schema \"%s\"; check the name with `pgwarehouse list`",
-				    name, schema);
-		pgw_table_def_free(def);
-		return -1;
-	}
-	if (read_columns(pg, def, err) < 0 || read_primary_key(pg, def, err) < 0) {
+	if (found == 0)
+		pgw_err_set(err, PGW_ERR_CONFIG,
+			    "table \"%s\" not found in PostgreSQL schema \"%s\"; check the name with `pgwarehouse list`",
+			    name, pg->cfg->pgschema);
+	return found;
+}
+
+/* Row-level security would hand this role a subset of the rows, which a reload would swap in
+ * as the whole table (with row_security off the read fails instead, less clearly). */
+static int refuse_partial(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
+{
+	if (!def->rls_partial)
+		return 0;
+	const char *user = PQuser(pg->conn);
+	return pgw_err_set(err, PGW_ERR_TABLE,
+			   "table \"%s\".\"%s\" has row-level security and role \"%s\" would read only the rows its "
+			   "policies allow; as a superuser run ALTER ROLE \"%s\" BYPASSRLS, or sync as the table's owner",
+			   def->schema, def->name, user, user);
+}
+
+int pgw_pg_table_def(struct pgw_pg *pg, const char *name, struct pgw_table_def **out, struct pgw_err *err)
+{
+	struct pgw_table_def *def = pgw_calloc(1, sizeof(*def));
+	if (find_named(pg, name, def, err) <= 0 || refuse_partial(pg, def, err) < 0 || read_columns(pg, def, err) < 0) {
 		pgw_table_def_free(def);
 		return -1;
 	}
 	*out = def;
 	return 0;
+}
+
+int pgw_pg_find_table(struct pgw_pg *pg, const char *name, struct pgw_relation *rel, struct pgw_err *err)
+{
+	struct pgw_table_def def = {0};
+	int found = find_named(pg, name, &def, err);
+	rel->schema = def.schema;
+	rel->name = def.name;
+	rel->relkind = def.relkind;
+	return found > 0 ? 0 : -1;
+}
+
+int pgw_pg_lock(struct pgw_pg *pg, const char *schema, const char *name, char relkind, bool nowait,
+		struct pgw_err *err)
+{
+	/* LOCK TABLE takes tables, partitioned tables (with their partitions) and views (with the
+	 * tables under them); materialized views and foreign tables cannot be locked */
+	if (relkind != 'r' && relkind != 'p' && relkind != 'v')
+		return 0;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "LOCK TABLE ");
+	pgw_buf_ident(&sql, schema);
+	pgw_buf_puts(&sql, ".");
+	pgw_buf_ident(&sql, name);
+	pgw_buf_puts(&sql, nowait ? " IN ACCESS SHARE MODE NOWAIT" : " IN ACCESS SHARE MODE");
+	int rc = pgw_pg_exec(pg, sql.data, err);
+	pgw_buf_cleanup(&sql);
+	if (rc < 0 && err && !strcmp(err->sqlstate, "55P03"))
+		pgw_err_set(err, PGW_ERR_SOURCE,
+			    "table \"%s\".\"%s\": another session waits for an exclusive lock on it (ALTER, TRUNCATE, "
+			    "VACUUM FULL...); this copy stopped so that it can go on; run again later",
+			    schema, name);
+	return rc;
 }
 
 static void typeinfo_cleanup(struct pgw_typeinfo *ti)
@@ -335,6 +405,15 @@ void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def)
 	if (!def->ncols)
 		pgw_buf_puts(sql, "NULL");
 	pgw_buf_puts(sql, " FROM ");
+	pgw_pg_relation_sql(sql, def);
+}
+
+void pgw_pg_relation_sql(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	/* an inheritance parent's own rows only: its children are tables of their own (a partitioned
+	 * table's rows, though, are all in its partitions) */
+	if (def->relkind == 'r' || def->relkind == 'f')
+		pgw_buf_puts(sql, "ONLY ");
 	pgw_buf_ident(sql, def->schema);
 	pgw_buf_puts(sql, ".");
 	pgw_buf_ident(sql, def->name);

@@ -299,8 +299,7 @@ struct pgw_copy *pgw_copy_start(struct pgw_pg *pg, const struct pgw_table_def *d
 	PGresult *res = PQexec(pg->conn, sql.data);
 	pgw_buf_cleanup(&sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
-		const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		pgw_err_set(err, PGW_ERR_SOURCE, "PostgreSQL: %s", m ? m : PQerrorMessage(pg->conn));
+		pgw_pg_result_error(pg, res, "", err);
 		PQclear(res);
 		return NULL;
 	}
@@ -332,10 +331,8 @@ static int finish(struct pgw_copy *cp, struct pgw_err *err)
 	PGresult *res;
 	int rc = 0;
 	while ((res = PQgetResult(cp->pg->conn)) != NULL) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-			const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-			rc = pgw_err_set(err, PGW_ERR_SOURCE, "PostgreSQL: COPY failed: %s", m ? m : "unknown error");
-		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+			rc = pgw_pg_result_error(cp->pg, res, "COPY failed: ", err);
 		PQclear(res);
 	}
 	return rc;
@@ -347,9 +344,10 @@ long pgw_copy_next(struct pgw_copy *cp, struct pgw_batch *batch, struct pgw_err 
 	/* the server may have sent everything already, so its cancel alone would not stop us */
 	if (pgw_interrupted())
 		return pgw_err_set(err, PGW_ERR_INTERRUPTED, "interrupted");
-	/* the byte cap (huge values) is checked every 64 rows: summing the columns is not free */
-	while (!cp->finished && batch->rows < batch->cap &&
-	       (batch->rows % 64 || pgw_batch_bytes(batch) < (32u << 20))) {
+	/* a batch also ends at 32 MB of COPY data, checked on every row, so a few huge values never
+	 * make a batch bigger than that plus one row */
+	size_t bytes = 0;
+	while (!cp->finished && batch->rows < batch->cap && bytes < PGW_BATCH_MAX_BYTES) {
 		char *buf = NULL;
 		int len = PQgetCopyData(cp->pg->conn, &buf, 0);
 		if (len == -1) {
@@ -364,6 +362,7 @@ long pgw_copy_next(struct pgw_copy *cp, struct pgw_batch *batch, struct pgw_err 
 			return pgw_err_set(err, PGW_ERR_SOURCE, "PostgreSQL: reading COPY data failed: %s", line);
 		}
 		cp->bytes += (unsigned)len;
+		bytes += (unsigned)len;
 		const char *p = buf;
 		int rc = 0;
 		if (!cp->header_done)

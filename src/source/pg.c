@@ -92,6 +92,7 @@ static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct 
 	KV("password", cfg->pgpassword);
 	KV("sslmode", cfg->pgsslmode);
 	KV("application_name", "pgwarehouse");
+	KV("client_encoding", "UTF8"); /* a startup parameter: poolers keep it per client */
 	KV("connect_timeout", "10");
 #undef KV
 	keys[n] = vals[n] = NULL;
@@ -105,13 +106,27 @@ static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct 
 		pgw_pg_close(pg);
 		return -1;
 	}
-	/* Fixed text formats so any text we read or write means the same on every server. */
-	return pgw_pg_exec(pg,
-			   "SET jit = off; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
-			   "SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3; "
-			   "SET standard_conforming_strings = on; SET bytea_output = 'hex'; "
-			   "SET client_encoding = 'UTF8'",
-			   err);
+	return 0;
+}
+
+/* What every pgwarehouse transaction runs with, as SET LOCAL: session SETs would not follow a
+ * client through a pooler in transaction mode (pgbouncer) and would leak into its other clients.
+ * Fixed text formats so any text we read means the same on every server; the timeouts a
+ * production role may carry would kill a long COPY (pg_dump clears them too); row_security off
+ * makes a table the role may only partly see an error instead of a silent subset. */
+static const char SESSION_SETTINGS[] =
+	"SET LOCAL jit = off; SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; "
+	"SET LOCAL IntervalStyle = 'iso_8601'; SET LOCAL extra_float_digits = 3; "
+	"SET LOCAL standard_conforming_strings = on; SET LOCAL bytea_output = 'hex'; "
+	"SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; "
+	"SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL row_security = off";
+
+int pgw_pg_begin(struct pgw_pg *pg, const char *mode, struct pgw_err *err)
+{
+	char *sql = pgw_asprintf("BEGIN %s; %s", mode, SESSION_SETTINGS);
+	int rc = pgw_pg_exec(pg, sql, err);
+	free(sql);
+	return rc;
 }
 
 void pgw_pg_close(struct pgw_pg *pg)
@@ -126,16 +141,37 @@ int pgw_pg_version(struct pgw_pg *pg)
 	return PQserverVersion(pg->conn);
 }
 
-static int result_error(struct pgw_pg *pg, PGresult *res, struct pgw_err *err)
+/* Errors about the server or the session are PostgreSQL errors (exit 3); the others concern
+ * one table (an unpopulated materialized view, a privilege, a policy) and fail only it. */
+static enum pgw_errcode error_class(const char *state)
+{
+	static const char *const server[] = {"08", "28", "3D", "53", "57", "58", "XX"};
+	if (!state)
+		return PGW_ERR_SOURCE;
+	for (size_t i = 0; i < sizeof(server) / sizeof(server[0]); i++)
+		if (!strncmp(state, server[i], 2))
+			return PGW_ERR_SOURCE;
+	return PGW_ERR_TABLE;
+}
+
+int pgw_pg_result_error(struct pgw_pg *pg, const PGresult *res, const char *what, struct pgw_err *err)
 {
 	char line[900];
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	first_line(msg ? msg : PQerrorMessage(pg->conn), line, sizeof(line));
-	pgw_err_set(err, PGW_ERR_SOURCE, "PostgreSQL: %s", line);
+	pgw_err_set(err, error_class(state), "PostgreSQL: %s%s", what, line);
+	if (hint) /* PostgreSQL's own hint often names the fix */
+		pgw_err_append(err, "; %s", first_line(hint, line, sizeof(line)));
 	if (err && state)
 		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
 	return -1;
+}
+
+static int result_error(struct pgw_pg *pg, PGresult *res, struct pgw_err *err)
+{
+	return pgw_pg_result_error(pg, res, "", err);
 }
 
 int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err)

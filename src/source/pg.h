@@ -21,6 +21,7 @@ struct pgw_coldef {
 	bool notnull;
 	const char *cast; /* appended to the column in the COPY select list ("::text"), or "" */
 	bool lossy_text;  /* kept as its text form: warn once */
+	bool text_sorted; /* its text form in byte order sorts as PostgreSQL sorts new keys (text, uuid) */
 	struct pgw_typeinfo ti;
 };
 
@@ -33,17 +34,24 @@ struct pgw_table_def {
 	int npk;
 	int *pk; /* column indexes, in key order */
 	double est_rows;
+	bool rls_partial; /* row-level security hides rows from this role */
 };
 
 int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
 void pgw_pg_close(struct pgw_pg *pg);
 /* Reconnects (as pgw_pg_connect) when the connection was lost or closed. */
 int pgw_pg_ensure(struct pgw_pg *pg, struct pgw_err *err);
+/* BEGIN mode ("ISOLATION LEVEL REPEATABLE READ READ ONLY"...) with pgwarehouse's settings for the
+ * transaction (text formats, no timeouts, row_security off). */
+int pgw_pg_begin(struct pgw_pg *pg, const char *mode, struct pgw_err *err);
 /* Runs a command that returns no rows. */
 int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err);
 /* Runs a parameterised query; returns a result the caller PQclear()s, or NULL with err set. */
 PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params,
 		       struct pgw_err *err);
+/* Fills err from a failed result (NULL: the connection's error): "PostgreSQL: <what><message>;
+ * <hint>", the SQLSTATE kept; returns -1. */
+int pgw_pg_result_error(struct pgw_pg *pg, const PGresult *res, const char *what, struct pgw_err *err);
 /* Cancels the connection's running statement when SIGINT/SIGTERM arrives, until unwatched. */
 struct pgw_pg_watch;
 struct pgw_pg_watch *pgw_pg_watch(struct pgw_pg *pg);
@@ -54,12 +62,25 @@ int pgw_pg_version(struct pgw_pg *pg);
 /* Finds `name` ("table" in pgschema, or "schema.table") and reads its columns and key. */
 int pgw_pg_table_def(struct pgw_pg *pg, const char *name, struct pgw_table_def **out, struct pgw_err *err);
 void pgw_table_def_free(struct pgw_table_def *def);
+/* LOCK TABLE ... IN ACCESS SHARE MODE: as pg_dump, taken before the snapshot so that a TRUNCATE
+ * or table rewrite (not MVCC-safe) cannot commit between the snapshot and the read. Relations
+ * that cannot be locked (materialized views, foreign tables) are left alone. */
+int pgw_pg_lock(struct pgw_pg *pg, const char *schema, const char *name, char relkind, bool nowait,
+		struct pgw_err *err);
+struct pgw_relation {
+	char *schema, *name; /* caller frees */
+	char relkind;
+};
+/* Finds name as pgw_pg_table_def does, reading only pg_class: run it before the snapshot. */
+int pgw_pg_find_table(struct pgw_pg *pg, const char *name, struct pgw_relation *rel, struct pgw_err *err);
 int pgw_table_def_col(const struct pgw_table_def *def, const char *name);
 /* Tables (not views) of a schema, sorted by name; caller frees each and the array. */
 int pgw_pg_list_tables(struct pgw_pg *pg, const char *schema, char ***names, int *n, struct pgw_err *err);
 
 /* Appends `SELECT <cols> FROM "s"."t"` with every column in its exported form. */
 void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def);
+/* Appends the table as a FROM item: `ONLY "s"."t"` where inheritance children would add rows. */
+void pgw_pg_relation_sql(struct pgw_buf *sql, const struct pgw_table_def *def);
 
 /* A COPY ... TO STDOUT (FORMAT binary) read into batches. */
 struct pgw_copy;

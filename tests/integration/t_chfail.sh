@@ -37,3 +37,6 @@ if [[ $(chq 'SELECT version()') == 18.* ]]; then
   t_eq "timestamptz on ClickHouse 18.16 is a String holding PostgreSQL's text" "at Nullable(String)" "$(wh_columns big | grep '^at ')"
   t_eq "...with the exact value" "$(pgq "SELECT at::text FROM big WHERE id = 7")" "$(dq 'SELECT at FROM big WHERE id = 7')"
 fi
+
+# CLICKHOUSE_PASSWORD, the name the Python pgwarehouse's code read, works like CLICKHOUSE_PWD
+t_ok "CLICKHOUSE_PASSWORD is read when CLICKHOUSE_PWD is unset" env -u CLICKHOUSE_PWD CLICKHOUSE_PASSWORD="$CLICKHOUSE_PWD" "$PGW" listwh

@@ -67,3 +67,28 @@ cd ..
 
 t_eq "--help lists the commands" "7" "$("$PGW" --help | grep -cE '^  (init|list|listwh|sync|reload|extract|load) ')"
 t_eq "--version" "1" "$("$PGW" --version | grep -cE '^pgwarehouse [0-9]+\.[0-9]+\.[0-9]+$')"
+
+# What the Python pgwarehouse's users have in their files: options at the name's indent,
+# reload: True, snowsql_password, ${VAR} in .env, numbered init answers
+mkdir -p pydir && cd pydir
+cat > pgwarehouse_conf.yaml <<'YAML'
+warehouse:
+  backend: duckdb
+  snowsql_password: not-used-here
+tables:
+  - users:
+    reload: True
+  - orders:
+    last_modified: updated_at
+YAML
+out=$("$PGW" sync all 2>&1)
+t_eq "options at the name's indent are read, with a note" "1" "$(grep -c 'options of table `users` are at the same indent' <<<"$out")"
+out=$("$PGW" sync all 2>&1)
+t_eq "reload: True reloads" "1" "$(grep -cE '^users +reload' <<<"$out")"
+t_eq "the flat form's last_modified is used" "1" "$(grep -cE '^orders +last-modified' <<<"$out")"
+printf 'BASE=from-var\nDUCKDB_PATH="${BASE}.duckdb"\nPLAIN='"'"'${BASE}'"'"'\n' > .env
+( unset DUCKDB_PATH; "$PGW" sync accounts >/dev/null 2>&1 )
+t_eq '${VAR} in .env is expanded' "10" "$("$DUCKQ" from-var.duckdb 'SELECT count(*) FROM accounts' 2>&1)"
+rm -f pgwarehouse_conf.yaml .env
+t_eq "init takes a number" "1" "$(echo 3 | "$PGW" init | grep -c 'backend snowflake')"
+cd ..

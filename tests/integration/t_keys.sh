@@ -63,22 +63,37 @@ t_eq "max_records limits the first copy" "40 40" "$(dq 'SELECT count(*), max(id)
 "$PGW" --config limited.yaml sync big >/dev/null 2>&1
 t_same "successive limited syncs converge" big
 
-# a warehouse table of the same name that pgwarehouse did not create is replaced, with a warning
+# a warehouse table of the same name that pgwarehouse did not create: with the PostgreSQL table's
+# columns (as the Python pgwarehouse made them) it is replaced with a note; with other columns it
+# is someone else's table, refused without --force
 pgq "CREATE TABLE handmade (id int PRIMARY KEY, v text)"
 pgq "INSERT INTO handmade VALUES (1, 'pg')"
-if [[ $BACKEND == duckdb ]]; then
-  "$DUCKQ" --exec "$DUCKDB_PATH" "CREATE TABLE handmade (id INTEGER, v VARCHAR); INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
-  out=$("$PGW" sync handmade 2>&1)
-  t_eq "a foreign table is named in a warning" "1" "$(grep -c 'was not created by pgwarehouse; replacing it' <<<"$out")"
-elif [[ $BACKEND == snowflake ]]; then
-  "$(dirname "$PGW")/sfq" "CREATE TABLE handmade (id NUMBER(10,0), v TEXT)"
-  "$(dirname "$PGW")/sfq" "INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
-  out=$("$PGW" sync handmade 2>&1)
-  t_eq "a foreign table is named in a warning" "1" "$(grep -c 'was not created by pgwarehouse; replacing it' <<<"$out")"
+pgq "CREATE TABLE othermade (id int PRIMARY KEY, v text)"
+pgq "INSERT INTO othermade VALUES (1, 'pg')"
+wh_exec() {
+  case $BACKEND in
+    duckdb) "$DUCKQ" --exec "$DUCKDB_PATH" "$1" ;;
+    snowflake) "$(dirname "$PGW")/sfq" "$1" ;;
+    *) chsql "$1" ;;
+  esac
+}
+if is_ch; then
+  wh_exec "CREATE TABLE handmade (id Int64, v String) ENGINE = MergeTree ORDER BY id"
+  wh_exec "CREATE TABLE othermade (a Int64, b String) ENGINE = MergeTree ORDER BY a"
+elif [[ $BACKEND == snowflake ]]; then  # as the Python pgwarehouse made them: unquoted, so upper-case
+  wh_exec 'CREATE TABLE "HANDMADE" ("ID" NUMBER(10,0), "V" TEXT)'
+  wh_exec 'CREATE TABLE "OTHERMADE" ("A" NUMBER(10,0), "B" TEXT)'
 else
-  chsql "CREATE TABLE handmade (id Int64, v String) ENGINE = MergeTree ORDER BY id"
-  chsql "INSERT INTO handmade VALUES (1, 'stale'), (2, 'gone')"
-  out=$("$PGW" sync handmade 2>&1)
-  t_eq "a table of another shape is reloaded with a warning" "1" "$(grep -c 'changed shape' <<<"$out")"
+  wh_exec "CREATE TABLE handmade (id INTEGER, v VARCHAR)"
+  wh_exec "CREATE TABLE othermade (a INTEGER, b VARCHAR)"
 fi
+wh_exec "INSERT INTO $(sf_name handmade) VALUES (1, 'stale'), (2, 'gone')"
+wh_exec "INSERT INTO $(sf_name othermade) VALUES (7, 'theirs')"
+out=$("$PGW" sync handmade 2>&1)
+t_eq "a table with this table's columns is replaced with a note" "1" "$(grep -c 'has this table.s columns but was not created by pgwarehouse' <<<"$out")"
 t_same "and replaced by the PostgreSQL copy" handmade
+t_err "a table with other columns is refused, naming --force" 1 'othermade.*not created by pgwarehouse.*--force' "$PGW" sync othermade
+t_eq "...and left as it was" "7" "$(dq 'SELECT max(a) FROM othermade')"
+out=$("$PGW" --force sync othermade 2>&1)
+t_eq "--force replaces it" "1" "$(grep -c 'replacing it (--force)' <<<"$out")"
+t_same "with the PostgreSQL copy" othermade

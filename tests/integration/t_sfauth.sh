@@ -44,3 +44,18 @@ t_eq "statements after the session's renewal point still run" "2" "$(SFQ_PAUSE=2
 t_eq "the session was renewed before it expired (two sign-ins, no expired token used)" "2 0" \
   "$(grep -c '^login' "$SFD_DIR/double.log") $(grep -c '^expired' "$SFD_DIR/double.log")"
 sfd_stop
+
+# what a long run must survive: polls answered "still running" (333333), and a transport error after
+# Snowflake ran a statement. The retry carries the same requestId and the double, as the service
+# does, answers it without running the statement again: no row arrives twice.
+SFD_EXTRA="--running-polls 2 --drop-after ^INSERT.INTO..RETRIED" sfd_start "$PWD/sf4" || { t_fail "the flaky double starts"; return 0; }
+pgq "CREATE TABLE retried (id int PRIMARY KEY, v text)"
+pgq "INSERT INTO retried SELECT g, 'v' || g FROM generate_series(1, 100) g"
+t_ok "first sync through slow polls" env PGWAREHOUSE_BACKEND=snowflake "$PGW" sync retried
+pgq "INSERT INTO retried SELECT g, 'v' || g FROM generate_series(101, 150) g"
+t_ok "a sync whose INSERT answer was lost completes" env PGWAREHOUSE_BACKEND=snowflake "$PGW" sync retried
+t_eq "the double cut the INSERT's answer and saw the same requestId again" "1 1" \
+  "$(grep -c '^dropped' "$SFD_DIR/double.log") $(grep -c "^replayed $(sed -n 's/^dropped //p' "$SFD_DIR/double.log")" "$SFD_DIR/double.log")"
+t_eq "no row arrived twice" "150 150" "$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" 'SELECT count(*), count(DISTINCT id) FROM retried' | tr '\t' ' ')"
+t_eq "polls were answered still running" "1" "$(( $(grep -c '^running' "$SFD_DIR/double.log") > 0 ))"
+sfd_stop

@@ -29,7 +29,8 @@ for sig in INT TERM; do
     t_ok "$what: says it was interrupted and rolled back" grep -q "reload sig: interrupted: SIG$sig; the warehouse table was left as it was" "$PWD/stop.err"
     t_eq "$what: one error line" "1" "$(grep -c "error:" "$PWD/stop.err")"
     t_eq "$what: the table is as before" "100000 0" "$(dq "SELECT count(*), sum(CASE WHEN body = 'new' THEN 1 ELSE 0 END) FROM sig" | tr '\t' ' ')"
-    [[ $BACKEND == duckdb ]] && t_eq "$what: no helper table left" "0" "$(wh_tables | grep -v _pgwarehouse_runs | grep -c _pgwarehouse_)"
+    t_eq "$what: no helper table left" "0" "$(wh_tables | grep -v _pgwarehouse_runs | grep -ci _pgwarehouse_)"
+    t_eq "$what: the run log records the interruption" "interrupted" "$(whq "SELECT status FROM _pgwarehouse_runs ORDER BY started_us DESC LIMIT 1")"
     t_eq "$what: no PostgreSQL session left" "0" "$(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse'")"
   done
 done

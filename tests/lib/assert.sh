@@ -53,17 +53,31 @@ whq() {
   esac
 }
 dq() { whq "$1"; }
+# Snowflake creates a name PostgreSQL leaves unquoted in upper case (snowflake_names: upper): the
+# helpers below take and print PostgreSQL's names, so the tests read the same on every backend.
+# sf_name NAME: the name as the Snowflake double holds it
+sf_name() {
+  if [[ $BACKEND == snowflake && $1 =~ ^[a-z_][a-z0-9_\$]*$ && $1 != _pgwarehouse_* ]]; then echo "${1^^}"; else echo "$1"; fi
+}
+# SQL (DuckDB) turning a stored name back into PostgreSQL's
+_pg_name_sql() {
+  if [[ $BACKEND == snowflake ]]; then
+    echo "CASE WHEN regexp_full_match($1, '[A-Z_][A-Z0-9_\$]*') AND NOT starts_with($1, '_PGWAREHOUSE_') THEN lower($1) ELSE $1 END"
+  else
+    echo "$1"
+  fi
+}
 # every table in the warehouse's default schema/database, helper tables included, one per line
 wh_tables() {
   case $BACKEND in
-    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
+    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT $(_pg_name_sql table_name) FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
     *) chsql "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name FORMAT TabSeparated" ;;
   esac
 }
 # column names and types of a warehouse table: "name type" lines
 wh_columns() {
   case $BACKEND in
-    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT column_name || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
+    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT $(_pg_name_sql column_name) || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$(sf_name "$1")' ORDER BY column_index" ;;
     *) chsql "SELECT concat(name, ' ', type) FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparatedRaw" ;;
   esac
 }
@@ -71,7 +85,7 @@ wh_columns() {
 # column names of a warehouse table, one per line
 wh_colnames() {
   case $BACKEND in
-    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT column_name FROM duckdb_columns() WHERE table_name = '$1' ORDER BY column_index" ;;
+    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT $(_pg_name_sql column_name) FROM duckdb_columns() WHERE table_name = '$(sf_name "$1")' ORDER BY column_index" ;;
     *) chsql "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparated" ;;
   esac
 }
@@ -101,7 +115,7 @@ t_same() {
   chmod 644 "$csv"
   local null="" ok=1
   if [[ $BACKEND == duckdb || $BACKEND == snowflake ]]; then
-    "$DUCKQ" --pg-csv "$WH_DUCKDB" "$dst" "${schema:-main}" > "$csv" || ok=0
+    "$DUCKQ" --pg-csv "$WH_DUCKDB" "$(sf_name "$dst")" "$([[ -n $schema ]] && sf_name "$schema" || echo main)" > "$csv" || ok=0
   else
     _ch_pg_csv "$src" "$dst" "${schema:-$CLICKHOUSE_DATABASE}" > "$csv" || ok=0
     null=", NULL '\\N'"
@@ -111,7 +125,8 @@ t_same() {
   local prelude=""
   if [[ $BACKEND == snowflake ]]; then
     local cols
-    cols=$(psql -qAtX -c "SELECT string_agg(CASE WHEN t.typcategory = 'A' THEN format('array_to_json(%I)::jsonb AS %I', attname, attname)
+    cols=$(psql -qAtX -c "SELECT string_agg(CASE WHEN t.typcategory = 'A' THEN format('array_to_json(%I%s)::jsonb AS %I', attname,
+        CASE WHEN t.typelem = 'bpchar'::regtype THEN '::text[]' ELSE '' END, attname)
       WHEN t.typname IN ('json', 'jsonb') THEN format('%I::jsonb AS %I', attname, attname) ELSE format('%I', attname) END, ', ' ORDER BY attnum)
       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE attrelid = '$src'::regclass AND attnum > 0 AND NOT attisdropped")
     prelude="CREATE TEMP VIEW expected AS SELECT $cols FROM $src;"
@@ -146,10 +161,12 @@ proxy_start() {
 proxy_cut() { kill -USR1 "$PROXY_PID"; }
 proxy_stop() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; true; }
 
-# wait_copy [PATTERN]: waits (up to 10 s) until pgwarehouse runs a COPY in PostgreSQL
+# wait_copy [PATTERN]: waits (up to 10 s) until pgwarehouse runs a COPY in PostgreSQL. The
+# server may have sent all of it into the socket buffers already (then the session is idle in
+# its transaction, the COPY its last statement) while pgwarehouse still reads it.
 wait_copy() {
   for _ in $(seq 1 500); do
-    (( $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%${1:-}%' AND state = 'active'") >= 1 )) && return 0
+    (( $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%${1:-}%' AND state IN ('active', 'idle in transaction')") >= 1 )) && return 0
     sleep 0.02
   done
   return 1

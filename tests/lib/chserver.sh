@@ -15,7 +15,7 @@ chs_write_config() {
   <tmp_path>$dir/tmp/</tmp_path>
   <users_config>$dir/users.xml</users_config>
   <mark_cache_size>53687091</mark_cache_size>
-  <timezone>UTC</timezone>
+  <timezone>America/New_York</timezone>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
 </yandex>

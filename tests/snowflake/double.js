@@ -4,6 +4,7 @@
 //   POST /queries/v1/query-request   run sqlText (sync, or asyncExec with a result URL)
 //   GET  /queries/<id>/result        the result of an async query
 //   POST /session?delete=true        sign out
+//   POST /queries/v1/abort-request   cancel a statement by its requestId (logged)
 //   PUT <table stage> answered with an S3 stageInfo and encryptionMaterial; the files then arrive at
 //   a local S3-compatible endpoint (--s3port) that checks the SigV4 signature with the temporary
 //   credentials it handed out and decrypts each file with the material of that PUT.
@@ -28,6 +29,9 @@ const fingerprint = pubkey
   : null;
 const sessions = new Map(); // token -> { database, schema }
 const asyncResults = new Map(); // queryId -> response body
+const requests = new Map(); // requestId -> { sqlText, queryId, run }: a resent request is not run again
+const polls = new Map(); // queryId -> "still running" answers given so far (--running-polls N)
+let dropped = 0; // statements whose answer was cut off (--drop-after REGEX, first match only)
 const uploads = new Map(); // S3 key prefix -> { masterKey, queryId, smkId, dir }
 const S3 = { keyId: 'AKIADOUBLE' + crypto.randomBytes(5).toString('hex').toUpperCase(),
              secret: crypto.randomBytes(20).toString('base64'), token: crypto.randomBytes(16).toString('hex'),
@@ -198,11 +202,22 @@ function ident(text) {
            sql: parts.map(q).join('.'), rest: text.slice(pos) };
 }
 
+// A table stage as Snowflake names it: @%"table", or @"schema".%"table" (the namespace comes
+// before the %; @%"schema"."table" is not a table stage and is refused).
+function tableStage(text) {
+  const m = /^@(?:((?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*))\.)?%(.*)$/s.exec(text.trim());
+  if (!m) throw new Error(`not a table stage: ${text}`);
+  const t = ident(m[2]);
+  if (t.schema !== 'main' && m[1] === undefined) throw new Error(`not a table stage: ${text} (the schema goes before the %)`);
+  if (m[1] !== undefined) return ident(`${m[1]}.${t.sql}`);
+  return t;
+}
+
 // PUT 'file:///.../name' @%"table" ...: the stage location, temporary credentials and the key.
 function put(sqlText, queryId) {
-  const m = /^\s*PUT\s+'file:\/\/([^']+)'\s+@%(.*?)\s+(AUTO_COMPRESS|SOURCE_COMPRESSION|OVERWRITE|PARALLEL)/is.exec(sqlText);
+  const m = /^\s*PUT\s+'file:\/\/([^']+)'\s+(@.*?)\s+(AUTO_COMPRESS|SOURCE_COMPRESSION|OVERWRITE|PARALLEL)/is.exec(sqlText);
   if (!m) throw new Error('PUT: expected PUT \'file://...\' @%table OPTIONS');
-  const t = ident(m[2]);
+  const t = tableStage(m[2]);
   const prefix = `stages/${crypto.randomUUID()}/`;
   const masterKey = crypto.randomBytes(16);
   const smkId = Math.floor(Math.random() * 1e6);
@@ -241,9 +256,11 @@ async function swap(conn, sqlText) {
 // COPY INTO t FROM @%t FILE_FORMAT = (...) ON_ERROR = ABORT_STATEMENT PURGE = TRUE, loading the
 // decrypted files of t's stage with the file format's CSV rules; all of them or none.
 async function copyInto(conn, sqlText) {
-  const m = /^\s*COPY\s+INTO\s+(.*?)\s+FROM\s+\(\s*SELECT\s+(.*?)\s+FROM\s+@%(.*?)\s*\)\s+FILE_FORMAT\s*=\s*\((.*)\)\s*ON_ERROR\s*=\s*ABORT_STATEMENT\s+PURGE\s*=\s*TRUE\s*$/is.exec(sqlText);
+  const m = /^\s*COPY\s+INTO\s+(.*?)\s+FROM\s+\(\s*SELECT\s+(.*?)\s+FROM\s+(@.*?)\s*\)\s+FILE_FORMAT\s*=\s*\((.*)\)\s*ON_ERROR\s*=\s*ABORT_STATEMENT\s+PURGE\s*=\s*TRUE\s*$/is.exec(sqlText);
   if (!m) throw new Error('COPY INTO: unsupported form (the double expects FROM (SELECT $1, ... FROM @%table) FILE_FORMAT = (...) ON_ERROR = ABORT_STATEMENT PURGE = TRUE)');
   const t = ident(m[1]);
+  const st = tableStage(m[3]);
+  if (st.schema !== t.schema || st.name !== t.name) throw new Error(`COPY INTO ${t.sql} from the stage of another table`);
   const selectList = m[2].split(',').map((x) => x.trim());
   const opts = m[4];
   const need = [/TYPE\s*=\s*CSV/i, /FIELD_OPTIONALLY_ENCLOSED_BY\s*=\s*'"'/i, /NULL_IF\s*=\s*\(\s*'\\\\N'\s*\)/i,
@@ -280,13 +297,37 @@ async function execute(sqlText, queryId) {
   });
 }
 
-async function query(req, res, body) {
-  if (!sessionOf(req)) return fail(res, '390112', 'Your session has expired. Please login again.', 401);
-  const queryId = crypto.randomUUID();
-  const run = execute(body.sqlText || '', queryId).then(
-    (data) => ({ success: true, code: null, message: null, data: { ...data, queryId } }),
-    (e) => ({ success: false, code: '002003', message: 'SQL compilation error:\n' + String(e.message || e),
-              data: { queryId, sqlState: '42000' } }));
+// A session that expired answers HTTP 200 with code 390112, as the drivers expect.
+const EXPIRED = ['390112', 'Your session has expired. Please login again.', 200];
+
+async function query(req, res, body, url) {
+  if (!sessionOf(req)) return fail(res, ...EXPIRED);
+  const rid = url.searchParams.get('requestId');
+  if (!rid) return fail(res, '390400', 'requestId is required', 400);
+  let entry = requests.get(rid);
+  if (entry) {
+    // the same requestId again (a client's retry): the statement is not run a second time
+    if (entry.sqlText !== (body.sqlText || '')) return fail(res, '390400', `requestId ${rid} was used for another statement`, 400);
+    console.log(`replayed ${rid}`);
+  } else {
+    const queryId = crypto.randomUUID();
+    const run = execute(body.sqlText || '', queryId).then(
+      (data) => ({ success: true, code: null, message: null, data: { ...data, queryId } }),
+      (e) => ({ success: false, code: '002003', message: 'SQL compilation error:\n' + String(e.message || e),
+                data: { queryId, sqlState: '42000' } }));
+    entry = { sqlText: body.sqlText || '', queryId, run };
+    requests.set(rid, entry);
+    console.log(`ran ${rid}`);
+    // --drop-after REGEX: the first matching statement runs, then its connection is cut before the
+    // answer, as a network failure after the service ran it would look
+    if (args['drop-after'] && !dropped && new RegExp(args['drop-after'], 'i').test(entry.sqlText)) {
+      dropped++;
+      await run;
+      console.log(`dropped ${rid}`);
+      return req.socket.destroy();
+    }
+  }
+  const { queryId, run } = entry;
   if (body.asyncExec) {
     asyncResults.set(queryId, run);
     return reply(res, { success: true, code: '333334', message: 'Asynchronous execution in progress.',
@@ -296,9 +337,17 @@ async function query(req, res, body) {
 }
 
 async function result(req, res, id) {
-  if (!sessions.has((/Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '') || [])[1])) return fail(res, '390112', 'Your session has expired. Please login again.', 401);
+  if (!sessions.has((/Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '') || [])[1])) return fail(res, ...EXPIRED);
   const r = asyncResults.get(id);
   if (!r) return fail(res, '000709', `Statement ${id} not found`);
+  // --running-polls N: the first N polls of each statement find it still running (333333)
+  const n = polls.get(id) || 0;
+  if (n < Number(args['running-polls'] || 0)) {
+    polls.set(id, n + 1);
+    console.log(`running ${id}`);
+    return reply(res, { success: true, code: '333333', message: 'Query execution in progress.',
+                        data: { queryId: id, getResultUrl: `/queries/${id}/result` } });
+  }
   reply(res, await r);
 }
 
@@ -391,10 +440,15 @@ async function main() {
       }
       const p = url.pathname;
       if (req.method === 'POST' && p === '/session/v1/login-request') return login(req, res, body, url);
-      if (req.method === 'POST' && p === '/queries/v1/query-request') return query(req, res, body);
+      if (req.method === 'POST' && p === '/queries/v1/query-request') return query(req, res, body, url);
       const m = /^\/queries\/([^/]+)\/result$/.exec(p);
       if (req.method === 'GET' && m) return result(req, res, m[1]);
       if (req.method === 'POST' && p === '/session') return reply(res, { success: true, code: null, message: null, data: null });
+      if (req.method === 'POST' && p === '/queries/v1/abort-request') {
+        if (!sessionOf(req)) return fail(res, ...EXPIRED);
+        console.log(`abort ${body.requestId}`);  // the tests look for this line
+        return reply(res, { success: true, code: null, message: null, data: null });
+      }
       fail(res, '390404', `no such endpoint ${req.method} ${p}`, 404);
     });
   });

@@ -1,8 +1,13 @@
 /* ClickHouse over its HTTP interface: statements in the request body, credentials in headers. */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "net/http.h"
 #include "sink/clickhouse/ch_internal.h"
@@ -35,12 +40,36 @@ static int http_error(struct ch_http *h, const struct pgw_http_response *resp, s
 }
 
 static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip,
+		bool idempotent, struct pgw_buf *out, struct pgw_err *err);
+
+/* A statement a stop request cut off may go on running in the server (an INSERT ... SELECT, a
+ * copy-and-swap): stop it there too, within the cleanup's time bound. */
+static void kill_query(struct ch_http *h, const char *query_id)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "KILL QUERY WHERE query_id = ");
+	pgw_ch_literal(&sql, query_id, strlen(query_id));
+	pgw_buf_puts(&sql, " SYNC");
+	pgw_debug("clickhouse: %s", sql.data);
+	pgw_cleanup_begin();
+	post(h, NULL, sql.data, sql.len, false, false, NULL, NULL);
+	pgw_cleanup_end();
+	pgw_buf_cleanup(&sql);
+}
+
+static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip,
 		bool idempotent, struct pgw_buf *out, struct pgw_err *err)
 {
+	static atomic_uint counter;
+	char query_id[64];
+	snprintf(query_id, sizeof(query_id), "pgwarehouse-%ld-%lld-%u", (long)getpid(), (long long)time(NULL),
+		 atomic_fetch_add(&counter, 1));
 	struct pgw_buf url;
 	pgw_buf_init(&url);
 	pgw_buf_printf(&url, "%s?database=", h->url);
 	pgw_http_escape(&url, h->base.database);
+	add_setting(&url, "query_id", query_id);
 	/* an error after the first result bytes would otherwise arrive as HTTP 200 */
 	add_setting(&url, "wait_end_of_query", "1");
 	/* progress headers keep a long INSERT ... SELECT from looking like a dead connection */
@@ -53,6 +82,8 @@ static int post(struct ch_http *h, const char *query_param, const char *body, si
 				       .body_len = len, .gzip = gzip, .idempotent = idempotent};
 	struct pgw_http_response resp;
 	int rc = pgw_http_send(&req, &resp, h->where, err);
+	if (rc < 0 && pgw_interrupted() && !pgw_cleaning_up())
+		kill_query(h, query_id);
 	if (rc == 0 && resp.status != 200)
 		rc = http_error(h, &resp, err);
 	if (rc == 0 && out)

@@ -224,8 +224,14 @@ static int ch_inspect(struct pgw_sink *base, const struct pgw_target *t, struct 
 			pgw_buf_puts(&want, "\n");
 		}
 		st->exists = n > 0;
-		st->ours = true;
 		st->same_shape = n > 0 && have.len == want.len && !memcmp(have.data, want.data, have.len);
+		st->ours = st->same_shape;
+		st->unmarked = true; /* no table comments on old servers: the run log tells (see plan.c) */
+		char **names = pgw_calloc((size_t)n + 1, sizeof(char *));
+		for (int i = 0; i < n; i++)
+			names[i] = cells[2 * i];
+		st->same_columns = pgw_same_column_names(t->def, names, n);
+		free(names);
 		free_cells(cells, 2 * n);
 	}
 	pgw_buf_cleanup(&sql);
@@ -629,9 +635,28 @@ static void ch_own_table(struct pgw_sink *base, struct pgw_buf *b, const char *n
 static int ch_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err *err)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
-	if (s->embedded)
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "embedded ClickHouse loads one table at a time");
+	if (s->embedded) {
+		pgw_err_set(err, PGW_ERR_WAREHOUSE, "embedded ClickHouse loads one table at a time");
+		return 1;
+	}
 	return ch_open(s->cfg, out, err);
+}
+
+static bool ch_holds_text(struct pgw_sink *base, const struct pgw_typeinfo *ti)
+{
+	struct ch_sink *s = (struct ch_sink *)base;
+	switch (ti->type) {
+	case PGW_T_DATE: case PGW_T_TIME: case PGW_T_TIMESTAMP: case PGW_T_TIMESTAMPTZ:
+		/* old servers keep these as PostgreSQL's ISO text, fixed-width with the fraction's
+		 * trailing zeros dropped, which sorts as the values do (years 1 to 9999) */
+		return false;
+	default:
+		break;
+	}
+	if (pgw_ch_store(&s->f, ti->type) == CH_AS_TEXT || ti->type == PGW_T_JSON || ti->type == PGW_T_LIST)
+		return true;
+	/* wide numerics are Decimal256 on servers that have it (see pgw_ch_type_sql) */
+	return ti->type == PGW_T_TEXT && !(s->f.modern && ti->precision > 38 && ti->precision <= 76);
 }
 
 const struct pgw_sink_ops pgw_clickhouse_sink = {
@@ -644,6 +669,7 @@ const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.close = ch_close,
 	.inspect = ch_inspect,
 	.watermark = ch_watermark,
+	.holds_text = ch_holds_text,
 	.begin = ch_begin,
 	.write = ch_write,
 	.commit = ch_commit,

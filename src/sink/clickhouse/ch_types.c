@@ -61,7 +61,7 @@ static void scalar_type(struct pgw_buf *b, const struct ch_features *f, const st
 		[PGW_T_INT16] = "Int16", [PGW_T_INT32] = "Int32", [PGW_T_INT64] = "Int64",
 		[PGW_T_FLOAT32] = "Float32", [PGW_T_FLOAT64] = "Float64", [PGW_T_TEXT] = "String",
 		[PGW_T_BYTES] = "String", [PGW_T_UUID] = "UUID", [PGW_T_DATE] = "Date32",
-		[PGW_T_TIMESTAMP] = "DateTime64(6)", [PGW_T_TIMESTAMPTZ] = "DateTime64(6, 'UTC')",
+		[PGW_T_TIMESTAMP] = "DateTime64(6, 'UTC')", [PGW_T_TIMESTAMPTZ] = "DateTime64(6, 'UTC')",
 	};
 	if (pgw_ch_store(f, ti->type) == CH_AS_TEXT) {
 		pgw_buf_puts(b, "String");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "net/http.h"
 #include "core/version.h"
@@ -268,6 +269,24 @@ static json_t *wait_result(struct sf_session *s, json_t *r, struct pgw_err *err)
 	}
 }
 
+/* A statement a stop request cut off goes on in Snowflake: ask it to stop there too, as the
+ * drivers' cancel does (abort-request naming the statement's requestId). */
+static void abort_statement(struct sf_session *s, const char *sql, const char *rid)
+{
+	char *id = pgw_uuid4();
+	char *url = pgw_asprintf("%s/queries/v1/abort-request?requestId=%s", s->base, id);
+	json_t *req = json_pack("{s:s, s:s}", "sqlText", sql, "requestId", rid);
+	char *body = json_dumps(req, JSON_COMPACT);
+	pgw_debug("snowflake: aborting request %s", rid);
+	pgw_cleanup_begin();
+	json_decref(call(s, url, body, NULL));
+	pgw_cleanup_end();
+	free(body);
+	json_decref(req);
+	free(url);
+	free(id);
+}
+
 int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err)
 {
 	pgw_debug("snowflake: %s", sql);
@@ -293,6 +312,8 @@ int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pg
 	}
 	if (r)
 		r = wait_result(s, r, err);
+	if (!r && pgw_interrupted() && !pgw_cleaning_up())
+		abort_statement(s, sql, rid);
 	int rc = -1;
 	if (r && json_is_true(json_object_get(r, "success"))) {
 		rc = 0;

@@ -5,6 +5,8 @@
  *   upsert  -> MERGE INTO t from the helper, deduplicated by key
  * Identifiers are always double-quoted with their exact case. */
 #include <stdio.h>
+#include <ctype.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +30,59 @@ struct sf_sink {
 	int files;
 };
 
+/* Snowflake folds unquoted names to upper case. With snowflake_names: upper (the default) a name
+ * PostgreSQL itself leaves unquoted (lower-case letters, digits, _ and $, not a leading digit) is
+ * created upper-case, so `select * from users` finds it as Snowflake users expect; any other name
+ * keeps its exact case (and is queried quoted). pgwarehouse's own tables keep their names.
+ * snowflake_names: exact keeps every name as in PostgreSQL. */
+static bool fold_names = true;
+
+static bool plain_name(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '$'))
+			return false;
+	return true;
+}
+
+/* The name as the warehouse holds it; caller frees. */
+static char *sf_name(const char *name)
+{
+	char *n = pgw_strdup(name);
+	if (fold_names && plain_name(n) && strncmp(n, PGW_INTERNAL_PREFIX, strlen(PGW_INTERNAL_PREFIX)))
+		for (char *p = n; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+	return n;
+}
+
+static void ident(struct pgw_buf *b, const char *name)
+{
+	char *n = sf_name(name);
+	pgw_buf_ident(b, n);
+	free(n);
+}
+
+/* The table stage of table name: @%"T", or @"S".%"T" (the namespace goes before the %). */
+static void table_stage(struct pgw_buf *b, const struct pgw_target *t, const char *name)
+{
+	pgw_buf_puts(b, "@");
+	if (t->schema) {
+		ident(b, t->schema);
+		pgw_buf_puts(b, ".");
+	}
+	pgw_buf_puts(b, "%");
+	ident(b, name);
+}
+
 static void qualified(struct pgw_buf *b, const struct pgw_target *t, const char *name)
 {
 	if (t->schema) {
-		pgw_buf_ident(b, t->schema);
+		ident(b, t->schema);
 		pgw_buf_puts(b, ".");
 	}
-	pgw_buf_ident(b, name);
+	ident(b, name);
 }
 
 /* 'text' with Snowflake's escapes (backslash is an escape character there) */
@@ -66,6 +114,7 @@ static int sf_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 	struct sf_session *sess = pgw_sf_connect(cfg, err);
 	if (!sess)
 		return -1;
+	fold_names = !cfg->snowflake_names || strcasecmp(cfg->snowflake_names, "exact");
 	struct sf_sink *s = pgw_calloc(1, sizeof(*s));
 	s->base.ops = &pgw_snowflake_sink;
 	s->s = sess;
@@ -134,11 +183,19 @@ static void free_cells(char **cells, int n)
 	free(cells);
 }
 
+/* A name compared with INFORMATION_SCHEMA's, as the warehouse holds it */
+static void name_literal(struct pgw_buf *sql, const char *name)
+{
+	char *n = sf_name(name);
+	literal(sql, n);
+	free(n);
+}
+
 static void schema_match(struct pgw_buf *sql, const struct pgw_target *t)
 {
 	pgw_buf_puts(sql, "TABLE_SCHEMA = ");
 	if (t->schema)
-		literal(sql, t->schema);
+		name_literal(sql, t->schema);
 	else
 		pgw_buf_puts(sql, "CURRENT_SCHEMA()");
 }
@@ -151,7 +208,7 @@ static int sf_inspect(struct pgw_sink *base, const struct pgw_target *t, struct 
 	pgw_buf_puts(&sql, "SELECT COMMENT FROM INFORMATION_SCHEMA.TABLES WHERE ");
 	schema_match(&sql, t);
 	pgw_buf_puts(&sql, " AND TABLE_NAME = ");
-	literal(&sql, t->name);
+	name_literal(&sql, t->name);
 	char **cells;
 	int n;
 	int rc = rows_of(s, sql.data, 1, &cells, &n, err);
@@ -164,6 +221,20 @@ static int sf_inspect(struct pgw_sink *base, const struct pgw_target *t, struct 
 	st->ours = n > 0 && cells[0] && !strncmp(cells[0], "pgwarehouse:", 12);
 	free(fp);
 	free_cells(cells, n);
+	if (!st->exists || st->ours)
+		return 0;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT COLUMN_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE ");
+	schema_match(&sql, t);
+	pgw_buf_puts(&sql, " AND TABLE_NAME = ");
+	name_literal(&sql, t->name);
+	pgw_buf_puts(&sql, " ORDER BY ORDINAL_POSITION");
+	rc = rows_of(s, sql.data, 1, &cells, &n, err);
+	pgw_buf_cleanup(&sql);
+	if (rc < 0)
+		return -1;
+	st->same_columns = pgw_same_column_names(t->def, cells, n);
+	free_cells(cells, n);
 	return 0;
 }
 
@@ -171,7 +242,7 @@ static void watermark_expr(struct pgw_buf *b, const struct pgw_coldef *c)
 {
 	struct pgw_buf id;
 	pgw_buf_init(&id);
-	pgw_buf_ident(&id, c->name);
+	ident(&id, c->name);
 	switch (c->ti.type) {
 	case PGW_T_DATE: pgw_buf_printf(b, "TO_VARCHAR(DATEDIFF(day, '1970-01-01'::DATE, %s))", id.data); break;
 	case PGW_T_TIMESTAMP:
@@ -190,7 +261,7 @@ static int sf_watermark(struct pgw_sink *base, const struct pgw_target *t, const
 	pgw_buf_init(&sql);
 	pgw_buf_init(&name);
 	qualified(&name, t, t->name);
-	pgw_sql_max_row(&sql, name.data, t->def, cols, ncols, watermark_expr);
+	pgw_sql_max_row(&sql, name.data, t->def, cols, ncols, watermark_expr, ident);
 	pgw_buf_cleanup(&name);
 	for (int i = 0; i < ncols; i++)
 		pgtext[i] = false;
@@ -216,7 +287,7 @@ static void create_sql(struct pgw_buf *sql, const struct pgw_target *t, const ch
 	pgw_buf_puts(sql, " (");
 	for (int i = 0; i < t->def->ncols; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
-		pgw_buf_ident(sql, t->def->cols[i].name);
+		ident(sql, t->def->cols[i].name);
 		pgw_buf_puts(sql, " ");
 		pgw_sf_type_sql(sql, &t->def->cols[i].ti);
 	}
@@ -236,7 +307,7 @@ static int sf_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	int rc = 0;
 	if (t->schema) {
 		pgw_buf_puts(&sql, "CREATE SCHEMA IF NOT EXISTS ");
-		pgw_buf_ident(&sql, t->schema);
+		ident(&sql, t->schema);
 		rc = run(s, &sql, err);
 	}
 	if (rc == 0)
@@ -266,7 +337,7 @@ static int put_file(struct sf_sink *s, struct pgw_err *err)
 	pgw_buf_init(&gz);
 	pgw_buf_init(&name);
 	int rc = pgw_gzip(s->csv.data, s->csv.len, &gz) < 0 ? pgw_err_set(err, PGW_ERR_INTERNAL, "gzip failed") : 0;
-	qualified(&name, &s->target, s->load_name);
+	table_stage(&name, &s->target, s->load_name);
 	char *file = pgw_asprintf("part_%05d.csv.gz", ++s->files);
 	if (rc == 0)
 		rc = pgw_sf_put(s->s, name.data, file, (const unsigned char *)gz.data, gz.len, err);
@@ -294,8 +365,8 @@ static int copy_into(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err
 	for (int i = 0; i < t->def->ncols; i++)
 		pgw_buf_printf(sql, pgw_sf_semistructured(t->def->cols[i].ti.type) ? "%sPARSE_JSON($%d)" : "%s$%d",
 			       i ? ", " : "", i + 1);
-	pgw_buf_puts(sql, " FROM @%");
-	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " FROM ");
+	table_stage(sql, t, s->load_name);
 	pgw_buf_puts(sql, ") FILE_FORMAT = (TYPE = CSV FIELD_DELIMITER = ',' RECORD_DELIMITER = '\\n' "
 			  "FIELD_OPTIONALLY_ENCLOSED_BY = '\"' ESCAPE_UNENCLOSED_FIELD = NONE NULL_IF = ('\\\\N') "
 			  "EMPTY_FIELD_AS_NULL = FALSE BINARY_FORMAT = HEX COMPRESSION = GZIP) "
@@ -339,9 +410,9 @@ static void key_match(struct pgw_buf *sql, const struct pgw_table_def *def)
 	for (int i = 0; i < def->npk; i++) {
 		const char *k = def->cols[def->pk[i]].name;
 		pgw_buf_puts(sql, i ? " AND t." : "t.");
-		pgw_buf_ident(sql, k);
+		ident(sql, k);
 		pgw_buf_puts(sql, " = s.");
-		pgw_buf_ident(sql, k);
+		ident(sql, k);
 	}
 }
 
@@ -355,26 +426,26 @@ static int merge(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 	pgw_buf_puts(sql, " QUALIFY ROW_NUMBER() OVER (PARTITION BY ");
 	for (int i = 0; i < def->npk; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
-		pgw_buf_ident(sql, def->cols[def->pk[i]].name);
+		ident(sql, def->cols[def->pk[i]].name);
 	}
 	pgw_buf_puts(sql, " ORDER BY 1) = 1) AS s ON ");
 	key_match(sql, def);
 	pgw_buf_puts(sql, " WHEN MATCHED THEN UPDATE SET ");
 	for (int i = 0; i < def->ncols; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
-		pgw_buf_ident(sql, def->cols[i].name);
+		ident(sql, def->cols[i].name);
 		pgw_buf_puts(sql, " = s.");
-		pgw_buf_ident(sql, def->cols[i].name);
+		ident(sql, def->cols[i].name);
 	}
 	pgw_buf_puts(sql, " WHEN NOT MATCHED THEN INSERT (");
 	for (int i = 0; i < def->ncols; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
-		pgw_buf_ident(sql, def->cols[i].name);
+		ident(sql, def->cols[i].name);
 	}
 	pgw_buf_puts(sql, ") VALUES (");
 	for (int i = 0; i < def->ncols; i++) {
 		pgw_buf_puts(sql, i ? ", s." : "s.");
-		pgw_buf_ident(sql, def->cols[i].name);
+		ident(sql, def->cols[i].name);
 	}
 	pgw_buf_puts(sql, ")");
 	return run(s, sql, err);
@@ -429,7 +500,7 @@ static int sf_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, 
 	for (int i = 0; i < *n && rc == 0; i++) {
 		pgw_buf_reset(&sql);
 		pgw_buf_puts(&sql, "SELECT TO_VARCHAR(COUNT(*)) FROM ");
-		pgw_buf_ident(&sql, names[i]);
+		pgw_buf_ident(&sql, names[i]); /* as the warehouse holds it */
 		char **cnt;
 		int one;
 		rc = rows_of(s, sql.data, 1, &cnt, &one, err);
@@ -471,7 +542,7 @@ static int sf_sql(struct pgw_sink *base, const char *sql, struct pgw_rows *out, 
 static void sf_own_table(struct pgw_sink *base, struct pgw_buf *b, const char *name)
 {
 	(void)base;
-	pgw_buf_ident(b, name);
+	pgw_buf_ident(b, name); /* pgwarehouse's own names stay exact, as older versions made them */
 }
 
 /* Another session (a sign-in per job), so jobs never share a session's renewal. */
@@ -479,6 +550,18 @@ static int sf_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err 
 {
 	struct sf_sink *s = (struct sf_sink *)base;
 	return sf_open(pgw_sf_session_config(s->s), out, err);
+}
+
+static bool sf_holds_text(struct pgw_sink *s, const struct pgw_typeinfo *ti)
+{
+	(void)s;
+	switch (ti->type) { /* TEXT or VARIANT columns (see pgw_sf_type_sql) */
+	case PGW_T_TEXT: case PGW_T_UUID: case PGW_T_ENUM: case PGW_T_TIMETZ: case PGW_T_INTERVAL:
+	case PGW_T_JSON: case PGW_T_LIST:
+		return true;
+	default:
+		return false;
+	}
 }
 
 const struct pgw_sink_ops pgw_snowflake_sink = {
@@ -491,6 +574,7 @@ const struct pgw_sink_ops pgw_snowflake_sink = {
 	.close = sf_close,
 	.inspect = sf_inspect,
 	.watermark = sf_watermark,
+	.holds_text = sf_holds_text,
 	.begin = sf_begin,
 	.write = sf_write,
 	.commit = sf_commit,

@@ -72,12 +72,12 @@ static int upload(struct sf_session *s, json_t *data, const char *name, const un
 	return rc;
 }
 
-int pgw_sf_put(struct sf_session *s, const char *table_sql, const char *name, const unsigned char *gz, size_t len,
+int pgw_sf_put(struct sf_session *s, const char *stage_sql, const char *name, const unsigned char *gz, size_t len,
 	       struct pgw_err *err)
 {
-	char *sql = pgw_asprintf("PUT 'file:///pgwarehouse/%s' @%%%s AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = GZIP "
+	char *sql = pgw_asprintf("PUT 'file:///pgwarehouse/%s' %s AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = GZIP "
 				 "OVERWRITE = TRUE",
-				 name, table_sql);
+				 name, stage_sql);
 	json_t *data = NULL;
 	int rc = pgw_sf_query(s, sql, &data, err);
 	free(sql);
