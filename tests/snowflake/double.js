@@ -304,6 +304,10 @@ async function query(req, res, body, url) {
   if (!sessionOf(req)) return fail(res, ...EXPIRED);
   const rid = url.searchParams.get('requestId');
   if (!rid) return fail(res, '390400', 'requestId is required', 400);
+  // no driver sends PUT/GET asynchronously (JDBC and Python document it as unsupported): refuse it,
+  // so a client that does fails here rather than on the real service
+  if (body.asyncExec && /^\s*(PUT|GET)\s/i.test(body.sqlText || ''))
+    return fail(res, '000002', 'PUT and GET cannot run asynchronously');
   let entry = requests.get(rid);
   if (entry) {
     // the same requestId again (a client's retry): the statement is not run a second time
@@ -391,13 +395,17 @@ function s3put(req, res, body) {
   const prefix = [...uploads.keys()].find((p) => key.startsWith(p));
   if (!prefix) return s3error(res, 403, 'AccessDenied', 'no PUT handed out this location');
   const up = uploads.get(prefix);
-  const matdesc = JSON.parse(req.headers['x-amz-matdesc'] || '{}');
+  // S3 keeps only user metadata (x-amz-meta-*) with an object: an envelope sent as bare x-amz-key
+  // headers would be lost and the file could never be decrypted by COPY INTO
+  if (!req.headers['x-amz-meta-x-amz-key'] || !req.headers['x-amz-meta-x-amz-iv'] || !req.headers['x-amz-meta-x-amz-matdesc'])
+    return s3error(res, 400, 'InvalidRequest', 'the encryption envelope is missing from the user metadata (x-amz-meta-x-amz-key/-iv/-matdesc)');
+  const matdesc = JSON.parse(req.headers['x-amz-meta-x-amz-matdesc']);
   if (matdesc.queryId !== up.queryId || String(matdesc.smkId) !== String(up.smkId) || matdesc.keySize !== '128')
     return s3error(res, 400, 'InvalidRequest', 'x-amz-matdesc does not match the encryption material');
   // the file key, wrapped with the master key (AES-ECB), then the file (AES-CBC)
   const d1 = crypto.createDecipheriv('aes-128-ecb', up.masterKey, null);
-  const fileKey = Buffer.concat([d1.update(Buffer.from(req.headers['x-amz-key'], 'base64')), d1.final()]);
-  const d2 = crypto.createDecipheriv('aes-128-cbc', fileKey, Buffer.from(req.headers['x-amz-iv'], 'base64'));
+  const fileKey = Buffer.concat([d1.update(Buffer.from(req.headers['x-amz-meta-x-amz-key'], 'base64')), d1.final()]);
+  const d2 = crypto.createDecipheriv('aes-128-cbc', fileKey, Buffer.from(req.headers['x-amz-meta-x-amz-iv'], 'base64'));
   const gz = Buffer.concat([d2.update(body), d2.final()]);
   const digest = crypto.createHash('sha256').update(gz).digest('base64');
   if (req.headers['x-amz-meta-sfc-digest'] !== digest)

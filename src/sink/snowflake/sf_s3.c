@@ -143,10 +143,11 @@ int pgw_sf_s3_put(const struct sf_s3_target *t, const struct sf_encryption *enc,
 	char date[17], payload[65];
 	amz_date_now(date);
 	pgw_sha256_hex(body.data, body.len, payload);
-	/* lower-case, sorted after "host", as SigV4 wants them */
-	/* lower-case and sorted after "host", as SigV4's canonical request wants them */
-	const char *sorted[] = {"x-amz-content-sha256", payload, "x-amz-date", date, "x-amz-iv", miv, "x-amz-key", mkey,
-				"x-amz-matdesc", mdesc, "x-amz-meta-sfc-digest", digest_b64,
+	/* The key envelope is S3 user metadata (x-amz-meta-*), as the official drivers store it: the
+	 * object keeps it, and COPY INTO reads it to decrypt. Lower-case and sorted after "host", as
+	 * SigV4's canonical request wants them. */
+	const char *sorted[] = {"x-amz-content-sha256", payload, "x-amz-date", date, "x-amz-meta-sfc-digest", digest_b64,
+				"x-amz-meta-x-amz-iv", miv, "x-amz-meta-x-amz-key", mkey, "x-amz-meta-x-amz-matdesc", mdesc,
 				"x-amz-security-token", t->token ? t->token : ""};
 	int nsorted = t->token ? 14 : 12;
 	char *auth = pgw_sigv4_authorization("PUT", t->host, t->path, t->region, t->key_id, t->secret, date, payload,

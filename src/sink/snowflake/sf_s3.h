@@ -30,7 +30,7 @@ char *pgw_sigv4_authorization(const char *method, const char *host, const char *
 			      const char *const *extra_headers, int nextra);
 
 /* Encrypts data (AES-CBC, PKCS#7 padding) with a fresh random file key and IV; fills out and
- * the x-amz-meta-* values (x-amz-key, x-amz-iv, x-amz-matdesc) the stage expects. */
+ * the values of the user metadata x-amz-meta-x-amz-key, -x-amz-iv and -x-amz-matdesc. */
 int pgw_sf_encrypt(const struct sf_encryption *enc, const unsigned char *data, size_t len, struct pgw_buf *out,
 		   char **meta_key, char **meta_iv, char **meta_matdesc, struct pgw_err *err);
 

@@ -287,7 +287,9 @@ static void abort_statement(struct sf_session *s, const char *sql, const char *r
 	free(id);
 }
 
-int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err)
+/* async: asyncExec with the result polled, as for every statement but PUT/GET, which no driver
+ * sends asynchronously (JDBC and Python document it as unsupported). */
+static int run_query(struct sf_session *s, const char *sql, bool async, json_t **data, struct pgw_err *err)
 {
 	pgw_debug("snowflake: %s", sql);
 	if (time(NULL) >= s->renew_at) {
@@ -297,7 +299,7 @@ int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pg
 	}
 	char *rid = pgw_uuid4();
 	char *url = pgw_asprintf("%s/queries/v1/query-request?requestId=%s", s->base, rid);
-	json_t *req = json_pack("{s:s, s:b, s:I, s:I}", "sqlText", sql, "asyncExec", 1, "sequenceId",
+	json_t *req = json_pack("{s:s, s:b, s:I, s:I}", "sqlText", sql, "asyncExec", async, "sequenceId",
 				(json_int_t)++s->seq, "querySubmissionTime", (json_int_t)time(NULL) * 1000);
 	char *body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
@@ -327,6 +329,16 @@ int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pg
 	free(url);
 	free(rid);
 	return rc;
+}
+
+int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err)
+{
+	return run_query(s, sql, true, data, err);
+}
+
+int pgw_sf_transfer(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err)
+{
+	return run_query(s, sql, false, data, err);
 }
 
 const char *pgw_sf_protocol(const struct sf_session *s)

@@ -79,7 +79,7 @@ int pgw_sf_put(struct sf_session *s, const char *stage_sql, const char *name, co
 				 "OVERWRITE = TRUE",
 				 name, stage_sql);
 	json_t *data = NULL;
-	int rc = pgw_sf_query(s, sql, &data, err);
+	int rc = pgw_sf_transfer(s, sql, &data, err);
 	free(sql);
 	if (rc == 0)
 		rc = upload(s, data, name, gz, len, err);
