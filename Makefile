@@ -59,11 +59,11 @@ $(BUILD)/sfq: $(BUILD)/tests/tools/sfq.o $(OBJ)
 
 build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq $(BUILD)/sfq
 
-# The full suite, plainly and under AddressSanitizer + UndefinedBehaviorSanitizer, both at once.
+# The full suite, plainly and under AddressSanitizer + UndefinedBehaviorSanitizer, at once.
 test: deps $(DEPS)/.ok-test
 	$(MAKE) build-all
 	$(MAKE) build-all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)"
-	bash tests/run-passes.sh  # both passes at once; chDB cannot load under ASan
+	bash tests/run-passes.sh  # the passes at once; chDB cannot load under ASan
 
 demo: deps all $(BUILD)/duckq
 	bash scripts/demo.sh $(BUILD)

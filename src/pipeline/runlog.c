@@ -120,14 +120,18 @@ static int log_exists(struct pgw_sink *sink, bool *exists, struct pgw_err *err)
 	return 0;
 }
 
-int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, struct pgw_err *err)
+/* Runs a query on the log into out; an absent log gives no rows. */
+static int query_log(struct pgw_sink *sink, const char *sql, struct pgw_rows *out, struct pgw_err *err)
 {
+	memset(out, 0, sizeof(*out));
 	bool exists = false;
-	*loaded = false;
 	if (log_exists(sink, &exists, err) < 0)
 		return -1;
-	if (!exists)
-		return 0;
+	return exists ? sink->ops->sql(sink, sql, out, err) : 0;
+}
+
+int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, struct pgw_err *err)
+{
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	pgw_buf_puts(&sql, "SELECT count(*) FROM ");
@@ -135,12 +139,10 @@ int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, st
 	pgw_buf_puts(&sql, " WHERE status = 'ok' AND table_name = ");
 	literal(sink, &sql, table);
 	struct pgw_rows rows;
-	int rc = sink->ops->sql(sink, sql.data, &rows, err);
+	int rc = query_log(sink, sql.data, &rows, err);
 	pgw_buf_cleanup(&sql);
-	if (rc == 0) {
-		*loaded = rows.nrows && rows.cells[0] && atoll(rows.cells[0]) > 0;
-		pgw_rows_cleanup(&rows);
-	}
+	*loaded = rc == 0 && rows.nrows && rows.cells[0] && atoll(rows.cells[0]) > 0;
+	pgw_rows_cleanup(&rows);
 	return rc;
 }
 
@@ -185,16 +187,10 @@ static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *ta
 
 int pgw_runlog_latest(struct pgw_sink *sink, const char *table, struct pgw_rows *out, struct pgw_err *err)
 {
-	memset(out, 0, sizeof(*out));
-	bool exists = false;
-	if (log_exists(sink, &exists, err) < 0)
-		return -1;
-	if (!exists)
-		return 0;
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	latest_sql(sink->ops->dialect, sink, table, &sql);
-	int rc = sink->ops->sql(sink, sql.data, out, err);
+	int rc = query_log(sink, sql.data, out, err);
 	pgw_buf_cleanup(&sql);
 	if (rc == 0 && out->nrows && out->ncols != PGW_STATUS_COLS)
 		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "unexpected shape of %s; drop it to start a new log",
