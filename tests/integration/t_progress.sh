@@ -20,7 +20,9 @@ for l in lines:
 t_ok "json: progress lines carry table, rows, bytes" python3 -c '
 import json, sys
 p = [json.loads(l) for l in open(sys.argv[1]) if "\"progress" in l]
-assert p and all(o["table"] == "slow" and o["rows"] > 0 and o["bytes"] > 0 for o in p), p
+# the first line may come before the first batch (0 rows) on a loaded machine
+assert p and all(o["table"] == "slow" and o["rows"] >= 0 and o["bytes"] >= 0 for o in p), p
+assert any(o["rows"] > 0 and o["bytes"] > 0 for o in p), p
 ' "$PWD/json.err"
 "$PGW" --log-format json sync "no \"such\" table" 2>"$PWD/jsonerr.err" >/dev/null
 t_ok "json: an error is one object with level error, quotes escaped" python3 -c '
