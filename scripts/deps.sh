@@ -9,6 +9,7 @@ DUCKDB_VERSION=1.4.4
 DUCKDB_BINDINGS=1.4.4-r.4
 CHDB_PACKAGE=@chdb/lib-linux-x64-gnu@26.7.3-stable.1   # embedded ClickHouse; only with --test
 NODE_API_PACKAGE=@duckdb/node-api@1.4.4-r.4              # the Snowflake test double's SQL engine
+SF_DRIVER_PACKAGE=snowflake-sdk@3.3.0                    # Snowflake's Node.js driver: the double's conformance test
 want_test=0
 [[ "${1:-}" == --test ]] && want_test=1
 
@@ -58,6 +59,13 @@ if [[ $want_test == 1 ]]; then
     mkdir -p "$deps/sfdouble"
     npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$deps/sfdouble" "$NODE_API_PACKAGE" >&2
     touch "$deps/.sfdouble-1.4.4-r.4"
+  fi
+  # Snowflake's official driver checks the double from the outside (tests/integration/t_sfdriver.sh)
+  if [[ ! -f "$deps/.sfdriver-3.3.0" || ! -d "$deps/sfdriver/node_modules/snowflake-sdk" ]]; then
+    echo "deps: installing $SF_DRIVER_PACKAGE from npm into $deps/sfdriver" >&2
+    mkdir -p "$deps/sfdriver"
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$deps/sfdriver" "$SF_DRIVER_PACKAGE" >&2
+    touch "$deps/.sfdriver-3.3.0"
   fi
   chdb_lib="$deps/chdb/node_modules/@chdb/lib-linux-x64-gnu/libchdb.so"
   if [[ ! -f "$deps/.chdb-26.7.3" || ! -f "$chdb_lib" ]]; then

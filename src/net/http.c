@@ -101,6 +101,10 @@ static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const cha
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp->exception_code);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* a company CA (TLS inspection) or a test CA: trusted instead of the system's store */
+	const char *ca = getenv("PGWAREHOUSE_CA_FILE");
+	if (ca && *ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	/* a read timeout: give up when nothing arrives for timeout_s seconds */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, req->timeout_s ? req->timeout_s : 300L);
@@ -158,20 +162,34 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 		len = packed.len;
 	}
 	CURLcode rc = CURLE_OK;
+	struct timespec t0;
+	clock_gettime(CLOCK_REALTIME, &t0);
+	long long start_ms = (long long)t0.tv_sec * 1000 + t0.tv_nsec / 1000000;
 	for (int attempt = 0; attempt < 4; attempt++) {
+		struct pgw_http_request once = *req;
+		char *url = NULL;
 		if (attempt) {
 			struct timespec ts = {0, (long)(200000000L << (attempt - 1))};
 			nanosleep(&ts, NULL);
 			pgw_debug("retrying %s (attempt %d)", what, attempt + 1);
+			if (req->retry_params)
+				once.url = url = pgw_asprintf("%s%cretryCount=%d&clientStartTime=%lld&retryReason=%ld", req->url,
+							      strchr(req->url, '?') ? '&' : '?', attempt, start_ms, resp->status);
 		}
 		pgw_buf_reset(&resp->body);
-		rc = send_once(curl, req, body, len, resp);
+		rc = send_once(curl, &once, body, len, resp);
+		free(url);
 		bool again = (rc != CURLE_OK && transient(rc)) || resp->status == 429 || resp->status == 502 ||
 			     resp->status == 503 || resp->status == 504;
 		if (!again || !req->idempotent || pgw_interrupted()) /* stopping: no retries */
 			break;
 	}
 	pgw_buf_cleanup(&packed);
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
+				   "cannot reach %s: its TLS certificate is not trusted (%s); if a proxy or a private CA "
+				   "signs it, set PGWAREHOUSE_CA_FILE to that CA's PEM file",
+				   what, curl_easy_strerror(rc));
 	if (rc != CURLE_OK)
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot reach %s: %s", what, curl_easy_strerror(rc));
 	return 0;

@@ -23,6 +23,8 @@ struct pgw_http_request {
 	bool put;         /* PUT instead of POST */
 	bool idempotent;  /* safe to send again after a transport failure */
 	long timeout_s;   /* no byte received for this long: give up (0: 300 s) */
+	bool retry_params; /* a retry names itself in the URL (retryCount, clientStartTime, retryReason), as
+			      Snowflake's drivers do */
 };
 
 struct pgw_http_response {

@@ -30,19 +30,28 @@ rm -f "$errf"
 sfd_stop
 
 # a session that expires in the middle of a run (sessions here last 3 statements): pgwarehouse
-# signs in again and resends the statement, and the sync completes
+# renews it with the master token (token-request), as the drivers do, resends the statement, and
+# the sync completes
 SFD_EXTRA="--token-max-uses 3" sfd_start "$PWD/sf2" || { t_fail "the short-session double starts"; return 0; }
 pgq "CREATE TABLE renew (id int PRIMARY KEY, v text)"
 pgq "INSERT INTO renew SELECT g, 'v' || g FROM generate_series(1, 100) g"
 t_ok "a sync outlives three expired sessions" env PGWAREHOUSE_BACKEND=snowflake "$PGW" sync renew
 t_eq "all rows arrived" "100" "$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" 'SELECT count(*) FROM renew')"
+t_eq "expired sessions were renewed, not signed in again" "1 1" \
+  "$(( $(grep -c '^renewed' "$SFD_DIR/double.log") > 0 )) $(( $(grep -c '^login' "$SFD_DIR/double.log") < $(grep -c '^renewed' "$SFD_DIR/double.log") ))"
 sfd_stop
 
-# sessions valid for 2 s: a client idle past three quarters of that signs in again before using it
+# sessions valid for 2 s: a client idle past three quarters of that renews it before using it
 SFD_EXTRA="--validity 2" sfd_start "$PWD/sf3" || { t_fail "the short-validity double starts"; return 0; }
 t_eq "statements after the session's renewal point still run" "2" "$(SFQ_PAUSE=2 "$SFQ" 'SELECT 1' 'SELECT 2')"
-t_eq "the session was renewed before it expired (two sign-ins, no expired token used)" "2 0" \
-  "$(grep -c '^login' "$SFD_DIR/double.log") $(grep -c '^expired' "$SFD_DIR/double.log")"
+t_eq "the session was renewed before it expired (one sign-in, one renewal, no expired token used)" "1 1 0" \
+  "$(grep -c '^login' "$SFD_DIR/double.log") $(grep -c '^renewed' "$SFD_DIR/double.log") $(grep -c '^expired' "$SFD_DIR/double.log")"
+sfd_stop
+# the master token expired too (390114 to the renewal): a new sign-in
+SFD_EXTRA="--validity 2 --master-validity 1" sfd_start "$PWD/sf3b" || { t_fail "the short-master double starts"; return 0; }
+t_eq "after the master token expired, statements still run" "2" "$(SFQ_PAUSE=2 "$SFQ" 'SELECT 1' 'SELECT 2')"
+t_eq "a refused renewal signs in again (two sign-ins, no renewal)" "2 0" \
+  "$(grep -c '^login' "$SFD_DIR/double.log") $(grep -c '^renewed' "$SFD_DIR/double.log")"
 sfd_stop
 
 # what a long run must survive: polls answered "still running" (333333), and a transport error after

@@ -1,22 +1,41 @@
 # The local Snowflake double (tests/snowflake/double.js) for tests: a key pair for the test user, the
 # double on a free loopback port, and the SNOWSQL_* settings that point pgwarehouse at it.
-# Source, then sfd_start DIR / sfd_stop.
+# Source, then sfd_start DIR / sfd_stop. With SFD_TLS=1 both of the double's endpoints (the service
+# and the stage's S3) are served over HTTPS with a certificate of a test CA written to DIR/ca.pem,
+# and pgwarehouse is pointed at it (SNOWSQL_PROTOCOL=https, PGWAREHOUSE_CA_FILE).
 
 sfd_start() {
   SFD_DIR=$1
   mkdir -p "$SFD_DIR"
   openssl genrsa 2048 2>/dev/null | openssl pkcs8 -topk8 -v2 aes256 -passout pass:key-pass -out "$SFD_DIR/key.p8"
   openssl pkey -in "$SFD_DIR/key.p8" -passin pass:key-pass -pubout -out "$SFD_DIR/key.pub"
+  local tls=() proto=http
+  if [[ ${SFD_TLS:-} == 1 ]]; then
+    sfd_make_ca "$SFD_DIR" || return 1
+    tls=(--tls-cert "$SFD_DIR/server.pem" --tls-key "$SFD_DIR/server.key"); proto=https
+  fi
   NODE_PATH="$PGW_ROOT/deps/sfdouble/node_modules" node "$PGW_ROOT/tests/snowflake/double.js" \
     --db "$SFD_DIR/snowflake.duckdb" --account xy12345 --user pgw_user --pubkey "$SFD_DIR/key.pub" \
-    --password sf-password --token sf-access-token ${SFD_EXTRA:-} > "$SFD_DIR/double.log" 2>&1 &
+    --password sf-password --token sf-access-token "${tls[@]}" ${SFD_EXTRA:-} > "$SFD_DIR/double.log" 2>&1 &
   SFD_PID=$!
   for _ in $(seq 1 100); do grep -q listening "$SFD_DIR/double.log" && break; sleep 0.1; done
   grep -q listening "$SFD_DIR/double.log" || { cat "$SFD_DIR/double.log" >&2; return 1; }
   read -r _ SFD_PORT SFD_S3PORT < <(grep -m1 listening "$SFD_DIR/double.log")
   export SNOWSQL_ACCOUNT=xy12345.us-east-1 SNOWSQL_USER=pgw_user SNOWSQL_HOST=127.0.0.1 SNOWSQL_PORT=$SFD_PORT \
-    SNOWSQL_PROTOCOL=http SNOWSQL_DATABASE=PGW SNOWSQL_SCHEMA=PUBLIC SNOWSQL_WAREHOUSE=WH \
+    SNOWSQL_PROTOCOL=$proto SNOWSQL_DATABASE=PGW SNOWSQL_SCHEMA=PUBLIC SNOWSQL_WAREHOUSE=WH \
     SNOWSQL_PRIVATE_KEY_PATH="$SFD_DIR/key.p8" SNOWSQL_PRIVATE_KEY_PASSPHRASE=key-pass
+}
+
+# A test CA and a certificate it signs for 127.0.0.1 and localhost
+sfd_make_ca() {
+  local d=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pgwarehouse test CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null &&
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$d/server.ext" &&
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+    -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null &&
+  export PGWAREHOUSE_CA_FILE="$d/ca.pem"
 }
 
 sfd_stop() {

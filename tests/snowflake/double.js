@@ -4,17 +4,25 @@
 //   POST /queries/v1/query-request   run sqlText (sync, or asyncExec with a result URL)
 //   GET  /queries/<id>/result        the result of an async query
 //   POST /session?delete=true        sign out
+//   POST /session/token-request      renew a session token with the master token
 //   POST /queries/v1/abort-request   cancel a statement by its requestId (logged)
+//   GET  /monitoring/queries/<id>    a statement's status, as the drivers check it before fetching by id
+//   POST /telemetry/send             accepted and ignored
 //   PUT <table stage> answered with an S3 stageInfo and encryptionMaterial; the files then arrive at
 //   a local S3-compatible endpoint (--s3port) that checks the SigV4 signature with the temporary
 //   credentials it handed out and decrypts each file with the material of that PUT.
 // SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()); the
 // database file is opened per statement, so tests can read it between statements.
 // Usage: node double.js [--port N] [--s3port M] --db FILE --account A --user U [--pubkey PEM] [--password PW]
-//        [--token PAT_OR_OAUTH] [--token-max-uses N] [--validity SECONDS]
+//        [--token PAT_OR_OAUTH] [--token-max-uses N] [--validity SECONDS] [--tls-cert PEM --tls-key PEM]
+//        [--running-polls N] [--drop-after REGEX] [--busy-once REGEX] [--trace FILE] [--master-validity SECONDS]
+// Results come in Snowflake's JSON result encoding (see encode()), with the session parameters the
+// drivers read to decode them. With --tls-cert both endpoints are served over HTTPS.
 // (ports default to free ones; the first output line is "listening <port> <s3port>")
 'use strict';
 const http = require('node:http');
+const https = require('node:https');
+const zlib = require('node:zlib');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { DuckDBInstance } = require('@duckdb/node-api');
@@ -27,11 +35,15 @@ const pubkey = args.pubkey ? crypto.createPublicKey(fs.readFileSync(args.pubkey)
 const fingerprint = pubkey
   ? 'SHA256:' + crypto.createHash('sha256').update(pubkey.export({ type: 'spki', format: 'der' })).digest('base64')
   : null;
-const sessions = new Map(); // token -> { database, schema }
-const asyncResults = new Map(); // queryId -> response body
+const sessions = new Map(); // token -> { database, schema, uses, expires }
+const masters = new Map(); // master token -> { expires, session token }
+const MASTER_VALIDITY = Number(args['master-validity'] || 14400); // --master-validity SECONDS
 const requests = new Map(); // requestId -> { sqlText, queryId, run }: a resent request is not run again
+const byQueryId = new Map(); // queryId -> the requests entry, for /monitoring/queries/<id>
 const polls = new Map(); // queryId -> "still running" answers given so far (--running-polls N)
+let busied = 0; // statements answered 503 (--busy-once REGEX, first match only)
 let dropped = 0; // statements whose answer was cut off (--drop-after REGEX, first match only)
+const objects = new Map(); // S3 key -> { meta, length } of the files uploaded
 const uploads = new Map(); // S3 key prefix -> { masterKey, queryId, smkId, dir }
 const S3 = { keyId: 'AKIADOUBLE' + crypto.randomBytes(5).toString('hex').toUpperCase(),
              secret: crypto.randomBytes(20).toString('base64'), token: crypto.randomBytes(16).toString('hex'),
@@ -78,6 +90,8 @@ function checkJwt(token) {
   const ok = crypto.verify('sha256', Buffer.from(parts[0] + '.' + parts[1]), pubkey, b64url(parts[2]));
   if (!ok) return 'JWT token is invalid.';
   const c = JSON.parse(b64url(parts[1]).toString());
+  // the Node driver sends iat/exp in milliseconds and the service accepts it: read large values as ms
+  for (const k of ['iat', 'exp']) if (c[k] > 1e11) c[k] = Math.floor(c[k] / 1000);
   const now = Math.floor(Date.now() / 1000);
   if (c.iss !== `${ACCOUNT}.${USER}.${fingerprint}`) return 'JWT token is invalid. (issuer or fingerprint)';
   if (c.sub !== `${ACCOUNT}.${USER}`) return 'JWT token is invalid. (subject)';
@@ -97,17 +111,40 @@ function login(req, res, body, url) {
   } else if (!args.password || d.PASSWORD !== args.password) {
     return fail(res, '390100', 'Incorrect username or password was specified.');
   }
-  const token = crypto.randomBytes(24).toString('hex');
-  sessions.set(token, { database: url.searchParams.get('databaseName'), schema: url.searchParams.get('schemaName'),
-                        uses: 0, expires: Date.now() + 1000 * Number(args.validity || 3600) });
+  const token = newSession({ database: url.searchParams.get('databaseName'), schema: url.searchParams.get('schemaName') });
+  const masterToken = crypto.randomBytes(24).toString('hex');
+  masters.set(masterToken, { expires: Date.now() + 1000 * MASTER_VALIDITY, session: token });
   console.log(`login ${d.AUTHENTICATOR || 'PASSWORD'}`);
   reply(res, {
     success: true, code: null, message: null,
-    data: { token, masterToken: crypto.randomBytes(24).toString('hex'), validityInSeconds: Number(args.validity || 3600),
-            masterValidityInSeconds: 14400, sessionId: Date.now(), parameters: [],
+    data: { token, masterToken, validityInSeconds: Number(args.validity || 3600),
+            masterValidityInSeconds: MASTER_VALIDITY, sessionId: Date.now(), parameters: PARAMETERS,
             sessionInfo: { databaseName: url.searchParams.get('databaseName'), schemaName: url.searchParams.get('schemaName'),
                            warehouseName: url.searchParams.get('warehouse'), roleName: url.searchParams.get('roleName') } },
   });
+}
+
+function newSession(s) {
+  const token = crypto.randomBytes(24).toString('hex');
+  sessions.set(token, { ...s, uses: 0, expires: Date.now() + 1000 * Number(args.validity || 3600) });
+  return token;
+}
+
+// POST /session/token-request {oldSessionToken, requestType: RENEW}, authorized by the master token:
+// a new session token, as the drivers renew an expired session. An unknown or expired master token
+// answers 390114 (the client must sign in again).
+function tokenRequest(req, res, body) {
+  const m = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '');
+  const master = m && masters.get(m[1]);
+  if (!master || Date.now() > master.expires || body.requestType !== 'RENEW' || body.oldSessionToken !== master.session)
+    return fail(res, '390114', 'Authentication token has expired.  The user must authenticate again.');
+  const old = sessions.get(master.session) || {};
+  sessions.delete(master.session);
+  master.session = newSession({ database: old.database, schema: old.schema });
+  console.log('renewed');
+  reply(res, { success: true, code: null, message: null,
+               data: { sessionToken: master.session, validityInSecondsST: Number(args.validity || 3600),
+                       masterToken: m[1], validityInSecondsMT: Math.max(0, Math.floor((master.expires - Date.now()) / 1000)) } });
 }
 
 // --token-max-uses N: a session expires after N statements, as a long run's session would
@@ -145,6 +182,9 @@ function rewrite(sql) {
     .replace(/\bNUMBER\(/gi, 'DECIMAL(')
     .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
     .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
+    // an instant, shown in the session's zone (UTC here): kept as a UTC wall time in nanoseconds,
+    // a DuckDB type of its own so results can say timestamp_ltz
+    .replace(/\bTIMESTAMP_LTZ\b/gi, 'TIMESTAMP_NS')
     .replace(/\bFLOAT\b/gi, 'DOUBLE') // Snowflake's FLOAT is 64-bit
     .replace(/\bVARIANT\b/gi, 'JSON')
     .replace(/\bARRAY\b(?!\s*\()/gi, 'JSON')
@@ -154,34 +194,91 @@ function rewrite(sql) {
     .replace(/\bDATEDIFF\(\s*day\s*,/gi, "date_diff('day',")
     .replace(/\bDATE_PART\(\s*epoch_microsecond\s*,/gi, 'epoch_us(')
     .replace(/\bHEX_ENCODE\(/gi, 'hex(')
+    .replace(/\bHEX_DECODE_BINARY\(/gi, 'unhex(')
+    .replace(/\bPARSE_JSON\(/gi, 'json(')
     .replace(/\bINFORMATION_SCHEMA\.TABLES\b/gi,
       '(SELECT schema_name AS TABLE_SCHEMA, table_name AS TABLE_NAME, comment AS COMMENT, estimated_size AS ROW_COUNT FROM duckdb_tables())')
     .replace(/\bCURRENT_SCHEMA\(\)/gi, "'main'");
 }
 
-function typeOf(t) {
+// DuckDB's type -> Snowflake's rowtype entry
+function columnOf(name, t) {
   const s = String(t);
-  if (/DECIMAL|INT/.test(s)) return 'fixed';
-  if (/DOUBLE|FLOAT|REAL/.test(s)) return 'real';
-  if (/BOOL/.test(s)) return 'boolean';
-  if (/TIMESTAMP WITH/.test(s)) return 'timestamp_tz';
-  if (/TIMESTAMP/.test(s)) return 'timestamp_ntz';
-  if (/DATE/.test(s)) return 'date';
-  if (/TIME/.test(s)) return 'time';
-  if (/BLOB/.test(s)) return 'binary';
-  return 'text';
+  const col = { name, nullable: true, database: 'PGW', schema: 'PUBLIC', table: '', collation: null,
+                length: null, byteLength: null, precision: null, scale: null };
+  let m;
+  if (t.alias === 'JSON' || /\]$|^STRUCT|^MAP/.test(s)) return { ...col, type: 'variant' };
+  if ((m = /^DECIMAL\((\d+),(\d+)\)/.exec(s))) return { ...col, type: 'fixed', precision: +m[1], scale: +m[2] };
+  if (/^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/.test(s)) return { ...col, type: 'fixed', precision: 38, scale: 0 };
+  if (/DOUBLE|FLOAT|REAL/.test(s)) return { ...col, type: 'real' };
+  if (/BOOL/.test(s)) return { ...col, type: 'boolean' };
+  if (/TIMESTAMP WITH/.test(s)) return { ...col, type: 'timestamp_tz', precision: 0, scale: 9 };
+  if (/TIMESTAMP_NS/.test(s)) return { ...col, type: 'timestamp_ltz', precision: 0, scale: 9 };
+  if (/TIMESTAMP/.test(s)) return { ...col, type: 'timestamp_ntz', precision: 0, scale: 9 };
+  if (/DATE/.test(s)) return { ...col, type: 'date' };
+  if (s === 'TIME') return { ...col, type: 'time', precision: 0, scale: 9 };
+  if (/BLOB/.test(s)) return { ...col, type: 'binary', length: 8388608, byteLength: 8388608 };
+  return { ...col, type: 'text', length: 16777216, byteLength: 16777216 };
 }
+
+// seconds since the epoch with nine fraction digits, from a count of some unit
+function epochSeconds(count, perSecond) {
+  const n = BigInt(count) * (1000000000n / perSecond);
+  const neg = n < 0n, a = neg ? -n : n;
+  const sec = a / 1000000000n, frac = a % 1000000000n;
+  // floor for negative values: -0.5 s is "-1.500000000"? Snowflake writes the signed decimal value
+  return `${neg ? '-' : ''}${sec}.${String(frac).padStart(9, '0')}`;
+}
+
+// One value in Snowflake's JSON result encoding, as the drivers decode it: numbers and text as
+// strings, DATE as days since the epoch, TIME and TIMESTAMP_NTZ/LTZ as seconds since midnight or the
+// epoch with the column's scale, TIMESTAMP_TZ as those seconds, a space and the offset in minutes
+// plus 1440, BOOLEAN as "1"/"0", BINARY as upper-case hex, VARIANT as JSON text.
+function encode(v, col) {
+  if (v === null || v === undefined) return null;
+  switch (col.type) {
+    case 'date': return String(v.days);
+    case 'time': return epochSeconds(v.micros, 1000000n);
+    case 'timestamp_ntz': return epochSeconds(v.micros, 1000000n);
+    case 'timestamp_ltz': return epochSeconds(v.nanos, 1000000000n);
+    case 'timestamp_tz': return `${epochSeconds(v.micros, 1000000n)} 1440`; // the double's zone is UTC
+    case 'boolean': return v ? '1' : '0';
+    case 'binary': return Buffer.from(v.bytes).toString('hex').toUpperCase();
+    case 'real':
+      if (Number.isNaN(v)) return 'NaN';
+      if (v === Infinity) return 'inf';
+      if (v === -Infinity) return '-inf';
+      return String(v);
+    case 'variant': return typeof v === 'string' ? v : JSON.stringify(plain(v));
+    default: return String(v);
+  }
+}
+
+// a DuckDB list or struct value as plain JSON data
+function plain(v) {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? Number(v) : v;
+  if (Array.isArray(v.items)) return v.items.map(plain);
+  if (v.entries && typeof v.entries === 'object') return Object.fromEntries(Object.entries(v.entries).map(([k, x]) => [k, plain(x)]));
+  return String(v);
+}
+
+// The session parameters the drivers read to decode results (Snowflake's defaults, the double's zone)
+const PARAMETERS = [
+  ['TIMEZONE', 'UTC'], ['DATE_OUTPUT_FORMAT', 'YYYY-MM-DD'], ['TIME_OUTPUT_FORMAT', 'HH24:MI:SS'],
+  ['TIMESTAMP_OUTPUT_FORMAT', 'YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM'], ['TIMESTAMP_NTZ_OUTPUT_FORMAT', 'YYYY-MM-DD HH24:MI:SS.FF3'],
+  ['TIMESTAMP_LTZ_OUTPUT_FORMAT', ''], ['TIMESTAMP_TZ_OUTPUT_FORMAT', ''], ['BINARY_OUTPUT_FORMAT', 'HEX'],
+  ['CLIENT_TIMESTAMP_TYPE_MAPPING', 'TIMESTAMP_LTZ'], ['CLIENT_RESULT_CHUNK_SIZE', 160],
+].map(([name, value]) => ({ name, value }));
 
 function resultOf(reader) {
   const names = reader.columnNames();
   const types = reader.columnTypes();
-  const rows = reader.getRows().map((r) => r.map((v) => (v === null ? null : String(v))));
-  return {
-    rowtype: names.map((n, i) => ({ name: n, type: typeOf(types[i]), nullable: true })),
-    rowset: rows, total: rows.length, returned: rows.length, queryResultFormat: 'json', parameters: [],
-  };
+  const rowtype = names.map((n, i) => columnOf(n, types[i]));
+  const rows = reader.getRows().map((r) => r.map((v, i) => encode(v, rowtype[i])));
+  return { rowtype, rowset: rows, total: rows.length, returned: rows.length, queryResultFormat: 'json',
+           version: 1, parameters: PARAMETERS };
 }
-const EMPTY = { rowtype: [], rowset: [], total: 0, returned: 0, queryResultFormat: 'json', parameters: [] };
+const EMPTY = { rowtype: [], rowset: [], total: 0, returned: 0, queryResultFormat: 'json', version: 1, parameters: PARAMETERS };
 
 // "a" or "s"."a" -> { schema, name, sql }
 function ident(text) {
@@ -215,17 +312,24 @@ function tableStage(text) {
 
 // PUT 'file:///.../name' @%"table" ...: the stage location, temporary credentials and the key.
 function put(sqlText, queryId) {
-  const m = /^\s*PUT\s+'file:\/\/([^']+)'\s+(@.*?)\s+(AUTO_COMPRESS|SOURCE_COMPRESSION|OVERWRITE|PARALLEL)/is.exec(sqlText);
-  if (!m) throw new Error('PUT: expected PUT \'file://...\' @%table OPTIONS');
-  const t = tableStage(m[2]);
+  const m = /^\s*PUT\s+(?:'file:\/\/([^']+)'|file:\/\/(\S+))\s+(@(?:"(?:[^"]|"")*"|[^\s"])+)\s*(.*?);?\s*$/is.exec(sqlText);
+  if (!m) throw new Error('PUT: expected PUT \'file://...\' @%table [OPTIONS]');
+  const t = tableStage(m[3]);
+  // the options as the service reads them, with its defaults
+  const opts = { AUTO_COMPRESS: 'TRUE', SOURCE_COMPRESSION: 'AUTO_DETECT', OVERWRITE: 'FALSE', PARALLEL: '4' };
+  for (const [, k, v] of m[4].matchAll(/(\w+)\s*=\s*(\w+)/g)) {
+    if (!(k.toUpperCase() in opts)) throw new Error(`PUT: unknown option ${k}`);
+    opts[k.toUpperCase()] = v.toUpperCase();
+  }
   const prefix = `stages/${crypto.randomUUID()}/`;
   const masterKey = crypto.randomBytes(16);
   const smkId = Math.floor(Math.random() * 1e6);
   uploads.set(prefix, { masterKey, queryId, smkId, schema: t.schema, table: t.name });
-  return { ...EMPTY, command: 'UPLOAD', src_locations: [m[1]], autoCompress: false, sourceCompression: 'gzip',
-           overwrite: true, parallel: 1,
+  return { ...EMPTY, command: 'UPLOAD', src_locations: [m[1] || m[2]], autoCompress: opts.AUTO_COMPRESS === 'TRUE',
+           sourceCompression: opts.SOURCE_COMPRESSION.toLowerCase(), overwrite: opts.OVERWRITE === 'TRUE',
+           parallel: Number(opts.PARALLEL), threshold: 209715200, clientShowEncryptionParameter: false,
            stageInfo: { locationType: 'S3', location: `${S3.bucket}/${prefix}`, path: prefix, region: S3.region,
-                        endPoint: `127.0.0.1:${args.s3port}`, isClientSideEncrypted: true,
+                        endPoint: `127.0.0.1:${args.s3port}`, isClientSideEncrypted: true, useS3RegionalUrl: false,
                         creds: { AWS_KEY_ID: S3.keyId, AWS_SECRET_KEY: S3.secret, AWS_TOKEN: S3.token } },
            encryptionMaterial: { queryStageMasterKey: masterKey.toString('base64'), queryId, smkId } };
 }
@@ -308,6 +412,14 @@ async function query(req, res, body, url) {
   // so a client that does fails here rather than on the real service
   if (body.asyncExec && /^\s*(PUT|GET)\s/i.test(body.sqlText || ''))
     return fail(res, '000002', 'PUT and GET cannot run asynchronously');
+  // --busy-once REGEX: the first matching statement is answered HTTP 503 without running, as an
+  // overloaded service answers; clients resend it (the drivers with retryCount in the URL)
+  if (args['busy-once'] && !busied && new RegExp(args['busy-once'], 'i').test(body.sqlText || '')) {
+    busied++;
+    console.log(`busy ${rid}`);
+    res.writeHead(503, { 'Content-Length': 0 });
+    return res.end();
+  }
   let entry = requests.get(rid);
   if (entry) {
     // the same requestId again (a client's retry): the statement is not run a second time
@@ -320,7 +432,9 @@ async function query(req, res, body, url) {
       (e) => ({ success: false, code: '002003', message: 'SQL compilation error:\n' + String(e.message || e),
                 data: { queryId, sqlState: '42000' } }));
     entry = { sqlText: body.sqlText || '', queryId, run };
+    run.then((r) => { entry.outcome = r; });
     requests.set(rid, entry);
+    byQueryId.set(queryId, entry);
     console.log(`ran ${rid}`);
     // --drop-after REGEX: the first matching statement runs, then its connection is cut before the
     // answer, as a network failure after the service ran it would look
@@ -333,17 +447,29 @@ async function query(req, res, body, url) {
   }
   const { queryId, run } = entry;
   if (body.asyncExec) {
-    asyncResults.set(queryId, run);
     return reply(res, { success: true, code: '333334', message: 'Asynchronous execution in progress.',
                         data: { queryId, getResultUrl: `/queries/${queryId}/result` } });
   }
   reply(res, await run);
 }
 
+// GET /monitoring/queries/<id>: the status the Node driver checks before it fetches a result by id
+function monitoring(req, res, id) {
+  if (!sessionOf(req)) return fail(res, ...EXPIRED);
+  const e = byQueryId.get(id);
+  if (!e) return reply(res, { success: true, code: null, message: null, data: { queries: [] } });
+  const running = !e.outcome || (polls.get(id) || 0) < Number(args['running-polls'] || 0);
+  const status = running ? 'RUNNING' : e.outcome.success ? 'SUCCESS' : 'FAILED_WITH_ERROR';
+  if (running && e.outcome) polls.set(id, (polls.get(id) || 0) + 1);
+  reply(res, { success: true, code: null, message: null,
+               data: { queries: [{ id, status, sqlText: e.sqlText, errorCode: e.outcome && e.outcome.code,
+                                   errorMessage: e.outcome && !e.outcome.success ? e.outcome.message : null }] } });
+}
+
 async function result(req, res, id) {
   if (!sessions.has((/Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '') || [])[1])) return fail(res, ...EXPIRED);
-  const r = asyncResults.get(id);
-  if (!r) return fail(res, '000709', `Statement ${id} not found`);
+  const e = byQueryId.get(id);
+  if (!e) return fail(res, '000709', `Statement ${id} not found`);
   // --running-polls N: the first N polls of each statement find it still running (333333)
   const n = polls.get(id) || 0;
   if (n < Number(args['running-polls'] || 0)) {
@@ -352,7 +478,7 @@ async function result(req, res, id) {
     return reply(res, { success: true, code: '333333', message: 'Query execution in progress.',
                         data: { queryId: id, getResultUrl: `/queries/${id}/result` } });
   }
-  reply(res, await r);
+  reply(res, await e.run);
 }
 
 // --- the stage's S3 endpoint -------------------------------------------------------------------
@@ -362,35 +488,84 @@ function s3error(res, status, code, message) {
   res.end(xml);
 }
 
-// AWS Signature Version 4, recomputed from the request as S3 does
+function hmac(key, text) {
+  return crypto.createHmac('sha256', key).update(text).digest();
+}
+const sha256hex = (b) => crypto.createHash('sha256').update(b).digest('hex');
+const rfc3986 = (x) => encodeURIComponent(x).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+
+// AWS Signature Version 4, recomputed from the request as S3 does. The payload is signed as its
+// SHA-256, as UNSIGNED-PAYLOAD, or streamed in aws-chunked encoding (each chunk signed, or unsigned
+// with a trailing checksum), which is how the AWS SDK v3 in Snowflake's Node driver sends files.
+// Returns { error } or { payload } (the object's bytes, chunk framing removed).
 function checkSigV4(req, body) {
   const auth = req.headers.authorization || '';
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
-  if (!m) return 'AuthorizationHeaderMalformed';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return { error: 'AuthorizationHeaderMalformed' };
   const [, keyId, day, region, signed, signature] = m;
-  if (keyId !== S3.keyId) return 'InvalidAccessKeyId';
-  if (req.headers['x-amz-security-token'] !== S3.token) return 'InvalidToken';
-  const payloadHash = crypto.createHash('sha256').update(body).digest('hex');
-  if (req.headers['x-amz-content-sha256'] !== payloadHash) return 'XAmzContentSHA256Mismatch';
+  if (keyId !== S3.keyId) return { error: 'InvalidAccessKeyId' };
+  if (req.headers['x-amz-security-token'] !== S3.token) return { error: 'InvalidToken' };
+  const mode = req.headers['x-amz-content-sha256'] || '';
   const names = signed.split(';');
   if (!names.includes('host') || !names.includes('x-amz-date') || !names.includes('x-amz-content-sha256'))
-    return 'AccessDenied';
-  const canon = [req.method, new URL(req.url, 'http://s3').pathname, '',
-    ...names.map((n) => `${n}:${String(req.headers[n]).trim()}`), '', signed, payloadHash].join('\n');
+    return { error: 'AccessDenied' };
+  const url = new URL(req.url, 'http://s3');
+  const query = [...url.searchParams].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).sort().join('&');
+  const canon = [req.method, url.pathname, query, ...names.map((n) => `${n}:${String(req.headers[n]).trim().replace(/\s+/g, ' ')}`),
+    '', signed, mode].join('\n');
   const date = req.headers['x-amz-date'];
-  const toSign = ['AWS4-HMAC-SHA256', date, `${day}/${region}/s3/aws4_request`,
-    crypto.createHash('sha256').update(canon).digest('hex')].join('\n');
-  let k = crypto.createHmac('sha256', 'AWS4' + S3.secret).update(day).digest();
-  k = crypto.createHmac('sha256', k).update(region).digest();
-  k = crypto.createHmac('sha256', k).update('s3').digest();
-  k = crypto.createHmac('sha256', k).update('aws4_request').digest();
-  const want = crypto.createHmac('sha256', k).update(toSign).digest('hex');
-  return want === signature ? null : 'SignatureDoesNotMatch';
+  const scope = `${day}/${region}/s3/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', date, scope, sha256hex(canon)].join('\n');
+  const key = hmac(hmac(hmac(hmac('AWS4' + S3.secret, day), region), 's3'), 'aws4_request');
+  if (hmac(key, toSign).toString('hex') !== signature) return { error: 'SignatureDoesNotMatch' };
+  if (mode === 'UNSIGNED-PAYLOAD') return { payload: body };
+  if (/^[0-9a-f]{64}$/.test(mode)) return sha256hex(body) === mode ? { payload: body } : { error: 'XAmzContentSHA256Mismatch' };
+  if (/^STREAMING-(UNSIGNED-PAYLOAD-TRAILER|AWS4-HMAC-SHA256-PAYLOAD(-TRAILER)?)$/.test(mode))
+    return dechunk(req, body, mode, { key, date, scope, seed: signature });
+  return { error: 'InvalidArgument' };
 }
 
-function s3put(req, res, body) {
-  const why = checkSigV4(req, body);
-  if (why) return s3error(res, 403, why, 'signature check failed');
+// aws-chunked: "<hex size>[;chunk-signature=<sig>]\r\n<bytes>\r\n" ... "0...\r\n" then trailers
+// ("x-amz-checksum-crc32:<base64>\r\n") and "\r\n". Checks the chunk signatures (signed modes), the
+// decoded length and the trailing checksum.
+function dechunk(req, body, mode, sig) {
+  if (!/aws-chunked/.test(req.headers['content-encoding'] || '')) return { error: 'InvalidArgument' };
+  const parts = [];
+  let pos = 0, prev = sig.seed;
+  for (;;) {
+    const eol = body.indexOf('\r\n', pos);
+    if (eol < 0) return { error: 'IncompleteBody' };
+    const [sizeHex, ext] = body.subarray(pos, eol).toString().split(';');
+    const size = parseInt(sizeHex, 16);
+    const chunk = body.subarray(eol + 2, eol + 2 + size);
+    if (mode.startsWith('STREAMING-AWS4')) {
+      const want = hmac(sig.key, ['AWS4-HMAC-SHA256-PAYLOAD', sig.date, sig.scope, prev, sha256hex(''), sha256hex(chunk)].join('\n')).toString('hex');
+      if (ext !== `chunk-signature=${want}`) return { error: 'SignatureDoesNotMatch' };
+      prev = want;
+    }
+    if (size === 0) { pos = eol + 2; break; }
+    parts.push(chunk);
+    pos = eol + 2 + size + 2;
+  }
+  const payload = Buffer.concat(parts);
+  if (String(payload.length) !== req.headers['x-amz-decoded-content-length']) return { error: 'IncompleteBody' };
+  const trailer = (req.headers['x-amz-trailer'] || '').toLowerCase();
+  if (trailer) {
+    const lines = body.subarray(pos).toString().split('\r\n');
+    const got = lines.map((l) => l.split(':')).find(([k]) => k.toLowerCase() === trailer);
+    const algo = trailer.replace(/^x-amz-checksum-/, '');
+    const sums = { crc32: () => { const b = Buffer.alloc(4); b.writeUInt32BE(zlib.crc32(payload)); return b.toString('base64'); },
+                   sha256: () => crypto.createHash('sha256').update(payload).digest('base64'),
+                   sha1: () => crypto.createHash('sha1').update(payload).digest('base64') };
+    if (!sums[algo]) return { error: 'InvalidRequest' };
+    if (!got || got[1].trim() !== sums[algo]()) return { error: 'BadDigest' };
+  }
+  return { payload };
+}
+
+function s3put(req, res, raw) {
+  const { error, payload: body } = checkSigV4(req, raw);
+  if (error) return s3error(res, 403, error, 'signature check failed');
   const key = decodeURIComponent(new URL(req.url, 'http://s3').pathname).replace(`/${S3.bucket}/`, '');
   const prefix = [...uploads.keys()].find((p) => key.startsWith(p));
   if (!prefix) return s3error(res, 403, 'AccessDenied', 'no PUT handed out this location');
@@ -407,24 +582,65 @@ function s3put(req, res, body) {
   const fileKey = Buffer.concat([d1.update(Buffer.from(req.headers['x-amz-meta-x-amz-key'], 'base64')), d1.final()]);
   const d2 = crypto.createDecipheriv('aes-128-cbc', fileKey, Buffer.from(req.headers['x-amz-meta-x-amz-iv'], 'base64'));
   const gz = Buffer.concat([d2.update(body), d2.final()]);
+  // the digest the clients keep to skip a file uploaded before: JDBC, Python and pgwarehouse name it
+  // sfc-digest; the Node driver (3.3.0) sends it as sfc_digest. Checked when present.
   const digest = crypto.createHash('sha256').update(gz).digest('base64');
-  if (req.headers['x-amz-meta-sfc-digest'] !== digest)
-    return s3error(res, 400, 'BadDigest', 'sfc-digest does not match the uploaded file');
+  const sent = req.headers['x-amz-meta-sfc-digest'] || req.headers['x-amz-meta-sfc_digest'];
+  if (!sent || sent !== digest) return s3error(res, 400, 'BadDigest', 'sfc-digest does not match the uploaded file');
   const dir = stageDir(up.schema, up.table);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(`${dir}/${key.slice(prefix.length).replace(/[^A-Za-z0-9_.-]/g, '_')}.csv`, require('node:zlib').gunzipSync(gz));
+  const file = gz[0] === 0x1f && gz[1] === 0x8b ? zlib.gunzipSync(gz) : gz;
+  fs.writeFileSync(`${dir}/${key.slice(prefix.length).replace(/[^A-Za-z0-9_.-]/g, '_')}.csv`, file);
+  const meta = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-amz-meta-')));
+  objects.set(key, { meta, length: body.length });
   res.writeHead(200, { ETag: '"' + crypto.createHash('md5').update(body).digest('hex') + '"' });
   res.end();
 }
 
+// HEAD of an object: its user metadata, or 404 (the Node driver asks before uploading without OVERWRITE)
+function s3head(req, res) {
+  const { error } = checkSigV4(req, Buffer.alloc(0));
+  if (error) { res.writeHead(403); return res.end(); }
+  const key = decodeURIComponent(new URL(req.url, 'http://s3').pathname).replace(`/${S3.bucket}/`, '');
+  const o = objects.get(key);
+  if (!o) { res.writeHead(404); return res.end(); }
+  res.writeHead(200, { ...o.meta, 'Content-Length': o.length });
+  res.end();
+}
+
+// --trace FILE: one JSON line per request (method, path, query, headers, body; secrets masked), so a
+// test can compare what pgwarehouse sends with what Snowflake's own driver sends
+function trace(req, url, body, endpoint = 'service') {
+  if (!args.trace) return;
+  // secrets become ***; an Authorization header keeps its shape (scheme, credential scope, signed headers)
+  const hide = (k, v) => {
+    if (typeof v !== 'string') return v;
+    if (/^authorization$/i.test(k)) return v.replace(/Token="[^"]*"/, 'Token="***"').replace(/Credential=[^/]+/, 'Credential=***')
+      .replace(/Signature=[0-9a-f]+/, 'Signature=***');
+    return /^(TOKEN|PASSWORD|oldSessionToken|x-amz-security-token)$/i.test(k) ? '***' : v;
+  };
+  const mask = (o) => JSON.parse(JSON.stringify(o, hide));
+  fs.appendFileSync(args.trace, JSON.stringify({ endpoint, method: req.method, path: url.pathname,
+    query: Object.fromEntries(url.searchParams), headers: mask(req.headers), body: mask(body) }) + '\n');
+}
+
 async function main() {
-  const s3 = http.createServer((req, res) => {
+  // --tls-cert/--tls-key: both endpoints over HTTPS, as the real service and S3 are
+  const tls = args['tls-cert'] ? { cert: fs.readFileSync(args['tls-cert']), key: fs.readFileSync(args['tls-key']) } : null;
+  const serve = (fn) => (tls ? https.createServer(tls, fn) : http.createServer(fn));
+  const s3 = serve((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       try {
+        trace(req, new URL(req.url, 'http://s3'), {}, 's3');
         if (req.method === 'PUT') return s3put(req, res, Buffer.concat(chunks));
-        s3error(res, 405, 'MethodNotAllowed', 'the double takes PUT only');
+        if (req.method === 'HEAD') return s3head(req, res);
+        // the Node driver asks for the bucket's transfer acceleration; a stage's scoped credentials
+        // may not read it (the drivers then upload without acceleration)
+        if (req.method === 'GET' && new URL(req.url, 'http://s3').searchParams.has('accelerate'))
+          return s3error(res, 403, 'AccessDenied', 'Access Denied');
+        s3error(res, 405, 'MethodNotAllowed', 'the double takes PUT and HEAD only');
       } catch (e) {
         s3error(res, 400, 'InvalidRequest', String(e.message || e));
       }
@@ -433,7 +649,7 @@ async function main() {
   // port 0: the kernel picks free ports, reported on the "listening" line for the harness
   await new Promise((ok) => s3.listen(Number(args.s3port || 0), '127.0.0.1', ok));
   args.s3port = s3.address().port;
-  const server = http.createServer((req, res) => {
+  const server = serve((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -441,16 +657,21 @@ async function main() {
       let body = {};
       try {
         const raw = Buffer.concat(chunks);
-        const text = req.headers['content-encoding'] === 'gzip' ? require('node:zlib').gunzipSync(raw) : raw;
+        const text = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw;
         if (text.length) body = JSON.parse(text.toString());
       } catch (e) {
         return fail(res, '390400', 'malformed request body', 400);
       }
       const p = url.pathname;
+      trace(req, url, body);
       if (req.method === 'POST' && p === '/session/v1/login-request') return login(req, res, body, url);
+      if (req.method === 'POST' && p === '/session/token-request') return tokenRequest(req, res, body);
       if (req.method === 'POST' && p === '/queries/v1/query-request') return query(req, res, body, url);
       const m = /^\/queries\/([^/]+)\/result$/.exec(p);
       if (req.method === 'GET' && m) return result(req, res, m[1]);
+      const mq = /^\/monitoring\/queries\/([^/]+)$/.exec(p);
+      if (req.method === 'GET' && mq) return monitoring(req, res, mq[1]);
+      if (req.method === 'POST' && p === '/telemetry/send') return reply(res, { success: true, code: null, message: null, data: null });
       if (req.method === 'POST' && p === '/session') return reply(res, { success: true, code: null, message: null, data: null });
       if (req.method === 'POST' && p === '/queries/v1/abort-request') {
         if (!sessionOf(req)) return fail(res, ...EXPIRED);

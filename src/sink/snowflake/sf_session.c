@@ -3,11 +3,13 @@
  * Every request carries a requestId; a retry sends the same id, so Snowflake runs it once. */
 #include "sink/snowflake/sf_session.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -23,6 +25,7 @@ struct sf_session {
 	char *base;  /* protocol://host:port */
 	char *where; /* "Snowflake at host" for messages */
 	char *token; /* session token: never logged */
+	char *master; /* master token, to renew the session token (token-request): never logged */
 	time_t renew_at; /* sign in again from then on, before the session expires */
 	long seq;
 };
@@ -46,16 +49,23 @@ static void add_param(struct pgw_buf *url, const char *k, const char *v)
 	pgw_http_escape(url, v);
 }
 
-/* POSTs (or GETs when body is NULL) JSON; returns the parsed response object. */
-static json_t *call(struct sf_session *s, const char *url, const char *body, struct pgw_err *err)
+/* POSTs (or GETs when body is NULL) JSON with the given token; returns the parsed response object.
+ * Every request gets a request_guid of its own, and a retry names itself (retryCount...), as the
+ * drivers send them. */
+static json_t *call_as(struct sf_session *s, const char *token, const char *path, const char *body,
+		       struct pgw_err *err)
 {
-	char *auth = s->token ? pgw_asprintf("Snowflake Token=\"%s\"", s->token) : NULL;
+	char *guid = pgw_uuid4();
+	char *url = pgw_asprintf("%s%s%crequest_guid=%s", s->base, path, strchr(path, '?') ? '&' : '?', guid);
+	free(guid);
+	char *auth = token ? pgw_asprintf("Snowflake Token=\"%s\"", token) : NULL;
 	struct pgw_http_header hdrs[] = {{"Content-Type", "application/json"},
 					 {"Accept", "application/snowflake"},
 					 {"User-Agent", "pgwarehouse/" PGW_VERSION},
 					 {"Authorization", auth}};
 	struct pgw_http_request req = {.url = url, .headers = hdrs, .nheaders = auth ? 4 : 3, .body = body,
-				       .body_len = body ? strlen(body) : 0, .idempotent = true, .get = body == NULL};
+				       .body_len = body ? strlen(body) : 0, .idempotent = true, .get = body == NULL,
+				       .retry_params = true};
 	struct pgw_http_response resp;
 	json_t *root = NULL;
 	if (pgw_http_send(&req, &resp, s->where, err) == 0) {
@@ -66,12 +76,18 @@ static json_t *call(struct sf_session *s, const char *url, const char *body, str
 			json_decref(root);
 			root = NULL;
 		}
-	} else {
+	} else if (err && !strstr(err->msg, "PGWAREHOUSE_CA_FILE")) { /* not for an untrusted certificate */
 		pgw_err_append(err, "; check snowsql_account (or snowsql_host/snowsql_port)");
 	}
 	pgw_http_response_cleanup(&resp);
 	free(auth);
+	free(url);
 	return root;
+}
+
+static json_t *call(struct sf_session *s, const char *path, const char *body, struct pgw_err *err)
+{
+	return call_as(s, s->token, path, body, err);
 }
 
 static const char *str(json_t *o, const char *key)
@@ -110,6 +126,11 @@ static char *login_body(const struct pgw_config *cfg, bool *keypair, struct pgw_
 	json_object_set_new(data, "ACCOUNT_NAME", json_string(account));
 	json_object_set_new(data, "LOGIN_NAME", json_string(cfg->snowsql_user));
 	free(account);
+	/* what the service shows in LOGIN_HISTORY and uses to pick client behaviour, as the drivers send */
+	struct utsname u;
+	const char *release = uname(&u) == 0 ? u.release : "";
+	json_object_set_new(data, "CLIENT_ENVIRONMENT",
+			    json_pack("{s:s, s:s, s:s}", "APPLICATION", "pgwarehouse", "OS", "Linux", "OS_VERSION", release));
 	*keypair = cfg->snowsql_private_key_path != NULL && !cfg->snowsql_token;
 	if (cfg->snowsql_token) { /* a programmatic access token or an OAuth access token */
 		const char *auth = cfg->snowsql_authenticator ? cfg->snowsql_authenticator : "PROGRAMMATIC_ACCESS_TOKEN";
@@ -152,6 +173,16 @@ static int check_settings(const struct pgw_config *cfg, struct pgw_err *err)
 	return 0;
 }
 
+static void took_token(struct sf_session *s, const char *token, json_int_t validity)
+{
+	free(s->token);
+	s->token = pgw_strdup(token);
+	if (validity <= 0)
+		validity = 3600;
+	/* renew with a quarter of the validity left, at most five minutes before expiry */
+	s->renew_at = time(NULL) + validity - (validity / 4 < 300 ? validity / 4 : 300);
+}
+
 /* login-request: a new session token (the JWT is made fresh for each sign-in). */
 static int sign_in(struct sf_session *s, struct pgw_err *err)
 {
@@ -163,7 +194,7 @@ static int sign_in(struct sf_session *s, struct pgw_err *err)
 	char *rid = pgw_uuid4();
 	struct pgw_buf url;
 	pgw_buf_init(&url);
-	pgw_buf_printf(&url, "%s/session/v1/login-request?requestId=%s", s->base, rid);
+	pgw_buf_printf(&url, "/session/v1/login-request?requestId=%s", rid);
 	add_param(&url, "databaseName", cfg->snowsql_database);
 	add_param(&url, "schemaName", cfg->snowsql_schema);
 	add_param(&url, "warehouse", cfg->snowsql_warehouse);
@@ -171,12 +202,9 @@ static int sign_in(struct sf_session *s, struct pgw_err *err)
 	json_t *r = body ? call(s, url.data, body, err) : NULL;
 	if (r && json_is_true(json_object_get(r, "success"))) {
 		json_t *d = json_object_get(r, "data");
-		s->token = pgw_strdup(str(d, "token"));
-		json_int_t validity = json_integer_value(json_object_get(d, "validityInSeconds"));
-		if (validity <= 0)
-			validity = 3600;
-		/* renew with a quarter of the validity left, at most five minutes before expiry */
-		s->renew_at = time(NULL) + validity - (validity / 4 < 300 ? validity / 4 : 300);
+		free(s->master);
+		s->master = pgw_strdup(str(d, "masterToken"));
+		took_token(s, str(d, "token"), json_integer_value(json_object_get(d, "validityInSeconds")));
 	}
 	else if (r)
 		login_error(s, r, cfg, keypair, err);
@@ -189,6 +217,37 @@ static int sign_in(struct sf_session *s, struct pgw_err *err)
 		s->token = NULL;
 	}
 	return s->token ? 0 : -1;
+}
+
+/* A new session token for the master token (token-request, RENEW), as the drivers renew a session;
+ * when the master token has expired too (or renewal fails), a new sign-in. */
+static int renew(struct sf_session *s, struct pgw_err *err)
+{
+	if (s->master && *s->master && s->token) {
+		char *rid = pgw_uuid4();
+		char *url = pgw_asprintf("/session/token-request?requestId=%s", rid);
+		json_t *req = json_pack("{s:s, s:s}", "oldSessionToken", s->token, "requestType", "RENEW");
+		char *body = json_dumps(req, JSON_COMPACT);
+		json_t *r = call_as(s, s->master, url, body, NULL);
+		bool ok = r && json_is_true(json_object_get(r, "success"));
+		if (ok) {
+			json_t *d = json_object_get(r, "data");
+			took_token(s, str(d, "sessionToken"), json_integer_value(json_object_get(d, "validityInSecondsST")));
+			if (*str(d, "masterToken")) {
+				free(s->master);
+				s->master = pgw_strdup(str(d, "masterToken"));
+			}
+		} else {
+			pgw_debug("snowflake: renewal refused (%s), signing in again", r ? str(r, "code") : "no answer");
+		}
+		OPENSSL_cleanse(body, strlen(body));
+		free(body), free(url), free(rid);
+		json_decref(req);
+		json_decref(r);
+		if (ok && *s->token)
+			return 0;
+	}
+	return sign_in(s, err);
 }
 
 struct sf_session *pgw_sf_connect(const struct pgw_config *cfg, struct pgw_err *err)
@@ -215,14 +274,17 @@ void pgw_sf_disconnect(struct sf_session *s)
 	if (!s)
 		return;
 	if (s->token) {
-		char *url = pgw_asprintf("%s/session?delete=true", s->base);
+		char *rid = pgw_uuid4();
+		char *url = pgw_asprintf("/session?delete=true&requestId=%s", rid);
 		json_decref(call(s, url, "{}", NULL));
+		free(rid);
 		free(url);
 	}
 	free(s->base);
 	free(s->protocol);
 	free(s->where);
 	free(s->token);
+	free(s->master);
 	free(s);
 }
 
@@ -256,7 +318,7 @@ static json_t *wait_result(struct sf_session *s, json_t *r, struct pgw_err *err)
 		const char *code = str(r, "code");
 		if (strcmp(code, "333333") && strcmp(code, "333334"))
 			return r;
-		char *url = pgw_asprintf("%s%s", s->base, str(json_object_get(r, "data"), "getResultUrl"));
+		char *url = pgw_strdup(str(json_object_get(r, "data"), "getResultUrl"));
 		json_decref(r);
 		struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
@@ -274,7 +336,7 @@ static json_t *wait_result(struct sf_session *s, json_t *r, struct pgw_err *err)
 static void abort_statement(struct sf_session *s, const char *sql, const char *rid)
 {
 	char *id = pgw_uuid4();
-	char *url = pgw_asprintf("%s/queries/v1/abort-request?requestId=%s", s->base, id);
+	char *url = pgw_asprintf("/queries/v1/abort-request?requestId=%s", id);
 	json_t *req = json_pack("{s:s, s:s}", "sqlText", sql, "requestId", rid);
 	char *body = json_dumps(req, JSON_COMPACT);
 	pgw_debug("snowflake: aborting request %s", rid);
@@ -294,22 +356,22 @@ static int run_query(struct sf_session *s, const char *sql, bool async, json_t *
 	pgw_debug("snowflake: %s", sql);
 	if (time(NULL) >= s->renew_at) {
 		pgw_debug("snowflake: renewing the session before it expires");
-		if (sign_in(s, err) < 0)
+		if (renew(s, err) < 0)
 			return -1;
 	}
 	char *rid = pgw_uuid4();
-	char *url = pgw_asprintf("%s/queries/v1/query-request?requestId=%s", s->base, rid);
+	char *url = pgw_asprintf("/queries/v1/query-request?requestId=%s", rid);
 	json_t *req = json_pack("{s:s, s:b, s:I, s:I}", "sqlText", sql, "asyncExec", async, "sequenceId",
 				(json_int_t)++s->seq, "querySubmissionTime", (json_int_t)time(NULL) * 1000);
 	char *body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	json_t *r = call(s, url, body, err);
 	if (r && !strcmp(str(r, "code"), "390112")) {
-		/* the session expired during a long run: sign in again, resend the same request */
+		/* the session expired during a long run: renew it, resend the same request */
 		json_decref(r);
 		r = NULL;
-		pgw_debug("snowflake: session expired, signing in again");
-		if (sign_in(s, err) == 0)
+		pgw_debug("snowflake: session expired, renewing it");
+		if (renew(s, err) == 0)
 			r = call(s, url, body, err);
 	}
 	if (r)
