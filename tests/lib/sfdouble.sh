@@ -1,19 +1,19 @@
 # The local Snowflake double (tests/snowflake/double.js) for tests: a key pair for the test user, the
 # double on a free loopback port, and the SNOWSQL_* settings that point pgwarehouse at it.
-# Source, then sfd_start DIR / sfd_stop. With SFD_TLS=1 both of the double's endpoints (the service
-# and the stage's S3) are served over HTTPS with a certificate of a test CA written to DIR/ca.pem,
-# and pgwarehouse is pointed at it (SNOWSQL_PROTOCOL=https, PGWAREHOUSE_CA_FILE).
+# Source, then sfd_start DIR / sfd_stop. The stage's S3 endpoint is always served over HTTPS (as S3
+# is, and as the drivers and pgwarehouse reach it) with a certificate of a test CA written to
+# DIR/ca.pem, which pgwarehouse is told to trust (PGWAREHOUSE_CA_FILE); SFD_TLS=1 asks for exactly
+# that. SFD_TLS_SERVICE=1 serves the service endpoint over HTTPS too (SNOWSQL_PROTOCOL=https).
 
 sfd_start() {
   SFD_DIR=$1
   mkdir -p "$SFD_DIR"
   openssl genrsa 2048 2>/dev/null | openssl pkcs8 -topk8 -v2 aes256 -passout pass:key-pass -out "$SFD_DIR/key.p8"
   openssl pkey -in "$SFD_DIR/key.p8" -passin pass:key-pass -pubout -out "$SFD_DIR/key.pub"
-  local tls=() proto=http
-  if [[ ${SFD_TLS:-} == 1 ]]; then
-    sfd_make_ca "$SFD_DIR" || return 1
-    tls=(--tls-cert "$SFD_DIR/server.pem" --tls-key "$SFD_DIR/server.key"); proto=https
-  fi
+  local proto=http
+  sfd_make_ca "$SFD_DIR" || return 1
+  local tls=(--tls-cert "$SFD_DIR/server.pem" --tls-key "$SFD_DIR/server.key")
+  if [[ ${SFD_TLS_SERVICE:-} == 1 ]]; then tls+=(--tls-service true); proto=https; fi
   NODE_PATH="$PGW_ROOT/deps/sfdouble/node_modules" node "$PGW_ROOT/tests/snowflake/double.js" \
     --db "$SFD_DIR/snowflake.duckdb" --account xy12345 --user pgw_user --pubkey "$SFD_DIR/key.pub" \
     --password sf-password --token sf-access-token "${tls[@]}" ${SFD_EXTRA:-} > "$SFD_DIR/double.log" 2>&1 &

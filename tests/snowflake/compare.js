@@ -151,6 +151,18 @@ point('a statement whose answer was lost is resent with the same requestId and t
   return null;
 });
 
+point('session renewal: token-request with the master token and the driver\'s body', () => {
+  const tr = (t) => t.find((r) => r.path === '/session/token-request');
+  const d = tr(driver), p = tr(pgw);
+  if (!d || !p) return `token-requests seen: driver ${!!d}, pgwarehouse ${!!p}`;
+  if (keys(p.body).join() !== keys(d.body).join()) return `body ${keys(p.body)} vs ${keys(d.body)}`;
+  if (p.body.requestType !== 'RENEW') return `requestType ${p.body.requestType}`;
+  if (p.headers.authorization !== d.headers.authorization) return `Authorization ${p.headers.authorization}`;
+  // the Node driver sends request_guid only; Python adds a requestId, as pgwarehouse does
+  const bad = extra(keys(p.query), [...keys(d.query), 'requestId']);
+  return bad.length ? `pgwarehouse sends ${bad}` : null;
+});
+
 point('sign-out: POST /session?delete=true with a requestId', () => {
   const out = (t) => t.find((r) => r.path === '/session' && r.query.delete === 'true');
   const d = out(driver), p = out(pgw);

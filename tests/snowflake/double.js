@@ -14,10 +14,11 @@
 // SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()); the
 // database file is opened per statement, so tests can read it between statements.
 // Usage: node double.js [--port N] [--s3port M] --db FILE --account A --user U [--pubkey PEM] [--password PW]
-//        [--token PAT_OR_OAUTH] [--token-max-uses N] [--validity SECONDS] [--tls-cert PEM --tls-key PEM]
+//        [--token PAT_OR_OAUTH] [--token-max-uses N] [--validity SECONDS] [--tls-cert PEM --tls-key PEM [--tls-service true]]
 //        [--running-polls N] [--drop-after REGEX] [--busy-once REGEX] [--trace FILE] [--master-validity SECONDS]
 // Results come in Snowflake's JSON result encoding (see encode()), with the session parameters the
-// drivers read to decode them. With --tls-cert both endpoints are served over HTTPS.
+// drivers read to decode them. With --tls-cert the stage's S3 endpoint is served over HTTPS (and
+// with --tls-service true the service endpoint too).
 // (ports default to free ones; the first output line is "listening <port> <s3port>")
 'use strict';
 const http = require('node:http');
@@ -148,10 +149,12 @@ function tokenRequest(req, res, body) {
 }
 
 // --token-max-uses N: a session expires after N statements, as a long run's session would
-function sessionOf(req) {
+// (statement: a query-request, which is what --token-max-uses counts)
+function sessionOf(req, statement = false) {
   const m = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '');
   const s = m ? sessions.get(m[1]) : undefined;
-  if (s && ((args['token-max-uses'] && ++s.uses > Number(args['token-max-uses'])) || Date.now() > s.expires)) {
+  const used = s && statement && args['token-max-uses'] && ++s.uses > Number(args['token-max-uses']);
+  if (s && (used || Date.now() > s.expires)) {
     sessions.delete(m[1]);
     console.log('expired');
     return undefined;
@@ -405,7 +408,7 @@ async function execute(sqlText, queryId) {
 const EXPIRED = ['390112', 'Your session has expired. Please login again.', 200];
 
 async function query(req, res, body, url) {
-  if (!sessionOf(req)) return fail(res, ...EXPIRED);
+  if (!sessionOf(req, true)) return fail(res, ...EXPIRED);
   const rid = url.searchParams.get('requestId');
   if (!rid) return fail(res, '390400', 'requestId is required', 400);
   // no driver sends PUT/GET asynchronously (JDBC and Python document it as unsupported): refuse it,
@@ -625,10 +628,11 @@ function trace(req, url, body, endpoint = 'service') {
 }
 
 async function main() {
-  // --tls-cert/--tls-key: both endpoints over HTTPS, as the real service and S3 are
+  // --tls-cert/--tls-key: the stage's S3 endpoint over HTTPS, as S3 is (the drivers reach it at
+  // https://<endPoint>); with --tls-service true the service endpoint too
   const tls = args['tls-cert'] ? { cert: fs.readFileSync(args['tls-cert']), key: fs.readFileSync(args['tls-key']) } : null;
-  const serve = (fn) => (tls ? https.createServer(tls, fn) : http.createServer(fn));
-  const s3 = serve((req, res) => {
+  const serve = (secure, fn) => (secure ? https.createServer(tls, fn) : http.createServer(fn));
+  const s3 = serve(!!tls, (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -649,7 +653,7 @@ async function main() {
   // port 0: the kernel picks free ports, reported on the "listening" line for the harness
   await new Promise((ok) => s3.listen(Number(args.s3port || 0), '127.0.0.1', ok));
   args.s3port = s3.address().port;
-  const server = serve((req, res) => {
+  const server = serve(!!tls && args['tls-service'] === 'true', (req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {

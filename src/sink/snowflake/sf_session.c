@@ -403,11 +403,6 @@ int pgw_sf_transfer(struct sf_session *s, const char *sql, json_t **data, struct
 	return run_query(s, sql, false, data, err);
 }
 
-const char *pgw_sf_protocol(const struct sf_session *s)
-{
-	return s->protocol;
-}
-
 const struct pgw_config *pgw_sf_session_config(const struct sf_session *s)
 {
 	return s->cfg;

@@ -19,8 +19,6 @@ void pgw_sf_disconnect(struct sf_session *s);
 int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err);
 /* The same for PUT/GET, sent synchronously as the drivers send them. */
 int pgw_sf_transfer(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err);
-/* "http" or "https": how this session reaches Snowflake (stage endpoints given as host:port use it too). */
-const char *pgw_sf_protocol(const struct sf_session *s);
 /* Uploads gzip'd data as file `name` to the table stage `stage_sql` (@%"t" or @"s".%"t") through PUT. */
 int pgw_sf_put(struct sf_session *s, const char *stage_sql, const char *name, const unsigned char *gz, size_t len,
 	       struct pgw_err *err);

@@ -31,7 +31,7 @@ static unsigned char *unbase64(const char *s, size_t *len)
 	return out;
 }
 
-static int upload(struct sf_session *s, json_t *data, const char *name, const unsigned char *gz, size_t len,
+static int upload(json_t *data, const char *name, const unsigned char *gz, size_t len,
 		  struct pgw_err *err)
 {
 	json_t *si = json_object_get(data, "stageInfo"), *em = json_object_get(data, "encryptionMaterial");
@@ -46,9 +46,10 @@ static int upload(struct sf_session *s, json_t *data, const char *name, const un
 	const char *prefix = slash ? slash + 1 : "";
 	const char *endpoint = jstr(si, "endPoint");
 	char *host, *base, *path;
-	if (*endpoint) { /* a custom endpoint: path-style requests */
+	if (*endpoint) { /* a custom endpoint (FIPS, a region's, the tests'): HTTPS, path-style requests,
+			    as the drivers reach it */
 		host = pgw_strdup(endpoint);
-		base = pgw_asprintf("%s://%s", pgw_sf_protocol(s), endpoint);
+		base = pgw_asprintf("https://%s", endpoint);
 		path = pgw_asprintf("/%s/%s%s", bucket, prefix, name);
 	} else {
 		host = pgw_asprintf("%s.s3.%s.amazonaws.com", bucket, jstr(si, "region"));
@@ -82,7 +83,7 @@ int pgw_sf_put(struct sf_session *s, const char *stage_sql, const char *name, co
 	int rc = pgw_sf_transfer(s, sql, &data, err);
 	free(sql);
 	if (rc == 0)
-		rc = upload(s, data, name, gz, len, err);
+		rc = upload(data, name, gz, len, err);
 	json_decref(data);
 	return rc;
 }
