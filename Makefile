@@ -13,7 +13,7 @@ OPT ?= -O2
 LDLIBS_BASE = -pthread -L$(DEPS)/lib -lduckdb -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
 	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz -lcurl -lcrypto -ljansson) -ldl -lm
 
-SRC = $(wildcard src/core/*.c src/config/*.c src/batch/*.c src/source/*.c src/sink/*.c \
+SRC = $(wildcard src/core/*.c src/config/*.c src/batch/*.c src/source/*.c src/source/replication/*.c src/sink/*.c \
 	src/sink/duckdb/*.c src/sink/clickhouse/*.c src/sink/snowflake/*.c src/net/*.c src/pipeline/*.c)
 MAIN_SRC = $(wildcard src/cli/*.c)
 OBJ = $(SRC:%.c=$(BUILD)/%.o)

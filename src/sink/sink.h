@@ -8,7 +8,10 @@
 #include "batch/batch.h"
 #include "config/config.h"
 #include "core/err.h"
-#include "source/pg.h"
+#include "batch/table.h"
+#include "config/config.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 enum pgw_load_mode {
 	PGW_LOAD_REPLACE, /* build a new table aside, swap it in at commit */

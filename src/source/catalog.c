@@ -339,42 +339,6 @@ int pgw_pg_lock(struct pgw_pg *pg, const char *schema, const char *name, char re
 	return rc;
 }
 
-static void typeinfo_cleanup(struct pgw_typeinfo *ti)
-{
-	for (int i = 0; i < ti->nlabels; i++)
-		free(ti->labels[i]);
-	free(ti->labels);
-	free(ti->label_order);
-	if (ti->elem) {
-		typeinfo_cleanup(ti->elem);
-		free(ti->elem);
-	}
-}
-
-void pgw_table_def_free(struct pgw_table_def *def)
-{
-	if (!def)
-		return;
-	for (int i = 0; i < def->ncols; i++) {
-		free(def->cols[i].name);
-		free(def->cols[i].pgtype);
-		typeinfo_cleanup(&def->cols[i].ti);
-	}
-	free(def->cols);
-	free(def->pk);
-	free(def->schema);
-	free(def->name);
-	free(def);
-}
-
-int pgw_table_def_col(const struct pgw_table_def *def, const char *name)
-{
-	for (int i = 0; i < def->ncols; i++)
-		if (!strcmp(def->cols[i].name, name))
-			return i;
-	return -1;
-}
-
 int pgw_pg_list_tables(struct pgw_pg *pg, const char *schema, char ***names, int *n, struct pgw_err *err)
 {
 	const char *params[] = {schema};

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "batch/batch.h"
+#include "batch/table.h"
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -13,28 +14,6 @@
 struct pgw_pg {
 	PGconn *conn;
 	const struct pgw_config *cfg; /* borrowed */
-};
-
-struct pgw_coldef {
-	char *name;
-	char *pgtype;     /* format_type(): for messages and literal casts */
-	bool notnull;
-	const char *cast; /* appended to the column in the COPY select list ("::text"), or "" */
-	bool lossy_text;  /* kept as its text form: warn once */
-	bool text_sorted; /* its text form in byte order sorts as PostgreSQL sorts new keys (text, uuid) */
-	struct pgw_typeinfo ti;
-};
-
-struct pgw_table_def {
-	char *schema, *name; /* in PostgreSQL */
-	unsigned int oid;
-	char relkind;
-	int ncols;
-	struct pgw_coldef *cols;
-	int npk;
-	int *pk; /* column indexes, in key order */
-	double est_rows;
-	bool rls_partial; /* row-level security hides rows from this role */
 };
 
 int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
@@ -61,7 +40,6 @@ int pgw_pg_version(struct pgw_pg *pg);
 
 /* Finds `name` ("table" in pgschema, or "schema.table") and reads its columns and key. */
 int pgw_pg_table_def(struct pgw_pg *pg, const char *name, struct pgw_table_def **out, struct pgw_err *err);
-void pgw_table_def_free(struct pgw_table_def *def);
 /* LOCK TABLE ... IN ACCESS SHARE MODE: as pg_dump, taken before the snapshot so that a TRUNCATE
  * or table rewrite (not MVCC-safe) cannot commit between the snapshot and the read. Relations
  * that cannot be locked (materialized views, foreign tables) are left alone. */
@@ -73,7 +51,6 @@ struct pgw_relation {
 };
 /* Finds name as pgw_pg_table_def does, reading only pg_class: run it before the snapshot. */
 int pgw_pg_find_table(struct pgw_pg *pg, const char *name, struct pgw_relation *rel, struct pgw_err *err);
-int pgw_table_def_col(const struct pgw_table_def *def, const char *name);
 /* Tables (not views) of a schema, sorted by name; caller frees each and the array. */
 int pgw_pg_list_tables(struct pgw_pg *pg, const char *schema, char ***names, int *n, struct pgw_err *err);
 

@@ -131,6 +131,7 @@ static void test_decode_numeric(void **state)
 void test_sf_jwt(void **state);
 void test_sigv4(void **state);
 void test_sf_encrypt(void **state);
+void test_pgoutput(void **state);
 
 int main(void)
 {
@@ -139,6 +140,7 @@ int main(void)
 		cmocka_unit_test(test_weekdays),      cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_decode_numeric), cmocka_unit_test(test_sf_jwt),
 		cmocka_unit_test(test_sigv4), cmocka_unit_test(test_sf_encrypt),
+		cmocka_unit_test(test_pgoutput),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

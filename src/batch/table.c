@@ -1,0 +1,41 @@
+/* Table definitions: freeing and lookups (see table.h). */
+#include "batch/table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void typeinfo_cleanup(struct pgw_typeinfo *ti)
+{
+	for (int i = 0; i < ti->nlabels; i++)
+		free(ti->labels[i]);
+	free(ti->labels);
+	free(ti->label_order);
+	if (ti->elem) {
+		typeinfo_cleanup(ti->elem);
+		free(ti->elem);
+	}
+}
+
+void pgw_table_def_free(struct pgw_table_def *def)
+{
+	if (!def)
+		return;
+	for (int i = 0; i < def->ncols; i++) {
+		free(def->cols[i].name);
+		free(def->cols[i].pgtype);
+		typeinfo_cleanup(&def->cols[i].ti);
+	}
+	free(def->cols);
+	free(def->pk);
+	free(def->schema);
+	free(def->name);
+	free(def);
+}
+
+int pgw_table_def_col(const struct pgw_table_def *def, const char *name)
+{
+	for (int i = 0; i < def->ncols; i++)
+		if (!strcmp(def->cols[i].name, name))
+			return i;
+	return -1;
+}
