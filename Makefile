@@ -59,11 +59,15 @@ $(BUILD)/sfq: $(BUILD)/tests/tools/sfq.o $(OBJ)
 
 build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq $(BUILD)/sfq
 
-# The full suite, plainly and under AddressSanitizer + UndefinedBehaviorSanitizer, at once.
-test: deps $(DEPS)/.ok-test
+# The full suite, plainly and under AddressSanitizer + UndefinedBehaviorSanitizer, at once. The
+# test-only dependencies download while both builds compile.
+test: deps
+	$(MAKE) -j3 $(DEPS)/.ok-test test-builds
+	bash tests/run-passes.sh  # the passes at once; chDB cannot load under ASan
+
+test-builds:
 	$(MAKE) build-all
 	$(MAKE) build-all BUILD=build-asan OPT=-O1 EXTRA_CFLAGS="$(SAN_FLAGS)"
-	bash tests/run-passes.sh  # the passes at once; chDB cannot load under ASan
 
 demo: deps all $(BUILD)/duckq
 	bash scripts/demo.sh $(BUILD)
@@ -83,4 +87,4 @@ format:
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps build-all test demo bench install format clean
+.PHONY: all deps build-all test test-builds demo bench install format clean

@@ -48,9 +48,22 @@ chsql() {
 [[ $BACKEND == snowflake ]] && WH_DUCKDB=$SFD_DIR/snowflake.duckdb || WH_DUCKDB=${DUCKDB_PATH:-}
 whq() {
   case $BACKEND in
-    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "$1" ;;
+    duckdb) "$DUCKQ" "$WH_DUCKDB" "$1" ;;
+    snowflake) sfd_read "$1" ;;
     *) chsql "$1 FORMAT TabSeparated" ;;
   esac
+}
+# The double opens its DuckDB file for each statement: a read that finds it open (a run going on
+# beside the test) waits for it, up to 10 s
+sfd_read() {
+  local out errf; errf=$(mktemp)
+  for _ in $(seq 1 50); do
+    if out=$("$DUCKQ" "$WH_DUCKDB" "$1" 2>"$errf"); then rm -f "$errf"; [[ -z $out ]] || printf '%s\n' "$out"; return 0; fi
+    grep -qi "lock" "$errf" || break
+    sleep 0.2
+  done
+  cat "$errf" >&2; rm -f "$errf"
+  return 1
 }
 dq() { whq "$1"; }
 # Snowflake creates a name PostgreSQL leaves unquoted in upper case (snowflake_names: upper): the
