@@ -19,7 +19,7 @@ MAIN_SRC = $(wildcard src/cli/*.c)
 OBJ = $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
-TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c tests/tools/sfq.c
+TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c tests/tools/sfq.c tests/tools/pgrepl.c
 
 all: $(BUILD)/pgwarehouse
 
@@ -57,7 +57,10 @@ $(BUILD)/chdbq: $(BUILD)/tests/tools/chdbq.o $(OBJ)
 $(BUILD)/sfq: $(BUILD)/tests/tools/sfq.o $(OBJ)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq $(BUILD)/sfq
+$(BUILD)/pgrepl: $(BUILD)/tests/tools/pgrepl.o $(OBJ)
+	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq $(BUILD)/sfq $(BUILD)/pgrepl
 
 # The full suite, plainly and under AddressSanitizer + UndefinedBehaviorSanitizer, at once. The
 # test-only dependencies download while both builds compile.

@@ -21,6 +21,9 @@ static const char *first_line(const char *msg, char *out, size_t outsz)
 
 static const char *connect_hint(const char *msg)
 {
+	if (strstr(msg, "REPLICATION attribute") || strstr(msg, "superuser or replication role"))
+		return "change data capture reads the replication stream: a superuser runs ALTER ROLE <user> WITH "
+		       "REPLICATION";
 	if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
 		return "check pgpassword in the config or PGPASSWORD";
 	if (strstr(msg, "does not exist") && strstr(msg, "database"))
@@ -45,14 +48,13 @@ static bool transient(const char *msg)
 	return false;
 }
 
-static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
+static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, bool replication, struct pgw_err *err);
 
-/* Connects, retrying transient failures 3 times after 0.5, 1 and 2 seconds. */
-int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
+static int connect_retrying(struct pgw_pg *pg, const struct pgw_config *cfg, bool replication, struct pgw_err *err)
 {
 	struct pgw_err e = {0};
 	for (int attempt = 0;; attempt++) {
-		if (connect_once(pg, cfg, &e) == 0)
+		if (connect_once(pg, cfg, replication, &e) == 0)
 			return 0;
 		if (attempt == 3 || !transient(e.msg) || pgw_interrupted())
 			break;
@@ -62,6 +64,17 @@ int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_e
 	if (err)
 		*err = e;
 	return -1;
+}
+
+/* Connects, retrying transient failures 3 times after 0.5, 1 and 2 seconds. */
+int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
+{
+	return connect_retrying(pg, cfg, false, err);
+}
+
+int pgw_pg_connect_replication(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
+{
+	return connect_retrying(pg, cfg, true, err);
 }
 
 int pgw_pg_ensure(struct pgw_pg *pg, struct pgw_err *err)
@@ -74,9 +87,9 @@ int pgw_pg_ensure(struct pgw_pg *pg, struct pgw_err *err)
 	return pgw_pg_connect(pg, cfg, err);
 }
 
-static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
+static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, bool replication, struct pgw_err *err)
 {
-	const char *keys[12], *vals[12];
+	const char *keys[14], *vals[14];
 	int n = 0;
 #define KV(k, v)                                                                                                  \
 	do {                                                                                                      \
@@ -94,6 +107,7 @@ static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct 
 	KV("application_name", "pgwarehouse");
 	KV("client_encoding", "UTF8"); /* a startup parameter: poolers keep it per client */
 	KV("connect_timeout", "10");
+	KV("replication", replication ? "database" : NULL); /* a walsender for logical decoding */
 #undef KV
 	keys[n] = vals[n] = NULL;
 	memset(pg, 0, sizeof(*pg));

@@ -17,6 +17,8 @@ struct pgw_pg {
 };
 
 int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
+/* The same with replication=database: a walsender connection for logical replication commands. */
+int pgw_pg_connect_replication(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
 void pgw_pg_close(struct pgw_pg *pg);
 /* Reconnects (as pgw_pg_connect) when the connection was lost or closed. */
 int pgw_pg_ensure(struct pgw_pg *pg, struct pgw_err *err);

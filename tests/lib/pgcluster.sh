@@ -38,7 +38,7 @@ pgc_start() {
     || { cat "$PGC_DIR/initdb.log" >&2; return 1; }
   PGC_PORT=$(pgc_free_port)
   pgc_as_owner "$bin/pg_ctl" -D "$PGC_DIR/data" -l "$PGC_DIR/server.log" -w -t 30 start \
-    -o "-p $PGC_PORT -k $PGC_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=50 ${PGC_EXTRA_OPTS:-}" \
+    -o "-p $PGC_PORT -k $PGC_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=50 -c wal_level=logical ${PGC_EXTRA_OPTS:-}" \
     >/dev/null || { cat "$PGC_DIR/server.log" >&2; return 1; }
   export PGHOST=127.0.0.1 PGPORT=$PGC_PORT PGUSER=pgw PGPASSWORD=$pw PGDATABASE=postgres
   psql -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE pgw" >/dev/null || return 1
