@@ -198,6 +198,23 @@ static void run_one(struct pgw_run *run, int i, void *ctx)
 		pgw_error("%s %s: %s", pgw_command_name(cmd), tj->names[i], tj->res[i].err.msg);
 }
 
+/* Moves the tables synced by change data capture to the end of names; returns how many. */
+static int cdc_last(const struct pgw_config *cfg, char **names, int n)
+{
+	int k = 0;
+	char **sorted = pgw_calloc((size_t)n + 1, sizeof(char *));
+	for (int i = 0; i < n; i++)
+		if (!pgw_table_cdc(cfg, names[i]))
+			sorted[k++] = names[i];
+	int plain = k;
+	for (int i = 0; i < n; i++)
+		if (pgw_table_cdc(cfg, names[i]))
+			sorted[k++] = names[i];
+	memcpy(names, sorted, (size_t)n * sizeof(char *));
+	free(sorted);
+	return n - plain;
+}
+
 static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 {
 	struct pgw_err err = {0};
@@ -212,9 +229,13 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 		names[n++] = pgw_strdup(cli->table);
 	}
 	struct pgw_table_result *res = pgw_calloc((size_t)(n ? n : 1), sizeof(*res));
+	/* sync of change data capture tables: one stream for all of them, after the others */
+	int ncdc = cli->cmd == CLI_SYNC ? cdc_last(run->cfg, names, n) : 0;
 	struct table_job tj = {.cli = cli, .names = names, .res = res};
 	pgw_progress_start(n);
-	pgw_run_jobs(run, n, run->cfg->jobs, run_one, &tj);
+	pgw_run_jobs(run, n - ncdc, run->cfg->jobs, run_one, &tj);
+	if (ncdc && !pgw_interrupted() && pgw_cdc_sync(run, names + n - ncdc, ncdc, res + n - ncdc, &err) < 0)
+		pgw_error("sync (change data capture): %s", err.msg);
 	pgw_progress_stop();
 	int failed = 0, code = 0;
 	for (int i = 0; i < n; i++)
@@ -271,6 +292,8 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 		rc = cmd_status(sink, cli->table);
 	else if (cli->cmd == CLI_CHECK)
 		rc = pgw_cmd_check(&run);
+	else if (cli->cmd == CLI_TEARDOWN)
+		rc = pgw_cdc_teardown(&run, &err) < 0 ? fail(&err) : 0;
 	else
 		rc = run_tables(cli, &run);
 out:

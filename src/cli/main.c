@@ -27,6 +27,13 @@ static const char usage_text[] =
 	"  status [TABLE]       the latest run of each table (from the warehouse's _pgwarehouse_runs)\n"
 	"                       and how old its copy is\n"
 	"  check                test the settings: connections, versions, tables, privileges, config\n"
+	"  teardown             drop the replication slot and publication change data capture made\n"
+	"                       (stops PostgreSQL keeping WAL for them; the next sync copies again)\n"
+	"\n"
+	"change data capture: `cdc: true` at the top of the config (or per table, `cdc: false` to opt\n"
+	"out) makes sync read PostgreSQL's logical replication stream: inserts, updates, deletes and\n"
+	"truncates, exactly once (DuckDB so far; needs wal_level = logical and the REPLICATION\n"
+	"attribute); postgres: replication_slot and publication name them (default pgwarehouse).\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE        config file (default ./pgwarehouse_conf.yaml)\n"
@@ -51,6 +58,7 @@ static const char usage_text[] =
 	"SNOWSQL_PRIVATE_KEY_PATH/_PASSPHRASE, SNOWSQL_TOKEN, SNOWSQL_AUTHENTICATOR,\n"
 	"PGWAREHOUSE_JOBS, PGWAREHOUSE_COPY_STREAMS/_MIN_SIZE, DUCKDB_THREADS,\n"
 	"PGWAREHOUSE_SNOWFLAKE_NAMES (upper: plain names upper-case as Snowflake folds them, or exact),\n"
+	"PGWAREHOUSE_CDC, PGWAREHOUSE_REPLICATION_SLOT, PGWAREHOUSE_PUBLICATION,\n"
 	"PGWAREHOUSE_EXTRACT_ROWS_PER_FILE, PGWAREHOUSE_CA_FILE (a CA's PEM file trusted for HTTPS,\n"
 	"for a TLS-inspecting proxy or a private CA),\n"
 	"PGWAREHOUSE_PROGRESS_INTERVAL: seconds between progress lines off a terminal); a .env file\n"
@@ -76,6 +84,7 @@ static const struct {
 	{"init", CLI_INIT, false},     {"list", CLI_LIST, false},       {"listwh", CLI_LISTWH, false},
 	{"sync", CLI_SYNC, true},      {"reload", CLI_RELOAD, true},    {"extract", CLI_EXTRACT, true},
 	{"load", CLI_LOAD, true},      {"status", CLI_STATUS, false},   {"check", CLI_CHECK, false},
+	{"teardown", CLI_TEARDOWN, false},
 };
 
 static int parse_positionals(struct pgw_cli *cli, int argc, char **argv)

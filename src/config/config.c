@@ -27,6 +27,7 @@ static const struct key_slot postgres_keys[] = {
 	SLOT(pghost, "PGHOST"),         SLOT(pgport, "PGPORT"),         SLOT(pgdatabase, "PGDATABASE"),
 	SLOT(pguser, "PGUSER"),         SLOT(pgpassword, "PGPASSWORD"), SLOT(pgschema, "PGSCHEMA"),
 	SLOT(pgsslmode, "PGSSLMODE"),
+	SLOT(replication_slot, "PGWAREHOUSE_REPLICATION_SLOT"), SLOT(publication, "PGWAREHOUSE_PUBLICATION"),
 	SLOT_TEXT(copy_streams, "PGWAREHOUSE_COPY_STREAMS"),
 	SLOT_TEXT(copy_streams_min_size, "PGWAREHOUSE_COPY_STREAMS_MIN_SIZE"),
 };
@@ -147,6 +148,11 @@ bool pgw_config_true(const char *s)
 	return !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1");
 }
 
+static bool pgw_config_false(const char *s)
+{
+	return s && (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0"));
+}
+
 /* One element of `reload:`: a day name, a day of the month, or a range of days "1-7". */
 static int parse_reload_item(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *v,
 			     struct pgw_err *err)
@@ -222,10 +228,12 @@ static int parse_table_options(struct pgw_table_conf *t, const char *path, const
 		} else if (!strcmp(key, "last_modified") && v->kind == PGW_Y_SCALAR && !v->plain_null) {
 			free(t->last_modified);
 			t->last_modified = pgw_strdup(v->value);
+		} else if (!strcmp(key, "cdc") && v->kind == PGW_Y_SCALAR) {
+			t->cdc = pgw_config_true(v->value);
 		} else {
 			return pgw_err_set(err, PGW_ERR_CONFIG,
 					   "%s:%d: unknown or invalid option `%s` for table `%s` (known: reload, "
-					   "last_modified, skip)",
+					   "last_modified, skip, cdc)",
 					   path, opts->keys[i]->line, key, t->name);
 		}
 	}
@@ -253,6 +261,7 @@ static int parse_tables(struct pgw_config *cfg, const struct pgw_ynode *seq, str
 		const struct pgw_ynode *item = seq->items[i];
 		struct pgw_table_conf *t = &cfg->tables[cfg->ntables++];
 		t->line = item->line;
+		t->cdc = -1;
 		if (item->kind == PGW_Y_SCALAR && !item->plain_null) {
 			t->name = pgw_strdup(item->value);
 			continue;
@@ -292,9 +301,11 @@ static int parse_root(struct pgw_config *cfg, const struct pgw_ynode *root, stru
 			rc = parse_max_records(cfg, v, err);
 		else if (!strcmp(key, "jobs"))
 			rc = scalar_value(cfg->path, v, key, &cfg->jobs_text, err);
+		else if (!strcmp(key, "cdc"))
+			rc = scalar_value(cfg->path, v, key, &cfg->cdc_text, err);
 		else
 			rc = pgw_err_set(err, PGW_ERR_CONFIG,
-					 "%s:%d: unknown stanza `%s` (expected postgres, warehouse, tables, max_records, jobs)", cfg->path,
+					 "%s:%d: unknown stanza `%s` (expected postgres, warehouse, tables, max_records, jobs, cdc)", cfg->path,
 					 root->keys[i]->line, key);
 		if (rc < 0)
 			return -1;
@@ -426,6 +437,35 @@ static int parse_parallel(struct pgw_config *cfg, const struct pgw_cli_overrides
 	return 0;
 }
 
+/* cdc (or PGWAREHOUSE_CDC), and the slot and publication names with their defaults */
+static int check_cdc(struct pgw_config *cfg, struct pgw_err *err)
+{
+	const char *cdc = cfg->cdc_text ? cfg->cdc_text : getenv("PGWAREHOUSE_CDC");
+	if (cdc && *cdc) {
+		if (!pgw_config_true(cdc) && !pgw_config_false(cdc))
+			return pgw_err_set(err, PGW_ERR_CONFIG, "cdc is true or false, not `%s`", cdc);
+		cfg->cdc = pgw_config_true(cdc);
+	}
+	if (!cfg->replication_slot)
+		cfg->replication_slot = pgw_strdup("pgwarehouse");
+	if (!cfg->publication)
+		cfg->publication = pgw_strdup("pgwarehouse");
+	size_t n = strlen(cfg->replication_slot);
+	if (n == 0 || n > 63 || strspn(cfg->replication_slot, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "replication_slot `%s`: PostgreSQL takes 1 to 63 lower-case letters, digits or '_'",
+				   cfg->replication_slot);
+	return 0;
+}
+
+bool pgw_table_cdc(const struct pgw_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->ntables; i++)
+		if (!strcmp(cfg->tables[i].name, name) && cfg->tables[i].cdc >= 0)
+			return cfg->tables[i].cdc == 1;
+	return cfg->cdc;
+}
+
 int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli, struct pgw_err *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -444,6 +484,8 @@ int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli,
 		*p = (char)tolower((unsigned char)*p);
 	if (cfg->snowflake_names && strcasecmp(cfg->snowflake_names, "upper") && strcasecmp(cfg->snowflake_names, "exact"))
 		return pgw_err_set(err, PGW_ERR_CONFIG, "snowflake_names is upper or exact, not `%s`", cfg->snowflake_names);
+	if (check_cdc(cfg, err) < 0)
+		return -1;
 	if (strcmp(cfg->backend, "duckdb") && strcmp(cfg->backend, "clickhouse") && strcmp(cfg->backend, "snowflake"))
 		return pgw_err_set(err, PGW_ERR_CONFIG, "unknown backend `%s`; use duckdb, clickhouse or snowflake",
 				   cfg->backend);
@@ -463,6 +505,7 @@ void pgw_config_cleanup(struct pgw_config *cfg)
 	}
 	free(cfg->tables);
 	free(cfg->jobs_text);
+	free(cfg->cdc_text);
 	free(cfg->path);
 	free(cfg->data_dir);
 	memset(cfg, 0, sizeof(*cfg));

@@ -18,6 +18,7 @@ struct pgw_table_conf {
 	unsigned weekdays;  /* bit 0 = Sunday */
 	uint32_t monthdays; /* bit d = day d of the month */
 	char *last_modified;
+	int cdc; /* -1: as the top-level `cdc`; 0 or 1: this table's own setting */
 };
 
 struct pgw_config {
@@ -26,6 +27,9 @@ struct pgw_config {
 	char *data_dir;
 
 	char *pghost, *pgport, *pgdatabase, *pguser, *pgpassword, *pgschema, *pgsslmode;
+	char *replication_slot, *publication; /* change data capture: defaults "pgwarehouse" */
+	char *cdc_text;                       /* top-level `cdc:` as written, or PGWAREHOUSE_CDC */
+	bool cdc;                             /* every table by change data capture unless it says cdc: false */
 	long long max_records; /* 0: no limit */
 	char *copy_streams_text, *copy_streams_min_size_text, *jobs_text; /* as written */
 	int copy_streams;                 /* COPY connections per large table (1: no parallel reads) */
@@ -67,6 +71,9 @@ int pgw_dotenv_load(const char *path, struct pgw_err *err);
 
 /* "512MB", "2GB", "1.5GiB", "1000000" (bytes); -1 when it is not a size. */
 int pgw_parse_size(const char *s, long long *out);
+/* Whether table name (as given on the command line or listed) is synced by change data capture. */
+bool pgw_table_cdc(const struct pgw_config *cfg, const char *name);
+
 /* Parses one `reload:` day name ("sun", "monday", ...); returns 0..6 or -1. */
 int pgw_weekday_parse(const char *s);
 /* True when the table's reload rule says "reload today" at time `now` (local time). */

@@ -74,7 +74,10 @@ static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 		res->wm_before = plan.wm_before ? pgw_strdup(plan.wm_before) : NULL;
 		if (plan.mode == PGW_LOAD_REPLACE && run->cfg->max_records <= 0)
 			pgw_progress_estimate(run->progress, plan.def->est_rows);
-		pgw_info("%s: %s", name, plan.strategy);
+		if (run->import_snapshot)
+			res->strategy = "cdc-copy";
+		plan.target.commit_sql = run->commit_sql;
+		pgw_info("%s: %s", name, res->strategy);
 		rc = stream_rows(run, &plan, res);
 	}
 	if (rc == 0)
@@ -164,6 +167,14 @@ static int begin_table(struct pgw_run *run, enum pgw_command cmd, const char *na
 	int rc = pgw_pg_find_table(run->pg, name, &rel, err);
 	if (rc == 0)
 		rc = pgw_pg_begin(run->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	if (rc == 0 && run->import_snapshot) { /* before the first query of the transaction */
+		struct pgw_buf sql;
+		pgw_buf_init(&sql);
+		pgw_buf_puts(&sql, "SET TRANSACTION SNAPSHOT ");
+		pgw_buf_literal(&sql, run->import_snapshot);
+		rc = pgw_pg_exec(run->pg, sql.data, err);
+		pgw_buf_cleanup(&sql);
+	}
 	if (rc == 0 && (rc = pgw_pg_lock(run->pg, rel.schema, rel.name, rel.relkind, false, err)) == 0)
 		rc = lock_table(run, cmd, name, err);
 	free(rel.schema);

@@ -20,6 +20,10 @@ struct pgw_run {
 	bool last_modified_where_present; /* `all`: tables without that column keep their own strategy */
 	bool force; /* replace warehouse tables pgwarehouse did not create */
 	struct pgw_progress *progress; /* of the table being run, or NULL */
+	/* change data capture's copy of a table: the transaction imports the replication slot's
+	 * snapshot, and the load commits with commit_sql (the table's stream position) */
+	const char *import_snapshot;
+	const char *commit_sql;
 };
 
 struct pgw_table_result {
@@ -56,6 +60,12 @@ void pgw_plan_cleanup(struct pgw_plan *plan);
 /* The watermark the next incremental run would start from, read back from the warehouse, as
  * PostgreSQL's text; NULL without a key or when it cannot be read. */
 char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan);
+
+/* Change data capture (cdc.c): the CDC tables of names[0..n) caught up with the replication
+ * stream (copied first where needed); results in res[i] (ok, rows, error) for each. */
+int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, struct pgw_table_result *res, struct pgw_err *err);
+/* Drops the replication slot and the publication (what stops WAL retention); says what it dropped. */
+int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err);
 
 /* Names `sync all` works on: the config's tables (without skip: true), else every table of pgschema. */
 int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err);

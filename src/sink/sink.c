@@ -33,3 +33,32 @@ void pgw_rows_cleanup(struct pgw_rows *r)
 	free(r->cells);
 	memset(r, 0, sizeof(*r));
 }
+
+struct pgw_table_def *pgw_changes_def(const struct pgw_table_def *def)
+{
+	struct pgw_table_def *c = pgw_calloc(1, sizeof(*c));
+	*c = *def;
+	c->ncols = def->ncols + 2;
+	c->cols = pgw_calloc((size_t)c->ncols, sizeof(*c->cols));
+	for (int i = 0; i < def->ncols; i++) {
+		c->cols[i] = def->cols[i]; /* shares the names and type details with def */
+		c->cols[i].notnull = false; /* a deleted key's other columns are NULL */
+	}
+	struct pgw_coldef *op = &c->cols[def->ncols], *keep = &c->cols[def->ncols + 1];
+	op->name = (char *)"_pgw_op";
+	op->pgtype = (char *)"smallint";
+	op->cast = "";
+	op->ti.type = PGW_T_INT16;
+	keep->name = (char *)"_pgw_keep";
+	keep->pgtype = (char *)"text";
+	keep->cast = "";
+	keep->ti.type = PGW_T_TEXT;
+	return c;
+}
+
+void pgw_changes_def_free(struct pgw_table_def *cdef)
+{
+	if (cdef)
+		free(cdef->cols);
+	free(cdef);
+}

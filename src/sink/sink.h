@@ -17,13 +17,29 @@ enum pgw_load_mode {
 	PGW_LOAD_REPLACE, /* build a new table aside, swap it in at commit */
 	PGW_LOAD_APPEND,  /* add rows to the existing table */
 	PGW_LOAD_UPSERT,  /* stage rows, then replace rows with the same key at commit */
+	PGW_LOAD_CHANGES, /* stage net changes (rows in pgw_changes_def's layout), apply them at commit */
 };
+
+/* Change data capture's staging layout: the table's columns (all nullable), then
+ * _pgw_op (smallint: PGW_OP_UPSERT or PGW_OP_DELETE, at most one row per key) and _pgw_keep
+ * (text ",i,j,": columns whose value the warehouse keeps from the current row, as PostgreSQL sends
+ * no new value for a TOASTed column an UPDATE left alone). At commit the sink fills the kept
+ * columns from the current rows, deletes the staged keys, inserts the upserted rows and runs
+ * commit_sql, in one transaction where the warehouse has them. */
+enum { PGW_OP_UPSERT = 0, PGW_OP_DELETE = 1 };
+struct pgw_table_def *pgw_changes_def(const struct pgw_table_def *def);
+void pgw_changes_def_free(struct pgw_table_def *cdef);
 
 /* Where a Postgres table lands. schema NULL means the warehouse's default schema. */
 struct pgw_target {
 	const char *schema;
 	const char *name;
 	const struct pgw_table_def *def;
+	const char *commit_sql; /* optional: one more statement in the load's transaction, before it commits */
+	/* PGW_LOAD_CHANGES: */
+	const struct pgw_table_def *stage_def; /* pgw_changes_def(def) */
+	bool truncate_first;                   /* empty the table first (PostgreSQL sent a TRUNCATE) */
+	const bool *keep_cols;                 /* columns some staged row keeps (ncols of def), or NULL */
 };
 
 struct pgw_wh_state {

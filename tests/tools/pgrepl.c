@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	if (rc == 0 && !strcmp(argv[1], "create")) {
 		uint64_t lsn;
 		char *snap = NULL, at[24];
-		if ((rc = pgw_repl_create_slot(&r, argv[2], &lsn, &snap, &err)) == 0) {
+		if ((rc = pgw_repl_create_slot(&r, argv[2], false, &lsn, &snap, &err)) == 0) {
 			pgw_lsn_format(lsn, at);
 			printf("%s %s\n", at, snap);
 		}

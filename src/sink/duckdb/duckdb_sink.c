@@ -420,13 +420,17 @@ static int duck_begin(struct pgw_sink *base, const struct pgw_target *t, enum pg
 	if (pgw_duck_exec(s->con, "BEGIN TRANSACTION", err) < 0)
 		return -1;
 	s->in_txn = true;
+	static const char *const kinds[] = {[PGW_LOAD_REPLACE] = "new", [PGW_LOAD_UPSERT] = "stage",
+					    [PGW_LOAD_CHANGES] = "changes"};
 	if (mode == PGW_LOAD_APPEND)
 		s->load_name = pgw_strdup(t->name);
 	else
-		s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", mode == PGW_LOAD_REPLACE ? "new" : "stage",
-					    t->name);
-	if ((mode != PGW_LOAD_APPEND && create_helper(s, t, s->load_name, err) < 0) ||
-	    appender_open(&s->ap, s->con, t, s->load_name, err) < 0) {
+		s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", kinds[mode], t->name);
+	struct pgw_target staged = *t; /* changes are staged in their own layout */
+	if (mode == PGW_LOAD_CHANGES)
+		staged.def = t->stage_def;
+	if ((mode != PGW_LOAD_APPEND && create_helper(s, &staged, s->load_name, err) < 0) ||
+	    appender_open(&s->ap, s->con, &staged, s->load_name, err) < 0) {
 		duck_abort(base);
 		return -1;
 	}
@@ -529,6 +533,71 @@ static int merge_stage(struct duck_sink *s, struct pgw_buf *sql, struct pgw_err 
 	return exec_buf(s, sql, err);
 }
 
+/* WHERE n.k1 = t.k1 AND ... between the stage (n) and the table */
+static void key_match(struct pgw_buf *sql, const struct pgw_target *t, const char *stage_alias, const char *table_sql)
+{
+	for (int i = 0; i < t->def->npk; i++) {
+		const char *col = t->def->cols[t->def->pk[i]].name;
+		pgw_buf_printf(sql, "%s%s.", i ? " AND " : "", stage_alias);
+		pgw_buf_ident(sql, col);
+		pgw_buf_printf(sql, " = %s.", table_sql);
+		pgw_buf_ident(sql, col);
+	}
+}
+
+/* Net changes staged for one table: kept columns filled from the current rows, the staged keys
+ * deleted, the upserted rows inserted, the stage dropped (all in the load's transaction). */
+static int apply_changes(struct duck_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	if (t->truncate_first) {
+		pgw_buf_puts(sql, "DELETE FROM ");
+		qualified(sql, t, t->name);
+		if (exec_buf(s, sql, err) < 0)
+			return -1;
+	}
+	for (int c = 0; t->keep_cols && c < t->def->ncols; c++) {
+		if (!t->keep_cols[c])
+			continue;
+		pgw_buf_puts(sql, "UPDATE ");
+		qualified(sql, t, s->load_name);
+		pgw_buf_puts(sql, " AS n SET ");
+		pgw_buf_ident(sql, t->def->cols[c].name);
+		pgw_buf_puts(sql, " = o.");
+		pgw_buf_ident(sql, t->def->cols[c].name);
+		pgw_buf_puts(sql, " FROM ");
+		qualified(sql, t, t->name);
+		pgw_buf_printf(sql, " AS o WHERE n._pgw_keep LIKE '%%,%d,%%' AND ", c);
+		key_match(sql, t, "n", "o");
+		if (exec_buf(s, sql, err) < 0)
+			return -1;
+	}
+	pgw_buf_puts(sql, "DELETE FROM ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " AS o WHERE EXISTS (SELECT 1 FROM ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " AS n WHERE ");
+	key_match(sql, t, "n", "o");
+	pgw_buf_puts(sql, ")");
+	if (exec_buf(s, sql, err) < 0)
+		return -1;
+	pgw_buf_puts(sql, "INSERT INTO ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " SELECT ");
+	for (int c = 0; c < t->def->ncols; c++) {
+		pgw_buf_puts(sql, c ? ", " : "");
+		pgw_buf_ident(sql, t->def->cols[c].name);
+	}
+	pgw_buf_puts(sql, " FROM ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_printf(sql, " WHERE _pgw_op = %d", PGW_OP_UPSERT);
+	if (exec_buf(s, sql, err) < 0)
+		return -1;
+	pgw_buf_puts(sql, "DROP TABLE ");
+	qualified(sql, t, s->load_name);
+	return exec_buf(s, sql, err);
+}
+
 static int swap_in(struct duck_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 {
 	const struct pgw_target *t = &s->target;
@@ -569,7 +638,11 @@ static int duck_commit(struct pgw_sink *base, struct pgw_err *err)
 		rc = swap_in(s, &sql, err);
 	} else if (rc == 0 && s->mode == PGW_LOAD_UPSERT) {
 		rc = merge_stage(s, &sql, err);
+	} else if (rc == 0 && s->mode == PGW_LOAD_CHANGES) {
+		rc = apply_changes(s, &sql, err);
 	}
+	if (rc == 0 && s->target.commit_sql)
+		rc = pgw_duck_exec(s->con, s->target.commit_sql, err);
 	if (rc == 0)
 		rc = pgw_duck_exec(s->con, "COMMIT", err);
 	pgw_buf_cleanup(&sql);

@@ -74,15 +74,16 @@ static int check_slot_name(const char *slot, struct pgw_err *err)
 	return 0;
 }
 
-int pgw_repl_create_slot(struct pgw_repl *r, const char *slot, uint64_t *lsn, char **snapshot, struct pgw_err *err)
+int pgw_repl_create_slot(struct pgw_repl *r, const char *slot, bool temporary, uint64_t *lsn, char **snapshot,
+			 struct pgw_err *err)
 {
 	if (check_slot_name(slot, err) < 0)
 		return -1;
 	/* PostgreSQL 15 took the option list; older servers the bare keyword */
 	char *sql = pgw_asprintf(pgw_pg_version(&r->pg) >= 150000
-					 ? "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'export')"
-					 : "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT",
-				 slot);
+					 ? "CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput (SNAPSHOT 'export')"
+					 : "CREATE_REPLICATION_SLOT %s%s LOGICAL pgoutput EXPORT_SNAPSHOT",
+				 slot, temporary ? " TEMPORARY" : "");
 	PGresult *res = PQexec(r->pg.conn, sql);
 	free(sql);
 	int rc = 0;

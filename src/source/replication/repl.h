@@ -28,10 +28,12 @@ int pgw_repl_connect(struct pgw_repl *r, const struct pgw_config *cfg, struct pg
 /* IDENTIFY_SYSTEM: the server's current WAL position (where a catch-up run stops). */
 int pgw_repl_identify(struct pgw_repl *r, uint64_t *xlogpos, struct pgw_err *err);
 void pgw_repl_close(struct pgw_repl *r);
-/* CREATE_REPLICATION_SLOT slot LOGICAL pgoutput with an exported snapshot: *lsn is the slot's
+/* CREATE_REPLICATION_SLOT slot [TEMPORARY: dropped with this connection] LOGICAL pgoutput with an
+ * exported snapshot: *lsn is the slot's
  * consistent point and *snapshot (caller frees) a snapshot other connections import with
  * SET TRANSACTION SNAPSHOT while this connection runs no other command. */
-int pgw_repl_create_slot(struct pgw_repl *r, const char *slot, uint64_t *lsn, char **snapshot, struct pgw_err *err);
+int pgw_repl_create_slot(struct pgw_repl *r, const char *slot, bool temporary, uint64_t *lsn, char **snapshot,
+			 struct pgw_err *err);
 /* START_REPLICATION of slot from lsn (0: where the slot is) through publication. */
 int pgw_repl_start(struct pgw_repl *r, const char *slot, const char *publication, uint64_t lsn,
 		   struct pgw_err *err);

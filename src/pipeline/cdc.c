@@ -1,0 +1,783 @@
+/* Change data capture through logical replication (docs/cdc.md). A run: make sure the publication
+ * holds the CDC tables; copy the tables never copied, from a replication slot's exported snapshot,
+ * writing the slot position of that snapshot with the copy; then read the slot from where it was
+ * confirmed up to the server's WAL position at the start of the run, reduce the changes to the net
+ * change per key, and apply each table's in one warehouse transaction together with its new
+ * position; confirm to PostgreSQL only what every table holds. A table skips the changes of
+ * transactions that commit before its position, so a rerun after a crash at any point converges. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "pipeline/sync.h"
+#include "source/replication/pgoutput.h"
+#include "source/replication/repl.h"
+
+#define CDC_STATE_TABLE PGW_INTERNAL_PREFIX "cdc"
+#define FLUSH_ROWS 50000             /* net changes held before they are applied */
+#define FLUSH_BYTES (64LL << 20)
+
+/* The net change of one key within the changes held */
+struct change {
+	char *key; /* the key columns' texts, each length-prefixed */
+	size_t keylen;
+	int op;    /* PGW_OP_UPSERT / PGW_OP_DELETE */
+	char **vals;
+	uint32_t *lens;
+	char *kinds; /* per column: 'n' NULL, 'u' unchanged (kept from the warehouse), 't' text */
+};
+
+struct cdc_table {
+	char *name; /* as given */
+	char *qualified; /* schema.name in PostgreSQL: the state's key */
+	struct pgw_table_def *def, *stage_def;
+	struct pgw_target target;
+	struct pgw_table_result *res;
+	uint64_t pos; /* transactions committing before it are in the warehouse already (0: never copied) */
+	bool failed;
+	/* changes held */
+	struct change *ch;
+	size_t nch, capch;
+	size_t *slots; /* open addressing: index + 1 into ch, 0 empty */
+	size_t nslots;
+	bool truncate;
+	bool *keep_cols;
+};
+
+struct cdc {
+	struct pgw_run *run;
+	struct cdc_table *t;
+	int n;
+	struct pgw_repl repl;
+	struct pgw_pgoutput *dec;
+	uint64_t final_lsn;   /* of the transaction being read */
+	int64_t commit_time;  /* of the last commit read, µs since 2000 */
+	long long held_rows;
+	long long held_bytes;
+};
+
+static void free_changes(struct cdc_table *t)
+{
+	for (size_t i = 0; i < t->nch; i++) {
+		struct change *c = &t->ch[i];
+		for (int k = 0; k < t->def->ncols; k++)
+			free(c->vals[k]);
+		free(c->vals), free(c->lens), free(c->kinds), free(c->key);
+	}
+	free(t->ch);
+	free(t->slots);
+	t->ch = NULL;
+	t->slots = NULL;
+	t->nch = t->capch = t->nslots = 0;
+	t->truncate = false;
+	if (t->keep_cols)
+		memset(t->keep_cols, 0, (size_t)t->def->ncols * sizeof(bool));
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* The key of a tuple: each key column's text, length-prefixed (NULL keys cannot occur). */
+static char *tuple_key(const struct cdc_table *t, const struct pgw_tuple *tup, size_t *len)
+{
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	for (int i = 0; i < t->def->npk; i++) {
+		const struct pgw_tuple_value *v = &tup->vals[t->def->pk[i]];
+		uint32_t n = v->kind == 't' ? v->len : 0;
+		pgw_buf_add(&b, (const char *)&n, sizeof(n));
+		if (n)
+			pgw_buf_add(&b, v->data, n);
+	}
+	*len = b.len;
+	pgw_buf_add(&b, "", 1);
+	return b.data;
+}
+
+static void grow_slots(struct cdc_table *t)
+{
+	size_t n = t->nslots ? t->nslots * 2 : 1024;
+	free(t->slots);
+	t->slots = pgw_calloc(n, sizeof(size_t));
+	t->nslots = n;
+	for (size_t i = 0; i < t->nch; i++) {
+		size_t s = hash_bytes(t->ch[i].key, t->ch[i].keylen) & (n - 1);
+		while (t->slots[s])
+			s = (s + 1) & (n - 1);
+		t->slots[s] = i + 1;
+	}
+}
+
+/* The held change of key (created empty when absent). */
+static struct change *change_for(struct cdc *c, struct cdc_table *t, char *key, size_t keylen)
+{
+	if ((t->nch + 1) * 2 > t->nslots)
+		grow_slots(t);
+	size_t s = hash_bytes(key, keylen) & (t->nslots - 1);
+	for (; t->slots[s]; s = (s + 1) & (t->nslots - 1)) {
+		struct change *ch = &t->ch[t->slots[s] - 1];
+		if (ch->keylen == keylen && !memcmp(ch->key, key, keylen)) {
+			free(key);
+			return ch;
+		}
+	}
+	if (t->nch == t->capch) {
+		t->capch = t->capch ? t->capch * 2 : 256;
+		t->ch = pgw_realloc(t->ch, t->capch * sizeof(*t->ch));
+	}
+	struct change *ch = &t->ch[t->nch++];
+	memset(ch, 0, sizeof(*ch));
+	ch->key = key;
+	ch->keylen = keylen;
+	int n = t->def->ncols;
+	ch->vals = pgw_calloc((size_t)n, sizeof(char *));
+	ch->lens = pgw_calloc((size_t)n, sizeof(uint32_t));
+	ch->kinds = pgw_calloc((size_t)n, 1);
+	memset(ch->kinds, 'n', (size_t)n);
+	t->slots[s] = t->nch;
+	c->held_rows++;
+	return ch;
+}
+
+static void record_delete(struct cdc *c, struct cdc_table *t, const struct pgw_tuple *old)
+{
+	size_t len;
+	char *key = tuple_key(t, old, &len);
+	struct change *ch = change_for(c, t, key, len);
+	ch->op = PGW_OP_DELETE;
+	for (int k = 0; k < t->def->ncols; k++) {
+		free(ch->vals[k]);
+		ch->vals[k] = NULL;
+		ch->kinds[k] = 'n';
+	}
+	for (int i = 0; i < t->def->npk; i++) { /* the key's values, to find the row */
+		int k = t->def->pk[i];
+		const struct pgw_tuple_value *v = &old->vals[k];
+		ch->vals[k] = pgw_strndup(v->data ? v->data : "", v->len);
+		ch->lens[k] = v->len;
+		ch->kinds[k] = 't';
+	}
+}
+
+/* The new row of an insert or update. A column PostgreSQL did not send ('u': a TOASTed value the
+ * update left alone) takes the value held for the key, else stays to be kept from the warehouse. */
+static void record_upsert(struct cdc *c, struct cdc_table *t, const struct pgw_tuple *row)
+{
+	size_t len;
+	char *key = tuple_key(t, row, &len);
+	struct change *ch = change_for(c, t, key, len);
+	bool had_row = ch->op == PGW_OP_UPSERT && ch->kinds;
+	for (int k = 0; k < t->def->ncols; k++) {
+		const struct pgw_tuple_value *v = &row->vals[k];
+		if (v->kind == 'u' && had_row && ch->kinds[k] != 'n' && (ch->vals[k] || ch->kinds[k] == 'u'))
+			continue; /* the value (or the keep) held for the key stays */
+		free(ch->vals[k]);
+		ch->vals[k] = NULL;
+		ch->lens[k] = 0;
+		ch->kinds[k] = v->kind == 'b' ? 't' : v->kind;
+		if (v->kind == 't' || v->kind == 'b') {
+			ch->vals[k] = pgw_strndup(v->data, v->len);
+			ch->lens[k] = v->len;
+			c->held_bytes += v->len;
+		} else if (v->kind == 'u') {
+			t->keep_cols[k] = true;
+		}
+	}
+	ch->op = PGW_OP_UPSERT;
+}
+
+static struct cdc_table *table_of(struct cdc *c, const struct pgw_repl_relation *rel)
+{
+	for (int i = 0; rel && i < c->n; i++)
+		if (!c->t[i].failed && c->t[i].def->oid == rel->relid)
+			return &c->t[i];
+	return NULL;
+}
+
+/* A Relation message: the table as the stream describes it must be the one copied. */
+static int check_relation(struct cdc *c, const struct pgw_repl_relation *rel, struct pgw_err *err)
+{
+	struct cdc_table *t = table_of(c, rel);
+	if (!t)
+		return 0;
+	bool same = rel->ncols == t->def->ncols;
+	for (int i = 0; same && i < rel->ncols; i++)
+		same = !strcmp(rel->cols[i].name, t->def->cols[i].name);
+	if (!same)
+		return pgw_err_set(err, PGW_ERR_TABLE,
+				   "table %s changed shape (ALTER TABLE) since change data capture copied it; run "
+				   "`pgwarehouse reload %s`",
+				   t->name, t->name);
+	return 0;
+}
+
+static int on_change(struct cdc *c, const struct pgw_pgoutput_msg *m)
+{
+	struct cdc_table *t = table_of(c, m->rel);
+	if (!t || c->final_lsn < t->pos) /* not ours, or already in the warehouse */
+		return 0;
+	if (m->type == 'D' || (m->type == 'U' && m->old_kind)) {
+		if (m->type == 'D') {
+			record_delete(c, t, &m->old);
+			return 0;
+		}
+		size_t a, b;
+		char *k1 = tuple_key(t, &m->old, &a), *k2 = tuple_key(t, &m->new, &b);
+		bool moved = a != b || memcmp(k1, k2, a);
+		free(k1), free(k2);
+		if (moved) /* the key changed: the old row goes */
+			record_delete(c, t, &m->old);
+	}
+	record_upsert(c, t, &m->new);
+	return 0;
+}
+
+static void on_truncate(struct cdc *c, const struct pgw_pgoutput_msg *m)
+{
+	for (int i = 0; i < m->ntruncate; i++)
+		for (int j = 0; j < c->n; j++) {
+			struct cdc_table *t = &c->t[j];
+			if (!t->failed && t->def->oid == m->truncate_relids[i] && c->final_lsn >= t->pos) {
+				free_changes(t); /* what came before the truncate is gone with it */
+				t->truncate = true;
+			}
+		}
+}
+
+/* The statement that records a table's position, inside its load's transaction */
+static char *position_sql(struct cdc *c, const struct cdc_table *t, uint64_t lsn, int64_t commit_us)
+{
+	struct pgw_sink *sink = c->run->sink;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "INSERT OR REPLACE INTO ");
+	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
+	pgw_buf_puts(&sql, " (slot, table_name, lsn, commit_time, applied_at) VALUES (");
+	sink->ops->literal(&sql, c->run->cfg->replication_slot);
+	pgw_buf_puts(&sql, ", ");
+	sink->ops->literal(&sql, t->qualified);
+	pgw_buf_printf(&sql, ", %" PRId64 ", ", (int64_t)lsn);
+	if (commit_us)
+		pgw_buf_printf(&sql, "make_timestamp(%lld)", (long long)commit_us + 946684800000000LL);
+	else
+		pgw_buf_puts(&sql, "NULL");
+	pgw_buf_puts(&sql, ", now()::TIMESTAMP)");
+	return sql.data;
+}
+
+static int stage_row(const struct cdc_table *t, const struct change *ch, struct pgw_batch *b, struct pgw_err *err)
+{
+	int n = t->def->ncols;
+	struct pgw_buf keep;
+	pgw_buf_init(&keep);
+	for (int k = 0; k < n; k++) {
+		const struct pgw_coldef *col = &t->def->cols[k];
+		if (ch->kinds[k] == 't') {
+			size_t len = ch->lens[k];
+			/* char(n) arrives padded; its copy was read through ::text, which drops the padding */
+			if (col->ti.type == PGW_T_TEXT && !strncmp(col->pgtype, "character(", 10))
+				while (len && ch->vals[k][len - 1] == ' ')
+					len--;
+			if (pgw_text_decode(col->name, &col->ti, ch->vals[k], len, &b->cols[k], err) < 0) {
+				pgw_buf_cleanup(&keep);
+				return pgw_err_prefix(err, "table %s", t->name);
+			}
+		} else {
+			pgw_col_push_null(&b->cols[k]);
+			if (ch->kinds[k] == 'u')
+				pgw_buf_printf(&keep, "%s%d,", keep.len ? "" : ",", k);
+		}
+	}
+	*(int16_t *)pgw_col_push(&b->cols[n]) = (int16_t)ch->op;
+	if (keep.len)
+		pgw_col_push_str(&b->cols[n + 1], keep.data, keep.len);
+	else
+		pgw_col_push_null(&b->cols[n + 1]);
+	b->rows++;
+	pgw_buf_cleanup(&keep);
+	return 0;
+}
+
+/* The table's held changes, and its position, in one warehouse transaction. */
+static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct pgw_err *err)
+{
+	struct pgw_sink *sink = c->run->sink;
+	int ncols = t->stage_def->ncols;
+	const struct pgw_typeinfo **types = pgw_calloc((size_t)ncols, sizeof(*types));
+	for (int i = 0; i < ncols; i++)
+		types[i] = &t->stage_def->cols[i].ti;
+	struct pgw_batch *b = pgw_batch_new(ncols, types, 2048);
+	free(types);
+	char *pos = position_sql(c, t, lsn, c->commit_time);
+	struct pgw_target target = t->target;
+	target.commit_sql = pos;
+	target.truncate_first = t->truncate;
+	target.keep_cols = t->keep_cols;
+	int rc = sink->ops->begin(sink, &target, PGW_LOAD_CHANGES, err);
+	for (size_t i = 0; rc == 0 && i < t->nch; i++) {
+		rc = stage_row(t, &t->ch[i], b, err);
+		if (rc == 0 && b->rows == b->cap) {
+			rc = sink->ops->write(sink, b, err);
+			pgw_batch_reset(b);
+		}
+	}
+	if (rc == 0 && b->rows)
+		rc = sink->ops->write(sink, b, err);
+	if (rc == 0)
+		rc = sink->ops->commit(sink, err);
+	else
+		sink->ops->abort(sink);
+	if (rc == 0) {
+		t->res->rows += (long long)t->nch;
+		t->pos = lsn;
+	}
+	pgw_batch_free(b);
+	free(pos);
+	return rc;
+}
+
+/* Everything held, applied; then every table's position moves to lsn and the slot is confirmed. */
+static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
+{
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		if (t->failed || (!t->nch && !t->truncate))
+			continue;
+		if (apply_table(c, t, lsn, &t->res->err) < 0) {
+			t->failed = true;
+			pgw_error("%s: %s", t->name, t->res->err.msg);
+		}
+		free_changes(t);
+	}
+	c->held_rows = c->held_bytes = 0;
+	for (int i = 0; i < c->n; i++)
+		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for the next run */
+			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", c->t[i].name, c->t[i].res->err.msg);
+	struct pgw_sink *sink = c->run->sink;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "UPDATE ");
+	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
+	pgw_buf_printf(&sql, " SET lsn = %" PRId64 " WHERE slot = ", (int64_t)lsn);
+	sink->ops->literal(&sql, c->run->cfg->replication_slot);
+	pgw_buf_printf(&sql, " AND lsn < %" PRId64, (int64_t)lsn);
+	int rc = sink->ops->sql(sink, sql.data, NULL, err);
+	pgw_buf_cleanup(&sql);
+	for (int i = 0; rc == 0 && i < c->n; i++)
+		if (c->t[i].pos < lsn)
+			c->t[i].pos = lsn;
+	/* a test failpoint: die as a kill -9 would, after the warehouse committed and before PostgreSQL
+	 * heard of it (t_cdc.sh) */
+	const char *fp = getenv("PGW_FAILPOINT");
+	if (rc == 0 && fp && !strcmp(fp, "cdc-before-confirm"))
+		_exit(137);
+	return rc == 0 ? pgw_repl_confirm(&c->repl, lsn, err) : -1;
+}
+
+static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t until, bool *done, struct pgw_err *err)
+{
+	switch (m->type) {
+	case 'B': c->final_lsn = m->lsn; return 0;
+	case 'R': return check_relation(c, m->rel, err);
+	case 'I': case 'U': case 'D': return on_change(c, m);
+	case 'T': on_truncate(c, m); return 0;
+	case 'C':
+		c->commit_time = m->commit_time;
+		c->final_lsn = 0;
+		*done = m->end_lsn >= until;
+		if (*done || c->held_rows >= FLUSH_ROWS || c->held_bytes >= FLUSH_BYTES)
+			return flush(c, m->end_lsn, err);
+		return 0;
+	default: return 0;
+	}
+}
+
+/* Session settings for the walsender's output functions: the text forms the decoder reads. */
+static int stream_settings(struct pgw_repl *r, struct pgw_err *err)
+{
+	return pgw_pg_exec(&r->pg,
+			   "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
+			   "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET statement_timeout = 0",
+			   err);
+}
+
+/* Reads the slot up to the WAL position of the start of the run, applying as it goes. */
+static int catch_up(struct cdc *c, struct pgw_err *err)
+{
+	uint64_t until = 0;
+	const struct pgw_config *cfg = c->run->cfg;
+	if (pgw_repl_identify(&c->repl, &until, err) < 0 || stream_settings(&c->repl, err) < 0 ||
+	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
+		return -1;
+	uint64_t last_end = 0;
+	bool done = false;
+	while (!done) {
+		if (pgw_interrupted())
+			return pgw_err_set(err, PGW_ERR_INTERRUPTED, "interrupted while reading the replication stream");
+		const char *data;
+		int len;
+		uint64_t lsn;
+		int got = pgw_repl_next(&c->repl, 100, &data, &len, &lsn, err);
+		if (got < 0)
+			return -1;
+		if (got == 0) {
+			/* A logical walsender's keepalive carries how far it has decoded and sent (and an
+			 * XLogData the position of its message): past `until`, with no transaction open here,
+			 * every transaction committed before `until` has been read. */
+			if (c->repl.received >= until && !c->final_lsn)
+				break;
+			continue;
+		}
+		struct pgw_pgoutput_msg m;
+		if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 || on_message(c, &m, until, &done, err) < 0)
+			return -1;
+		if (m.type == 'C')
+			last_end = m.end_lsn;
+	}
+	/* caught up: what is held goes in, and positions move to where the stream was read */
+	uint64_t at = c->repl.received > last_end ? c->repl.received : last_end;
+	return done ? 0 : flush(c, at > until ? until : at, err);
+}
+
+/* ---- setup: tables, publication, slot, copies -------------------------------------------------- */
+
+static int state_table(struct cdc *c, struct pgw_err *err)
+{
+	struct pgw_sink *sink = c->run->sink;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "CREATE TABLE IF NOT EXISTS ");
+	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
+	pgw_buf_puts(&sql, " (slot VARCHAR NOT NULL, table_name VARCHAR NOT NULL, lsn BIGINT NOT NULL, "
+			   "commit_time TIMESTAMP, applied_at TIMESTAMP, PRIMARY KEY (slot, table_name))");
+	int rc = sink->ops->sql(sink, sql.data, NULL, err);
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
+static int read_positions(struct cdc *c, struct pgw_err *err)
+{
+	struct pgw_sink *sink = c->run->sink;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT table_name, CAST(lsn AS VARCHAR) FROM ");
+	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
+	pgw_buf_puts(&sql, " WHERE slot = ");
+	sink->ops->literal(&sql, c->run->cfg->replication_slot);
+	struct pgw_rows rows = {0};
+	int rc = sink->ops->sql(sink, sql.data, &rows, err);
+	pgw_buf_cleanup(&sql);
+	for (int r = 0; rc == 0 && r < rows.nrows; r++)
+		for (int i = 0; i < c->n; i++)
+			if (rows.cells[r * 2] && !strcmp(rows.cells[r * 2], c->t[i].qualified))
+				c->t[i].pos = strtoull(rows.cells[r * 2 + 1], NULL, 10);
+	pgw_rows_cleanup(&rows);
+	return rc;
+}
+
+static int check_server(struct pgw_pg *pg, struct pgw_err *err)
+{
+	PGresult *res = pgw_pg_query(pg, "SELECT current_setting('wal_level')", 0, NULL, err);
+	if (!res)
+		return -1;
+	int rc = 0;
+	if (strcmp(PQgetvalue(res, 0, 0), "logical"))
+		rc = pgw_err_set(err, PGW_ERR_SOURCE,
+				 "change data capture needs wal_level = logical (it is %s): a superuser runs ALTER SYSTEM "
+				 "SET wal_level = logical, then PostgreSQL is restarted",
+				 PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/* CREATE PUBLICATION, or ALTER PUBLICATION ... ADD TABLE for the tables it lacks */
+static int ensure_publication(struct cdc *c, struct pgw_err *err)
+{
+	struct pgw_pg *pg = c->run->pg;
+	const char *pub = c->run->cfg->publication;
+	const char *params[] = {pub};
+	PGresult *res = pgw_pg_query(pg, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, err);
+	if (!res)
+		return -1;
+	bool exists = PQntuples(res) > 0;
+	PQclear(res);
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	int added = 0;
+	for (int i = 0; i < c->n; i++) {
+		const struct pgw_table_def *d = c->t[i].def;
+		if (exists) {
+			const char *p[] = {pub, d->schema, d->name};
+			res = pgw_pg_query(pg, "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
+					   3, p, err);
+			if (!res) {
+				pgw_buf_cleanup(&sql);
+				return -1;
+			}
+			bool has = PQntuples(res) > 0;
+			PQclear(res);
+			if (has)
+				continue;
+		}
+		pgw_buf_puts(&sql, added++ ? ", " : "");
+		pgw_buf_ident(&sql, d->schema);
+		pgw_buf_puts(&sql, ".");
+		pgw_buf_ident(&sql, d->name);
+	}
+	int rc = 0;
+	if (added) {
+		struct pgw_buf stmt;
+		pgw_buf_init(&stmt);
+		pgw_buf_puts(&stmt, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
+		pgw_buf_ident(&stmt, pub);
+		pgw_buf_printf(&stmt, exists ? " ADD TABLE %s" : " FOR TABLE %s", sql.data);
+		rc = pgw_pg_exec(pg, stmt.data, err);
+		if (rc < 0 && !strcmp(err->sqlstate, "42501"))
+			pgw_err_set(err, PGW_ERR_SOURCE,
+				    "the publication needs the tables' owner or a superuser: one of them runs %s", stmt.data);
+		else if (rc == 0)
+			pgw_info("publication %s: %s %s", pub, exists ? "added" : "created for", sql.data);
+		pgw_buf_cleanup(&stmt);
+	}
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
+static bool slot_exists(struct pgw_pg *pg, const char *slot, bool *lost, struct pgw_err *err, int *rc)
+{
+	const char *params[] = {slot};
+	PGresult *res = pgw_pg_query(pg, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1 AND "
+					 "database = current_database()",
+				     1, params, err);
+	*rc = res ? 0 : -1;
+	bool exists = res && PQntuples(res) > 0;
+	*lost = exists && !strcmp(PQgetvalue(res, 0, 0), "lost");
+	PQclear(res);
+	return exists;
+}
+
+/* Copies the tables not copied yet, inside the snapshot of the slot's consistent point. */
+static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
+{
+	struct pgw_run *run = c->run;
+	int failed = 0;
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		if (t->pos)
+			continue;
+		char *pos = position_sql(c, t, lsn, 0);
+		run->import_snapshot = snapshot;
+		run->commit_sql = pos;
+		struct pgw_table_result r;
+		int rc = pgw_run_table(run, PGW_CMD_RELOAD, t->name, &r);
+		run->import_snapshot = run->commit_sql = NULL;
+		free(pos);
+		t->res->rows += r.rows;
+		t->res->bytes += r.bytes;
+		if (rc == 0) {
+			t->pos = lsn;
+		} else {
+			t->failed = true;
+			t->res->err = r.err;
+			failed++;
+		}
+		free(r.name), free(r.wm_before), free(r.wm_after);
+	}
+	return failed ? -1 : 0;
+}
+
+/* A slot whose exported snapshot the copies use: the run's slot when it is new, else a temporary
+ * one (dropped with its connection) for tables added to change data capture later. */
+static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
+{
+	bool any = false;
+	for (int i = 0; i < c->n; i++)
+		any |= !c->t[i].pos;
+	if (!any)
+		return 0;
+	const struct pgw_config *cfg = c->run->cfg;
+	struct pgw_repl tmp, *r = slot_new ? &c->repl : &tmp;
+	char *name = slot_new ? pgw_strdup(cfg->replication_slot) : pgw_asprintf("%s_copy_%d", cfg->replication_slot, (int)getpid());
+	int rc = slot_new ? 0 : pgw_repl_connect(&tmp, cfg, err);
+	uint64_t lsn = 0;
+	char *snapshot = NULL;
+	if (rc == 0)
+		rc = pgw_repl_create_slot(r, name, !slot_new, &lsn, &snapshot, err);
+	if (rc == 0) {
+		pgw_info("change data capture: copying from the snapshot of slot %s", name);
+		if (copy_tables(c, snapshot, lsn) < 0)
+			rc = pgw_err_set(err, PGW_ERR_TABLE, "the copy of some tables failed");
+	}
+	if (!slot_new)
+		pgw_repl_close(&tmp);
+	free(snapshot);
+	free(name);
+	return rc;
+}
+
+static int open_tables(struct cdc *c, char *const *names, int n, struct pgw_table_result *res, struct pgw_err *err)
+{
+	struct pgw_run *run = c->run;
+	c->t = pgw_calloc((size_t)n, sizeof(*c->t));
+	for (int i = 0; i < n; i++) {
+		struct cdc_table *t = &c->t[c->n];
+		res[i].name = pgw_strdup(names[i]);
+		res[i].strategy = "cdc";
+		t->name = pgw_strdup(names[i]);
+		t->res = &res[i];
+		c->n++;
+		if (pgw_pg_table_def(run->pg, names[i], &t->def, &res[i].err) < 0) {
+			t->failed = true;
+			continue;
+		}
+		if (t->def->npk == 0) {
+			pgw_err_set(&res[i].err, PGW_ERR_TABLE,
+				    "table %s has no primary key: change data capture applies changes by key; add one, or "
+				    "set cdc: false for it",
+				    names[i]);
+			t->failed = true;
+			continue;
+		}
+		t->qualified = pgw_asprintf("%s.%s", t->def->schema, t->def->name);
+		t->stage_def = pgw_changes_def(t->def);
+		t->target = (struct pgw_target){.def = t->def, .name = t->def->name, .stage_def = t->stage_def,
+						.schema = strcmp(t->def->schema, run->cfg->pgschema) ? t->def->schema : NULL};
+		t->keep_cols = pgw_calloc((size_t)t->def->ncols, sizeof(bool));
+	}
+	/* bad setup changes nothing: no publication, no slot, no copy until every table can be followed */
+	for (int i = 0; i < c->n; i++)
+		if (c->t[i].failed)
+			return pgw_err_set(err, c->t[i].res->err.code, "%s", c->t[i].res->err.msg);
+	return 0;
+}
+
+static void close_tables(struct cdc *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		if (t->def)
+			free_changes(t);
+		free(t->keep_cols);
+		pgw_changes_def_free(t->stage_def);
+		pgw_table_def_free(t->def);
+		free(t->name);
+		free(t->qualified);
+	}
+	free(c->t);
+}
+
+static int run_cdc(struct cdc *c, struct pgw_err *err)
+{
+	struct pgw_run *run = c->run;
+	const char *slot = run->cfg->replication_slot;
+	int rc = 0;
+	bool lost = false;
+	if (check_server(run->pg, err) < 0 || ensure_publication(c, err) < 0 || state_table(c, err) < 0 ||
+	    read_positions(c, err) < 0)
+		return -1;
+	bool exists = slot_exists(run->pg, slot, &lost, err, &rc);
+	if (rc < 0)
+		return -1;
+	if (lost)
+		return pgw_err_set(err, PGW_ERR_SOURCE,
+				   "replication slot %s was invalidated (wal_status lost: the server dropped WAL it "
+				   "kept for it); run `pgwarehouse teardown`, then `pgwarehouse sync` to copy again",
+				   slot);
+	if (!exists) /* without the slot, positions mean nothing: every table is copied again */
+		for (int i = 0; i < c->n; i++)
+			c->t[i].pos = 0;
+	if (pgw_repl_connect(&c->repl, run->cfg, err) < 0)
+		return -1;
+	if (copy_missing(c, !exists, err) < 0)
+		return -1;
+	return catch_up(c, err);
+}
+
+int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, struct pgw_table_result *res, struct pgw_err *err)
+{
+	if (strcmp(run->cfg->backend, "duckdb")) {
+		pgw_err_set(err, PGW_ERR_CONFIG,
+			    "change data capture (cdc: true) is built for DuckDB so far; use key-based syncs on %s",
+			    run->cfg->backend);
+		for (int i = 0; i < n; i++) {
+			res[i].name = pgw_strdup(names[i]);
+			res[i].strategy = "cdc";
+			res[i].err = *err;
+		}
+		return -1;
+	}
+	struct cdc c = {.run = run, .dec = pgw_pgoutput_new()};
+	double t0 = pgw_now();
+	int rc = open_tables(&c, names, n, res, err);
+	if (rc == 0)
+		rc = run_cdc(&c, err);
+	for (int i = 0; i < c.n; i++) {
+		struct pgw_table_result *r = c.t[i].res;
+		r->ok = rc == 0 && !c.t[i].failed;
+		if (!r->ok && !r->err.msg[0])
+			r->err = *err;
+		r->seconds = pgw_now() - t0;
+	}
+	pgw_repl_close(&c.repl);
+	pgw_pgoutput_free(c.dec);
+	close_tables(&c);
+	return rc;
+}
+
+int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
+{
+	const struct pgw_config *cfg = run->cfg;
+	bool lost;
+	int rc = 0;
+	if (slot_exists(run->pg, cfg->replication_slot, &lost, err, &rc)) {
+		const char *params[] = {cfg->replication_slot};
+		PGresult *res = pgw_pg_query(run->pg, "SELECT pg_drop_replication_slot($1)", 1, params, err);
+		if (!res)
+			return -1;
+		PQclear(res);
+		printf("dropped replication slot %s\n", cfg->replication_slot);
+	} else if (rc == 0) {
+		printf("no replication slot %s\n", cfg->replication_slot);
+	}
+	if (rc < 0)
+		return -1;
+	const char *params[] = {cfg->publication};
+	PGresult *res = pgw_pg_query(run->pg, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, err);
+	if (!res)
+		return -1;
+	bool pub = PQntuples(res) > 0;
+	PQclear(res);
+	if (pub) {
+		struct pgw_buf sql;
+		pgw_buf_init(&sql);
+		pgw_buf_puts(&sql, "DROP PUBLICATION ");
+		pgw_buf_ident(&sql, cfg->publication);
+		rc = pgw_pg_exec(run->pg, sql.data, err);
+		pgw_buf_cleanup(&sql);
+		if (rc == 0)
+			printf("dropped publication %s\n", cfg->publication);
+	} else {
+		printf("no publication %s\n", cfg->publication);
+	}
+	if (rc == 0 && state_table(&(struct cdc){.run = run}, err) == 0) {
+		struct pgw_sink *sink = run->sink;
+		struct pgw_buf sql;
+		pgw_buf_init(&sql);
+		pgw_buf_puts(&sql, "DELETE FROM ");
+		sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
+		pgw_buf_puts(&sql, " WHERE slot = ");
+		sink->ops->literal(&sql, cfg->replication_slot);
+		rc = sink->ops->sql(sink, sql.data, NULL, err);
+		pgw_buf_cleanup(&sql);
+	}
+	return rc;
+}

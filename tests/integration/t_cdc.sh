@@ -1,0 +1,122 @@
+# Change data capture (cdc: true): the copy from the slot's snapshot under concurrent writes, then
+# inserts, updates (keys changed, TOASTed columns left alone), deletes and truncates applied exactly
+# once, checked value by value against PostgreSQL; a kill -9 before the slot is confirmed and a kill
+# during the catch-up converge; a table added later; teardown.
+if [[ $BACKEND != duckdb ]]; then
+  pgq "CREATE TABLE cdc_other (id int PRIMARY KEY)"
+  printf 'cdc: true\ntables:\n  - cdc_other\n' > pgwarehouse_conf.yaml
+  t_err "change data capture says which warehouses it supports so far" 2 "built for DuckDB so far" "$PGW" sync cdc_other
+  rm -f pgwarehouse_conf.yaml
+  return 0
+fi
+slot="pgw_cdc_${RANDOM}"
+export PGWAREHOUSE_REPLICATION_SLOT=$slot PGWAREHOUSE_PUBLICATION=$slot
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TYPE cdc_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE acct (id int PRIMARY KEY, balance numeric(14,2) NOT NULL, note text, doc jsonb, tags text[],
+  u uuid, at timestamptz, d date, raw bytea, mood cdc_mood, code char(4), iv interval, f float8);
+INSERT INTO acct SELECT g, 1000, 'note ' || g, jsonb_build_object('g', g, 's', 'x"y'), ARRAY['a', 'b,c', NULL],
+  md5(g::text)::uuid, '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', date '2024-02-29' + g,
+  decode(md5(g::text), 'hex'), (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::cdc_mood, 'c' || (g % 10), g * interval '1 second', g / 7.0
+FROM generate_series(1, 5000) g;
+CREATE TABLE link (a int, b text, w int, PRIMARY KEY (a, b));
+INSERT INTO link SELECT g % 50, 'b' || g, g FROM generate_series(1, 500) g;
+CREATE TABLE plain_t (id int PRIMARY KEY, v text);
+INSERT INTO plain_t VALUES (1, 'key-based');
+CREATE TABLE nokey (v text);
+SQL
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - plain_t:\n      cdc: false\n' > pgwarehouse_conf.yaml
+
+# transfers between accounts (the sum of balances never changes) while the first run copies
+cat > "$PWD/transfer.sql" <<'SQL'
+\set a random(1, 5000)
+\set b random(1, 5000)
+\set v random(1, 100)
+BEGIN;
+UPDATE acct SET balance = balance - :v WHERE id = :a;
+UPDATE acct SET balance = balance + :v WHERE id = :b;
+INSERT INTO link VALUES (:a % 50, 'x' || :a || '-' || :b, :v) ON CONFLICT (a, b) DO UPDATE SET w = link.w + 1;
+COMMIT;
+SQL
+pgbench -n -q -c 2 -T 2 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
+writers=$!
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "first sync: copies from the slot's snapshot while writers run" "0" "$rc"
+t_eq "...and says so" "1" "$(grep -c "copying from the snapshot of slot $slot" <<<"$out")"
+t_eq "the publication was created for the CDC tables only" "acct link" \
+  "$(pgq "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = '$slot'")"
+t_eq "a table with cdc: false is synced by key" "1" "$(dq 'SELECT count(*) FROM plain_t')"
+wait $writers
+t_ok "second sync: the changes made during and after the copy" "$PGW" -q sync all
+t_same "acct equals PostgreSQL after concurrent transfers" acct
+t_same "link equals PostgreSQL" link
+t_eq "the sum of balances is kept" "5000000.00" "$(dq 'SELECT sum(balance) FROM acct')"
+
+# every kind of change
+big="(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 5000) g)"  # 160 kB, TOASTed
+psql -qX -v ON_ERROR_STOP=1 <<SQL
+UPDATE acct SET note = $big WHERE id = 1;
+UPDATE acct SET balance = balance + 1 WHERE id = 1;
+INSERT INTO acct (id, balance, note, doc) VALUES (30001, 5, $big, '{"big": true}');
+UPDATE acct SET balance = 6 WHERE id = 30001;
+UPDATE acct SET id = 30002 WHERE id = 2;
+DELETE FROM acct WHERE id BETWEEN 100 AND 199;
+INSERT INTO acct (id, balance) VALUES (100, 1);
+UPDATE acct SET tags = NULL, doc = NULL, code = 'zz' WHERE id = 3;
+BEGIN; DELETE FROM link WHERE a = 1; UPDATE link SET b = b || '!' WHERE a = 2; COMMIT;
+TRUNCATE link;
+INSERT INTO link VALUES (7, 'after truncate', 1);
+SQL
+t_ok "sync applies inserts, updates, key changes, deletes, truncate" "$PGW" -q sync all
+t_same "acct equals PostgreSQL (TOASTed values kept, moved keys, deletes)" acct
+t_same "link equals PostgreSQL after a truncate" link
+t_eq "the long note survived an update that did not touch it" "160000" "$(dq 'SELECT length(note) FROM acct WHERE id = 1')"
+
+# a kill -9 after the warehouse committed and before the slot was confirmed: the rerun gets the
+# same changes again and applies none twice
+pgq "UPDATE acct SET balance = balance + 10 WHERE id <= 50"
+pgq "INSERT INTO link SELECT 9, 'k' || g, g FROM generate_series(1, 30) g"
+PGW_FAILPOINT=cdc-before-confirm "$PGW" -q sync all >/dev/null 2>&1
+t_eq "the failpoint killed the run after applying" "137" "$?"
+t_ok "the rerun after the kill" "$PGW" -q sync all
+t_same "acct: nothing applied twice" acct
+t_same "link: nothing applied twice" link
+
+# a kill -9 during the catch-up of many changes
+pgq "UPDATE acct SET balance = balance + 1"
+pgq "UPDATE acct SET balance = balance - 1"
+"$PGW" -q sync all >/dev/null 2>&1 &
+victim=$!
+sleep 0.7
+kill -9 $victim 2>/dev/null; wait $victim 2>/dev/null
+t_ok "the rerun after a kill -9 mid-catch-up" "$PGW" -q sync all
+t_same "acct converges after the kill" acct
+
+# a table added to change data capture later, while the others keep their position
+pgq "CREATE TABLE later (id int PRIMARY KEY, v text)"
+pgq "INSERT INTO later SELECT g, 'v' || g FROM generate_series(1, 100) g"
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - later\n' > pgwarehouse_conf.yaml
+pgq "UPDATE acct SET note = 'while adding' WHERE id = 5"
+t_ok "sync with a table added" "$PGW" -q sync all
+t_same "the added table was copied" later
+pgq "UPDATE later SET v = 'changed' WHERE id <= 10"
+pgq "DELETE FROM later WHERE id > 90"
+t_ok "sync after the addition" "$PGW" -q sync all
+t_same "the added table follows its changes" later
+t_same "acct kept streaming" acct
+t_eq "the copy's temporary slot is gone" "1" "$(pgq "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '${slot}%'")"
+
+# bad setup: one line, nothing changed
+printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
+t_err "a table without a primary key is refused" 1 "nokey has no primary key" "$PGW" sync nokey
+t_eq "...and nothing was changed (not added to the publication)" "0" \
+  "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename = 'nokey'")"
+
+out=$("$PGW" teardown 2>&1)
+t_eq "teardown says what it dropped" "dropped replication slot $slot
+dropped publication $slot" "$out"
+t_eq "the slot and the publication are gone" "0 0" \
+  "$(pgq "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'") $(pgq "SELECT count(*) FROM pg_publication WHERE pubname = '$slot'")"
+t_eq "teardown again finds nothing" "no replication slot $slot
+no publication $slot" "$("$PGW" teardown 2>&1)"
+rm -f pgwarehouse_conf.yaml
