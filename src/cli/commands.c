@@ -229,13 +229,15 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 		names[n++] = pgw_strdup(cli->table);
 	}
 	struct pgw_table_result *res = pgw_calloc((size_t)(n ? n : 1), sizeof(*res));
-	/* sync of change data capture tables: one stream for all of them, after the others */
-	int ncdc = cli->cmd == CLI_SYNC ? cdc_last(run->cfg, names, n) : 0;
+	/* sync and reload of change data capture tables: one stream for all of them, after the others
+	 * (a reload copies them again from a slot's snapshot, with the position that goes with it) */
+	int ncdc = cli->cmd == CLI_SYNC || cli->cmd == CLI_RELOAD ? cdc_last(run->cfg, names, n) : 0;
 	struct table_job tj = {.cli = cli, .names = names, .res = res};
 	pgw_progress_start(n);
 	pgw_run_jobs(run, n - ncdc, run->cfg->jobs, run_one, &tj);
-	if (ncdc && !pgw_interrupted() && pgw_cdc_sync(run, names + n - ncdc, ncdc, res + n - ncdc, &err) < 0)
-		pgw_error("sync (change data capture): %s", err.msg);
+	if (ncdc && !pgw_interrupted() &&
+	    pgw_cdc_sync(run, names + n - ncdc, ncdc, cli->cmd == CLI_RELOAD, res + n - ncdc, &err) < 0)
+		pgw_error("%s (change data capture): %s", cli->cmd == CLI_RELOAD ? "reload" : "sync", err.msg);
 	pgw_progress_stop();
 	int failed = 0, code = 0;
 	for (int i = 0; i < n; i++)

@@ -50,6 +50,7 @@ struct cdc_table {
 
 struct cdc {
 	struct pgw_run *run;
+	bool recopy; /* reload: copy the tables again, whatever their positions */
 	struct cdc_table *t;
 	int n;
 	struct pgw_repl repl;
@@ -207,16 +208,15 @@ static struct cdc_table *table_of(struct cdc *c, const struct pgw_repl_relation 
 static int check_relation(struct cdc *c, const struct pgw_repl_relation *rel, struct pgw_err *err)
 {
 	struct cdc_table *t = table_of(c, rel);
-	if (!t)
+	if (!t || c->final_lsn < t->pos) /* a transaction the table holds already (e.g. before its reload) */
 		return 0;
 	bool same = rel->ncols == t->def->ncols;
 	for (int i = 0; same && i < rel->ncols; i++)
 		same = !strcmp(rel->cols[i].name, t->def->cols[i].name);
 	if (!same)
 		return pgw_err_set(err, PGW_ERR_TABLE,
-				   "table %s changed shape (ALTER TABLE) since change data capture copied it; run "
-				   "`pgwarehouse reload %s`",
-				   t->name, t->name);
+				   "table %s changed shape (ALTER TABLE) during this run; the next run copies it again",
+				   t->name);
 	return 0;
 }
 
@@ -552,6 +552,29 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 	return rc;
 }
 
+static int drop_slot(struct pgw_pg *pg, const char *slot, struct pgw_err *err)
+{
+	const char *params[] = {slot};
+	PGresult *res = pgw_pg_query(pg, "SELECT pg_drop_replication_slot($1)", 1, params, err);
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+/* A new slot: the positions of the old one mean nothing for any table */
+static int forget_positions(struct cdc *c, struct pgw_err *err)
+{
+	struct pgw_sink *sink = c->run->sink;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "DELETE FROM ");
+	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
+	pgw_buf_puts(&sql, " WHERE slot = ");
+	sink->ops->literal(&sql, c->run->cfg->replication_slot);
+	int rc = sink->ops->sql(sink, sql.data, NULL, err);
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
 static bool slot_exists(struct pgw_pg *pg, const char *slot, bool *lost, struct pgw_err *err, int *rc)
 {
 	const char *params[] = {slot};
@@ -675,6 +698,28 @@ static void close_tables(struct cdc *c)
 	free(c->t);
 }
 
+/* A table whose columns changed since its copy (ALTER TABLE), or whose warehouse table is gone, is
+ * copied again from a slot's snapshot, with the position that goes with it: the stream's older
+ * transactions (of the old shape) are then behind its position. */
+static int reshaped(struct cdc *c, struct pgw_err *err)
+{
+	struct pgw_sink *sink = c->run->sink;
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		struct pgw_wh_state st = {0};
+		if (!t->pos)
+			continue;
+		if (sink->ops->inspect(sink, &t->target, &st, err) < 0)
+			return -1;
+		if (!st.exists || !st.same_shape) {
+			pgw_warn("%s: %s since its copy; copying it again", t->name,
+				 st.exists ? "its columns changed" : "its warehouse table is gone");
+			t->pos = 0;
+		}
+	}
+	return 0;
+}
+
 static int run_cdc(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_run *run = c->run;
@@ -684,17 +729,26 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (check_server(run->pg, err) < 0 || ensure_publication(c, err) < 0 || state_table(c, err) < 0 ||
 	    read_positions(c, err) < 0)
 		return -1;
+	if (reshaped(c, err) < 0)
+		return -1;
 	bool exists = slot_exists(run->pg, slot, &lost, err, &rc);
 	if (rc < 0)
 		return -1;
-	if (lost)
+	if (lost && !c->recopy)
 		return pgw_err_set(err, PGW_ERR_SOURCE,
 				   "replication slot %s was invalidated (wal_status lost: the server dropped WAL it "
-				   "kept for it); run `pgwarehouse teardown`, then `pgwarehouse sync` to copy again",
+				   "kept for it); `pgwarehouse reload all` makes a new slot and copies the tables again",
 				   slot);
-	if (!exists) /* without the slot, positions mean nothing: every table is copied again */
+	if (lost && c->recopy) { /* reload is the way back from an invalidated slot */
+		if (drop_slot(run->pg, slot, err) < 0)
+			return -1;
+		exists = false;
+	}
+	if (!exists || c->recopy) /* without the slot, positions mean nothing: copied again */
 		for (int i = 0; i < c->n; i++)
 			c->t[i].pos = 0;
+	if (!exists && forget_positions(c, err) < 0) /* ...for the CDC tables not in this run too */
+		return -1;
 	if (pgw_repl_connect(&c->repl, run->cfg, err) < 0)
 		return -1;
 	if (copy_missing(c, !exists, err) < 0)
@@ -702,7 +756,8 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	return catch_up(c, err);
 }
 
-int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, struct pgw_table_result *res, struct pgw_err *err)
+int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, struct pgw_table_result *res,
+		 struct pgw_err *err)
 {
 	if (strcmp(run->cfg->backend, "duckdb")) {
 		pgw_err_set(err, PGW_ERR_CONFIG,
@@ -715,7 +770,7 @@ int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, struct pgw_tabl
 		}
 		return -1;
 	}
-	struct cdc c = {.run = run, .dec = pgw_pgoutput_new()};
+	struct cdc c = {.run = run, .recopy = recopy, .dec = pgw_pgoutput_new()};
 	double t0 = pgw_now();
 	int rc = open_tables(&c, names, n, res, err);
 	if (rc == 0)
@@ -739,11 +794,8 @@ int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 	bool lost;
 	int rc = 0;
 	if (slot_exists(run->pg, cfg->replication_slot, &lost, err, &rc)) {
-		const char *params[] = {cfg->replication_slot};
-		PGresult *res = pgw_pg_query(run->pg, "SELECT pg_drop_replication_slot($1)", 1, params, err);
-		if (!res)
+		if (drop_slot(run->pg, cfg->replication_slot, err) < 0)
 			return -1;
-		PQclear(res);
 		printf("dropped replication slot %s\n", cfg->replication_slot);
 	} else if (rc == 0) {
 		printf("no replication slot %s\n", cfg->replication_slot);

@@ -62,8 +62,10 @@ void pgw_plan_cleanup(struct pgw_plan *plan);
 char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan);
 
 /* Change data capture (cdc.c): the CDC tables of names[0..n) caught up with the replication
- * stream (copied first where needed); results in res[i] (ok, rows, error) for each. */
-int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, struct pgw_table_result *res, struct pgw_err *err);
+ * stream, copied first where needed (recopy: copied again, as `reload` does); results in res[i]
+ * (ok, rows, error) for each. */
+int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, struct pgw_table_result *res,
+		 struct pgw_err *err);
 /* Drops the replication slot and the publication (what stops WAL retention); says what it dropped. */
 int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err);
 

@@ -106,6 +106,25 @@ t_same "the added table follows its changes" later
 t_same "acct kept streaming" acct
 t_eq "the copy's temporary slot is gone" "1" "$(pgq "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '${slot}%'")"
 
+# schema changes: the table is copied again from a slot's snapshot, without a manual step
+pgq "ALTER TABLE later ADD COLUMN extra int DEFAULT 7"
+pgq "UPDATE later SET v = 'after alter' WHERE id = 1"
+pgq "ALTER TABLE later DROP COLUMN v"
+pgq "INSERT INTO later VALUES (500, 8)"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "after ADD COLUMN and DROP COLUMN the sync succeeds" "0" "$rc"
+t_eq "...saying the table is copied again" "1" "$(grep -c 'later: its columns changed since its copy; copying it again' <<<"$out")"
+t_same "the reshaped table equals PostgreSQL" later
+pgq "UPDATE later SET extra = 9 WHERE id = 2"
+t_ok "and follows its changes afterwards" "$PGW" -q sync all
+t_same "...equal again" later
+# reload of a CDC table copies it again and keeps streaming
+pgq "UPDATE acct SET note = 'before reload' WHERE id = 6"
+t_ok "reload of a CDC table" "$PGW" -q reload acct
+pgq "UPDATE acct SET note = 'after reload' WHERE id = 7"
+t_ok "sync after the reload" "$PGW" -q sync all
+t_same "acct equals PostgreSQL after reload and sync" acct
+
 # bad setup: one line, nothing changed
 printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
 t_err "a table without a primary key is refused" 1 "nokey has no primary key" "$PGW" sync nokey
