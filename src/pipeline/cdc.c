@@ -137,6 +137,7 @@ static struct change *change_for(struct cdc *c, struct cdc_table *t, char *key, 
 	}
 	struct change *ch = &t->ch[t->nch++];
 	memset(ch, 0, sizeof(*ch));
+	ch->op = -1; /* neither yet */
 	ch->key = key;
 	ch->keylen = keylen;
 	int n = t->def->ncols;
@@ -176,7 +177,7 @@ static void record_upsert(struct cdc *c, struct cdc_table *t, const struct pgw_t
 	size_t len;
 	char *key = tuple_key(t, row, &len);
 	struct change *ch = change_for(c, t, key, len);
-	bool had_row = ch->op == PGW_OP_UPSERT && ch->kinds;
+	bool had_row = ch->op == PGW_OP_UPSERT;
 	for (int k = 0; k < t->def->ncols; k++) {
 		const struct pgw_tuple_value *v = &row->vals[k];
 		if (v->kind == 'u' && had_row && ch->kinds[k] != 'n' && (ch->vals[k] || ch->kinds[k] == 'u'))
@@ -820,7 +821,8 @@ int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 	} else {
 		printf("no publication %s\n", cfg->publication);
 	}
-	if (rc == 0 && state_table(&(struct cdc){.run = run}, err) == 0) {
+	/* the positions (only DuckDB keeps them so far) */
+	if (rc == 0 && !strcmp(cfg->backend, "duckdb") && state_table(&(struct cdc){.run = run}, err) == 0) {
 		struct pgw_sink *sink = run->sink;
 		struct pgw_buf sql;
 		pgw_buf_init(&sql);

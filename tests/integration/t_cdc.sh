@@ -40,8 +40,9 @@ COMMIT;
 SQL
 pgbench -n -q -c 2 -T 2 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
 writers=$!
-out=$("$PGW" sync all 2>&1); rc=$?
+out=$(PGWAREHOUSE_COPY_STREAMS_MIN_SIZE=0 "$PGW" --streams 2 sync all 2>&1); rc=$?
 t_eq "first sync: copies from the slot's snapshot while writers run" "0" "$rc"
+t_eq "...in two COPY streams sharing that snapshot" "1" "$(grep -c 'acct: 2 COPY streams' <<<"$out")"
 t_eq "...and says so" "1" "$(grep -c "copying from the snapshot of slot $slot" <<<"$out")"
 t_eq "the publication was created for the CDC tables only" "acct link" \
   "$(pgq "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = '$slot'")"
