@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/interrupt.h"
@@ -39,6 +40,7 @@ struct cdc_table {
 	struct pgw_table_result *res;
 	uint64_t pos; /* transactions committing before it are in the warehouse already (0: never copied) */
 	bool failed;
+	long long applied; /* net changes applied by this run */
 	/* changes held */
 	struct change *ch;
 	size_t nch, capch;
@@ -339,6 +341,7 @@ static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct 
 		sink->ops->abort(sink);
 	if (rc == 0) {
 		t->res->rows += (long long)t->nch;
+		t->applied += (long long)t->nch;
 		t->pos = lsn;
 	}
 	pgw_batch_free(b);
@@ -773,6 +776,8 @@ int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, st
 	}
 	struct cdc c = {.run = run, .recopy = recopy, .dec = pgw_pgoutput_new()};
 	double t0 = pgw_now();
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
 	int rc = open_tables(&c, names, n, res, err);
 	if (rc == 0)
 		rc = run_cdc(&c, err);
@@ -782,6 +787,14 @@ int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, st
 		if (!r->ok && !r->err.msg[0])
 			r->err = *err;
 		r->seconds = pgw_now() - t0;
+		/* the run log: changes applied and the position reached, for status */
+		char at[24];
+		pgw_lsn_format(c.t[i].pos, at);
+		struct pgw_table_result logged = *r;
+		logged.rows = c.t[i].applied;
+		logged.wm_after = c.t[i].pos ? at : NULL;
+		if (c.t[i].def)
+			pgw_run_record(run, PGW_CMD_SYNC, &logged, (double)wall.tv_sec + wall.tv_nsec / 1e9);
 	}
 	pgw_repl_close(&c.repl);
 	pgw_pgoutput_free(c.dec);

@@ -96,7 +96,7 @@ const char *pgw_command_name(enum pgw_command cmd)
 	return names[cmd];
 }
 
-static void record_run(struct pgw_run *run, enum pgw_command cmd, const struct pgw_table_result *res, double started)
+void pgw_run_record(struct pgw_run *run, enum pgw_command cmd, const struct pgw_table_result *res, double started)
 {
 	struct pgw_run_record r = {
 		.table = res->name,
@@ -220,6 +220,6 @@ int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, s
 	res->seconds = pgw_now() - t0;
 	res->ok = rc == 0;
 	if (cmd != PGW_CMD_EXTRACT)
-		record_run(run, cmd, res, (double)wall.tv_sec + wall.tv_nsec / 1e9);
+		pgw_run_record(run, cmd, res, (double)wall.tv_sec + wall.tv_nsec / 1e9);
 	return rc;
 }

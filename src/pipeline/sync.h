@@ -37,6 +37,8 @@ struct pgw_table_result {
 	char *wm_before, *wm_after; /* for the run log */
 };
 
+/* Adds a table's run to the warehouse's run log (a warning when it cannot). started: Unix time. */
+void pgw_run_record(struct pgw_run *run, enum pgw_command cmd, const struct pgw_table_result *res, double started);
 /* Runs one command for one table. Fills res; returns 0 or -1 (res->err says why). */
 int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res);
 

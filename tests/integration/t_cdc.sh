@@ -52,6 +52,8 @@ t_ok "second sync: the changes made during and after the copy" "$PGW" -q sync al
 t_same "acct equals PostgreSQL after concurrent transfers" acct
 t_same "link equals PostgreSQL" link
 t_eq "the sum of balances is kept" "5000000.00" "$(dq 'SELECT sum(balance) FROM acct')"
+"$PGW" status acct > "$PWD/status.out" 2>&1
+t_eq "status shows the table's change data capture run" "1" "$(grep -cE '^acct +[0-9-]+ [0-9:]+ +cdc +[0-9]+ +ok' "$PWD/status.out")"
 
 # every kind of change
 big="(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 5000) g)"  # 160 kB, TOASTed
