@@ -5,7 +5,7 @@
 # after 5 statements, answer one statement 503, cut one answer off and poll "still running" once.
 [[ $BACKEND == snowflake ]] || return 0
 # make test runs the Snowflake backend in two passes; this test, about the double and the protocol
-# more than the build, runs in one of them (tests/run-passes.sh)
+# more than the build, runs in the plain one (tests/run-passes.sh)
 [[ -n ${PGW_TEST_SFDRIVER_ELSEWHERE:-} ]] && { echo "  (run in the other Snowflake pass)"; return 0; }
 driver_modules="$PGW_ROOT/deps/sfdriver/node_modules"
 [[ -d $driver_modules/snowflake-sdk ]] || { t_fail "snowflake-sdk is installed (scripts/deps.sh --test)"; return 0; }
