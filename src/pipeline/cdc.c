@@ -419,6 +419,12 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 {
 	uint64_t until = 0;
 	const struct pgw_config *cfg = c->run->cfg;
+	/* A transaction committed with synchronous_commit = off may not be flushed yet, and the
+	 * walsender decodes flushed WAL only: one commit of ours with synchronous_commit = on flushes
+	 * all WAL before it, so everything committed before this point is read by this run. */
+	if (pgw_pg_exec(c->run->pg,
+			"BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT", err) < 0)
+		return -1;
 	if (pgw_repl_identify(&c->repl, &until, err) < 0 || stream_settings(&c->repl, err) < 0 ||
 	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
 		return -1;

@@ -1,22 +1,19 @@
 # kill -9 in the middle of a reload and of an incremental sync: the warehouse keeps its previous
 # state, and the next run converges to Postgres. The killed runs read through a throttled loopback
-# proxy (4 MB/s), so a modest table is still mid-copy when the kill comes.
+# proxy (2 MB/s), so a modest table is still mid-copy when the kill comes.
 pgq "CREATE TABLE events (id bigint PRIMARY KEY, kind text, payload jsonb, at timestamptz, tags int[])"
 pgq "INSERT INTO events SELECT g, 'k' || (g % 7), jsonb_build_object('n', g, 's', repeat('x', 20)), '2024-01-01'::timestamptz + g * interval '1 s', ARRAY[g, g+1] FROM generate_series(1, 50000) g"
 t_ok "initial sync of events" "$PGW" sync events
 pgq "INSERT INTO events SELECT g, 'k', '{}', now(), '{}' FROM generate_series(50001, 200000) g"
-proxy_start "$PGPORT" 4000000
+proxy_start "$PGPORT" 2000000
 
-# kill_mid CMD...: starts the command and kills it with SIGKILL once its COPY is running in
-# PostgreSQL (plus KILL_AFTER seconds); prints "killed" if it was still running then
+# kill_mid CMD...: starts the command and kills it with SIGKILL once its COPY runs in PostgreSQL
+# (or has run, its rows still in the proxy on their way: wait_copy), plus KILL_AFTER seconds;
+# prints "killed" if it was still running then
 kill_mid() {
   PGPORT=$PROXY_PORT "$@" >/dev/null 2>&1 &
   local pid=$!
-  for _ in $(seq 1 200); do
-    (( $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%' AND state = 'active'") >= 1 )) && break
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_copy
   sleep "${KILL_AFTER:-0.3}"
   if kill -0 $pid 2>/dev/null; then kill -9 $pid; wait $pid 2>/dev/null; echo killed; else wait $pid; echo "finished (exit $?)"; fi
 }
