@@ -420,16 +420,23 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 	uint64_t until = 0;
 	const struct pgw_config *cfg = c->run->cfg;
 	/* A transaction committed with synchronous_commit = off may not be flushed yet, and the
-	 * walsender decodes flushed WAL only: one commit of ours with synchronous_commit = on flushes
-	 * all WAL before it, so everything committed before this point is read by this run. */
+	 * walsender decodes flushed WAL only: one commit of ours that wrote WAL (a logical message,
+	 * which pgoutput does not pass on) with synchronous_commit = on flushes all WAL before it, so
+	 * everything committed before this point is read by this run. (A transaction that only took
+	 * an xid would commit without flushing.) */
 	if (pgw_pg_exec(c->run->pg,
-			"BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT", err) < 0)
+			"BEGIN; SET LOCAL synchronous_commit = on; "
+			"SELECT pg_logical_emit_message(true, 'pgwarehouse', 'flush'); COMMIT",
+			err) < 0)
 		return -1;
 	if (pgw_repl_identify(&c->repl, &until, err) < 0 || stream_settings(&c->repl, err) < 0 ||
 	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
 		return -1;
 	uint64_t last_end = 0;
 	bool done = false;
+	char at_text[24];
+	pgw_lsn_format(until, at_text);
+	pgw_debug("cdc: reading slot %s up to %s", cfg->replication_slot, at_text);
 	while (!done) {
 		if (pgw_interrupted())
 			return pgw_err_set(err, PGW_ERR_INTERRUPTED, "interrupted while reading the replication stream");
@@ -443,15 +450,21 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 			/* A logical walsender's keepalive carries how far it has decoded and sent (and an
 			 * XLogData the position of its message): past `until`, with no transaction open here,
 			 * every transaction committed before `until` has been read. */
-			if (c->repl.received >= until && !c->final_lsn)
+			if (c->repl.received >= until && !c->final_lsn) {
+				pgw_lsn_format(c->repl.received, at_text);
+				pgw_debug("cdc: caught up (the server has sent up to %s)", at_text);
 				break;
+			}
 			continue;
 		}
 		struct pgw_pgoutput_msg m;
 		if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 || on_message(c, &m, until, &done, err) < 0)
 			return -1;
-		if (m.type == 'C')
+		if (m.type == 'C') {
 			last_end = m.end_lsn;
+			pgw_lsn_format(last_end, at_text);
+			pgw_debug("cdc: commit %s", at_text);
+		}
 	}
 	/* caught up: what is held goes in, and positions move to where the stream was read */
 	uint64_t at = c->repl.received > last_end ? c->repl.received : last_end;
@@ -650,8 +663,12 @@ static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
 		if (copy_tables(c, snapshot, lsn) < 0)
 			rc = pgw_err_set(err, PGW_ERR_TABLE, "the copy of some tables failed");
 	}
-	if (!slot_new)
+	if (!slot_new) { /* gone now, not when the server notices the connection closed */
+		char *drop = pgw_asprintf("DROP_REPLICATION_SLOT %s", name);
+		PQclear(PQexec(tmp.pg.conn, drop));
+		free(drop);
 		pgw_repl_close(&tmp);
+	}
 	free(snapshot);
 	free(name);
 	return rc;

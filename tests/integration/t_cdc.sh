@@ -108,6 +108,7 @@ t_ok "sync after the addition" "$PGW" -q sync all
 t_same "the added table follows its changes" later
 t_same "acct kept streaming" acct
 t_eq "the copy's temporary slot is gone" "1" "$(pgq "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '${slot}%'")"
+t_ok "the run log's rows of the copies are there" test "$(dq "SELECT count(*) FROM _pgwarehouse_runs WHERE strategy = 'cdc-copy'")" -ge 3
 
 # schema changes: the table is copied again from a slot's snapshot, without a manual step
 pgq "ALTER TABLE later ADD COLUMN extra int DEFAULT 7"
