@@ -23,9 +23,11 @@ INSERT INTO big SELECT g, repeat(chr(65 + g % 26), $MB * 1024 * 1024) FROM gener
 SQL
 want=$(psql -qAtX -c "SELECT count(*) || ' ' || sum(length(v)) FROM big")
 cd "$work"
-timed() { # CMD...: sets T (seconds) and RSS (MB)
-  local out; out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -n1)
+timed() { # CMD...: sets T (seconds), RSS (MB) and ERR (the command's last error line, if it failed)
+  local out; out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2>"$work/err"; } 2>&1 | tail -n1) || true
+  out=$(tail -n1 "$work/err")
   T=${out% *}; RSS=$(awk -v k="${out#* }" 'BEGIN { printf "%.0f", k / 1024 }')
+  ERR=$(grep -m1 'error:' "$work/err" || true)
 }
 echo "| warehouse | values | peak RSS (MB) | seconds | data checked |"
 echo "|---|---|---|---|---|"
@@ -34,18 +36,18 @@ for b in ${BENCH_BACKENDS:-duckdb clickhouse snowflake}; do
     duckdb)
       export DUCKDB_PATH="$work/big.duckdb"
       timed env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q reload big
-      got=$("$DUCKQ" "$DUCKDB_PATH" "SELECT count(*) || ' ' || sum(length(v)) FROM big") ;;
+      got=$("$DUCKQ" "$DUCKDB_PATH" "SELECT count(*) || ' ' || sum(length(v)) FROM big" 2>/dev/null || true) ;;
     clickhouse)
       chs_start
       timed env PGWAREHOUSE_BACKEND=clickhouse "$PGW" -q reload big
-      got=$(chq "SELECT toString(count()) || ' ' || toString(sum(length(v))) FROM big")
-      chs_stop ;;
+      got=$(chq "SELECT toString(count()) || ' ' || toString(sum(length(v))) FROM big" 2>/dev/null || true)
+      chs_stop || true ;;
     snowflake)
       sfd_start "$work/sf"
       timed env PGWAREHOUSE_BACKEND=snowflake "$PGW" -q reload big
-      got=$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" "SELECT count(*) || ' ' || sum(length(\"V\")) FROM \"BIG\"")
-      sfd_stop ;;
+      got=$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" "SELECT count(*) || ' ' || sum(length(\"V\")) FROM \"BIG\"" 2>/dev/null || true)
+      sfd_stop || true ;;
   esac
-  [[ $got == "$want" ]] && ok=yes || ok="no: $got, want $want"
+  [[ $got == "$want" ]] && ok=yes || ok="no: ${ERR:-$got, want $want}"
   echo "| $b | $COUNT × $MB MB | $RSS | $T | $ok |"
 done

@@ -4,6 +4,7 @@
 # binaries of BUILD_DIR (build or build-asan). Ends with "N passed, N failed".
 #   PGW_TEST_FILTER=keys      only scripts whose name contains "keys"
 #   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse chdb snowflake)
+#   PGW_TEST_PART=1/2         every second script, from the first (to split a run in two)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -62,9 +63,13 @@ for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse chdb snowflake}; do
   if [[ $backend == clickhouse ]]; then
     chs_start || { echo "cannot start clickhouse-server"; echo fail >> "$T_RESULTS"; continue; }
   fi
+  idx=0
   for t in "$here"/integration/t_*.sh; do
     name=$(basename "$t" .sh)
     [[ -n "$filter" && "$name" != *$filter* ]] && continue
+    if [[ -n ${PGW_TEST_PART:-} ]]; then
+      (( idx++ % ${PGW_TEST_PART#*/} == ${PGW_TEST_PART%/*} - 1 )) || continue
+    fi
     run_script "$backend" "$t"
   done
   [[ $backend == clickhouse ]] && chs_stop
