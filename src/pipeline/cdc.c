@@ -858,16 +858,8 @@ int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 		printf("no publication %s\n", cfg->publication);
 	}
 	/* the positions (only DuckDB keeps them so far) */
-	if (rc == 0 && !strcmp(cfg->backend, "duckdb") && state_table(&(struct cdc){.run = run}, err) == 0) {
-		struct pgw_sink *sink = run->sink;
-		struct pgw_buf sql;
-		pgw_buf_init(&sql);
-		pgw_buf_puts(&sql, "DELETE FROM ");
-		sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
-		pgw_buf_puts(&sql, " WHERE slot = ");
-		sink->ops->literal(&sql, cfg->replication_slot);
-		rc = sink->ops->sql(sink, sql.data, NULL, err);
-		pgw_buf_cleanup(&sql);
-	}
+	struct cdc c = {.run = run};
+	if (rc == 0 && !strcmp(cfg->backend, "duckdb") && (rc = state_table(&c, err)) == 0)
+		rc = forget_positions(&c, err);
 	return rc;
 }
