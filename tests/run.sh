@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the unit tests, then every tests/integration/t_*.sh once per warehouse backend, against a
 # throwaway PostgreSQL cluster and (for ClickHouse) a throwaway clickhouse-server, with the
-# binaries of BUILD_DIR (build or build-asan). Ends with "N passed, N failed".
+# binaries of BUILD_DIR (build or build-asan). Ends with "N passed, N failed, in N s".
 #   PGW_TEST_FILTER=keys      only scripts whose name contains "keys"
 #   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse chdb snowflake)
 #   PGW_TEST_PART=1/2         every second script, from the first (to split a run in two)
@@ -23,7 +23,8 @@ export PGOPTIONS="-c client_min_messages=warning"
 
 source "$here/lib/pgcluster.sh"
 source "$here/lib/chserver.sh"
-trap 'chs_stop; pgc_stop; rm -rf "${WORK:-}"' EXIT
+# a helper server of the script running (the Snowflake double) goes too when the run is stopped
+trap '[[ -n ${WORK:-} ]] && pkill -f -- "$WORK/"; chs_stop; pgc_stop; rm -rf "${WORK:-}"' EXIT
 trap 'exit 130' INT TERM
 
 echo "== unit tests ($build)"
@@ -78,5 +79,5 @@ done
 passed=$(grep -c '^pass$' "$T_RESULTS")
 failed=$(grep -c '^fail$' "$T_RESULTS")
 rm -f "$T_RESULTS"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, in $SECONDS s"
 [[ $failed -eq 0 ]]

@@ -32,7 +32,7 @@ static const char usage_text[] =
 	"\n"
 	"change data capture: `cdc: true` at the top of the config (or per table, `cdc: false` to opt\n"
 	"out) makes sync read PostgreSQL's logical replication stream: inserts, updates, deletes and\n"
-	"truncates, exactly once (DuckDB so far; needs wal_level = logical and the REPLICATION\n"
+	"truncates, exactly once (DuckDB, ClickHouse; needs wal_level = logical and the REPLICATION\n"
 	"attribute); postgres: replication_slot and publication name them (default pgwarehouse).\n"
 	"\n"
 	"options:\n"

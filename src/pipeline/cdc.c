@@ -14,11 +14,11 @@
 
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "pipeline/cdc_state.h"
 #include "pipeline/sync.h"
 #include "source/replication/pgoutput.h"
 #include "source/replication/repl.h"
 
-#define CDC_STATE_TABLE PGW_INTERNAL_PREFIX "cdc"
 #define FLUSH_ROWS 50000             /* net changes held before they are applied */
 #define FLUSH_BYTES (64LL << 20)
 
@@ -259,22 +259,7 @@ static void on_truncate(struct cdc *c, const struct pgw_pgoutput_msg *m)
 /* The statement that records a table's position, inside its load's transaction */
 static char *position_sql(struct cdc *c, const struct cdc_table *t, uint64_t lsn, int64_t commit_us)
 {
-	struct pgw_sink *sink = c->run->sink;
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "INSERT OR REPLACE INTO ");
-	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
-	pgw_buf_puts(&sql, " (slot, table_name, lsn, commit_time, applied_at) VALUES (");
-	sink->ops->literal(&sql, c->run->cfg->replication_slot);
-	pgw_buf_puts(&sql, ", ");
-	sink->ops->literal(&sql, t->qualified);
-	pgw_buf_printf(&sql, ", %" PRId64 ", ", (int64_t)lsn);
-	if (commit_us)
-		pgw_buf_printf(&sql, "make_timestamp(%lld)", (long long)commit_us + 946684800000000LL);
-	else
-		pgw_buf_puts(&sql, "NULL");
-	pgw_buf_puts(&sql, ", now()::TIMESTAMP)");
-	return sql.data;
+	return pgw_cdc_state_position_sql(c->run->sink, c->run->cfg->replication_slot, t->qualified, lsn, commit_us);
 }
 
 static int stage_row(const struct cdc_table *t, const struct change *ch, struct pgw_batch *b, struct pgw_err *err)
@@ -366,25 +351,29 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 	for (int i = 0; i < c->n; i++)
 		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for the next run */
 			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", c->t[i].name, c->t[i].res->err.msg);
+	/* the run's tables hold everything up to lsn; the slot is confirmed up to what every table of
+	 * it holds (a CDC table left out of this run keeps its position and the WAL after it) */
 	struct pgw_sink *sink = c->run->sink;
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "UPDATE ");
-	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
-	pgw_buf_printf(&sql, " SET lsn = %" PRId64 " WHERE slot = ", (int64_t)lsn);
-	sink->ops->literal(&sql, c->run->cfg->replication_slot);
-	pgw_buf_printf(&sql, " AND lsn < %" PRId64, (int64_t)lsn);
-	int rc = sink->ops->sql(sink, sql.data, NULL, err);
-	pgw_buf_cleanup(&sql);
+	const char *slot = c->run->cfg->replication_slot;
+	char **names = pgw_calloc((size_t)c->n + 1, sizeof(char *));
+	for (int i = 0; i < c->n; i++)
+		names[i] = c->t[i].qualified;
+	uint64_t confirm = 0;
+	int rc = pgw_cdc_state_advance(sink, slot, names, c->n, lsn, err);
+	free(names);
+	if (rc == 0)
+		rc = pgw_cdc_state_min(sink, slot, &confirm, err);
 	for (int i = 0; rc == 0 && i < c->n; i++)
 		if (c->t[i].pos < lsn)
 			c->t[i].pos = lsn;
+	if (!confirm || confirm > lsn)
+		confirm = lsn;
 	/* a test failpoint: die as a kill -9 would, after the warehouse committed and before PostgreSQL
 	 * heard of it (t_cdc.sh) */
 	const char *fp = getenv("PGW_FAILPOINT");
 	if (rc == 0 && fp && !strcmp(fp, "cdc-before-confirm"))
 		_exit(137);
-	return rc == 0 ? pgw_repl_confirm(&c->repl, lsn, err) : -1;
+	return rc == 0 ? pgw_repl_confirm(&c->repl, confirm, err) : -1;
 }
 
 static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t until, bool *done, struct pgw_err *err)
@@ -473,32 +462,10 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 
 /* ---- setup: tables, publication, slot, copies -------------------------------------------------- */
 
-static int state_table(struct cdc *c, struct pgw_err *err)
-{
-	struct pgw_sink *sink = c->run->sink;
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "CREATE TABLE IF NOT EXISTS ");
-	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
-	pgw_buf_puts(&sql, " (slot VARCHAR NOT NULL, table_name VARCHAR NOT NULL, lsn BIGINT NOT NULL, "
-			   "commit_time TIMESTAMP, applied_at TIMESTAMP, PRIMARY KEY (slot, table_name))");
-	int rc = sink->ops->sql(sink, sql.data, NULL, err);
-	pgw_buf_cleanup(&sql);
-	return rc;
-}
-
 static int read_positions(struct cdc *c, struct pgw_err *err)
 {
-	struct pgw_sink *sink = c->run->sink;
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "SELECT table_name, CAST(lsn AS VARCHAR) FROM ");
-	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
-	pgw_buf_puts(&sql, " WHERE slot = ");
-	sink->ops->literal(&sql, c->run->cfg->replication_slot);
 	struct pgw_rows rows = {0};
-	int rc = sink->ops->sql(sink, sql.data, &rows, err);
-	pgw_buf_cleanup(&sql);
+	int rc = pgw_cdc_state_read(c->run->sink, c->run->cfg->replication_slot, &rows, err);
 	for (int r = 0; rc == 0 && r < rows.nrows; r++)
 		for (int i = 0; i < c->n; i++)
 			if (rows.cells[r * 2] && !strcmp(rows.cells[r * 2], c->t[i].qualified))
@@ -581,21 +548,6 @@ static int drop_slot(struct pgw_pg *pg, const char *slot, struct pgw_err *err)
 	PGresult *res = pgw_pg_query(pg, "SELECT pg_drop_replication_slot($1)", 1, params, err);
 	PQclear(res);
 	return res ? 0 : -1;
-}
-
-/* A new slot: the positions of the old one mean nothing for any table */
-static int forget_positions(struct cdc *c, struct pgw_err *err)
-{
-	struct pgw_sink *sink = c->run->sink;
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "DELETE FROM ");
-	sink->ops->own_table(sink, &sql, CDC_STATE_TABLE);
-	pgw_buf_puts(&sql, " WHERE slot = ");
-	sink->ops->literal(&sql, c->run->cfg->replication_slot);
-	int rc = sink->ops->sql(sink, sql.data, NULL, err);
-	pgw_buf_cleanup(&sql);
-	return rc;
 }
 
 static bool slot_exists(struct pgw_pg *pg, const char *slot, bool *lost, struct pgw_err *err, int *rc)
@@ -753,7 +705,8 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	const char *slot = run->cfg->replication_slot;
 	int rc = 0;
 	bool lost = false;
-	if (check_server(run->pg, err) < 0 || ensure_publication(c, err) < 0 || state_table(c, err) < 0 ||
+	if (check_server(run->pg, err) < 0 || ensure_publication(c, err) < 0 ||
+	    pgw_cdc_state_create(run->sink, err) < 0 ||
 	    read_positions(c, err) < 0)
 		return -1;
 	if (reshaped(c, err) < 0)
@@ -774,7 +727,8 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (!exists || c->recopy) /* without the slot, positions mean nothing: copied again */
 		for (int i = 0; i < c->n; i++)
 			c->t[i].pos = 0;
-	if (!exists && forget_positions(c, err) < 0) /* ...for the CDC tables not in this run too */
+	/* a new slot: the old one's positions mean nothing, for the CDC tables not in this run too */
+	if (!exists && pgw_cdc_state_forget(run->sink, slot, err) < 0)
 		return -1;
 	if (pgw_repl_connect(&c->repl, run->cfg, err) < 0)
 		return -1;
@@ -786,9 +740,10 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, struct pgw_table_result *res,
 		 struct pgw_err *err)
 {
-	if (strcmp(run->cfg->backend, "duckdb")) {
+	if (!strcmp(run->cfg->backend, "snowflake")) {
 		pgw_err_set(err, PGW_ERR_CONFIG,
-			    "change data capture (cdc: true) is built for DuckDB so far; use key-based syncs on %s",
+			    "change data capture (cdc: true) is built for DuckDB and ClickHouse so far; use key-based "
+			    "syncs on %s",
 			    run->cfg->backend);
 		for (int i = 0; i < n; i++) {
 			res[i].name = pgw_strdup(names[i]);
@@ -857,9 +812,8 @@ int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 	} else {
 		printf("no publication %s\n", cfg->publication);
 	}
-	/* the positions (only DuckDB keeps them so far) */
-	struct cdc c = {.run = run};
-	if (rc == 0 && !strcmp(cfg->backend, "duckdb") && (rc = state_table(&c, err)) == 0)
-		rc = forget_positions(&c, err);
+	/* the positions (Snowflake keeps none so far) */
+	if (rc == 0 && strcmp(cfg->backend, "snowflake") && (rc = pgw_cdc_state_create(run->sink, err)) == 0)
+		rc = pgw_cdc_state_forget(run->sink, cfg->replication_slot, err);
 	return rc;
 }

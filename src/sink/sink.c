@@ -44,6 +44,8 @@ struct pgw_table_def *pgw_changes_def(const struct pgw_table_def *def)
 		c->cols[i] = def->cols[i]; /* shares the names and type details with def */
 		c->cols[i].notnull = false; /* a deleted key's other columns are NULL */
 	}
+	for (int k = 0; k < def->npk; k++) /* ...but every staged row has its key (a sort key on ClickHouse) */
+		c->cols[def->pk[k]].notnull = true;
 	struct pgw_coldef *op = &c->cols[def->ncols], *keep = &c->cols[def->ncols + 1];
 	op->name = (char *)"_pgw_op";
 	op->pgtype = (char *)"smallint";

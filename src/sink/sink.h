@@ -20,7 +20,7 @@ enum pgw_load_mode {
 	PGW_LOAD_CHANGES, /* stage net changes (rows in pgw_changes_def's layout), apply them at commit */
 };
 
-/* Change data capture's staging layout: the table's columns (all nullable), then
+/* Change data capture's staging layout: the table's columns (nullable, but for the key), then
  * _pgw_op (smallint: PGW_OP_UPSERT or PGW_OP_DELETE, at most one row per key) and _pgw_keep
  * (text ",i,j,": columns whose value the warehouse keeps from the current row, as PostgreSQL sends
  * no new value for a TOASTed column an UPDATE left alone). At commit the sink fills the kept

@@ -2,22 +2,26 @@
 # inserts, updates (keys changed, TOASTed columns left alone), deletes and truncates applied exactly
 # once, checked value by value against PostgreSQL; a kill -9 before the slot is confirmed and a kill
 # during the catch-up converge; a table added later; teardown.
-if [[ $BACKEND != duckdb ]]; then
+if [[ $BACKEND == snowflake ]]; then
   pgq "CREATE TABLE cdc_other (id int PRIMARY KEY)"
   printf 'cdc: true\ntables:\n  - cdc_other\n' > pgwarehouse_conf.yaml
-  t_err "change data capture says which warehouses it supports so far" 2 "built for DuckDB so far" "$PGW" sync cdc_other
+  t_err "change data capture says which warehouses it supports so far" 2 "built for DuckDB and ClickHouse so far" "$PGW" sync cdc_other
   rm -f pgwarehouse_conf.yaml
   return 0
 fi
 slot="pgw_cdc_${RANDOM}"
+# ClickHouse arrays cannot be NULL (a NULL array arrives as [], docs/clickhouse.md): there the
+# array column is NOT NULL, so the tables compare whole
+tags_col="tags text[]" no_tags=NULL
+is_ch && tags_col="tags text[] NOT NULL DEFAULT '{}'" no_tags="'{}'"
 export PGWAREHOUSE_REPLICATION_SLOT=$slot PGWAREHOUSE_PUBLICATION=$slot
-psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+psql -qX -v ON_ERROR_STOP=1 <<SQL
 CREATE TYPE cdc_mood AS ENUM ('sad', 'ok', 'happy');
-CREATE TABLE acct (id int PRIMARY KEY, balance numeric(14,2) NOT NULL, note text, doc jsonb, tags text[],
+CREATE TABLE acct (id int PRIMARY KEY, balance numeric(14,2) NOT NULL, note text, doc jsonb, $tags_col,
   u uuid, at timestamptz, d date, raw bytea, mood cdc_mood, code char(4), iv interval, f float8);
 INSERT INTO acct SELECT g, 1000, 'note ' || g, jsonb_build_object('g', g, 's', 'x"y'), ARRAY['a', 'b,c', NULL],
   md5(g::text)::uuid, '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', date '2024-02-29' + g,
-  decode(md5(g::text), 'hex'), (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::cdc_mood, 'c' || (g % 10), g * interval '1 second', g / 7.0
+  decode(md5(g::text), 'hex'), (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::cdc_mood, 'c' || (g % 10), g * interval '1 second', g / 8.0
 FROM generate_series(1, 5000) g;
 CREATE TABLE link (a int, b text, w int, PRIMARY KEY (a, b));
 INSERT INTO link SELECT g % 50, 'b' || g, g FROM generate_series(1, 500) g;
@@ -51,7 +55,7 @@ wait $writers
 t_ok "second sync: the changes made during and after the copy" "$PGW" -q sync all
 t_same "acct equals PostgreSQL after concurrent transfers" acct
 t_same "link equals PostgreSQL" link
-t_eq "the sum of balances is kept" "5000000.00" "$(dq 'SELECT sum(balance) FROM acct')"
+t_eq "the sum of balances is kept" "kept" "$(dq "SELECT CASE WHEN sum(balance) = 5000000 THEN 'kept' ELSE 'changed' END FROM acct")"
 "$PGW" status acct > "$PWD/status.out" 2>&1
 t_eq "status shows the table's change data capture run" "1" "$(grep -cE '^acct +[0-9-]+ [0-9:]+ +cdc +[0-9]+ +ok' "$PWD/status.out")"
 
@@ -65,7 +69,7 @@ UPDATE acct SET balance = 6 WHERE id = 30001;
 UPDATE acct SET id = 30002 WHERE id = 2;
 DELETE FROM acct WHERE id BETWEEN 100 AND 199;
 INSERT INTO acct (id, balance) VALUES (100, 1);
-UPDATE acct SET tags = NULL, doc = NULL, code = 'zz' WHERE id = 3;
+UPDATE acct SET tags = $no_tags, doc = NULL, code = 'zz' WHERE id = 3;
 BEGIN; DELETE FROM link WHERE a = 1; UPDATE link SET b = b || '!' WHERE a = 2; COMMIT;
 TRUNCATE link;
 INSERT INTO link VALUES (7, 'after truncate', 1);
@@ -109,6 +113,15 @@ t_same "the added table follows its changes" later
 t_same "acct kept streaming" acct
 t_eq "the copy's temporary slot is gone" "1" "$(pgq "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '${slot}%'")"
 t_ok "the run log's rows of the copies are there" test "$(dq "SELECT count(*) FROM _pgwarehouse_runs WHERE strategy = 'cdc-copy'")" -ge 3
+
+# a sync of one CDC table leaves the others' changes in the slot for their next run
+pgq "UPDATE later SET v = 'only later synced' WHERE id = 3"
+pgq "UPDATE acct SET note = 'acct waits' WHERE id = 8"
+t_ok "sync of one CDC table" "$PGW" -q sync later
+t_same "...applies its changes" later
+t_eq "...and not the other tables'" "note 8" "$(dq 'SELECT note FROM acct WHERE id = 8')"
+t_ok "the next sync of all" "$PGW" -q sync all
+t_same "...applies what the slot kept for them" acct
 
 # schema changes: the table is copied again from a slot's snapshot, without a manual step
 pgq "ALTER TABLE later ADD COLUMN extra int DEFAULT 7"

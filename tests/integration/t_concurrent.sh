@@ -18,8 +18,9 @@ else
   t_ok "...and loads another table meanwhile" "$PGW" -q sync other
   t_eq "...which arrived" "50" "$(dq 'SELECT count(*) FROM other')"
 fi
-wait $first
-t_eq "the first run finished normally" "0" "$?"
+wait $first; rc=$?
+t_eq "the first run finished normally" "0" "$rc"
+[[ $rc == 0 ]] || sed 's/^/        /' first.err
 proxy_stop
 t_same "big equals Postgres" big
 t_ok "afterwards the table loads again" "$PGW" -q reload big

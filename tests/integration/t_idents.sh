@@ -12,7 +12,7 @@ SQL
 t_ok "sync a table whose name has a space and capitals" "$PGW" sync "Order Items"
 if [[ $BACKEND == snowflake ]]; then  # plain lower-case names as Snowflake folds them, the others exact
   t_eq "column names: plain ones upper-case, the others exactly" 'ID|SELECT|FROM|with "quote"|ünïcödé 列|a.b|MiXeD cAsE' \
-    "$("$DUCKQ" "$WH_DUCKDB" "SELECT column_name FROM duckdb_columns() WHERE table_name = 'Order Items' ORDER BY column_index" | paste -sd'|')"
+    "$(wh_duckq "$WH_DUCKDB" "SELECT column_name FROM duckdb_columns() WHERE table_name = 'Order Items' ORDER BY column_index" | paste -sd'|')"
 else
   t_eq "column names kept exactly" 'ID|select|from|with "quote"|ünïcödé 列|a.b|MiXeD cAsE' \
     "$(wh_colnames 'Order Items' | paste -sd'|')"
@@ -36,12 +36,12 @@ if [[ $BACKEND == snowflake ]]; then
   pgq "CREATE TABLE plain_names (id int PRIMARY KEY, created_at date)"
   pgq "INSERT INTO plain_names VALUES (1, '2024-01-01')"
   "$PGW" sync plain_names >/dev/null 2>&1
-  t_eq "Snowflake: a plain table name is created upper-case" "PLAIN_NAMES" "$("$DUCKQ" "$WH_DUCKDB" "SELECT table_name FROM duckdb_tables() WHERE lower(table_name) = 'plain_names'")"
-  t_eq "...and its plain column names" "ID|CREATED_AT" "$("$DUCKQ" "$WH_DUCKDB" "SELECT column_name FROM duckdb_columns() WHERE table_name = 'PLAIN_NAMES' ORDER BY column_index" | paste -sd'|')"
+  t_eq "Snowflake: a plain table name is created upper-case" "PLAIN_NAMES" "$(wh_duckq "$WH_DUCKDB" "SELECT table_name FROM duckdb_tables() WHERE lower(table_name) = 'plain_names'")"
+  t_eq "...and its plain column names" "ID|CREATED_AT" "$(wh_duckq "$WH_DUCKDB" "SELECT column_name FROM duckdb_columns() WHERE table_name = 'PLAIN_NAMES' ORDER BY column_index" | paste -sd'|')"
   pgq "INSERT INTO plain_names VALUES (2, '2024-01-02')"
   out=$("$PGW" sync plain_names 2>&1)
   t_eq "...and later syncs find it (new-records)" "1" "$(grep -cE '^plain_names +new-records +1 ' <<<"$out")"
   pgq "CREATE TABLE exact_names (id int PRIMARY KEY)"
   PGWAREHOUSE_SNOWFLAKE_NAMES=exact "$PGW" sync exact_names >/dev/null 2>&1
-  t_eq "snowflake_names: exact keeps PostgreSQL's case" "exact_names" "$("$DUCKQ" "$WH_DUCKDB" "SELECT table_name FROM duckdb_tables() WHERE lower(table_name) = 'exact_names'")"
+  t_eq "snowflake_names: exact keeps PostgreSQL's case" "exact_names" "$(wh_duckq "$WH_DUCKDB" "SELECT table_name FROM duckdb_tables() WHERE lower(table_name) = 'exact_names'")"
 fi

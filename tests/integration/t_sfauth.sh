@@ -36,7 +36,7 @@ SFD_EXTRA="--token-max-uses 3" sfd_start "$PWD/sf2" || { t_fail "the short-sessi
 pgq "CREATE TABLE renew (id int PRIMARY KEY, v text)"
 pgq "INSERT INTO renew SELECT g, 'v' || g FROM generate_series(1, 100) g"
 t_ok "a sync outlives three expired sessions" env PGWAREHOUSE_BACKEND=snowflake "$PGW" sync renew
-t_eq "all rows arrived" "100" "$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" 'SELECT count(*) FROM renew')"
+t_eq "all rows arrived" "100" "$(wh_duckq "$SFD_DIR/snowflake.duckdb" 'SELECT count(*) FROM renew')"
 t_eq "expired sessions were renewed, not signed in again" "1 1" \
   "$(( $(grep -c '^renewed' "$SFD_DIR/double.log") > 0 )) $(( $(grep -c '^login' "$SFD_DIR/double.log") < $(grep -c '^renewed' "$SFD_DIR/double.log") ))"
 sfd_stop
@@ -65,6 +65,6 @@ pgq "INSERT INTO retried SELECT g, 'v' || g FROM generate_series(101, 150) g"
 t_ok "a sync whose INSERT answer was lost completes" env PGWAREHOUSE_BACKEND=snowflake "$PGW" sync retried
 t_eq "the double cut the INSERT's answer and saw the same requestId again" "1 1" \
   "$(grep -c '^dropped' "$SFD_DIR/double.log") $(grep -c "^replayed $(sed -n 's/^dropped //p' "$SFD_DIR/double.log")" "$SFD_DIR/double.log")"
-t_eq "no row arrived twice" "150 150" "$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" 'SELECT count(*), count(DISTINCT id) FROM retried' | tr '\t' ' ')"
+t_eq "no row arrived twice" "150 150" "$(wh_duckq "$SFD_DIR/snowflake.duckdb" 'SELECT count(*), count(DISTINCT id) FROM retried' | tr '\t' ' ')"
 t_eq "polls were answered still running" "1" "$(( $(grep -c '^running' "$SFD_DIR/double.log") > 0 ))"
 sfd_stop

@@ -25,7 +25,7 @@ t_eq "the driver's 503 and lost answer were resent; the lost one was replayed, n
 t_eq "the driver renewed its expiring sessions through the double's token-request" "1 1" \
   "$(grep -c '^login' "$SFD_DIR/double.log") $(( $(grep -c '^renewed' "$SFD_DIR/double.log") > 0 ))"
 t_eq "the driver's stage file was decrypted and loaded (1001 rows)" "1001	1001" \
-  "$("$DUCKQ" "$SFD_DIR/snowflake.duckdb" 'SELECT count(*), max("ID") FROM "LOADED"')"
+  "$(wh_duckq "$SFD_DIR/snowflake.duckdb" 'SELECT count(*), max("ID") FROM "LOADED"')"
 sfd_stop
 
 # pgwarehouse over HTTPS (service and stage) against a double like the driver's: PGWAREHOUSE_CA_FILE names the CA
@@ -45,7 +45,7 @@ t_ok "an incremental sync whose INSERT answer is lost completes" env PGWAREHOUSE
 t_eq "pgwarehouse's 503 and lost answer were resent; the lost one was replayed, not run again" "1 1" \
   "$(grep -c '^busy' "$SFD_DIR/double.log") $(grep -c "^replayed $(sed -n 's/^dropped //p' "$SFD_DIR/double.log")" "$SFD_DIR/double.log")"
 t_eq "the rows arrived once, values intact" "$(pgq "SELECT count(*), count(DISTINCT id), sum(n), sum(length(t)), count(raw), count(j) FROM drv" | tr '|' '\t')" \
-  "$("$DUCKQ" "$WH_DUCKDB" 'SELECT count(*), count(DISTINCT "ID"), sum("N"), sum(length("T")), count("RAW"), count("J") FROM "DRV"')"
+  "$(wh_duckq "$WH_DUCKDB" 'SELECT count(*), count(DISTINCT "ID"), sum("N"), sum(length("T")), count("RAW"), count("J") FROM "DRV"')"
 NODE_PATH="$driver_modules" node "$PGW_ROOT/tests/snowflake/compare.js" driver.trace pgw.trace > compare.out 2>&1
 while read -r status what; do
   [[ $status == ok ]] && t_pass "same as the driver: $what" || t_fail "same as the driver: $what" "$(grep -m1 "$what" compare.out | head -c 600)"

@@ -48,22 +48,22 @@ chsql() {
 [[ $BACKEND == snowflake ]] && WH_DUCKDB=$SFD_DIR/snowflake.duckdb || WH_DUCKDB=${DUCKDB_PATH:-}
 whq() {
   case $BACKEND in
-    duckdb) "$DUCKQ" "$WH_DUCKDB" "$1" ;;
-    snowflake) sfd_read "$1" ;;
+    duckdb) wh_duckq "$WH_DUCKDB" "$1" ;;
+    snowflake) wh_duckq "$WH_DUCKDB" "$1" ;;
     *) chsql "$1 FORMAT TabSeparated" ;;
   esac
 }
-# The double opens its DuckDB file for each statement: a read that finds it open (a run going on
-# beside the test) waits for it, up to 10 s
-sfd_read() {
-  local out errf; errf=$(mktemp)
+# wh_duckq ARGS...: duckq on a warehouse file. The Snowflake double opens its file for each
+# statement: a read that finds it locked (a run going on beside the test) waits, up to 10 s.
+wh_duckq() {
+  local out errf rc; out=$(mktemp); errf=$(mktemp)
   for _ in $(seq 1 50); do
-    if out=$("$DUCKQ" "$WH_DUCKDB" "$1" 2>"$errf"); then rm -f "$errf"; [[ -z $out ]] || printf '%s\n' "$out"; return 0; fi
-    grep -qi "lock" "$errf" || break
+    "$DUCKQ" "$@" >"$out" 2>"$errf"; rc=$?
+    [[ $rc -ne 0 ]] && grep -qi "lock" "$errf" || break
     sleep 0.2
   done
-  cat "$errf" >&2; rm -f "$errf"
-  return 1
+  cat "$out"; cat "$errf" >&2; rm -f "$out" "$errf"
+  return $rc
 }
 dq() { whq "$1"; }
 # Snowflake creates a name PostgreSQL leaves unquoted in upper case (snowflake_names: upper): the
@@ -83,14 +83,14 @@ _pg_name_sql() {
 # every table in the warehouse's default schema/database, helper tables included, one per line
 wh_tables() {
   case $BACKEND in
-    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT $(_pg_name_sql table_name) FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
+    duckdb|snowflake) wh_duckq "$WH_DUCKDB" "SELECT $(_pg_name_sql table_name) FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1" ;;
     *) chsql "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name FORMAT TabSeparated" ;;
   esac
 }
 # column names and types of a warehouse table: "name type" lines
 wh_columns() {
   case $BACKEND in
-    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT $(_pg_name_sql column_name) || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$(sf_name "$1")' ORDER BY column_index" ;;
+    duckdb|snowflake) wh_duckq "$WH_DUCKDB" "SELECT $(_pg_name_sql column_name) || ' ' || data_type FROM duckdb_columns() WHERE table_name = '$(sf_name "$1")' ORDER BY column_index" ;;
     *) chsql "SELECT concat(name, ' ', type) FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparatedRaw" ;;
   esac
 }
@@ -98,7 +98,7 @@ wh_columns() {
 # column names of a warehouse table, one per line
 wh_colnames() {
   case $BACKEND in
-    duckdb|snowflake) "$DUCKQ" "$WH_DUCKDB" "SELECT $(_pg_name_sql column_name) FROM duckdb_columns() WHERE table_name = '$(sf_name "$1")' ORDER BY column_index" ;;
+    duckdb|snowflake) wh_duckq "$WH_DUCKDB" "SELECT $(_pg_name_sql column_name) FROM duckdb_columns() WHERE table_name = '$(sf_name "$1")' ORDER BY column_index" ;;
     *) chsql "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '$1' FORMAT TabSeparated" ;;
   esac
 }
@@ -128,7 +128,7 @@ t_same() {
   chmod 644 "$csv"
   local null="" ok=1
   if [[ $BACKEND == duckdb || $BACKEND == snowflake ]]; then
-    "$DUCKQ" --pg-csv "$WH_DUCKDB" "$(sf_name "$dst")" "$([[ -n $schema ]] && sf_name "$schema" || echo main)" > "$csv" || ok=0
+    wh_duckq --pg-csv "$WH_DUCKDB" "$(sf_name "$dst")" "$([[ -n $schema ]] && sf_name "$schema" || echo main)" > "$csv" || ok=0
   else
     _ch_pg_csv "$src" "$dst" "${schema:-$CLICKHOUSE_DATABASE}" > "$csv" || ok=0
     null=", NULL '\\N'"

@@ -52,9 +52,20 @@ const S3 = { keyId: 'AKIADOUBLE' + crypto.randomBytes(5).toString('hex').toUpper
 const stageRoot = (args.db || '/tmp/double') + '.stages';
 let queue = Promise.resolve(); // statements run one at a time
 
+// A test reading the file between statements holds its lock for a moment: opening waits for it
+async function openStore() {
+  for (let i = 0; ; i++) {
+    try {
+      return await DuckDBInstance.create(args.db || ':memory:');
+    } catch (e) {
+      if (i >= 100 || !/lock/i.test(String(e.message || e))) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 async function withConnection(fn) {
   const run = queue.then(async () => {
-    const db = await DuckDBInstance.create(args.db || ':memory:');
+    const db = await openStore();
     const conn = await db.connect();
     try {
       await conn.run("SET TimeZone = 'UTC'");

@@ -2,7 +2,9 @@
  * table first (a failed INSERT keeps the blocks before the bad row), then moves:
  *   reload  -> EXCHANGE TABLES (or a multi-table RENAME on old servers)
  *   append  -> INSERT ... SELECT ... ORDER BY key (a crash leaves a prefix in key order)
- *   upsert  -> a new copy = old rows without the staged keys + the staged rows, then swapped in */
+ *   upsert  -> a new copy = old rows without the staged keys + the staged rows, then swapped in
+ *   changes -> the same, with the staged deletes left out and kept columns filled from the old rows
+ * ClickHouse has no transactions: a target's commit_sql runs after the swap. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,9 +307,15 @@ static int ch_watermark(struct pgw_sink *base, const struct pgw_target *t, const
 	return 0;
 }
 
-static void create_sql(struct ch_sink *s, struct pgw_buf *sql, const struct pgw_target *t, const char *name)
+/* The layout rows are written in: the stage of changes has two more columns */
+static const struct pgw_table_def *load_def(const struct ch_sink *s)
 {
-	const struct pgw_table_def *def = t->def;
+	return s->mode == PGW_LOAD_CHANGES ? s->target.stage_def : s->target.def;
+}
+
+static void create_sql(struct ch_sink *s, struct pgw_buf *sql, const struct pgw_target *t,
+		       const struct pgw_table_def *def, const char *name)
+{
 	pgw_buf_puts(sql, "CREATE TABLE ");
 	qualified(sql, s, t, name);
 	pgw_buf_puts(sql, " (");
@@ -368,7 +376,7 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 		rc = run(s, &sql, true, err);
 	}
 	if (rc == 0) {
-		create_sql(s, &sql, t, s->load_name);
+		create_sql(s, &sql, t, load_def(s), s->load_name);
 		rc = run(s, &sql, false, err);
 	}
 	pgw_buf_cleanup(&sql);
@@ -408,7 +416,7 @@ static int flush(struct ch_sink *s, struct pgw_err *err)
 static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
-	if (pgw_ch_tsv(&s->tsv, b, s->target.def, &s->f, err) < 0)
+	if (pgw_ch_tsv(&s->tsv, b, load_def(s), &s->f, err) < 0)
 		return -1;
 	return s->tsv.len >= FLUSH_BYTES ? flush(s, err) : 0;
 }
@@ -481,31 +489,89 @@ static int append_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *
 	return rc;
 }
 
+static void key_columns(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	for (int i = 0; i < def->npk; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
+	}
+}
+
+/* The current rows whose key is not staged */
+static int merge_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, "INSERT INTO ");
+	qualified(sql, s, t, merged);
+	pgw_buf_puts(sql, " SELECT * FROM ");
+	qualified(sql, s, t, t->name);
+	pgw_buf_puts(sql, " WHERE ");
+	key_list(sql, t->def);
+	pgw_buf_puts(sql, " NOT IN (SELECT ");
+	key_columns(sql, t->def);
+	pgw_buf_puts(sql, " FROM ");
+	qualified(sql, s, t, s->load_name);
+	pgw_buf_puts(sql, ")");
+	return run(s, sql, false, err);
+}
+
+/* The staged upserts; a column PostgreSQL sent as unchanged (TOAST) takes the current row's value,
+ * joined by key as _pgw_old_<i> */
+static int merge_changes(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	const struct pgw_table_def *def = t->def;
+	bool any_kept = false;
+	pgw_buf_puts(sql, "INSERT INTO ");
+	qualified(sql, s, t, merged);
+	pgw_buf_puts(sql, " SELECT ");
+	for (int c = 0; c < def->ncols; c++) {
+		pgw_buf_puts(sql, c ? ", " : "");
+		if (t->keep_cols && t->keep_cols[c]) {
+			any_kept = true;
+			pgw_buf_printf(sql, "if(position(ifNull(_pgw_keep, ''), ',%d,') > 0, _pgw_old_%d, ", c, c);
+			pgw_ch_ident(sql, def->cols[c].name);
+			pgw_buf_puts(sql, ")");
+		} else {
+			pgw_ch_ident(sql, def->cols[c].name);
+		}
+	}
+	pgw_buf_puts(sql, " FROM ");
+	qualified(sql, s, t, s->load_name);
+	if (any_kept) {
+		pgw_buf_puts(sql, " ANY LEFT JOIN (SELECT ");
+		key_columns(sql, def);
+		for (int c = 0; c < def->ncols; c++)
+			if (t->keep_cols[c]) {
+				pgw_buf_puts(sql, ", ");
+				pgw_ch_ident(sql, def->cols[c].name);
+				pgw_buf_printf(sql, " AS _pgw_old_%d", c);
+			}
+		pgw_buf_puts(sql, " FROM ");
+		qualified(sql, s, t, t->name);
+		pgw_buf_puts(sql, ") AS _pgw_old USING "); /* the alias: modern servers require one */
+		key_list(sql, def);
+	}
+	pgw_buf_printf(sql, " WHERE _pgw_op = %d", PGW_OP_UPSERT);
+	return run(s, sql, false, err);
+}
+
+/* A new copy of the table with the staged rows in (upserts) or the staged changes applied, swapped
+ * in: a crash at any point leaves the old table whole, and applying the same changes again gives
+ * the same table. */
 static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 {
 	const struct pgw_target *t = &s->target;
+	bool changes = s->mode == PGW_LOAD_CHANGES;
 	char *merged = pgw_asprintf(PGW_INTERNAL_PREFIX "merged_%s", t->name);
 	drop_quietly(s, t, merged);
-	create_sql(s, sql, t, merged);
+	create_sql(s, sql, t, t->def, merged);
 	int rc = run(s, sql, false, err);
-	if (rc == 0) {
-		pgw_buf_puts(sql, "INSERT INTO ");
-		qualified(sql, s, t, merged);
-		pgw_buf_puts(sql, " SELECT * FROM ");
-		qualified(sql, s, t, t->name);
-		pgw_buf_puts(sql, " WHERE ");
-		key_list(sql, t->def);
-		pgw_buf_puts(sql, " NOT IN (SELECT ");
-		for (int i = 0; i < t->def->npk; i++) {
-			pgw_buf_puts(sql, i ? ", " : "");
-			pgw_ch_ident(sql, t->def->cols[t->def->pk[i]].name);
-		}
-		pgw_buf_puts(sql, " FROM ");
-		qualified(sql, s, t, s->load_name);
-		pgw_buf_puts(sql, ")");
-		rc = run(s, sql, false, err);
-	}
-	if (rc == 0) {
+	if (rc == 0 && !(changes && t->truncate_first))
+		rc = merge_unstaged(s, merged, sql, err);
+	if (rc == 0 && changes) {
+		rc = merge_changes(s, merged, sql, err);
+	} else if (rc == 0) {
 		pgw_buf_puts(sql, "INSERT INTO ");
 		qualified(sql, s, t, merged);
 		pgw_buf_puts(sql, " SELECT * FROM ");
@@ -532,12 +598,16 @@ static int ch_commit(struct pgw_sink *base, struct pgw_err *err)
 		rc = -1;
 	if (rc == 0 && s->mode == PGW_LOAD_REPLACE)
 		rc = swap_in(s, s->load_name, &sql, err);
+	else if (rc == 0 && !s->target_exists && s->mode == PGW_LOAD_CHANGES)
+		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "table %s is gone from ClickHouse", s->target.name);
 	else if (rc == 0 && !s->target_exists)
 		rc = swap_in(s, s->load_name, &sql, err); /* the stage becomes the table */
 	else if (rc == 0 && s->mode == PGW_LOAD_APPEND)
 		rc = append_stage(s, &sql, err);
 	else if (rc == 0)
 		rc = merge_stage(s, &sql, err);
+	if (rc == 0 && s->target.commit_sql) /* after the swap: a replay of the same load converges */
+		rc = s->conn->exec(s->conn, s->target.commit_sql, NULL, false, err);
 	pgw_buf_cleanup(&sql);
 	if (rc < 0) {
 		ch_abort(base);
