@@ -10,6 +10,8 @@ build=$(cd "${1:-$root/build}" && pwd)
 PGW="$build/pgwarehouse"; DUCKQ="$build/duckq"
 COUNT=${BENCH_LARGE_COUNT:-50}; MB=${BENCH_LARGE_MB:-16}
 export PGW_ROOT=$root
+# data on disk, as a user's would be (tests use a RAM file system when there is one)
+export PGW_TEST_TMPDIR=${PGW_TEST_TMPDIR:-/tmp}
 source "$root/tests/lib/pgcluster.sh"
 source "$root/tests/lib/chserver.sh"
 source "$root/tests/lib/sfdouble.sh"

@@ -7,6 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 PGW="$build/pgwarehouse"; DUCKQ="$build/duckq"
 TABLES=${BENCH_TABLES:-300}; ROWS=${BENCH_TABLE_ROWS:-1000}
+# data on disk, as a user's would be (tests use a RAM file system when there is one)
+export PGW_TEST_TMPDIR=${PGW_TEST_TMPDIR:-/tmp}
 source "$root/tests/lib/pgcluster.sh"
 work=$(mktemp -d /tmp/pgw-bench.XXXXXX)
 chmod 777 "$work"

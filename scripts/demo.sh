@@ -5,6 +5,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 PGW="$build/pgwarehouse"; DUCKQ="$build/duckq"
+# data on disk, as a user's would be (tests use a RAM file system when there is one)
+export PGW_TEST_TMPDIR=${PGW_TEST_TMPDIR:-/tmp}
 source "$root/tests/lib/pgcluster.sh"
 work=$(mktemp -d /tmp/pgw-demo.XXXXXX)
 trap 'set +e; pgc_stop; rm -rf "$work"' EXIT

@@ -31,8 +31,9 @@ echo "== unit tests ($build)"
 if "$build/unit_tests"; then echo pass >> "$T_RESULTS"; else echo fail >> "$T_RESULTS"; fi
 
 pgc_start || { echo "cannot start PostgreSQL"; exit 1; }
-WORK=$(mktemp -d /tmp/pgw-test.XXXXXX)
+WORK=$(mktemp -d "$(pgw_test_tmp)/pgw-test.XXXXXX")
 chmod 777 "$WORK"
+export SFD_KEY_CACHE=$WORK/sfkeys  # the Snowflake double's keys and certificates, made once
 filter=${PGW_TEST_FILTER:-}
 
 run_script() { # backend script

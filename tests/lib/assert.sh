@@ -53,15 +53,20 @@ whq() {
     *) chsql "$1 FORMAT TabSeparated" ;;
   esac
 }
-# wh_duckq ARGS...: duckq on a warehouse file. The Snowflake double opens its file for each
-# statement: a read that finds it locked (a run going on beside the test) waits, up to 10 s.
+# wh_duckq ARGS...: duckq on a warehouse file. The Snowflake double keeps its file open: a read of
+# it asks the double to close it and hold its statements meanwhile (sfd_pause). A file found
+# locked (a run going on beside the test) is waited for, up to 10 s.
 wh_duckq() {
-  local out errf rc; out=$(mktemp); errf=$(mktemp)
+  local out errf rc paused=0 a
+  for a in "$@"; do [[ -n ${SFD_PID:-} && $a == "$SFD_DIR/snowflake.duckdb" ]] && paused=1; done
+  [[ $paused == 1 ]] && sfd_pause
+  out=$(mktemp); errf=$(mktemp)
   for _ in $(seq 1 50); do
     "$DUCKQ" "$@" >"$out" 2>"$errf"; rc=$?
     [[ $rc -ne 0 ]] && grep -qi "lock" "$errf" || break
     sleep 0.2
   done
+  [[ $paused == 1 ]] && sfd_resume
   cat "$out"; cat "$errf" >&2; rm -f "$out" "$errf"
   return $rc
 }

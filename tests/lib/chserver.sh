@@ -43,7 +43,7 @@ chs_ping() {
 }
 
 chs_start() {
-  CHS_DIR=$(mktemp -d /tmp/pgw-ch.XXXXXX)
+  CHS_DIR=$(mktemp -d "$(pgw_test_tmp)/pgw-ch.XXXXXX")
   mkdir -p "$CHS_DIR/data" "$CHS_DIR/tmp"
   CHS_HTTP=$(pgc_free_port); CHS_TCP=$(pgc_free_port)
   while [[ $CHS_TCP == "$CHS_HTTP" ]]; do CHS_TCP=$(pgc_free_port); done

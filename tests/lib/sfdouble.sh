@@ -8,10 +8,8 @@
 sfd_start() {
   SFD_DIR=$1
   mkdir -p "$SFD_DIR"
-  openssl genrsa 2048 2>/dev/null | openssl pkcs8 -topk8 -v2 aes256 -passout pass:key-pass -out "$SFD_DIR/key.p8"
-  openssl pkey -in "$SFD_DIR/key.p8" -passin pass:key-pass -pubout -out "$SFD_DIR/key.pub"
+  sfd_keys "$SFD_DIR" || return 1
   local proto=http
-  sfd_make_ca "$SFD_DIR" || return 1
   local tls=(--tls-cert "$SFD_DIR/server.pem" --tls-key "$SFD_DIR/server.key")
   if [[ ${SFD_TLS_SERVICE:-} == 1 ]]; then tls+=(--tls-service true); proto=https; fi
   NODE_PATH="$PGW_ROOT/deps/sfdouble/node_modules" node "$PGW_ROOT/tests/snowflake/double.js" \
@@ -26,6 +24,26 @@ sfd_start() {
     SNOWSQL_PRIVATE_KEY_PATH="$SFD_DIR/key.p8" SNOWSQL_PRIVATE_KEY_PASSPHRASE=key-pass
 }
 
+# The test user's key pair, a test CA and the double's certificate. RSA keys take a while to make:
+# with SFD_KEY_CACHE (tests/run.sh sets one per run) they are made once and copied.
+SFD_KEY_FILES=(key.p8 key.pub ca.pem ca.key server.pem server.key)
+sfd_keys() {
+  local d=$1 c=${SFD_KEY_CACHE:-} f
+  if [[ -n $c && -f $c/server.key ]]; then
+    for f in "${SFD_KEY_FILES[@]}"; do cp "$c/$f" "$d/$f" || return 1; done
+    export PGWAREHOUSE_CA_FILE="$d/ca.pem"
+    return 0
+  fi
+  openssl genrsa 2048 2>/dev/null | openssl pkcs8 -topk8 -v2 aes256 -passout pass:key-pass -out "$d/key.p8" &&
+  openssl pkey -in "$d/key.p8" -passin pass:key-pass -pubout -out "$d/key.pub" &&
+  sfd_make_ca "$d" || return 1
+  if [[ -n $c ]] && mkdir -p "$c.tmp.$$"; then  # filled aside, then renamed: never half there
+    for f in "${SFD_KEY_FILES[@]}"; do cp "$d/$f" "$c.tmp.$$/$f"; done
+    mv -T "$c.tmp.$$" "$c" 2>/dev/null || rm -rf "$c.tmp.$$"
+  fi
+  return 0
+}
+
 # A test CA and a certificate it signs for 127.0.0.1 and localhost
 sfd_make_ca() {
   local d=$1
@@ -37,6 +55,13 @@ sfd_make_ca() {
     -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null &&
   export PGWAREHOUSE_CA_FILE="$d/ca.pem"
 }
+
+# The double holds its DuckDB file open; a test reading it directly pauses the double around the read
+sfd_test_call() {
+  curl -sf --max-time 20 --cacert "$SFD_DIR/ca.pem" -X POST "$SNOWSQL_PROTOCOL://127.0.0.1:$SFD_PORT/__test/$1" >/dev/null
+}
+sfd_pause() { sfd_test_call pause; }
+sfd_resume() { sfd_test_call resume; }
 
 sfd_stop() {
   [[ -n "${SFD_PID:-}" ]] && kill "$SFD_PID" 2>/dev/null && wait "$SFD_PID" 2>/dev/null

@@ -8,6 +8,8 @@
 //   POST /queries/v1/abort-request   cancel a statement by its requestId (logged)
 //   GET  /monitoring/queries/<id>    a statement's status, as the drivers check it before fetching by id
 //   POST /telemetry/send             accepted and ignored
+//   POST /__test/pause, /__test/resume  (tests only) close the DuckDB file and hold statements while a
+//                                    test reads it; then go on
 //   PUT <table stage> answered with an S3 stageInfo and encryptionMaterial; the files then arrive at
 //   a local S3-compatible endpoint (--s3port) that checks the SigV4 signature with the temporary
 //   credentials it handed out and decrypts each file with the material of that PUT.
@@ -52,7 +54,12 @@ const S3 = { keyId: 'AKIADOUBLE' + crypto.randomBytes(5).toString('hex').toUpper
 const stageRoot = (args.db || '/tmp/double') + '.stages';
 let queue = Promise.resolve(); // statements run one at a time
 
-// A test reading the file between statements holds its lock for a moment: opening waits for it
+// One DuckDB instance for the double's lifetime: creating one per statement (its whole function
+// catalog each time) was most of the test suite's Snowflake time. A test that reads the file
+// itself first asks POST /__test/pause: the double closes the file and holds every statement
+// until POST /__test/resume (or 30 s pass); opening again waits while the test holds the lock.
+let store = null;
+let held = null; // resolves a pause
 async function openStore() {
   for (let i = 0; ; i++) {
     try {
@@ -63,20 +70,40 @@ async function openStore() {
     }
   }
 }
+// one statement at a time, in arrival order
+function enqueue(fn) {
+  const run = queue.then(fn);
+  queue = run.catch(() => {});
+  return run;
+}
 async function withConnection(fn) {
-  const run = queue.then(async () => {
-    const db = await openStore();
-    const conn = await db.connect();
+  return enqueue(async () => {
+    if (!store) store = await openStore();
+    const conn = await store.connect();
     try {
       await conn.run("SET TimeZone = 'UTC'");
       return await fn(conn);
     } finally {
       conn.closeSync();
-      db.closeSync();
     }
   });
-  queue = run.catch(() => {});
-  return run;
+}
+function pause() {
+  if (held) return Promise.resolve();
+  return new Promise((paused) => {
+    enqueue(() => new Promise((resume) => {
+      if (store) store.closeSync();
+      store = null;
+      const timer = setTimeout(() => resumeStatements(), 30000);
+      held = () => { clearTimeout(timer); resume(); };
+      paused();
+    }));
+  });
+}
+function resumeStatements() {
+  const r = held;
+  held = null;
+  if (r) r();
 }
 
 function fail(res, code, message, httpStatus = 200, data = null) {
@@ -688,6 +715,8 @@ async function main() {
       const mq = /^\/monitoring\/queries\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && mq) return monitoring(req, res, mq[1]);
       if (req.method === 'POST' && p === '/telemetry/send') return reply(res, { success: true, code: null, message: null, data: null });
+      if (req.method === 'POST' && p === '/__test/pause') return pause().then(() => reply(res, { success: true }));
+      if (req.method === 'POST' && p === '/__test/resume') { resumeStatements(); return reply(res, { success: true }); }
       if (req.method === 'POST' && p === '/session') return reply(res, { success: true, code: null, message: null, data: null });
       if (req.method === 'POST' && p === '/queries/v1/abort-request') {
         if (!sessionOf(req)) return fail(res, ...EXPIRED);
