@@ -9,15 +9,12 @@
 size_t pgw_type_width(enum pgw_type t)
 {
 	switch (t) {
-	case PGW_T_BOOL:
-		return 1;
-	case PGW_T_INT16:
-		return 2;
+	case PGW_T_BOOL: return 1;
+	case PGW_T_INT16: return 2;
 	case PGW_T_INT32:
 	case PGW_T_FLOAT32:
 	case PGW_T_DATE:
-	case PGW_T_ENUM:
-		return 4;
+	case PGW_T_ENUM: return 4;
 	case PGW_T_INT64:
 	case PGW_T_FLOAT64:
 	case PGW_T_TIME:
@@ -26,23 +23,20 @@ size_t pgw_type_width(enum pgw_type t)
 	case PGW_T_TEXT:
 	case PGW_T_BYTES:
 	case PGW_T_JSON:
-	case PGW_T_LIST:
-		return 8;
+	case PGW_T_LIST: return 8;
 	case PGW_T_DECIMAL:
 	case PGW_T_UUID:
 	case PGW_T_TIMETZ:
-	case PGW_T_INTERVAL:
-		return 16;
+	case PGW_T_INTERVAL: return 16;
 	}
 	return 16;
 }
 
 const char *pgw_type_name(enum pgw_type t)
 {
-	static const char *const names[] = {"bool",  "int16",     "int32",       "int64", "float32",
-					    "float64", "decimal", "text", "bytes", "uuid",
-					    "date", "time", "timetz", "timestamp", "timestamptz",
-					    "interval", "json", "enum", "list"};
+	static const char *const names[] = {
+		"bool", "int16", "int32",  "int64",	"float32",     "float64",  "decimal", "text", "bytes", "uuid",
+		"date", "time",	 "timetz", "timestamp", "timestamptz", "interval", "json",    "enum", "list"};
 	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 

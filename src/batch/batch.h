@@ -17,16 +17,16 @@ enum pgw_type {
 	PGW_T_DECIMAL, /* precision <= 38: scaled __int128 */
 	PGW_T_TEXT,    /* also numeric wider than 38 digits (precision set) and types kept as text */
 	PGW_T_BYTES,
-	PGW_T_UUID,        /* 16 bytes, network order */
-	PGW_T_DATE,        /* int32 days since 1970-01-01; INT32_MAX/MIN = +-infinity */
-	PGW_T_TIME,        /* int64 microseconds since midnight */
-	PGW_T_TIMETZ,      /* struct pgw_timetz */
+	PGW_T_UUID,	   /* 16 bytes, network order */
+	PGW_T_DATE,	   /* int32 days since 1970-01-01; INT32_MAX/MIN = +-infinity */
+	PGW_T_TIME,	   /* int64 microseconds since midnight */
+	PGW_T_TIMETZ,	   /* struct pgw_timetz */
 	PGW_T_TIMESTAMP,   /* int64 microseconds since 1970; INT64_MAX/MIN = +-infinity */
 	PGW_T_TIMESTAMPTZ, /* same, UTC */
-	PGW_T_INTERVAL,    /* struct pgw_interval */
-	PGW_T_JSON,        /* text */
-	PGW_T_ENUM,        /* uint32 index into the type's labels (in sort order) */
-	PGW_T_LIST,        /* struct pgw_list_entry into the child column */
+	PGW_T_INTERVAL,	   /* struct pgw_interval */
+	PGW_T_JSON,	   /* text */
+	PGW_T_ENUM,	   /* uint32 index into the type's labels (in sort order) */
+	PGW_T_LIST,	   /* struct pgw_list_entry into the child column */
 };
 
 #define PGW_DATE_INF INT32_MAX
@@ -60,22 +60,22 @@ struct pgw_list_entry {
 /* The warehouse-independent description of a column's values. */
 struct pgw_typeinfo {
 	enum pgw_type type;
-	int precision, scale;     /* PGW_T_DECIMAL; PGW_T_TEXT holding numeric(p > 38, s): p and s */
-	char **labels;            /* PGW_T_ENUM, in sort order */
+	int precision, scale; /* PGW_T_DECIMAL; PGW_T_TEXT holding numeric(p > 38, s): p and s */
+	char **labels;	      /* PGW_T_ENUM, in sort order */
 	int nlabels;
 	struct pgw_typeinfo *elem; /* PGW_T_LIST */
 	/* Source-side details the sinks ignore. */
-	uint32_t src_oid;   /* PostgreSQL type of the values as selected */
-	int *label_order;   /* labels' indexes sorted by strcmp, for lookups */
+	uint32_t src_oid; /* PostgreSQL type of the values as selected */
+	int *label_order; /* labels' indexes sorted by strcmp, for lookups */
 };
 
 struct pgw_column {
 	const struct pgw_typeinfo *type; /* borrowed */
-	size_t count;                    /* values held */
+	size_t count;			 /* values held */
 	size_t cap;
 	uint8_t *valid; /* 1 = value, 0 = NULL */
-	void *data;     /* cap values of the type's fixed-width form */
-	char *arena;    /* string bytes for TEXT/BYTES/JSON */
+	void *data;	/* cap values of the type's fixed-width form */
+	char *arena;	/* string bytes for TEXT/BYTES/JSON */
 	size_t arena_len, arena_cap;
 	struct pgw_column *child; /* PGW_T_LIST */
 };

@@ -10,7 +10,7 @@
 
 struct pgw_coldef {
 	char *name;
-	char *pgtype;     /* format_type(): for messages and literal casts */
+	char *pgtype; /* format_type(): for messages and literal casts */
 	bool notnull;
 	const char *cast; /* appended to the column in the COPY select list ("::text"), or "" */
 	bool lossy_text;  /* kept as its text form: warn once */

@@ -38,8 +38,10 @@ static char *pg_value(struct pgw_pg *pg, const char *sql, const char *param)
 
 static void check_postgres(struct report *r, struct pgw_pg *pg, const struct pgw_config *cfg)
 {
-	char *v = pg_value(pg, "SELECT current_setting('server_version') || ', database ' || current_database() || "
-			       "', user ' || current_user", NULL);
+	char *v = pg_value(pg,
+			   "SELECT current_setting('server_version') || ', database ' || current_database() || "
+			   "', user ' || current_user",
+			   NULL);
 	line(r, "ok", "PostgreSQL %s (%s:%s)", v ? v : "?", cfg->pghost ? cfg->pghost : "local socket",
 	     cfg->pgport ? cfg->pgport : "5432");
 	free(v);
@@ -47,7 +49,8 @@ static void check_postgres(struct report *r, struct pgw_pg *pg, const struct pgw
 	if (!v)
 		line(r, "FAIL", "schema \"%s\" does not exist; fix pgschema", cfg->pgschema);
 	else if (strcmp(v, "true"))
-		line(r, "FAIL", "no USAGE privilege on schema \"%s\"; GRANT USAGE ON SCHEMA to this user", cfg->pgschema);
+		line(r, "FAIL", "no USAGE privilege on schema \"%s\"; GRANT USAGE ON SCHEMA to this user",
+		     cfg->pgschema);
 	free(v);
 }
 
@@ -100,8 +103,8 @@ static void check_table(struct report *r, struct pgw_run *run, const char *name)
 	else if (lm && pgw_check_last_modified(def, lm, &idx, &err) < 0)
 		line(r, "FAIL", "table %s: %s", name, err.msg);
 	else if (def->npk == 0 && !(tc && tc->reload == PGW_RELOAD_ALWAYS))
-		line(r, "warn", "table %s: no primary key, so every sync reloads it in full (set reload: true to say so)",
-		     name);
+		line(r, "warn",
+		     "table %s: no primary key, so every sync reloads it in full (set reload: true to say so)", name);
 	else
 		line(r, "ok", "table %s (%d columns, key: %s)", name, def->ncols, def->npk ? "yes" : "none");
 	for (int i = 0; i < def->ncols; i++)
@@ -116,7 +119,8 @@ int pgw_cmd_check(struct pgw_run *run)
 {
 	struct report r = {0};
 	struct pgw_err err = {0};
-	printf("ok    config %s%s\n", run->cfg->path, run->cfg->file_found ? "" : " (not found: settings from the environment)");
+	printf("ok    config %s%s\n", run->cfg->path,
+	       run->cfg->file_found ? "" : " (not found: settings from the environment)");
 	check_postgres(&r, run->pg, run->cfg);
 	check_warehouse(&r, run->sink, run->cfg);
 	char **names = NULL;
@@ -124,7 +128,8 @@ int pgw_cmd_check(struct pgw_run *run)
 	if (pgw_all_tables(run, &names, &n, &err) < 0)
 		line(&r, "FAIL", "%s", err.msg);
 	if (n == 0)
-		line(&r, "warn", "no tables to sync: schema \"%s\" has none and the config lists none", run->cfg->pgschema);
+		line(&r, "warn", "no tables to sync: schema \"%s\" has none and the config lists none",
+		     run->cfg->pgschema);
 	for (int i = 0; i < n; i++) {
 		check_table(&r, run, names[i]);
 		free(names[i]);

@@ -87,7 +87,8 @@ static int cmd_listwh(struct pgw_sink *sink)
 	cells[0] = pgw_strdup("table");
 	cells[1] = pgw_strdup("rows");
 	for (int i = 0; i < n; i++) {
-		cells[(i + 1) * 2] = t[i].schema ? pgw_asprintf("%s.%s", t[i].schema, t[i].name) : pgw_strdup(t[i].name);
+		cells[(i + 1) * 2] =
+			t[i].schema ? pgw_asprintf("%s.%s", t[i].schema, t[i].name) : pgw_strdup(t[i].name);
 		cells[(i + 1) * 2 + 1] = pgw_asprintf("%lld", t[i].rows);
 	}
 	const bool right[] = {false, true};
@@ -188,8 +189,10 @@ struct table_job {
 
 static void run_one(struct pgw_run *run, int i, void *ctx)
 {
-	static const enum pgw_command map[] = {[CLI_SYNC] = PGW_CMD_SYNC, [CLI_RELOAD] = PGW_CMD_RELOAD,
-					       [CLI_EXTRACT] = PGW_CMD_EXTRACT, [CLI_LOAD] = PGW_CMD_LOAD};
+	static const enum pgw_command map[] = {[CLI_SYNC] = PGW_CMD_SYNC,
+					       [CLI_RELOAD] = PGW_CMD_RELOAD,
+					       [CLI_EXTRACT] = PGW_CMD_EXTRACT,
+					       [CLI_LOAD] = PGW_CMD_LOAD};
 	struct table_job *tj = ctx;
 	enum pgw_command cmd = map[tj->cli->cmd];
 	if (cmd != PGW_CMD_LOAD)
@@ -274,8 +277,8 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 	if (need_sink) {
 		const struct pgw_sink_ops *ops = pgw_sink_find(cfg->backend);
 		if (!ops) {
-			pgw_err_set(&err, PGW_ERR_CONFIG, "the %s backend is not available in this build yet; use duckdb",
-				    cfg->backend);
+			pgw_err_set(&err, PGW_ERR_CONFIG,
+				    "the %s backend is not available in this build yet; use duckdb", cfg->backend);
 			rc = fail(&err);
 			goto out;
 		}
@@ -284,8 +287,8 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 			goto out;
 		}
 	}
-	struct pgw_run run = {.cfg = cfg, .pg = &pg, .sink = sink, .last_modified = cli->last_modified,
-			      .force = cli->force};
+	struct pgw_run run = {
+		.cfg = cfg, .pg = &pg, .sink = sink, .last_modified = cli->last_modified, .force = cli->force};
 	if (cli->cmd == CLI_LIST)
 		rc = cmd_list(&pg);
 	else if (cli->cmd == CLI_LISTWH)

@@ -6,8 +6,18 @@
 
 #include "core/version.h"
 
-enum pgw_cli_command { CLI_INIT, CLI_LIST, CLI_LISTWH, CLI_SYNC, CLI_RELOAD, CLI_EXTRACT, CLI_LOAD, CLI_STATUS, CLI_CHECK,
-			   CLI_TEARDOWN };
+enum pgw_cli_command {
+	CLI_INIT,
+	CLI_LIST,
+	CLI_LISTWH,
+	CLI_SYNC,
+	CLI_RELOAD,
+	CLI_EXTRACT,
+	CLI_LOAD,
+	CLI_STATUS,
+	CLI_CHECK,
+	CLI_TEARDOWN
+};
 
 struct pgw_cli {
 	struct pgw_cli_overrides over;

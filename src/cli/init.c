@@ -8,43 +8,45 @@
 
 #include "cli/commands.h"
 
-static const char head[] =
-	"# pgwarehouse configuration. Empty settings fall back to the environment\n"
-	"# (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSCHEMA, ...), then to defaults.\n"
-	"postgres:\n"
-	"  pghost:        # $PGHOST\n"
-	"  pgport:        # $PGPORT, default 5432\n"
-	"  pgdatabase:    # $PGDATABASE\n"
-	"  pguser:        # $PGUSER\n"
-	"  pgpassword:    # $PGPASSWORD (better kept in the environment or .env)\n"
-	"  pgschema:      # $PGSCHEMA, default public\n"
-	"  pgsslmode:     # $PGSSLMODE, default prefer\n"
-	"  # max_records: 10000   # copy at most this many rows per table (for trial runs)\n"
-	"\n"
-	"warehouse:\n";
+static const char head[] = "# pgwarehouse configuration. Empty settings fall back to the environment\n"
+			   "# (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSCHEMA, ...), then to defaults.\n"
+			   "postgres:\n"
+			   "  pghost:        # $PGHOST\n"
+			   "  pgport:        # $PGPORT, default 5432\n"
+			   "  pgdatabase:    # $PGDATABASE\n"
+			   "  pguser:        # $PGUSER\n"
+			   "  pgpassword:    # $PGPASSWORD (better kept in the environment or .env)\n"
+			   "  pgschema:      # $PGSCHEMA, default public\n"
+			   "  pgsslmode:     # $PGSSLMODE, default prefer\n"
+			   "  # max_records: 10000   # copy at most this many rows per table (for trial runs)\n"
+			   "\n"
+			   "warehouse:\n";
 
-static const char duckdb_part[] = "  backend: duckdb\n"
-				  "  duckdb_path:   # $DUCKDB_PATH, default ./duck.db\n"
-				  "  duckdb_memory_limit:  # $DUCKDB_MEMORY_LIMIT, default 64MB (raise for very large upserts)\n";
-static const char clickhouse_part[] = "  backend: clickhouse\n"
-				      "  clickhouse_host:      # $CLICKHOUSE_HOST; `embedded` runs ClickHouse in-process (chDB)\n"
-				      "  clickhouse_port:      # $CLICKHOUSE_PORT, default 8123 (8443 when secure)\n"
-				      "  clickhouse_database:  # $CLICKHOUSE_DATABASE\n"
-				      "  clickhouse_user:      # $CLICKHOUSE_USER\n"
-				      "  clickhouse_password:  # $CLICKHOUSE_PWD\n"
-				      "  clickhouse_secure:    # $CLICKHOUSE_SECURE (true for TLS)\n"
-				      "  clickhouse_path:      # $CLICKHOUSE_PATH: data directory when embedded\n";
-static const char snowflake_part[] = "  backend: snowflake\n"
-				     "  snowsql_account:    # $SNOWSQL_ACCOUNT (account identifier)\n"
-				     "  snowsql_database:   # $SNOWSQL_DATABASE\n"
-				     "  snowsql_schema:     # $SNOWSQL_SCHEMA\n"
-				     "  snowsql_warehouse:  # $SNOWSQL_WAREHOUSE\n"
-				     "  snowsql_user:       # $SNOWSQL_USER\n"
-				     "  snowsql_role:       # $SNOWSQL_ROLE\n"
-				     "  snowsql_private_key_path:  # $SNOWSQL_PRIVATE_KEY_PATH (key-pair sign-in, recommended)\n"
-				     "  snowsql_private_key_passphrase:  # $SNOWSQL_PRIVATE_KEY_PASSPHRASE\n"
-				     "  snowsql_pwd:        # $SNOWSQL_PWD (password sign-in)\n"
-				     "  snowflake_names:    # upper (default: plain names as Snowflake folds them) or exact\n";
+static const char duckdb_part[] =
+	"  backend: duckdb\n"
+	"  duckdb_path:   # $DUCKDB_PATH, default ./duck.db\n"
+	"  duckdb_memory_limit:  # $DUCKDB_MEMORY_LIMIT, default 64MB (raise for very large upserts)\n";
+static const char clickhouse_part[] =
+	"  backend: clickhouse\n"
+	"  clickhouse_host:      # $CLICKHOUSE_HOST; `embedded` runs ClickHouse in-process (chDB)\n"
+	"  clickhouse_port:      # $CLICKHOUSE_PORT, default 8123 (8443 when secure)\n"
+	"  clickhouse_database:  # $CLICKHOUSE_DATABASE\n"
+	"  clickhouse_user:      # $CLICKHOUSE_USER\n"
+	"  clickhouse_password:  # $CLICKHOUSE_PWD\n"
+	"  clickhouse_secure:    # $CLICKHOUSE_SECURE (true for TLS)\n"
+	"  clickhouse_path:      # $CLICKHOUSE_PATH: data directory when embedded\n";
+static const char snowflake_part[] =
+	"  backend: snowflake\n"
+	"  snowsql_account:    # $SNOWSQL_ACCOUNT (account identifier)\n"
+	"  snowsql_database:   # $SNOWSQL_DATABASE\n"
+	"  snowsql_schema:     # $SNOWSQL_SCHEMA\n"
+	"  snowsql_warehouse:  # $SNOWSQL_WAREHOUSE\n"
+	"  snowsql_user:       # $SNOWSQL_USER\n"
+	"  snowsql_role:       # $SNOWSQL_ROLE\n"
+	"  snowsql_private_key_path:  # $SNOWSQL_PRIVATE_KEY_PATH (key-pair sign-in, recommended)\n"
+	"  snowsql_private_key_passphrase:  # $SNOWSQL_PRIVATE_KEY_PASSPHRASE\n"
+	"  snowsql_pwd:        # $SNOWSQL_PWD (password sign-in)\n"
+	"  snowflake_names:    # upper (default: plain names as Snowflake folds them) or exact\n";
 static const char tail[] = "\n"
 			   "# Without a tables list, `sync all` syncs every table of pgschema.\n"
 			   "# tables:\n"
@@ -84,7 +86,7 @@ int pgw_cmd_init(const struct pgw_cli *cli)
 		return 2;
 	}
 	const char *backend = cli->over.backend ? cli->over.backend : ask_backend();
-	const char *part = !strcmp(backend, "duckdb")       ? duckdb_part
+	const char *part = !strcmp(backend, "duckdb")	    ? duckdb_part
 			   : !strcmp(backend, "clickhouse") ? clickhouse_part
 			   : !strcmp(backend, "snowflake")  ? snowflake_part
 							    : NULL;

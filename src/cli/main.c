@@ -81,9 +81,9 @@ static const struct {
 	enum pgw_cli_command cmd;
 	bool needs_table;
 } commands[] = {
-	{"init", CLI_INIT, false},     {"list", CLI_LIST, false},       {"listwh", CLI_LISTWH, false},
-	{"sync", CLI_SYNC, true},      {"reload", CLI_RELOAD, true},    {"extract", CLI_EXTRACT, true},
-	{"load", CLI_LOAD, true},      {"status", CLI_STATUS, false},   {"check", CLI_CHECK, false},
+	{"init", CLI_INIT, false},	   {"list", CLI_LIST, false},	  {"listwh", CLI_LISTWH, false},
+	{"sync", CLI_SYNC, true},	   {"reload", CLI_RELOAD, true},  {"extract", CLI_EXTRACT, true},
+	{"load", CLI_LOAD, true},	   {"status", CLI_STATUS, false}, {"check", CLI_CHECK, false},
 	{"teardown", CLI_TEARDOWN, false},
 };
 
@@ -154,8 +154,7 @@ int main(int argc, char **argv)
 		case 'q': pgw_log_set_level(PGW_LOG_WARN); break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("pgwarehouse %s\n", PGW_VERSION); return 0;
-		default:
-			return usage_error("unknown or incomplete option `%s`", argv[optind - 1]);
+		default: return usage_error("unknown or incomplete option `%s`", argv[optind - 1]);
 		}
 	}
 	/* getopt_long permutes argv, so options may also follow the command and table */

@@ -21,13 +21,24 @@ struct key_slot {
 	const char *env;
 };
 
-#define SLOT(k, env) {#k, offsetof(struct pgw_config, k), env}
-#define SLOT_TEXT(k, env) {#k, offsetof(struct pgw_config, k##_text), env}
+#define SLOT(k, env)                                    \
+	{                                               \
+#k, offsetof(struct pgw_config, k), env \
+	}
+#define SLOT_TEXT(k, env)                                      \
+	{                                                      \
+#k, offsetof(struct pgw_config, k##_text), env \
+	}
 static const struct key_slot postgres_keys[] = {
-	SLOT(pghost, "PGHOST"),         SLOT(pgport, "PGPORT"),         SLOT(pgdatabase, "PGDATABASE"),
-	SLOT(pguser, "PGUSER"),         SLOT(pgpassword, "PGPASSWORD"), SLOT(pgschema, "PGSCHEMA"),
+	SLOT(pghost, "PGHOST"),
+	SLOT(pgport, "PGPORT"),
+	SLOT(pgdatabase, "PGDATABASE"),
+	SLOT(pguser, "PGUSER"),
+	SLOT(pgpassword, "PGPASSWORD"),
+	SLOT(pgschema, "PGSCHEMA"),
 	SLOT(pgsslmode, "PGSSLMODE"),
-	SLOT(replication_slot, "PGWAREHOUSE_REPLICATION_SLOT"), SLOT(publication, "PGWAREHOUSE_PUBLICATION"),
+	SLOT(replication_slot, "PGWAREHOUSE_REPLICATION_SLOT"),
+	SLOT(publication, "PGWAREHOUSE_PUBLICATION"),
 	SLOT_TEXT(copy_streams, "PGWAREHOUSE_COPY_STREAMS"),
 	SLOT_TEXT(copy_streams_min_size, "PGWAREHOUSE_COPY_STREAMS_MIN_SIZE"),
 };
@@ -67,8 +78,7 @@ static char **field(struct pgw_config *cfg, const struct key_slot *slot)
 	return (char **)((char *)cfg + slot->offset);
 }
 
-static int scalar_value(const char *path, const struct pgw_ynode *v, const char *key, char **out,
-			struct pgw_err *err)
+static int scalar_value(const char *path, const struct pgw_ynode *v, const char *key, char **out, struct pgw_err *err)
 {
 	if (v->kind != PGW_Y_SCALAR)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: %s must be a single value", path, v->line, key);
@@ -90,8 +100,7 @@ static int parse_max_records(struct pgw_config *cfg, const struct pgw_ynode *v, 
 			return 0;
 		}
 	}
-	return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: max_records must be a whole number >= 0", cfg->path,
-			   v->line);
+	return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: max_records must be a whole number >= 0", cfg->path, v->line);
 }
 
 static int parse_stanza(struct pgw_config *cfg, const struct pgw_ynode *map, const struct key_slot *slots,
@@ -117,8 +126,9 @@ static int parse_stanza(struct pgw_config *cfg, const struct pgw_ynode *map, con
 			if (parse_max_records(cfg, map->items[i], err) < 0)
 				return -1;
 		} else {
-			return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: unknown setting `%s` in `%s`; see pgwarehouse --help",
-					   cfg->path, map->keys[i]->line, key, stanza);
+			return pgw_err_set(err, PGW_ERR_CONFIG,
+					   "%s:%d: unknown setting `%s` in `%s`; see pgwarehouse --help", cfg->path,
+					   map->keys[i]->line, key, stanza);
 		}
 	}
 	return 0;
@@ -154,8 +164,7 @@ static bool pgw_config_false(const char *s)
 }
 
 /* One element of `reload:`: a day name, a day of the month, or a range of days "1-7". */
-static int parse_reload_item(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *v,
-			     struct pgw_err *err)
+static int parse_reload_item(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *v, struct pgw_err *err)
 {
 	int d = pgw_weekday_parse(v->value);
 	if (d >= 0) {
@@ -170,16 +179,16 @@ static int parse_reload_item(struct pgw_table_conf *t, const char *path, const s
 	else if (n != 2)
 		lo = hi = 0;
 	if (lo < 1 || hi > 31 || lo > hi)
-		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "%s:%d: reload: `%s` is not true, a day name (sun..sat) or a day of the month (1-31)",
-				   path, v->line, v->value);
+		return pgw_err_set(
+			err, PGW_ERR_CONFIG,
+			"%s:%d: reload: `%s` is not true, a day name (sun..sat) or a day of the month (1-31)", path,
+			v->line, v->value);
 	for (int i = lo; i <= hi; i++)
 		t->monthdays |= 1u << i;
 	return 0;
 }
 
-static int parse_reload(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *v,
-			struct pgw_err *err)
+static int parse_reload(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *v, struct pgw_err *err)
 {
 	if (v->kind == PGW_Y_MAP)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: reload must be true, a list of days or a day number",
@@ -266,10 +275,11 @@ static int parse_tables(struct pgw_config *cfg, const struct pgw_ynode *seq, str
 			t->name = pgw_strdup(item->value);
 			continue;
 		}
-		if (item->kind != PGW_Y_MAP || item->keys[0]->kind != PGW_Y_SCALAR || (item->n > 1 && !flat_entry(item)))
+		if (item->kind != PGW_Y_MAP || item->keys[0]->kind != PGW_Y_SCALAR ||
+		    (item->n > 1 && !flat_entry(item)))
 			return pgw_err_set(err, PGW_ERR_CONFIG,
-					   "%s:%d: a table entry is a name, or `name:` followed by its options", cfg->path,
-					   item->line);
+					   "%s:%d: a table entry is a name, or `name:` followed by its options",
+					   cfg->path, item->line);
 		t->name = pgw_strdup(item->keys[0]->value);
 		if (item->n > 1)
 			pgw_info("%s:%d: options of table `%s` are at the same indent as its name, as the Python "
@@ -285,8 +295,8 @@ static int parse_tables(struct pgw_config *cfg, const struct pgw_ynode *seq, str
 static int parse_root(struct pgw_config *cfg, const struct pgw_ynode *root, struct pgw_err *err)
 {
 	if (root->kind != PGW_Y_MAP)
-		return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: expected the stanzas postgres:, warehouse:, tables:",
-				   cfg->path, root->line);
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "%s:%d: expected the stanzas postgres:, warehouse:, tables:", cfg->path, root->line);
 	for (int i = 0; i < root->n; i++) {
 		const char *key = root->keys[i]->value ? root->keys[i]->value : "";
 		const struct pgw_ynode *v = root->items[i];
@@ -305,8 +315,9 @@ static int parse_root(struct pgw_config *cfg, const struct pgw_ynode *root, stru
 			rc = scalar_value(cfg->path, v, key, &cfg->cdc_text, err);
 		else
 			rc = pgw_err_set(err, PGW_ERR_CONFIG,
-					 "%s:%d: unknown stanza `%s` (expected postgres, warehouse, tables, max_records, jobs, cdc)", cfg->path,
-					 root->keys[i]->line, key);
+					 "%s:%d: unknown stanza `%s` (expected postgres, warehouse, tables, "
+					 "max_records, jobs, cdc)",
+					 cfg->path, root->keys[i]->line, key);
 		if (rc < 0)
 			return -1;
 	}
@@ -378,7 +389,7 @@ static void env_fallbacks(struct pgw_config *cfg)
 	if (!cfg->duckdb_threads)
 		cfg->duckdb_threads = pgw_strdup("1");
 	if (!cfg->backend)
-		cfg->backend = pgw_strdup(cfg->clickhouse_host ? "clickhouse"
+		cfg->backend = pgw_strdup(cfg->clickhouse_host	 ? "clickhouse"
 					  : cfg->snowsql_account ? "snowflake"
 								 : "duckdb");
 }
@@ -391,9 +402,11 @@ int pgw_parse_size(const char *s, long long *out)
 	double v = strtod(s, &end);
 	if (errno || end == s || v < 0)
 		return -1;
-	static const struct { const char *unit; double mul; } units[] = {
-		{"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+	static const struct {
+		const char *unit;
+		double mul;
+	} units[] = {{"", 1},	   {"B", 1},	    {"KB", 1e3},	{"MB", 1e6},	      {"GB", 1e9},
+		     {"TB", 1e12}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
 	while (*end == ' ')
 		end++;
 	for (size_t i = 0; i < NKEYS(units); i++)
@@ -431,8 +444,10 @@ static int parse_parallel(struct pgw_config *cfg, const struct pgw_cli_overrides
 	if (streams && parse_count(streams, 1, 16, &cfg->copy_streams) < 0)
 		return pgw_err_set(err, PGW_ERR_CONFIG, "copy_streams must be a whole number from 1 to 16, not `%s`",
 				   streams);
-	if (cfg->copy_streams_min_size_text && pgw_parse_size(cfg->copy_streams_min_size_text, &cfg->copy_streams_min_bytes) < 0)
-		return pgw_err_set(err, PGW_ERR_CONFIG, "copy_streams_min_size must be a size like 256MB or 2GB, not `%s`",
+	if (cfg->copy_streams_min_size_text &&
+	    pgw_parse_size(cfg->copy_streams_min_size_text, &cfg->copy_streams_min_bytes) < 0)
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "copy_streams_min_size must be a size like 256MB or 2GB, not `%s`",
 				   cfg->copy_streams_min_size_text);
 	return 0;
 }
@@ -482,8 +497,10 @@ int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli,
 	cfg->data_dir = pgw_strdup(cli->data_dir ? cli->data_dir : "pgw_data");
 	for (char *p = cfg->backend; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	if (cfg->snowflake_names && strcasecmp(cfg->snowflake_names, "upper") && strcasecmp(cfg->snowflake_names, "exact"))
-		return pgw_err_set(err, PGW_ERR_CONFIG, "snowflake_names is upper or exact, not `%s`", cfg->snowflake_names);
+	if (cfg->snowflake_names && strcasecmp(cfg->snowflake_names, "upper") &&
+	    strcasecmp(cfg->snowflake_names, "exact"))
+		return pgw_err_set(err, PGW_ERR_CONFIG, "snowflake_names is upper or exact, not `%s`",
+				   cfg->snowflake_names);
 	if (check_cdc(cfg, err) < 0)
 		return -1;
 	if (strcmp(cfg->backend, "duckdb") && strcmp(cfg->backend, "clickhouse") && strcmp(cfg->backend, "snowflake"))

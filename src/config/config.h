@@ -28,23 +28,23 @@ struct pgw_config {
 
 	char *pghost, *pgport, *pgdatabase, *pguser, *pgpassword, *pgschema, *pgsslmode;
 	char *replication_slot, *publication; /* change data capture: defaults "pgwarehouse" */
-	char *cdc_text;                       /* top-level `cdc:` as written, or PGWAREHOUSE_CDC */
-	bool cdc;                             /* every table by change data capture unless it says cdc: false */
-	long long max_records; /* 0: no limit */
+	char *cdc_text;			      /* top-level `cdc:` as written, or PGWAREHOUSE_CDC */
+	bool cdc;			      /* every table by change data capture unless it says cdc: false */
+	long long max_records;		      /* 0: no limit */
 	char *copy_streams_text, *copy_streams_min_size_text, *jobs_text; /* as written */
-	int copy_streams;                 /* COPY connections per large table (1: no parallel reads) */
+	int copy_streams;		  /* COPY connections per large table (1: no parallel reads) */
 	long long copy_streams_min_bytes; /* tables smaller than this use one stream */
-	int jobs;                         /* tables synced at once */
+	int jobs;			  /* tables synced at once */
 
 	char *backend;
 	char *duckdb_path;
 	char *duckdb_memory_limit;
 	char *duckdb_threads;
-	char *clickhouse_host, *clickhouse_port, *clickhouse_database, *clickhouse_user,
-		*clickhouse_password, *clickhouse_secure, *clickhouse_path, *clickhouse_chdb_library;
-	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user,
-		*snowsql_role, *snowsql_pwd, *snowsql_host, *snowsql_port, *snowsql_protocol,
-		*snowsql_private_key_path, *snowsql_private_key_passphrase, *snowsql_authenticator, *snowsql_token,
+	char *clickhouse_host, *clickhouse_port, *clickhouse_database, *clickhouse_user, *clickhouse_password,
+		*clickhouse_secure, *clickhouse_path, *clickhouse_chdb_library;
+	char *snowsql_account, *snowsql_database, *snowsql_schema, *snowsql_warehouse, *snowsql_user, *snowsql_role,
+		*snowsql_pwd, *snowsql_host, *snowsql_port, *snowsql_protocol, *snowsql_private_key_path,
+		*snowsql_private_key_passphrase, *snowsql_authenticator, *snowsql_token,
 		*snowflake_names; /* upper (default) or exact */
 
 	struct pgw_table_conf *tables;
@@ -57,7 +57,7 @@ struct pgw_cli_overrides {
 	const char *config_path;
 	const char *data_dir;
 	const char *backend;
-	const char *jobs;         /* --jobs N */
+	const char *jobs;	  /* --jobs N */
 	const char *copy_streams; /* --streams N */
 };
 

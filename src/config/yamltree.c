@@ -110,8 +110,9 @@ static struct pgw_ynode *parse_node(struct parse_state *st, yaml_event_t *ev)
 		return parse_children(st, node_new(PGW_Y_SEQ, line), YAML_SEQUENCE_END_EVENT);
 	default:
 		yaml_event_delete(ev);
-		pgw_err_set(st->err, PGW_ERR_CONFIG, "%s:%d: unsupported YAML construct (anchors and aliases are not supported)",
-			    st->path, line);
+		pgw_err_set(st->err, PGW_ERR_CONFIG,
+			    "%s:%d: unsupported YAML construct (anchors and aliases are not supported)", st->path,
+			    line);
 		return NULL;
 	}
 }

@@ -10,8 +10,8 @@ enum pgw_ynode_kind { PGW_Y_SCALAR, PGW_Y_MAP, PGW_Y_SEQ };
 
 struct pgw_ynode {
 	enum pgw_ynode_kind kind;
-	int line;        /* 1-based line in the file */
-	char *value;     /* scalars only */
+	int line;	 /* 1-based line in the file */
+	char *value;	 /* scalars only */
 	bool plain_null; /* an empty or `~`/`null` plain scalar */
 	/* maps: keys[i] -> items[i]; sequences: items[i] */
 	struct pgw_ynode **keys;

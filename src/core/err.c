@@ -61,18 +61,12 @@ int pgw_err_append(struct pgw_err *err, const char *fmt, ...)
 int pgw_exit_code(enum pgw_errcode code)
 {
 	switch (code) {
-	case PGW_OK:
-		return 0;
+	case PGW_OK: return 0;
 	case PGW_ERR_USAGE:
-	case PGW_ERR_CONFIG:
-		return 2;
-	case PGW_ERR_SOURCE:
-		return 3;
-	case PGW_ERR_WAREHOUSE:
-		return 4;
-	case PGW_ERR_INTERRUPTED:
-		return 130; /* as a shell reports a command stopped by Ctrl-C */
-	default:
-		return 1;
+	case PGW_ERR_CONFIG: return 2;
+	case PGW_ERR_SOURCE: return 3;
+	case PGW_ERR_WAREHOUSE: return 4;
+	case PGW_ERR_INTERRUPTED: return 130; /* as a shell reports a command stopped by Ctrl-C */
+	default: return 1;
 	}
 }

@@ -6,13 +6,13 @@
 
 enum pgw_errcode {
 	PGW_OK = 0,
-	PGW_ERR_USAGE,     /* bad command line */
-	PGW_ERR_CONFIG,    /* bad or missing configuration */
-	PGW_ERR_SOURCE,    /* PostgreSQL: connect, query, catalog */
+	PGW_ERR_USAGE,	   /* bad command line */
+	PGW_ERR_CONFIG,	   /* bad or missing configuration */
+	PGW_ERR_SOURCE,	   /* PostgreSQL: connect, query, catalog */
 	PGW_ERR_WAREHOUSE, /* the sink refused or failed */
-	PGW_ERR_DATA,      /* a value that cannot be stored exactly */
-	PGW_ERR_TABLE,     /* PostgreSQL refused this table (its state, a privilege, a policy) */
-	PGW_ERR_IO,        /* local files */
+	PGW_ERR_DATA,	   /* a value that cannot be stored exactly */
+	PGW_ERR_TABLE,	   /* PostgreSQL refused this table (its state, a privilege, a policy) */
+	PGW_ERR_IO,	   /* local files */
 	PGW_ERR_INTERNAL,
 	PGW_ERR_INTERRUPTED, /* SIGINT/SIGTERM */
 };
@@ -24,8 +24,7 @@ struct pgw_err {
 };
 
 /* Sets err (if not NULL) and returns -1, so callers can `return pgw_err_set(...)`. */
-int pgw_err_set(struct pgw_err *err, enum pgw_errcode code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int pgw_err_set(struct pgw_err *err, enum pgw_errcode code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void pgw_err_clear(struct pgw_err *err);
 /* Prepends context to an existing message: "ctx: old message". */
 int pgw_err_prefix(struct pgw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -15,7 +15,7 @@
 static enum pgw_log_level current = PGW_LOG_INFO;
 static bool json;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static char *block;      /* the status block on screen, or NULL */
+static char *block; /* the status block on screen, or NULL */
 static int block_lines;
 
 void pgw_log_set_level(enum pgw_log_level level)
@@ -91,7 +91,8 @@ static void format_json(struct pgw_buf *b, enum pgw_log_level level, const char 
 	gmtime_r(&ts.tv_sec, &tm);
 	char when[40];
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	pgw_buf_printf(b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":", when, ts.tv_nsec / 1000000, names[level]);
+	pgw_buf_printf(b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":", when, ts.tv_nsec / 1000000,
+		       names[level]);
 	pgw_json_string(b, msg);
 	if (fields && *fields)
 		pgw_buf_printf(b, ",%s", fields);

@@ -173,8 +173,9 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 			nanosleep(&ts, NULL);
 			pgw_debug("retrying %s (attempt %d)", what, attempt + 1);
 			if (req->retry_params)
-				once.url = url = pgw_asprintf("%s%cretryCount=%d&clientStartTime=%lld&retryReason=%ld", req->url,
-							      strchr(req->url, '?') ? '&' : '?', attempt, start_ms, resp->status);
+				once.url = url = pgw_asprintf("%s%cretryCount=%d&clientStartTime=%lld&retryReason=%ld",
+							      req->url, strchr(req->url, '?') ? '&' : '?', attempt,
+							      start_ms, resp->status);
 		}
 		pgw_buf_reset(&resp->body);
 		rc = send_once(curl, &once, body, len, resp);
@@ -186,10 +187,11 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 	}
 	pgw_buf_cleanup(&packed);
 	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
-				   "cannot reach %s: its TLS certificate is not trusted (%s); if a proxy or a private CA "
-				   "signs it, set PGWAREHOUSE_CA_FILE to that CA's PEM file",
-				   what, curl_easy_strerror(rc));
+		return pgw_err_set(
+			err, PGW_ERR_WAREHOUSE,
+			"cannot reach %s: its TLS certificate is not trusted (%s); if a proxy or a private CA "
+			"signs it, set PGWAREHOUSE_CA_FILE to that CA's PEM file",
+			what, curl_easy_strerror(rc));
 	if (rc != CURLE_OK)
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot reach %s: %s", what, curl_easy_strerror(rc));
 	return 0;

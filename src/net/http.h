@@ -13,16 +13,16 @@ struct pgw_http_header {
 };
 
 struct pgw_http_request {
-	const char *url;                      /* full URL; never carries credentials */
+	const char *url;		       /* full URL; never carries credentials */
 	const struct pgw_http_header *headers; /* may hold credentials: never logged */
 	int nheaders;
 	const char *body;
 	size_t body_len;
-	bool gzip;        /* compress the body (Content-Encoding: gzip) */
-	bool get;         /* GET instead of POST (no body) */
-	bool put;         /* PUT instead of POST */
-	bool idempotent;  /* safe to send again after a transport failure */
-	long timeout_s;   /* no byte received for this long: give up (0: 300 s) */
+	bool gzip;	   /* compress the body (Content-Encoding: gzip) */
+	bool get;	   /* GET instead of POST (no body) */
+	bool put;	   /* PUT instead of POST */
+	bool idempotent;   /* safe to send again after a transport failure */
+	long timeout_s;	   /* no byte received for this long: give up (0: 300 s) */
 	bool retry_params; /* a retry names itself in the URL (retryCount, clientStartTime, retryReason), as
 			      Snowflake's drivers do */
 };

@@ -19,21 +19,21 @@
 #include "source/replication/pgoutput.h"
 #include "source/replication/repl.h"
 
-#define FLUSH_ROWS 50000             /* net changes held before they are applied */
+#define FLUSH_ROWS 50000 /* net changes held before they are applied */
 #define FLUSH_BYTES (64LL << 20)
 
 /* The net change of one key within the changes held */
 struct change {
 	char *key; /* the key columns' texts, each length-prefixed */
 	size_t keylen;
-	int op;    /* PGW_OP_UPSERT / PGW_OP_DELETE */
+	int op; /* PGW_OP_UPSERT / PGW_OP_DELETE */
 	char **vals;
 	uint32_t *lens;
 	char *kinds; /* per column: 'n' NULL, 'u' unchanged (kept from the warehouse), 't' text */
 };
 
 struct cdc_table {
-	char *name; /* as given */
+	char *name;	 /* as given */
 	char *qualified; /* schema.name in PostgreSQL: the state's key */
 	struct pgw_table_def *def, *stage_def;
 	struct pgw_target target;
@@ -57,8 +57,8 @@ struct cdc {
 	int n;
 	struct pgw_repl repl;
 	struct pgw_pgoutput *dec;
-	uint64_t final_lsn;   /* of the transaction being read */
-	int64_t commit_time;  /* of the last commit read, µs since 2000 */
+	uint64_t final_lsn;  /* of the transaction being read */
+	int64_t commit_time; /* of the last commit read, µs since 2000 */
 	long long held_rows;
 	long long held_bytes;
 };
@@ -381,7 +381,9 @@ static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t 
 	switch (m->type) {
 	case 'B': c->final_lsn = m->lsn; return 0;
 	case 'R': return check_relation(c, m->rel, err);
-	case 'I': case 'U': case 'D': return on_change(c, m);
+	case 'I':
+	case 'U':
+	case 'D': return on_change(c, m);
 	case 'T': on_truncate(c, m); return 0;
 	case 'C':
 		c->commit_time = m->commit_time;
@@ -428,7 +430,8 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 	pgw_debug("cdc: reading slot %s up to %s", cfg->replication_slot, at_text);
 	while (!done) {
 		if (pgw_interrupted())
-			return pgw_err_set(err, PGW_ERR_INTERRUPTED, "interrupted while reading the replication stream");
+			return pgw_err_set(err, PGW_ERR_INTERRUPTED,
+					   "interrupted while reading the replication stream");
 		const char *data;
 		int len;
 		uint64_t lsn;
@@ -447,7 +450,8 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 			continue;
 		}
 		struct pgw_pgoutput_msg m;
-		if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 || on_message(c, &m, until, &done, err) < 0)
+		if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 ||
+		    on_message(c, &m, until, &done, err) < 0)
 			return -1;
 		if (m.type == 'C') {
 			last_end = m.end_lsn;
@@ -481,10 +485,11 @@ static int check_server(struct pgw_pg *pg, struct pgw_err *err)
 		return -1;
 	int rc = 0;
 	if (strcmp(PQgetvalue(res, 0, 0), "logical"))
-		rc = pgw_err_set(err, PGW_ERR_SOURCE,
-				 "change data capture needs wal_level = logical (it is %s): a superuser runs ALTER SYSTEM "
-				 "SET wal_level = logical, then PostgreSQL is restarted",
-				 PQgetvalue(res, 0, 0));
+		rc = pgw_err_set(
+			err, PGW_ERR_SOURCE,
+			"change data capture needs wal_level = logical (it is %s): a superuser runs ALTER SYSTEM "
+			"SET wal_level = logical, then PostgreSQL is restarted",
+			PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc;
 }
@@ -507,7 +512,9 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 		const struct pgw_table_def *d = c->t[i].def;
 		if (exists) {
 			const char *p[] = {pub, d->schema, d->name};
-			res = pgw_pg_query(pg, "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3",
+			res = pgw_pg_query(pg,
+					   "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 "
+					   "AND tablename = $3",
 					   3, p, err);
 			if (!res) {
 				pgw_buf_cleanup(&sql);
@@ -533,7 +540,8 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 		rc = pgw_pg_exec(pg, stmt.data, err);
 		if (rc < 0 && !strcmp(err->sqlstate, "42501"))
 			pgw_err_set(err, PGW_ERR_SOURCE,
-				    "the publication needs the tables' owner or a superuser: one of them runs %s", stmt.data);
+				    "the publication needs the tables' owner or a superuser: one of them runs %s",
+				    stmt.data);
 		else if (rc == 0)
 			pgw_info("publication %s: %s %s", pub, exists ? "added" : "created for", sql.data);
 		pgw_buf_cleanup(&stmt);
@@ -553,8 +561,9 @@ static int drop_slot(struct pgw_pg *pg, const char *slot, struct pgw_err *err)
 static bool slot_exists(struct pgw_pg *pg, const char *slot, bool *lost, struct pgw_err *err, int *rc)
 {
 	const char *params[] = {slot};
-	PGresult *res = pgw_pg_query(pg, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1 AND "
-					 "database = current_database()",
+	PGresult *res = pgw_pg_query(pg,
+				     "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1 AND "
+				     "database = current_database()",
 				     1, params, err);
 	*rc = res ? 0 : -1;
 	bool exists = res && PQntuples(res) > 0;
@@ -604,7 +613,8 @@ static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
 		return 0;
 	const struct pgw_config *cfg = c->run->cfg;
 	struct pgw_repl tmp, *r = slot_new ? &c->repl : &tmp;
-	char *name = slot_new ? pgw_strdup(cfg->replication_slot) : pgw_asprintf("%s_copy_%d", cfg->replication_slot, (int)getpid());
+	char *name = slot_new ? pgw_strdup(cfg->replication_slot)
+			      : pgw_asprintf("%s_copy_%d", cfg->replication_slot, (int)getpid());
 	int rc = slot_new ? 0 : pgw_repl_connect(&tmp, cfg, err);
 	uint64_t lsn = 0;
 	char *snapshot = NULL;
@@ -642,17 +652,21 @@ static int open_tables(struct cdc *c, char *const *names, int n, struct pgw_tabl
 			continue;
 		}
 		if (t->def->npk == 0) {
-			pgw_err_set(&res[i].err, PGW_ERR_TABLE,
-				    "table %s has no primary key: change data capture applies changes by key; add one, or "
-				    "set cdc: false for it",
-				    names[i]);
+			pgw_err_set(
+				&res[i].err, PGW_ERR_TABLE,
+				"table %s has no primary key: change data capture applies changes by key; add one, or "
+				"set cdc: false for it",
+				names[i]);
 			t->failed = true;
 			continue;
 		}
 		t->qualified = pgw_asprintf("%s.%s", t->def->schema, t->def->name);
 		t->stage_def = pgw_changes_def(t->def);
-		t->target = (struct pgw_target){.def = t->def, .name = t->def->name, .stage_def = t->stage_def,
-						.schema = strcmp(t->def->schema, run->cfg->pgschema) ? t->def->schema : NULL};
+		t->target = (struct pgw_target){.def = t->def,
+						.name = t->def->name,
+						.stage_def = t->stage_def,
+						.schema = strcmp(t->def->schema, run->cfg->pgschema) ? t->def->schema
+												     : NULL};
 		t->keep_cols = pgw_calloc((size_t)t->def->ncols, sizeof(bool));
 	}
 	/* bad setup changes nothing: no publication, no slot, no copy until every table can be followed */
@@ -706,8 +720,7 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	int rc = 0;
 	bool lost = false;
 	if (check_server(run->pg, err) < 0 || ensure_publication(c, err) < 0 ||
-	    pgw_cdc_state_create(run->sink, err) < 0 ||
-	    read_positions(c, err) < 0)
+	    pgw_cdc_state_create(run->sink, err) < 0 || read_positions(c, err) < 0)
 		return -1;
 	if (reshaped(c, err) < 0)
 		return -1;
@@ -715,10 +728,11 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (rc < 0)
 		return -1;
 	if (lost && !c->recopy)
-		return pgw_err_set(err, PGW_ERR_SOURCE,
-				   "replication slot %s was invalidated (wal_status lost: the server dropped WAL it "
-				   "kept for it); `pgwarehouse reload all` makes a new slot and copies the tables again",
-				   slot);
+		return pgw_err_set(
+			err, PGW_ERR_SOURCE,
+			"replication slot %s was invalidated (wal_status lost: the server dropped WAL it "
+			"kept for it); `pgwarehouse reload all` makes a new slot and copies the tables again",
+			slot);
 	if (lost && c->recopy) { /* reload is the way back from an invalidated slot */
 		if (drop_slot(run->pg, slot, err) < 0)
 			return -1;

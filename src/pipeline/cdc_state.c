@@ -55,8 +55,9 @@ int pgw_cdc_state_create(struct pgw_sink *sink, struct pgw_err *err)
 	pgw_buf_puts(&sql, "CREATE TABLE IF NOT EXISTS ");
 	table_sql(sink, &sql);
 	if (is_ch(sink))
-		pgw_buf_puts(&sql, " (slot String, table_name String, lsn UInt64, commit_time Nullable(String), "
-				   "applied_at DateTime DEFAULT now(), seq UInt64) ENGINE = MergeTree ORDER BY (slot, seq)");
+		pgw_buf_puts(&sql,
+			     " (slot String, table_name String, lsn UInt64, commit_time Nullable(String), "
+			     "applied_at DateTime DEFAULT now(), seq UInt64) ENGINE = MergeTree ORDER BY (slot, seq)");
 	else
 		pgw_buf_puts(&sql, " (slot VARCHAR NOT NULL, table_name VARCHAR NOT NULL, lsn BIGINT NOT NULL, "
 				   "commit_time TIMESTAMP, applied_at TIMESTAMP, PRIMARY KEY (slot, table_name))");
@@ -106,7 +107,7 @@ char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const 
 	pgw_buf_puts(&sql, is_ch(sink) ? "INSERT INTO " : "INSERT OR REPLACE INTO ");
 	table_sql(sink, &sql);
 	pgw_buf_puts(&sql, is_ch(sink) ? " (slot, table_name, lsn, commit_time, seq) SELECT "
-				      : " (slot, table_name, lsn, commit_time, applied_at) VALUES (");
+				       : " (slot, table_name, lsn, commit_time, applied_at) VALUES (");
 	sink->ops->literal(&sql, slot);
 	pgw_buf_puts(&sql, ", ");
 	sink->ops->literal(&sql, table);

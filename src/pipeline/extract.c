@@ -42,7 +42,8 @@ static int mkdir_p(const char *path, struct pgw_err *err)
 			char saved = *p;
 			*p = '\0';
 			if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
-				rc = pgw_err_set(err, PGW_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+				rc = pgw_err_set(err, PGW_ERR_IO, "cannot create directory %s: %s", tmp,
+						 strerror(errno));
 				break;
 			}
 			*p = saved;
@@ -249,8 +250,7 @@ static int copy_to_files(struct pgw_run *run, const char *select_sql, struct chu
 	return rc;
 }
 
-static int write_manifest(const char *dir, const struct pgw_plan *plan, long long rows, int files,
-			  struct pgw_err *err)
+static int write_manifest(const char *dir, const struct pgw_plan *plan, long long rows, int files, struct pgw_err *err)
 {
 	char *path = pgw_asprintf("%s/%s", dir, MANIFEST), *tmp = pgw_asprintf("%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
@@ -317,8 +317,9 @@ static int read_manifest(const char *dir, const char *name, struct manifest *m, 
 	FILE *f = fopen(path, "r");
 	free(path);
 	if (!f)
-		return pgw_err_set(err, PGW_ERR_USAGE, "nothing extracted for table \"%s\" in %s; run `pgwarehouse extract %s` first",
-				   name, dir, name);
+		return pgw_err_set(err, PGW_ERR_USAGE,
+				   "nothing extracted for table \"%s\" in %s; run `pgwarehouse extract %s` first", name,
+				   dir, name);
 	char line[256];
 	int found = 0;
 	while (fgets(line, sizeof(line), f)) {
@@ -329,8 +330,8 @@ static int read_manifest(const char *dir, const char *name, struct manifest *m, 
 	}
 	fclose(f);
 	if (found != 4 || m->mode < PGW_LOAD_REPLACE || m->mode > PGW_LOAD_UPSERT)
-		return pgw_err_set(err, PGW_ERR_IO, "%s/%s is damaged; run `pgwarehouse extract %s` again", dir, MANIFEST,
-				   name);
+		return pgw_err_set(err, PGW_ERR_IO, "%s/%s is damaged; run `pgwarehouse extract %s` again", dir,
+				   MANIFEST, name);
 	return 0;
 }
 
@@ -346,8 +347,9 @@ static int check_header(struct pgw_csv *r, const struct pgw_table_def *def, stru
 		ok = !strcmp(v, def->cols[i].name);
 	}
 	if (!ok)
-		return pgw_err_set(err, PGW_ERR_DATA, "%s: header does not match the columns of \"%s\"; run extract again",
-				   r->path, def->name);
+		return pgw_err_set(err, PGW_ERR_DATA,
+				   "%s: header does not match the columns of \"%s\"; run extract again", r->path,
+				   def->name);
 	return 0;
 }
 
@@ -416,8 +418,8 @@ static int archive_files(const char *dir, char **files, int n, struct pgw_err *e
 static int load_files(struct pgw_run *run, const char *dir, char **files, int nfiles, struct pgw_table_def *def,
 		      enum pgw_load_mode mode, long long want_rows, struct pgw_table_result *res)
 {
-	struct pgw_target target = {.def = def, .name = def->name,
-				    .schema = strcmp(def->schema, run->cfg->pgschema) ? def->schema : NULL};
+	struct pgw_target target = {
+		.def = def, .name = def->name, .schema = strcmp(def->schema, run->cfg->pgschema) ? def->schema : NULL};
 	const struct pgw_typeinfo **types = pgw_calloc((size_t)def->ncols, sizeof(*types));
 	for (int i = 0; i < def->ncols; i++)
 		types[i] = &def->cols[i].ti;

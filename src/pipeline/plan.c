@@ -33,8 +33,8 @@ static void column_expr(const struct pgw_run *run, struct pgw_buf *b, const stru
 }
 
 /* A literal of the column's type from the watermark text (see sink.h). */
-static void watermark_literal(const struct pgw_run *run, struct pgw_buf *b, const struct pgw_coldef *c,
-			      const char *v, bool pgtext)
+static void watermark_literal(const struct pgw_run *run, struct pgw_buf *b, const struct pgw_coldef *c, const char *v,
+			      bool pgtext)
 {
 	bool text = key_as_text(run, c);
 	switch (pgtext || text ? PGW_T_TEXT : c->ti.type) {
@@ -45,7 +45,8 @@ static void watermark_literal(const struct pgw_run *run, struct pgw_buf *b, cons
 		return;
 	case PGW_T_TIMESTAMP:
 	case PGW_T_TIMESTAMPTZ:
-		pgw_buf_puts(b, c->ti.type == PGW_T_TIMESTAMP ? "(TIMESTAMP '1970-01-01'" : "(TIMESTAMPTZ '1970-01-01 00:00:00+00'");
+		pgw_buf_puts(b, c->ti.type == PGW_T_TIMESTAMP ? "(TIMESTAMP '1970-01-01'"
+							      : "(TIMESTAMPTZ '1970-01-01 00:00:00+00'");
 		pgw_buf_puts(b, " + ");
 		pgw_buf_literal(b, v);
 		pgw_buf_puts(b, "::int8 * INTERVAL '1 microsecond')");
@@ -78,8 +79,8 @@ static void row_expr(const struct pgw_run *run, struct pgw_buf *b, const struct 
 }
 
 /* PostgreSQL's text of a watermark row, for the run log; NULL when it cannot be had. */
-static char *watermark_text(struct pgw_run *run, const struct pgw_table_def *def, const int *cols, int n,
-			    char **vals, const bool *pgtext)
+static char *watermark_text(struct pgw_run *run, const struct pgw_table_def *def, const int *cols, int n, char **vals,
+			    const bool *pgtext)
 {
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
@@ -144,11 +145,16 @@ static void limit_clause(const struct pgw_run *run, const struct pgw_table_def *
 static bool orderable_for_last_modified(enum pgw_type t)
 {
 	switch (t) {
-	case PGW_T_INT16: case PGW_T_INT32: case PGW_T_INT64: case PGW_T_FLOAT32: case PGW_T_FLOAT64:
-	case PGW_T_DECIMAL: case PGW_T_DATE: case PGW_T_TIMESTAMP: case PGW_T_TIMESTAMPTZ:
-		return true;
-	default:
-		return false;
+	case PGW_T_INT16:
+	case PGW_T_INT32:
+	case PGW_T_INT64:
+	case PGW_T_FLOAT32:
+	case PGW_T_FLOAT64:
+	case PGW_T_DECIMAL:
+	case PGW_T_DATE:
+	case PGW_T_TIMESTAMP:
+	case PGW_T_TIMESTAMPTZ: return true;
+	default: return false;
 	}
 }
 
@@ -156,10 +162,11 @@ int pgw_check_last_modified(const struct pgw_table_def *def, const char *col, in
 {
 	*idx = pgw_table_def_col(def, col);
 	if (*idx < 0)
-		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "table \"%s\" has no column \"%s\" for last_modified; fix last_modified in the config "
-				   "or on the command line",
-				   def->name, col);
+		return pgw_err_set(
+			err, PGW_ERR_CONFIG,
+			"table \"%s\" has no column \"%s\" for last_modified; fix last_modified in the config "
+			"or on the command line",
+			def->name, col);
 	if (!orderable_for_last_modified(def->cols[*idx].ti.type))
 		return pgw_err_set(err, PGW_ERR_CONFIG,
 				   "column \"%s\".\"%s\" (%s) cannot serve as last_modified; use a timestamp, date or "
@@ -222,10 +229,11 @@ static int may_replace(const struct pgw_run *run, const struct pgw_table_def *de
 		pgw_warn("warehouse table \"%s\" was not created by pgwarehouse; replacing it (--force)", def->name);
 		return 0;
 	}
-	return pgw_err_set(err, PGW_ERR_TABLE,
-			   "warehouse table \"%s\" was not created by pgwarehouse and has other columns; left as it is: "
-			   "rename it, or run with --force to replace it",
-			   def->name);
+	return pgw_err_set(
+		err, PGW_ERR_TABLE,
+		"warehouse table \"%s\" was not created by pgwarehouse and has other columns; left as it is: "
+		"rename it, or run with --force to replace it",
+		def->name);
 }
 
 /* Picks mode and strategy; appends the WHERE/ORDER BY of incremental strategies to sql. */
@@ -280,10 +288,12 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 	}
 	const struct pgw_coldef *k = unordered_key(run, def);
 	if (k) {
-		pgw_warn("table \"%s\": key column \"%s\" (%s) is kept as text in the warehouse, where it does not sort "
-			 "as in PostgreSQL, so new rows cannot be found by key; reloading it in full (set last_modified, "
-			 "or reload: true to silence this)",
-			 def->name, k->name, k->pgtype);
+		pgw_warn(
+			"table \"%s\": key column \"%s\" (%s) is kept as text in the warehouse, where it does not sort "
+			"as in PostgreSQL, so new rows cannot be found by key; reloading it in full (set "
+			"last_modified, "
+			"or reload: true to silence this)",
+			def->name, k->name, k->pgtype);
 		return 0;
 	}
 	plan->mode = PGW_LOAD_APPEND;

@@ -91,8 +91,10 @@ static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 
 const char *pgw_command_name(enum pgw_command cmd)
 {
-	static const char *const names[] = {[PGW_CMD_SYNC] = "sync", [PGW_CMD_RELOAD] = "reload",
-					    [PGW_CMD_EXTRACT] = "extract", [PGW_CMD_LOAD] = "load"};
+	static const char *const names[] = {[PGW_CMD_SYNC] = "sync",
+					    [PGW_CMD_RELOAD] = "reload",
+					    [PGW_CMD_EXTRACT] = "extract",
+					    [PGW_CMD_LOAD] = "load"};
 	return names[cmd];
 }
 
@@ -108,7 +110,9 @@ void pgw_run_record(struct pgw_run *run, enum pgw_command cmd, const struct pgw_
 		.bytes = res->bytes,
 		.watermark_before = res->wm_before,
 		.watermark_after = res->wm_after,
-		.status = res->ok ? "ok" : res->err.code == PGW_ERR_INTERRUPTED ? "interrupted" : "failed",
+		.status = res->ok				 ? "ok"
+			  : res->err.code == PGW_ERR_INTERRUPTED ? "interrupted"
+								 : "failed",
 		.error = res->ok ? NULL : res->err.msg,
 	};
 	struct pgw_err err = {0};
@@ -131,10 +135,12 @@ static char *destination(const struct pgw_config *cfg, enum pgw_command cmd)
 		return id;
 	}
 	if (!strcmp(cfg->backend, "clickhouse"))
-		return pgw_asprintf("clickhouse:%s:%s/%s", cfg->clickhouse_host, cfg->clickhouse_port ? cfg->clickhouse_port : "",
+		return pgw_asprintf("clickhouse:%s:%s/%s", cfg->clickhouse_host,
+				    cfg->clickhouse_port ? cfg->clickhouse_port : "",
 				    cfg->clickhouse_database ? cfg->clickhouse_database : "default");
 	return pgw_asprintf("snowflake:%s/%s/%s", cfg->snowsql_account ? cfg->snowsql_account : "",
-			    cfg->snowsql_database ? cfg->snowsql_database : "", cfg->snowsql_schema ? cfg->snowsql_schema : "");
+			    cfg->snowsql_database ? cfg->snowsql_database : "",
+			    cfg->snowsql_schema ? cfg->snowsql_schema : "");
 }
 
 /* Two runs loading the same table into the same place would trip over each other's helper
@@ -145,14 +151,15 @@ static int lock_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 	char *dest = destination(run->cfg, cmd);
 	char *key = pgw_asprintf("%s|%s", dest, name);
 	const char *params[] = {key};
-	PGresult *res = pgw_pg_query(run->pg, "SELECT pg_try_advisory_xact_lock(1885821800, hashtext($1))", 1,
-				     params, err);
+	PGresult *res =
+		pgw_pg_query(run->pg, "SELECT pg_try_advisory_xact_lock(1885821800, hashtext($1))", 1, params, err);
 	int rc = res ? 0 : -1;
 	if (res && strcmp(PQgetvalue(res, 0, 0), "t"))
-		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE,
-				 "another pgwarehouse run is loading table %s into the same %s; skipped, run again when "
-				 "it has finished",
-				 name, cmd == PGW_CMD_EXTRACT ? "directory" : "warehouse");
+		rc = pgw_err_set(
+			err, PGW_ERR_WAREHOUSE,
+			"another pgwarehouse run is loading table %s into the same %s; skipped, run again when "
+			"it has finished",
+			name, cmd == PGW_CMD_EXTRACT ? "directory" : "warehouse");
 	PQclear(res);
 	free(key);
 	free(dest);

@@ -11,9 +11,9 @@
 
 /* Plain lower-case names that no dialect reserves, left unquoted so Snowflake resolves them
  * (it upper-cases unquoted names) the same way in CREATE, INSERT and SELECT. */
-static const char *const columns[] = {"table_name", "command", "strategy", "started_at", "finished_at", "row_count",
-				      "byte_count", "watermark_before", "watermark_after", "status", "error",
-				      "started_us"};
+static const char *const columns[] = {"table_name",	 "command",   "strategy",   "started_at",
+				      "finished_at",	 "row_count", "byte_count", "watermark_before",
+				      "watermark_after", "status",    "error",	    "started_us"};
 
 /* Column types, in the order of columns[]: t text, T time, i integer. started_us (microseconds
  * since 1970) orders runs everywhere: ClickHouse's DateTime holds whole seconds only. */
@@ -88,8 +88,8 @@ int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, str
 	pgw_buf_puts(&sql, "INSERT INTO ");
 	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
 	pgw_buf_puts(&sql, " VALUES (");
-	const char *head[] = {r->table, r->command, r->strategy}, *tail[] = {r->watermark_before, r->watermark_after,
-									  r->status, r->error};
+	const char *head[] = {r->table, r->command, r->strategy},
+		   *tail[] = {r->watermark_before, r->watermark_after, r->status, r->error};
 	for (size_t i = 0; i < 3; i++) {
 		literal(sink, &sql, head[i]);
 		pgw_buf_puts(&sql, ", ");
@@ -152,14 +152,17 @@ static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *ta
 	const char *fmt_time = d == PGW_SQL_CLICKHOUSE ? "toString(%s, 'UTC')" : "CAST(%s AS VARCHAR)";
 	const char *text = d == PGW_SQL_CLICKHOUSE ? "toString(%s)" : fmt_time;
 	if (d == PGW_SQL_CLICKHOUSE) { /* argMax skips NULLs, hence ifNull: '' reads as none */
-		pgw_buf_puts(sql, "SELECT table_name, argMax(command, started_us), argMax(ifNull(strategy, ''), started_us), ");
+		pgw_buf_puts(
+			sql,
+			"SELECT table_name, argMax(command, started_us), argMax(ifNull(strategy, ''), started_us), ");
 		pgw_buf_printf(sql, fmt_time, "argMax(started_at, started_us)");
 		pgw_buf_puts(sql, ", ");
 		pgw_buf_printf(sql, fmt_time, "argMax(finished_at, started_us)");
 		pgw_buf_puts(sql, ", ");
 		pgw_buf_printf(sql, text, "argMax(row_count, started_us)");
 		pgw_buf_puts(sql, ", argMax(ifNull(status, ''), started_us), argMax(ifNull(error, ''), started_us), ");
-		pgw_buf_puts(sql, "if(countIf(status = 'ok') = 0, '', toString(maxIf(started_at, status = 'ok'), 'UTC')), ");
+		pgw_buf_puts(sql,
+			     "if(countIf(status = 'ok') = 0, '', toString(maxIf(started_at, status = 'ok'), 'UTC')), ");
 		pgw_buf_puts(sql, "argMax(ifNull(watermark_after, ''), started_us) FROM ");
 	} else {
 		pgw_buf_puts(sql, "SELECT table_name, command, strategy, ");

@@ -9,14 +9,14 @@
 
 struct pgw_run_record {
 	const char *table;
-	const char *command;  /* sync, reload, load */
-	const char *strategy; /* NULL when the table failed before choosing one */
+	const char *command;	  /* sync, reload, load */
+	const char *strategy;	  /* NULL when the table failed before choosing one */
 	double started, finished; /* seconds since 1970, UTC */
 	long long rows;
 	unsigned long long bytes;
 	const char *watermark_before, *watermark_after; /* PostgreSQL's text of the key values, or NULL */
-	const char *status;   /* ok, failed, interrupted */
-	const char *error;    /* NULL when ok */
+	const char *status;				/* ok, failed, interrupted */
+	const char *error;				/* NULL when ok */
 };
 
 /* Appends r, creating the table on first use. */

@@ -32,8 +32,7 @@ static enum split choose(struct pgw_run *run, const struct pgw_plan *plan)
 		return SPLIT_CTID;
 	if (integer_key(def))
 		return SPLIT_KEY;
-	pgw_debug("%s: one COPY stream: no TID range scans before PostgreSQL 14 and no single integer key",
-		  def->name);
+	pgw_debug("%s: one COPY stream: no TID range scans before PostgreSQL 14 and no single integer key", def->name);
 	return SPLIT_NONE;
 }
 
@@ -145,8 +144,7 @@ static int stream_count(struct pgw_run *run, const struct pgw_plan *plan, enum s
 	return n;
 }
 
-int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot,
-		   struct pgw_err *err)
+int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot, struct pgw_err *err)
 {
 	enum split how = choose(run, plan);
 	long long blocks = 0, lo = 0, hi = 0;

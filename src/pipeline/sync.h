@@ -16,10 +16,10 @@ struct pgw_run {
 	const struct pgw_config *cfg;
 	struct pgw_pg *pg;
 	struct pgw_sink *sink;
-	const char *last_modified; /* from the command line, or NULL */
+	const char *last_modified;	  /* from the command line, or NULL */
 	bool last_modified_where_present; /* `all`: tables without that column keep their own strategy */
-	bool force; /* replace warehouse tables pgwarehouse did not create */
-	struct pgw_progress *progress; /* of the table being run, or NULL */
+	bool force;			  /* replace warehouse tables pgwarehouse did not create */
+	struct pgw_progress *progress;	  /* of the table being run, or NULL */
 	/* change data capture's copy of a table: the transaction imports the replication slot's
 	 * snapshot, and the load commits with commit_sql (the table's stream position) */
 	const char *import_snapshot;
@@ -49,9 +49,9 @@ struct pgw_plan {
 	enum pgw_load_mode mode;
 	const char *strategy;
 	char *select_sql; /* the SELECT to COPY out */
-	int *order;       /* columns that order rows under max_records (NULL: the key) */
+	int *order;	  /* columns that order rows under max_records (NULL: the key) */
 	int norder;
-	char *wm_before;  /* the watermark of an incremental strategy, as PostgreSQL's text */
+	char *wm_before; /* the watermark of an incremental strategy, as PostgreSQL's text */
 };
 
 /* Reads the table's definition and the warehouse's state inside the current Postgres transaction

@@ -41,7 +41,7 @@ struct pgw_table_def *pgw_changes_def(const struct pgw_table_def *def)
 	c->ncols = def->ncols + 2;
 	c->cols = pgw_calloc((size_t)c->ncols, sizeof(*c->cols));
 	for (int i = 0; i < def->ncols; i++) {
-		c->cols[i] = def->cols[i]; /* shares the names and type details with def */
+		c->cols[i] = def->cols[i];  /* shares the names and type details with def */
 		c->cols[i].notnull = false; /* a deleted key's other columns are NULL */
 	}
 	for (int k = 0; k < def->npk; k++) /* ...but every staged row has its key (a sort key on ClickHouse) */

@@ -38,16 +38,16 @@ struct pgw_target {
 	const char *commit_sql; /* optional: one more statement in the load's transaction, before it commits */
 	/* PGW_LOAD_CHANGES: */
 	const struct pgw_table_def *stage_def; /* pgw_changes_def(def) */
-	bool truncate_first;                   /* empty the table first (PostgreSQL sent a TRUNCATE) */
-	const bool *keep_cols;                 /* columns some staged row keeps (ncols of def), or NULL */
+	bool truncate_first;		       /* empty the table first (PostgreSQL sent a TRUNCATE) */
+	const bool *keep_cols;		       /* columns some staged row keeps (ncols of def), or NULL */
 };
 
 struct pgw_wh_state {
 	bool exists;
-	bool ours;         /* created by pgwarehouse */
+	bool ours;	   /* created by pgwarehouse */
 	bool same_shape;   /* ...from the same columns and types */
 	bool same_columns; /* its column names are the PostgreSQL table's (any case), whoever made it */
-	bool unmarked;     /* the warehouse keeps no pgwarehouse marker: ours is unknown (ClickHouse) */
+	bool unmarked;	   /* the warehouse keeps no pgwarehouse marker: ours is unknown (ClickHouse) */
 };
 
 struct pgw_wh_table {

@@ -7,11 +7,29 @@
 #include "source/pg.h"
 
 enum {
-	OID_BOOL = 16, OID_BYTEA = 17, OID_CHAR = 18, OID_NAME = 19, OID_INT8 = 20, OID_INT2 = 21,
-	OID_INT4 = 23, OID_TEXT = 25, OID_OID = 26, OID_JSON = 114, OID_FLOAT4 = 700, OID_FLOAT8 = 701,
-	OID_BPCHAR = 1042, OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIME = 1083, OID_TIMESTAMP = 1114,
-	OID_TIMESTAMPTZ = 1184, OID_INTERVAL = 1186, OID_TIMETZ = 1266, OID_NUMERIC = 1700,
-	OID_UUID = 2950, OID_JSONB = 3802,
+	OID_BOOL = 16,
+	OID_BYTEA = 17,
+	OID_CHAR = 18,
+	OID_NAME = 19,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_TEXT = 25,
+	OID_OID = 26,
+	OID_JSON = 114,
+	OID_FLOAT4 = 700,
+	OID_FLOAT8 = 701,
+	OID_BPCHAR = 1042,
+	OID_VARCHAR = 1043,
+	OID_DATE = 1082,
+	OID_TIME = 1083,
+	OID_TIMESTAMP = 1114,
+	OID_TIMESTAMPTZ = 1184,
+	OID_INTERVAL = 1186,
+	OID_TIMETZ = 1266,
+	OID_NUMERIC = 1700,
+	OID_UUID = 2950,
+	OID_JSONB = 3802,
 };
 
 struct pg_type_row {
@@ -114,7 +132,8 @@ static bool map_scalar(unsigned int oid, int typmod, struct pgw_typeinfo *ti, bo
 	case OID_INT8: ti->type = PGW_T_INT64; return true;
 	case OID_FLOAT4: ti->type = PGW_T_FLOAT32; return true;
 	case OID_FLOAT8: ti->type = PGW_T_FLOAT64; return true;
-	case OID_TEXT: case OID_VARCHAR: ti->type = PGW_T_TEXT; return true;
+	case OID_TEXT:
+	case OID_VARCHAR: ti->type = PGW_T_TEXT; return true;
 	case OID_BYTEA: ti->type = PGW_T_BYTES; return true;
 	case OID_UUID: ti->type = PGW_T_UUID; return true;
 	case OID_DATE: ti->type = PGW_T_DATE; return true;
@@ -123,7 +142,8 @@ static bool map_scalar(unsigned int oid, int typmod, struct pgw_typeinfo *ti, bo
 	case OID_TIMESTAMP: ti->type = PGW_T_TIMESTAMP; return true;
 	case OID_TIMESTAMPTZ: ti->type = PGW_T_TIMESTAMPTZ; return true;
 	case OID_INTERVAL: ti->type = PGW_T_INTERVAL; return true;
-	case OID_JSON: case OID_JSONB: ti->type = PGW_T_JSON; return true;
+	case OID_JSON:
+	case OID_JSONB: ti->type = PGW_T_JSON; return true;
 	case OID_NUMERIC:
 		if (decimal_fits(typmod, &ti->precision, &ti->scale)) {
 			ti->type = PGW_T_DECIMAL;
@@ -136,7 +156,9 @@ static bool map_scalar(unsigned int oid, int typmod, struct pgw_typeinfo *ti, bo
 		break;
 	/* char(n) is selected as text, which drops the padding PostgreSQL treats as insignificant:
 	 * kept, `WHERE code = 'ab'` would match in PostgreSQL and not in the warehouse */
-	case OID_BPCHAR: case OID_NAME: case OID_CHAR: break;
+	case OID_BPCHAR:
+	case OID_NAME:
+	case OID_CHAR: break;
 	default: *lossy = true; break;
 	}
 	ti->type = PGW_T_TEXT;
@@ -206,13 +228,14 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 			 struct pgw_err *err)
 {
 	const char *params[] = {schema, name};
-	PGresult *res = pgw_pg_query(pg,
-				     "SELECT c.oid, c.relkind, c.reltuples, c.relrowsecurity AND NOT (r.rolsuper OR "
-				     "r.rolbypassrls OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)) "
-				     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-				     "JOIN pg_roles r ON r.rolname = current_user WHERE n.nspname = $1 AND c.relname = $2 "
-				     "AND c.relkind IN ('r','p','v','m','f')",
-				     2, params, err);
+	PGresult *res =
+		pgw_pg_query(pg,
+			     "SELECT c.oid, c.relkind, c.reltuples, c.relrowsecurity AND NOT (r.rolsuper OR "
+			     "r.rolbypassrls OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)) "
+			     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+			     "JOIN pg_roles r ON r.rolname = current_user WHERE n.nspname = $1 AND c.relname = $2 "
+			     "AND c.relkind IN ('r','p','v','m','f')",
+			     2, params, err);
 	if (!res)
 		return -1;
 	int found = PQntuples(res) == 1;
@@ -231,12 +254,14 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 /* Columns in order with their place in the primary key, then every type they reach. */
 static int read_columns(struct pgw_pg *pg, struct pgw_table_def *def, struct pgw_err *err)
 {
-	PGresult *res = query_oid(pg,
-				     "SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, format_type(a.atttypid, "
-				     "a.atttypmod), (SELECT k.ord FROM pg_index i CROSS JOIN LATERAL "
-				     "unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) WHERE i.indrelid = a.attrelid "
-				     "AND i.indisprimary AND k.attnum = a.attnum) FROM pg_attribute a WHERE a.attrelid = $1 "
-				     "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", def->oid, err);
+	PGresult *res =
+		query_oid(pg,
+			  "SELECT a.attname, a.atttypid, a.atttypmod, a.attnotnull, format_type(a.atttypid, "
+			  "a.atttypmod), (SELECT k.ord FROM pg_index i CROSS JOIN LATERAL "
+			  "unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) WHERE i.indrelid = a.attrelid "
+			  "AND i.indisprimary AND k.attnum = a.attnum) FROM pg_attribute a WHERE a.attrelid = $1 "
+			  "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+			  def->oid, err);
 	struct types ty = {res ? query_oid(pg, TYPES_SQL, def->oid, err) : NULL};
 	if (!ty.res) {
 		PQclear(res);
@@ -275,9 +300,10 @@ static int find_named(struct pgw_pg *pg, const char *name, struct pgw_table_def 
 		free(s);
 	}
 	if (found == 0)
-		pgw_err_set(err, PGW_ERR_CONFIG,
-			    "table \"%s\" not found in PostgreSQL schema \"%s\"; check the name with `pgwarehouse list`",
-			    name, pg->cfg->pgschema);
+		pgw_err_set(
+			err, PGW_ERR_CONFIG,
+			"table \"%s\" not found in PostgreSQL schema \"%s\"; check the name with `pgwarehouse list`",
+			name, pg->cfg->pgschema);
 	return found;
 }
 
@@ -288,10 +314,11 @@ static int refuse_partial(struct pgw_pg *pg, const struct pgw_table_def *def, st
 	if (!def->rls_partial)
 		return 0;
 	const char *user = PQuser(pg->conn);
-	return pgw_err_set(err, PGW_ERR_TABLE,
-			   "table \"%s\".\"%s\" has row-level security and role \"%s\" would read only the rows its "
-			   "policies allow; as a superuser run ALTER ROLE \"%s\" BYPASSRLS, or sync as the table's owner",
-			   def->schema, def->name, user, user);
+	return pgw_err_set(
+		err, PGW_ERR_TABLE,
+		"table \"%s\".\"%s\" has row-level security and role \"%s\" would read only the rows its "
+		"policies allow; as a superuser run ALTER ROLE \"%s\" BYPASSRLS, or sync as the table's owner",
+		def->schema, def->name, user, user);
 }
 
 int pgw_pg_table_def(struct pgw_pg *pg, const char *name, struct pgw_table_def **out, struct pgw_err *err)
@@ -315,8 +342,7 @@ int pgw_pg_find_table(struct pgw_pg *pg, const char *name, struct pgw_relation *
 	return found > 0 ? 0 : -1;
 }
 
-int pgw_pg_lock(struct pgw_pg *pg, const char *schema, const char *name, char relkind, bool nowait,
-		struct pgw_err *err)
+int pgw_pg_lock(struct pgw_pg *pg, const char *schema, const char *name, char relkind, bool nowait, struct pgw_err *err)
 {
 	/* LOCK TABLE takes tables, partitioned tables (with their partitions) and views (with the
 	 * tables under them); materialized views and foreign tables cannot be locked */

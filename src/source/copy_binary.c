@@ -10,8 +10,8 @@
 #include "core/log.h"
 #include "source/pg.h"
 
-#define PG_EPOCH_DAYS 10957                 /* 2000-01-01 - 1970-01-01 */
-#define PG_EPOCH_MICROS 946684800000000LL   /* the same in microseconds */
+#define PG_EPOCH_DAYS 10957		  /* 2000-01-01 - 1970-01-01 */
+#define PG_EPOCH_MICROS 946684800000000LL /* the same in microseconds */
 
 static const char copy_signature[11] = "PGCOPY\n\377\r\n\0";
 
@@ -92,8 +92,9 @@ static int decode_decimal(struct field_ctx *fc, const struct pgw_typeinfo *ti, c
 		} else if (e < 0 && e > -4 && d % (int)p10[-e] == 0) {
 			acc += d / (int)p10[-e];
 		} else if (d != 0) {
-			return pgw_err_set(fc->err, PGW_ERR_DATA, "column \"%s\": numeric value does not fit DECIMAL(%d,%d)",
-					   fc->col->name, ti->precision, ti->scale);
+			return pgw_err_set(fc->err, PGW_ERR_DATA,
+					   "column \"%s\": numeric value does not fit DECIMAL(%d,%d)", fc->col->name,
+					   ti->precision, ti->scale);
 		}
 	}
 	*out = sign == 0x4000 ? -acc : acc;
@@ -145,10 +146,11 @@ static int decode_list(struct field_ctx *fc, const struct pgw_typeinfo *ti, stru
 	if (ndim == 0)
 		return 0;
 	if (ndim != 1)
-		return pgw_err_set(fc->err, PGW_ERR_DATA,
-				   "column \"%s\" holds a %d-dimensional array; only one-dimensional arrays map to a list "
-				   "(cast the column to text in a view to sync it)",
-				   fc->col->name, ndim);
+		return pgw_err_set(
+			fc->err, PGW_ERR_DATA,
+			"column \"%s\" holds a %d-dimensional array; only one-dimensional arrays map to a list "
+			"(cast the column to text in a view to sync it)",
+			fc->col->name, ndim);
 	if (len < 20)
 		return bad_len(fc, len);
 	uint32_t n = rd32(p + 12);
@@ -183,11 +185,11 @@ static int64_t shift_ts(uint64_t raw)
 static int decode_fixed(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c,
 			const unsigned char *p, size_t len)
 {
-	static const size_t need[] = {[PGW_T_BOOL] = 1,     [PGW_T_INT16] = 2,     [PGW_T_INT32] = 4,
-				      [PGW_T_INT64] = 8,    [PGW_T_FLOAT32] = 4,   [PGW_T_FLOAT64] = 8,
-				      [PGW_T_UUID] = 16,    [PGW_T_DATE] = 4,      [PGW_T_TIME] = 8,
-				      [PGW_T_TIMETZ] = 12,  [PGW_T_TIMESTAMP] = 8, [PGW_T_TIMESTAMPTZ] = 8,
-				      [PGW_T_INTERVAL] = 16};
+	static const size_t need[] = {
+		[PGW_T_BOOL] = 1,     [PGW_T_INT16] = 2,   [PGW_T_INT32] = 4,	  [PGW_T_INT64] = 8,
+		[PGW_T_FLOAT32] = 4,  [PGW_T_FLOAT64] = 8, [PGW_T_UUID] = 16,	  [PGW_T_DATE] = 4,
+		[PGW_T_TIME] = 8,     [PGW_T_TIMETZ] = 12, [PGW_T_TIMESTAMP] = 8, [PGW_T_TIMESTAMPTZ] = 8,
+		[PGW_T_INTERVAL] = 16};
 	if (len != need[ti->type])
 		return bad_len(fc, len);
 	void *slot = pgw_col_push(c);
@@ -196,8 +198,16 @@ static int decode_fixed(struct field_ctx *fc, const struct pgw_typeinfo *ti, str
 	case PGW_T_INT16: *(int16_t *)slot = (int16_t)rd16(p); break;
 	case PGW_T_INT32: *(int32_t *)slot = (int32_t)rd32(p); break;
 	case PGW_T_INT64: *(int64_t *)slot = (int64_t)rd64(p); break;
-	case PGW_T_FLOAT32: { uint32_t u = rd32(p); memcpy(slot, &u, 4); break; }
-	case PGW_T_FLOAT64: { uint64_t u = rd64(p); memcpy(slot, &u, 8); break; }
+	case PGW_T_FLOAT32: {
+		uint32_t u = rd32(p);
+		memcpy(slot, &u, 4);
+		break;
+	}
+	case PGW_T_FLOAT64: {
+		uint64_t u = rd64(p);
+		memcpy(slot, &u, 8);
+		break;
+	}
 	case PGW_T_UUID: memcpy(slot, p, 16); break;
 	case PGW_T_DATE: {
 		int32_t d = (int32_t)rd32(p);
@@ -230,13 +240,12 @@ static int decode_value(struct field_ctx *fc, const struct pgw_typeinfo *ti, str
 {
 	switch (ti->type) {
 	case PGW_T_TEXT:
-	case PGW_T_BYTES:
-		pgw_col_push_str(c, (const char *)p, len);
-		return 0;
+	case PGW_T_BYTES: pgw_col_push_str(c, (const char *)p, len); return 0;
 	case PGW_T_JSON:
 		if (ti->src_oid == 3802) { /* jsonb: a version byte, then text */
 			if (len < 1 || p[0] != 1)
-				return pgw_err_set(fc->err, PGW_ERR_DATA, "column \"%s\": unknown jsonb version", fc->col->name);
+				return pgw_err_set(fc->err, PGW_ERR_DATA, "column \"%s\": unknown jsonb version",
+						   fc->col->name);
 			p++, len--;
 		}
 		pgw_col_push_str(c, (const char *)p, len);
@@ -255,10 +264,8 @@ static int decode_value(struct field_ctx *fc, const struct pgw_typeinfo *ti, str
 		*(uint32_t *)pgw_col_push(c) = idx;
 		return 0;
 	}
-	case PGW_T_LIST:
-		return decode_list(fc, ti, c, p, len);
-	default:
-		return decode_fixed(fc, ti, c, p, len);
+	case PGW_T_LIST: return decode_list(fc, ti, c, p, len);
+	default: return decode_fixed(fc, ti, c, p, len);
 	}
 }
 
@@ -267,7 +274,8 @@ int pgw_copy_decode_tuple(const struct pgw_table_def *def, const char *data, siz
 {
 	const unsigned char *p = (const unsigned char *)data;
 	if (len < 2 || (int16_t)rd16(p) != def->ncols)
-		return pgw_err_set(err, PGW_ERR_DATA, "table \"%s\": COPY row has an unexpected column count", def->name);
+		return pgw_err_set(err, PGW_ERR_DATA, "table \"%s\": COPY row has an unexpected column count",
+				   def->name);
 	size_t pos = 2;
 	for (int i = 0; i < def->ncols; i++) {
 		struct field_ctx fc = {&def->cols[i], err};

@@ -39,9 +39,15 @@ static const char *connect_hint(const char *msg)
 /* Failures that a moment later may be gone: a server restarting, a dropped network path. */
 static bool transient(const char *msg)
 {
-	static const char *const signs[] = {"Connection refused", "starting up", "shutting down", "in recovery mode",
-					    "timeout expired", "Connection reset", "server closed the connection",
-					    "too many clients", "No route to host"};
+	static const char *const signs[] = {"Connection refused",
+					    "starting up",
+					    "shutting down",
+					    "in recovery mode",
+					    "timeout expired",
+					    "Connection reset",
+					    "server closed the connection",
+					    "too many clients",
+					    "No route to host"};
 	for (size_t i = 0; i < sizeof(signs) / sizeof(signs[0]); i++)
 		if (strstr(msg, signs[i]))
 			return true;
@@ -91,12 +97,12 @@ static int connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, bool re
 {
 	const char *keys[14], *vals[14];
 	int n = 0;
-#define KV(k, v)                                                                                                  \
-	do {                                                                                                      \
-		if (v) {                                                                                          \
-			keys[n] = k;                                                                              \
-			vals[n++] = v;                                                                            \
-		}                                                                                                 \
+#define KV(k, v)                       \
+	do {                           \
+		if (v) {               \
+			keys[n] = k;   \
+			vals[n++] = v; \
+		}                      \
 	} while (0)
 	KV("host", cfg->pghost);
 	KV("port", cfg->pgport);
@@ -199,8 +205,7 @@ int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err)
 	return ok ? 0 : -1;
 }
 
-PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params,
-		       struct pgw_err *err)
+PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params, struct pgw_err *err)
 {
 	pgw_debug("pg: %s", sql);
 	PGresult *res = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);

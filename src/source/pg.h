@@ -28,8 +28,7 @@ int pgw_pg_begin(struct pgw_pg *pg, const char *mode, struct pgw_err *err);
 /* Runs a command that returns no rows. */
 int pgw_pg_exec(struct pgw_pg *pg, const char *sql, struct pgw_err *err);
 /* Runs a parameterised query; returns a result the caller PQclear()s, or NULL with err set. */
-PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params,
-		       struct pgw_err *err);
+PGresult *pgw_pg_query(struct pgw_pg *pg, const char *sql, int nparams, const char *const *params, struct pgw_err *err);
 /* Fills err from a failed result (NULL: the connection's error): "PostgreSQL: <what><message>;
  * <hint>", the SQLSTATE kept; returns -1. */
 int pgw_pg_result_error(struct pgw_pg *pg, const PGresult *res, const char *what, struct pgw_err *err);
@@ -75,8 +74,8 @@ void pgw_copy_free(struct pgw_copy *cp);
 /* Index of an enum label in ti->labels; -1 when it is not one of them. */
 int pgw_enum_lookup(const struct pgw_typeinfo *ti, const char *p, size_t len, uint32_t *out);
 /* Decodes one value of PostgreSQL's text output into column c (see text_decode.c). */
-int pgw_text_decode(const char *colname, const struct pgw_typeinfo *ti, const char *s, size_t len,
-		    struct pgw_column *c, struct pgw_err *err);
+int pgw_text_decode(const char *colname, const struct pgw_typeinfo *ti, const char *s, size_t len, struct pgw_column *c,
+		    struct pgw_err *err);
 
 /* Decodes one binary COPY tuple into the batch (exposed for unit tests). */
 int pgw_copy_decode_tuple(const struct pgw_table_def *def, const char *p, size_t len, struct pgw_batch *b,

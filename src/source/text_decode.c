@@ -339,8 +339,8 @@ static int decode_float(struct tctx *t, const struct pgw_typeinfo *ti, const cha
 
 static int decode_list(struct tctx *t, const struct pgw_typeinfo *ti, const char *s, size_t len, struct pgw_column *c);
 
-int pgw_text_decode(const char *colname, const struct pgw_typeinfo *ti, const char *s, size_t len,
-		    struct pgw_column *c, struct pgw_err *err)
+int pgw_text_decode(const char *colname, const struct pgw_typeinfo *ti, const char *s, size_t len, struct pgw_column *c,
+		    struct pgw_err *err)
 {
 	struct tctx t = {colname, err};
 	switch (ti->type) {

@@ -27,8 +27,10 @@ static void pg_text_expr(struct pgw_buf *b, const char *col, const char *type)
 		pgw_buf_printf(b, "'\\x' || hex(%s)", c);
 	else if (strstr(type, "[]"))
 		pgw_buf_printf(b,
-			       "CASE WHEN %s IS NOT NULL THEN '{' || coalesce(array_to_string(list_transform(%s, x -> CASE WHEN x IS NULL THEN 'NULL' ELSE "
-			       "'\"' || replace(replace(CAST(x AS VARCHAR), '\\', '\\\\'), '\"', '\\\"') || '\"' END), ','), '') "
+			       "CASE WHEN %s IS NOT NULL THEN '{' || coalesce(array_to_string(list_transform(%s, x -> "
+			       "CASE WHEN x IS NULL THEN 'NULL' ELSE "
+			       "'\"' || replace(replace(CAST(x AS VARCHAR), '\\', '\\\\'), '\"', '\\\"') || '\"' END), "
+			       "','), '') "
 			       "|| '}' END",
 			       c, c);
 	else if (!strncmp(type, "DATE", 4) || !strncmp(type, "TIMESTAMP", 9))

@@ -29,9 +29,16 @@ static void print_msg(const struct pgw_pgoutput_msg *m)
 	char lsn[24];
 	switch (m->type) {
 	case 'B': printf("B\n"); break;
-	case 'C': pgw_lsn_format(m->end_lsn, lsn); printf("C\n"); break;
+	case 'C':
+		pgw_lsn_format(m->end_lsn, lsn);
+		printf("C\n");
+		break;
 	case 'R': printf("R %s.%s %c %d\n", m->rel->schema, m->rel->name, m->rel->identity, m->rel->ncols); break;
-	case 'I': printf("I %s ", m->rel->name); print_tuple(&m->new); putchar('\n'); break;
+	case 'I':
+		printf("I %s ", m->rel->name);
+		print_tuple(&m->new);
+		putchar('\n');
+		break;
 	case 'U':
 		printf("U %s ", m->rel->name);
 		if (m->old_kind) {
@@ -42,7 +49,11 @@ static void print_msg(const struct pgw_pgoutput_msg *m)
 		print_tuple(&m->new);
 		putchar('\n');
 		break;
-	case 'D': printf("D %s %c:", m->rel->name, m->old_kind); print_tuple(&m->old); putchar('\n'); break;
+	case 'D':
+		printf("D %s %c:", m->rel->name, m->old_kind);
+		print_tuple(&m->old);
+		putchar('\n');
+		break;
 	case 'T': printf("T %d\n", m->ntruncate); break;
 	default: break;
 	}
@@ -88,7 +99,8 @@ static int read_slot(struct pgw_repl *r, const char *slot, const char *pub, stru
 
 int main(int argc, char **argv)
 {
-	if (argc < 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "read")) || (!strcmp(argv[1], "read") && argc < 4)) {
+	if (argc < 3 || (strcmp(argv[1], "create") && strcmp(argv[1], "read")) ||
+	    (!strcmp(argv[1], "read") && argc < 4)) {
 		fputs("usage: pgrepl create SLOT | pgrepl read SLOT PUBLICATION\n", stderr);
 		return 2;
 	}

@@ -35,8 +35,10 @@ int main(int argc, char **argv)
 	} else {
 		size_t i, j;
 		json_t *row, *v;
-		json_array_foreach(json_object_get(data, "rowset"), i, row) {
-			json_array_foreach(row, j, v) {
+		json_array_foreach(json_object_get(data, "rowset"), i, row)
+		{
+			json_array_foreach(row, j, v)
+			{
 				printf("%s%s", j ? "\t" : "", json_is_null(v) ? "\\N" : json_string_value(v));
 			}
 			putchar('\n');

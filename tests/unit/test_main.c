@@ -40,12 +40,13 @@ static void test_config_tables(void **state)
 	(void)state;
 	struct pgw_config cfg;
 	struct pgw_err err = {0};
-	int rc = load("postgres:\n  pghost: db.example\n  pgport: 6543\n  max_records: 10\n"
-		      "warehouse:\n  backend: duckdb\n  duckdb_path: /tmp/x.db\n"
-		      "tables:\n  - accounts\n  - users:\n      reload: true\n  - orders:\n      last_modified: updated_at\n"
-		      "  - shoppers:\n      last_modified: update_time\n      reload: [sun, thur]\n"
-		      "  - monthly:\n      reload: 15\n  - original_orders:\n      skip: true\n",
-		      &cfg, &err);
+	int rc = load(
+		"postgres:\n  pghost: db.example\n  pgport: 6543\n  max_records: 10\n"
+		"warehouse:\n  backend: duckdb\n  duckdb_path: /tmp/x.db\n"
+		"tables:\n  - accounts\n  - users:\n      reload: true\n  - orders:\n      last_modified: updated_at\n"
+		"  - shoppers:\n      last_modified: update_time\n      reload: [sun, thur]\n"
+		"  - monthly:\n      reload: 15\n  - original_orders:\n      skip: true\n",
+		&cfg, &err);
 	assert_int_equal(rc, 0);
 	assert_string_equal(cfg.pghost, "db.example");
 	assert_string_equal(cfg.pgport, "6543");
@@ -111,7 +112,9 @@ static void test_quoting(void **state)
 static void test_decode_numeric(void **state)
 {
 	(void)state;
-	struct pgw_coldef col = {.name = "n", .pgtype = "numeric(12,2)", .cast = "",
+	struct pgw_coldef col = {.name = "n",
+				 .pgtype = "numeric(12,2)",
+				 .cast = "",
 				 .ti = {.type = PGW_T_DECIMAL, .precision = 12, .scale = 2}};
 	struct pgw_table_def def = {.name = "t", .ncols = 1, .cols = &col};
 	const struct pgw_typeinfo *types[] = {&col.ti};
@@ -136,10 +139,10 @@ void test_pgoutput(void **state);
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_tables), cmocka_unit_test(test_config_errors),
-		cmocka_unit_test(test_weekdays),      cmocka_unit_test(test_quoting),
+		cmocka_unit_test(test_config_tables),  cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_weekdays),       cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_decode_numeric), cmocka_unit_test(test_sf_jwt),
-		cmocka_unit_test(test_sigv4), cmocka_unit_test(test_sf_encrypt),
+		cmocka_unit_test(test_sigv4),	       cmocka_unit_test(test_sf_encrypt),
 		cmocka_unit_test(test_pgoutput),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,12 +16,37 @@ struct msg {
 	char b[512];
 	size_t n;
 };
-static void put8(struct msg *m, unsigned v) { m->b[m->n++] = (char)v; }
-static void put16(struct msg *m, unsigned v) { put8(m, v >> 8); put8(m, v & 255); }
-static void put32(struct msg *m, uint32_t v) { put16(m, v >> 16); put16(m, v & 0xffff); }
-static void put64(struct msg *m, uint64_t v) { put32(m, (uint32_t)(v >> 32)); put32(m, (uint32_t)v); }
-static void puts0(struct msg *m, const char *s) { memcpy(m->b + m->n, s, strlen(s) + 1); m->n += strlen(s) + 1; }
-static void puttext(struct msg *m, const char *s) { put8(m, 't'); put32(m, (uint32_t)strlen(s)); memcpy(m->b + m->n, s, strlen(s)); m->n += strlen(s); }
+static void put8(struct msg *m, unsigned v)
+{
+	m->b[m->n++] = (char)v;
+}
+static void put16(struct msg *m, unsigned v)
+{
+	put8(m, v >> 8);
+	put8(m, v & 255);
+}
+static void put32(struct msg *m, uint32_t v)
+{
+	put16(m, v >> 16);
+	put16(m, v & 0xffff);
+}
+static void put64(struct msg *m, uint64_t v)
+{
+	put32(m, (uint32_t)(v >> 32));
+	put32(m, (uint32_t)v);
+}
+static void puts0(struct msg *m, const char *s)
+{
+	memcpy(m->b + m->n, s, strlen(s) + 1);
+	m->n += strlen(s) + 1;
+}
+static void puttext(struct msg *m, const char *s)
+{
+	put8(m, 't');
+	put32(m, (uint32_t)strlen(s));
+	memcpy(m->b + m->n, s, strlen(s));
+	m->n += strlen(s);
+}
 
 static struct msg relation_msg(void)
 {
@@ -81,7 +106,8 @@ void test_pgoutput(void **state)
 	assert_int_equal(m.new.vals[2].kind, 'u');
 
 	struct msg del = {0};
-	put8(&del, 'D'), put32(&del, 16384), put8(&del, 'K'), put16(&del, 3), puttext(&del, "43"), put8(&del, 'n'), put8(&del, 'n');
+	put8(&del, 'D'), put32(&del, 16384), put8(&del, 'K'), put16(&del, 3), puttext(&del, "43"), put8(&del, 'n'),
+		put8(&del, 'n');
 	assert_int_equal(pgw_pgoutput_parse(d, del.b, del.n, &m, &err), 0);
 	assert_int_equal(m.type, 'D');
 	assert_memory_equal(m.old.vals[0].data, "43", 2);

@@ -89,9 +89,10 @@ void test_sigv4(void **state)
 	char *auth = pgw_sigv4_authorization("GET", "examplebucket.s3.amazonaws.com", "/test.txt", "us-east-1",
 					     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 					     "20130524T000000Z", empty, extra, 6);
-	assert_string_equal(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
-				  "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-				  "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	assert_string_equal(auth,
+			    "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+			    "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+			    "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 	free(auth);
 }
 
@@ -109,11 +110,13 @@ void test_sf_encrypt(void **state)
 	pgw_buf_init(&out);
 	char *mkey, *miv, *mdesc;
 	struct pgw_err err = {0};
-	assert_int_equal(pgw_sf_encrypt(&enc, (const unsigned char *)plain, strlen(plain), &out, &mkey, &miv, &mdesc, &err), 0);
+	assert_int_equal(
+		pgw_sf_encrypt(&enc, (const unsigned char *)plain, strlen(plain), &out, &mkey, &miv, &mdesc, &err), 0);
 	assert_string_equal(mdesc, "{\"smkId\":\"42\",\"queryId\":\"q-1\",\"keySize\":\"128\"}");
 	unsigned char wrapped[64], iv[32], file_key[64], back[128];
 	size_t ml = strlen(mkey);
-	int wl = EVP_DecodeBlock(wrapped, (unsigned char *)mkey, (int)ml) - (mkey[ml - 1] == '=') - (mkey[ml - 2] == '=');
+	int wl = EVP_DecodeBlock(wrapped, (unsigned char *)mkey, (int)ml) - (mkey[ml - 1] == '=') -
+		 (mkey[ml - 2] == '=');
 	EVP_DecodeBlock(iv, (unsigned char *)miv, (int)strlen(miv));
 	int n1, n2;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();

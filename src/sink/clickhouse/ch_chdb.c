@@ -44,7 +44,8 @@ static int load_api(struct ch_chdb *c, const char *path, struct pgw_err *err)
 	c->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!c->lib)
 		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "cannot load chDB (%s): %s; install it with scripts/deps.sh --test or set clickhouse_chdb_library",
+				   "cannot load chDB (%s): %s; install it with scripts/deps.sh --test or set "
+				   "clickhouse_chdb_library",
 				   path, dlerror());
 	struct {
 		void **slot;
@@ -67,8 +68,8 @@ static int load_api(struct ch_chdb *c, const char *path, struct pgw_err *err)
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		*fns[i].slot = dlsym(c->lib, fns[i].name);
 		if (!*fns[i].slot)
-			return pgw_err_set(err, PGW_ERR_CONFIG, "%s lacks %s; pgwarehouse needs chDB 26.7 or later", path,
-					   fns[i].name);
+			return pgw_err_set(err, PGW_ERR_CONFIG, "%s lacks %s; pgwarehouse needs chDB 26.7 or later",
+					   path, fns[i].name);
 	}
 	return 0;
 }
@@ -150,14 +151,16 @@ static bool store_in_use(const char *path)
 int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err)
 {
 	if (!cfg->clickhouse_path)
-		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "clickhouse_host is `embedded` but clickhouse_path is not set; set it to a directory "
-				   "(or CLICKHOUSE_PATH)");
+		return pgw_err_set(
+			err, PGW_ERR_CONFIG,
+			"clickhouse_host is `embedded` but clickhouse_path is not set; set it to a directory "
+			"(or CLICKHOUSE_PATH)");
 	if (store_in_use(cfg->clickhouse_path))
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
-				   "the embedded ClickHouse store %s is in use by another process; wait for it to finish "
-				   "or stop it",
-				   cfg->clickhouse_path);
+		return pgw_err_set(
+			err, PGW_ERR_WAREHOUSE,
+			"the embedded ClickHouse store %s is in use by another process; wait for it to finish "
+			"or stop it",
+			cfg->clickhouse_path);
 	struct ch_chdb *c = pgw_calloc(1, sizeof(*c));
 	const char *lib = cfg->clickhouse_chdb_library ? cfg->clickhouse_chdb_library : "libchdb.so";
 	if (load_api(c, lib, err) < 0) {
@@ -170,7 +173,8 @@ int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct 
 	free(path_arg);
 	if (!c->conn) {
 		free(c);
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "chDB could not open %s; check clickhouse_path", cfg->clickhouse_path);
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "chDB could not open %s; check clickhouse_path",
+				   cfg->clickhouse_path);
 	}
 	pgw_debug("chdb: library %s, version %s", lib, c->api.version());
 	c->base.database = pgw_strdup(cfg->clickhouse_database ? cfg->clickhouse_database : "default");

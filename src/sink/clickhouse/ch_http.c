@@ -14,10 +14,10 @@
 
 struct ch_http {
 	struct ch_conn base;
-	char *url;      /* scheme://host:port/ */
-	char *where;    /* "ClickHouse at host:port" for messages */
+	char *url;   /* scheme://host:port/ */
+	char *where; /* "ClickHouse at host:port" for messages */
 	char *user, *password;
-	bool gzip;      /* compress INSERT bodies: worth it off this machine */
+	bool gzip; /* compress INSERT bodies: worth it off this machine */
 };
 
 static void add_setting(struct pgw_buf *url, const char *k, const char *v)
@@ -39,8 +39,8 @@ static int http_error(struct ch_http *h, const struct pgw_http_response *resp, s
 	return pgw_err_set(err, PGW_ERR_WAREHOUSE, "ClickHouse (HTTP %ld): %s", resp->status, line);
 }
 
-static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip,
-		bool idempotent, struct pgw_buf *out, struct pgw_err *err);
+static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip, bool idempotent,
+		struct pgw_buf *out, struct pgw_err *err);
 
 /* A statement a stop request cut off may go on running in the server (an INSERT ... SELECT, a
  * copy-and-swap): stop it there too, within the cleanup's time bound. */
@@ -58,8 +58,8 @@ static void kill_query(struct ch_http *h, const char *query_id)
 	pgw_buf_cleanup(&sql);
 }
 
-static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip,
-		bool idempotent, struct pgw_buf *out, struct pgw_err *err)
+static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip, bool idempotent,
+		struct pgw_buf *out, struct pgw_err *err)
 {
 	static atomic_uint counter;
 	char query_id[64];
@@ -78,8 +78,13 @@ static int post(struct ch_http *h, const char *query_param, const char *body, si
 	if (query_param)
 		add_setting(&url, "query", query_param);
 	struct pgw_http_header hdrs[] = {{"X-ClickHouse-User", h->user}, {"X-ClickHouse-Key", h->password}};
-	struct pgw_http_request req = {.url = url.data, .headers = hdrs, .nheaders = 2, .body = body,
-				       .body_len = len, .gzip = gzip, .idempotent = idempotent};
+	struct pgw_http_request req = {.url = url.data,
+				       .headers = hdrs,
+				       .nheaders = 2,
+				       .body = body,
+				       .body_len = len,
+				       .gzip = gzip,
+				       .idempotent = idempotent};
 	struct pgw_http_response resp;
 	int rc = pgw_http_send(&req, &resp, h->where, err);
 	if (rc < 0 && pgw_interrupted() && !pgw_cleaning_up())
@@ -89,8 +94,9 @@ static int post(struct ch_http *h, const char *query_param, const char *body, si
 	if (rc == 0 && out)
 		pgw_buf_add(out, resp.body.data ? resp.body.data : "", resp.body.len);
 	if (rc < 0 && err && strstr(err->msg, "cannot reach"))
-		pgw_err_append(err, "; check clickhouse_host/clickhouse_port (CLICKHOUSE_HOST/CLICKHOUSE_PORT) and that the "
-				    "server runs");
+		pgw_err_append(err,
+			       "; check clickhouse_host/clickhouse_port (CLICKHOUSE_HOST/CLICKHOUSE_PORT) and that the "
+			       "server runs");
 	pgw_http_response_cleanup(&resp);
 	pgw_buf_cleanup(&url);
 	return rc;
@@ -126,7 +132,8 @@ static void http_close(struct ch_conn *c)
 int pgw_ch_http_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err)
 {
 	if (!cfg->clickhouse_host)
-		return pgw_err_set(err, PGW_ERR_CONFIG, "clickhouse_host is not set; set it in the warehouse stanza or CLICKHOUSE_HOST");
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "clickhouse_host is not set; set it in the warehouse stanza or CLICKHOUSE_HOST");
 	bool secure = pgw_config_true(cfg->clickhouse_secure);
 	const char *port = cfg->clickhouse_port ? cfg->clickhouse_port : secure ? "8443" : "8123";
 	struct ch_http *h = pgw_calloc(1, sizeof(*h));

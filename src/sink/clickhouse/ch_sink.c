@@ -716,12 +716,14 @@ static bool ch_holds_text(struct pgw_sink *base, const struct pgw_typeinfo *ti)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
 	switch (ti->type) {
-	case PGW_T_DATE: case PGW_T_TIME: case PGW_T_TIMESTAMP: case PGW_T_TIMESTAMPTZ:
+	case PGW_T_DATE:
+	case PGW_T_TIME:
+	case PGW_T_TIMESTAMP:
+	case PGW_T_TIMESTAMPTZ:
 		/* old servers keep these as PostgreSQL's ISO text, fixed-width with the fraction's
 		 * trailing zeros dropped, which sorts as the values do (years 1 to 9999) */
 		return false;
-	default:
-		break;
+	default: break;
 	}
 	if (pgw_ch_store(&s->f, ti->type) == CH_AS_TEXT || ti->type == PGW_T_JSON || ti->type == PGW_T_LIST)
 		return true;

@@ -20,14 +20,11 @@ enum ch_store pgw_ch_store(const struct ch_features *f, enum pgw_type t)
 	switch (t) {
 	case PGW_T_TIME:
 	case PGW_T_TIMETZ:
-	case PGW_T_INTERVAL:
-		return CH_AS_TEXT;
+	case PGW_T_INTERVAL: return CH_AS_TEXT;
 	case PGW_T_DATE:
 	case PGW_T_TIMESTAMP:
-	case PGW_T_TIMESTAMPTZ:
-		return f->modern ? CH_AS_VALUE : CH_AS_TEXT; /* no Date32/DateTime64 before 22.x */
-	default:
-		return CH_AS_VALUE;
+	case PGW_T_TIMESTAMPTZ: return f->modern ? CH_AS_VALUE : CH_AS_TEXT; /* no Date32/DateTime64 before 22.x */
+	default: return CH_AS_VALUE;
 	}
 }
 
@@ -58,10 +55,17 @@ void pgw_ch_literal(struct pgw_buf *b, const char *s, size_t len)
 static void scalar_type(struct pgw_buf *b, const struct ch_features *f, const struct pgw_typeinfo *ti)
 {
 	static const char *const names[] = {
-		[PGW_T_INT16] = "Int16", [PGW_T_INT32] = "Int32", [PGW_T_INT64] = "Int64",
-		[PGW_T_FLOAT32] = "Float32", [PGW_T_FLOAT64] = "Float64", [PGW_T_TEXT] = "String",
-		[PGW_T_BYTES] = "String", [PGW_T_UUID] = "UUID", [PGW_T_DATE] = "Date32",
-		[PGW_T_TIMESTAMP] = "DateTime64(6, 'UTC')", [PGW_T_TIMESTAMPTZ] = "DateTime64(6, 'UTC')",
+		[PGW_T_INT16] = "Int16",
+		[PGW_T_INT32] = "Int32",
+		[PGW_T_INT64] = "Int64",
+		[PGW_T_FLOAT32] = "Float32",
+		[PGW_T_FLOAT64] = "Float64",
+		[PGW_T_TEXT] = "String",
+		[PGW_T_BYTES] = "String",
+		[PGW_T_UUID] = "UUID",
+		[PGW_T_DATE] = "Date32",
+		[PGW_T_TIMESTAMP] = "DateTime64(6, 'UTC')",
+		[PGW_T_TIMESTAMPTZ] = "DateTime64(6, 'UTC')",
 	};
 	if (pgw_ch_store(f, ti->type) == CH_AS_TEXT) {
 		pgw_buf_puts(b, "String");
@@ -75,12 +79,8 @@ static void scalar_type(struct pgw_buf *b, const struct ch_features *f, const st
 		}
 		pgw_buf_puts(b, "String");
 		return;
-	case PGW_T_BOOL:
-		pgw_buf_puts(b, f->modern ? "Bool" : "UInt8");
-		return;
-	case PGW_T_DECIMAL:
-		pgw_buf_printf(b, "Decimal(%d, %d)", ti->precision, ti->scale);
-		return;
+	case PGW_T_BOOL: pgw_buf_puts(b, f->modern ? "Bool" : "UInt8"); return;
+	case PGW_T_DECIMAL: pgw_buf_printf(b, "Decimal(%d, %d)", ti->precision, ti->scale); return;
 	case PGW_T_JSON:
 		pgw_buf_puts(b, "String"); /* see docs/clickhouse.md: the JSON type does not keep values exactly */
 		return;
@@ -93,8 +93,7 @@ static void scalar_type(struct pgw_buf *b, const struct ch_features *f, const st
 		}
 		pgw_buf_puts(b, ")");
 		return;
-	default:
-		pgw_buf_puts(b, names[ti->type]);
+	default: pgw_buf_puts(b, names[ti->type]);
 	}
 }
 
@@ -200,17 +199,14 @@ static void pg_text(struct pgw_buf *b, const struct pgw_typeinfo *ti, const void
 		}
 		return;
 	}
-	case PGW_T_TIME:
-		pgw_fmt_time(b, *(const int64_t *)v, true);
-		return;
+	case PGW_T_TIME: pgw_fmt_time(b, *(const int64_t *)v, true); return;
 	case PGW_T_TIMETZ: {
 		const struct pgw_timetz *t = v;
 		pgw_fmt_time(b, t->micros, true);
 		pgw_fmt_offset(b, t->offset);
 		return;
 	}
-	default:
-		pgw_fmt_interval(b, v);
+	default: pgw_fmt_interval(b, v);
 	}
 }
 
@@ -232,9 +228,7 @@ static int value(struct enc *e, struct pgw_buf *b, const struct pgw_column *c, s
 		return 0;
 	}
 	switch (ti->type) {
-	case PGW_T_BOOL:
-		pgw_buf_puts(b, *p ? (e->f->modern ? "true" : "1") : (e->f->modern ? "false" : "0"));
-		return 0;
+	case PGW_T_BOOL: pgw_buf_puts(b, *p ? (e->f->modern ? "true" : "1") : (e->f->modern ? "false" : "0")); return 0;
 	case PGW_T_INT16: pgw_fmt_int(b, *(const int16_t *)p); return 0;
 	case PGW_T_INT32: pgw_fmt_int(b, *(const int32_t *)p); return 0;
 	case PGW_T_INT64: pgw_fmt_int(b, *(const int64_t *)p); return 0;
@@ -260,8 +254,7 @@ static int value(struct enc *e, struct pgw_buf *b, const struct pgw_column *c, s
 			tsv_string(b, label, strlen(label));
 		return 0;
 	}
-	default:
-		break;
+	default: break;
 	}
 	const char *q = in_array ? "'" : "";
 	pgw_buf_puts(b, q);

@@ -53,8 +53,7 @@ static void fill_enum(duckdb_vector v, duckdb_logical_type lt, const struct pgw_
 		for (size_t i = 0; i < n; i++)
 			((uint16_t *)dst)[i] = (uint16_t)src[i];
 		break;
-	default:
-		memcpy(dst, src, n * 4);
+	default: memcpy(dst, src, n * 4);
 	}
 }
 
@@ -123,8 +122,7 @@ static void fill_interval(duckdb_vector v, const struct pgw_column *c, size_t n)
 	}
 }
 
-static int fill_list(duckdb_vector v, duckdb_logical_type lt, const struct pgw_column *c, size_t n,
-		     struct pgw_err *err)
+static int fill_list(duckdb_vector v, duckdb_logical_type lt, const struct pgw_column *c, size_t n, struct pgw_err *err)
 {
 	duckdb_list_entry *dst = duckdb_vector_get_data(v);
 	const struct pgw_list_entry *src = c->data;
@@ -155,9 +153,7 @@ int pgw_duck_fill_vector(duckdb_vector v, duckdb_logical_type lt, const struct p
 	case PGW_T_INT64:
 	case PGW_T_FLOAT32:
 	case PGW_T_FLOAT64:
-	case PGW_T_TIME:
-		memcpy(duckdb_vector_get_data(v), c->data, n * pgw_type_width(c->type->type));
-		return 0;
+	case PGW_T_TIME: memcpy(duckdb_vector_get_data(v), c->data, n * pgw_type_width(c->type->type)); return 0;
 	case PGW_T_DECIMAL: fill_decimal(v, lt, c, n); return 0;
 	case PGW_T_ENUM: fill_enum(v, lt, c, n); return 0;
 	case PGW_T_UUID: fill_uuid(v, c, n); return 0;

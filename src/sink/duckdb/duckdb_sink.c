@@ -63,9 +63,10 @@ static int open_error(const char *path, const char *msg, struct pgw_err *err)
 {
 	const char *pid = msg ? strstr(msg, "(PID ") : NULL;
 	if (msg && strstr(msg, "Could not set lock"))
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
-				   "DuckDB file %s is in use by another process%s%.*s; wait for it to finish or stop it",
-				   path, pid ? " " : "", pid ? (int)strcspn(pid, ")") + 1 : 0, pid ? pid : "");
+		return pgw_err_set(
+			err, PGW_ERR_WAREHOUSE,
+			"DuckDB file %s is in use by another process%s%.*s; wait for it to finish or stop it", path,
+			pid ? " " : "", pid ? (int)strcspn(pid, ")") + 1 : 0, pid ? pid : "");
 	return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot open DuckDB file %s: %s; check duckdb_path / DUCKDB_PATH",
 			   path, msg ? msg : "unknown error");
 }
@@ -113,8 +114,7 @@ static int duck_open(const struct pgw_config *cfg, struct pgw_sink **out, struct
 		free(s);
 		return -1;
 	}
-	if (duckdb_connect(s->db, &s->con) != DuckDBSuccess ||
-	    pgw_duck_exec(s->con, "SET TimeZone = 'UTC'", err) < 0) {
+	if (duckdb_connect(s->db, &s->con) != DuckDBSuccess || pgw_duck_exec(s->con, "SET TimeZone = 'UTC'", err) < 0) {
 		s->base.ops = &pgw_duckdb_sink;
 		pgw_duckdb_sink.close(&s->base);
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot connect to DuckDB file %s", cfg->duckdb_path);
@@ -176,8 +176,7 @@ static void duck_close(struct pgw_sink *base)
 	free(s);
 }
 
-static int duck_inspect(struct pgw_sink *base, const struct pgw_target *t, struct pgw_wh_state *st,
-			struct pgw_err *err)
+static int duck_inspect(struct pgw_sink *base, const struct pgw_target *t, struct pgw_wh_state *st, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
 	struct pgw_duck_rows rows;
@@ -235,8 +234,8 @@ static void watermark_expr(struct pgw_buf *b, const struct pgw_coldef *c)
 	}
 }
 
-static int duck_watermark(struct pgw_sink *base, const struct pgw_target *t, const int *cols, int ncols,
-			  char ***vals, bool *pgtext, bool *found, struct pgw_err *err)
+static int duck_watermark(struct pgw_sink *base, const struct pgw_target *t, const int *cols, int ncols, char ***vals,
+			  bool *pgtext, bool *found, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
 	struct pgw_buf sql, name;
@@ -310,8 +309,8 @@ static int create_helper(struct duck_sink *s, const struct pgw_target *t, const 
 	return rc;
 }
 
-static int appender_open(struct duck_appender *a, duckdb_connection con, const struct pgw_target *t,
-			 const char *table, struct pgw_err *err)
+static int appender_open(struct duck_appender *a, duckdb_connection con, const struct pgw_target *t, const char *table,
+			 struct pgw_err *err)
 {
 	if (duckdb_appender_create(con, schema_of(t), table, &a->app) != DuckDBSuccess)
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "DuckDB: cannot append to \"%s\": %s", table,
@@ -372,8 +371,7 @@ static int make_room(duckdb_connection con, const struct pgw_batch *b, struct pg
 	return rc;
 }
 
-static int appender_write(struct duck_appender *a, const char *table, const struct pgw_batch *b,
-			  struct pgw_err *err)
+static int appender_write(struct duck_appender *a, const char *table, const struct pgw_batch *b, struct pgw_err *err)
 {
 	if (!b->rows)
 		return 0;
@@ -410,8 +408,7 @@ static int appender_close(struct duck_appender *a, const char *table, struct pgw
 	return 0;
 }
 
-static int duck_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_load_mode mode,
-		      struct pgw_err *err)
+static int duck_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_load_mode mode, struct pgw_err *err)
 {
 	struct duck_sink *s = (struct duck_sink *)base;
 	s->target = *t;
@@ -420,8 +417,8 @@ static int duck_begin(struct pgw_sink *base, const struct pgw_target *t, enum pg
 	if (pgw_duck_exec(s->con, "BEGIN TRANSACTION", err) < 0)
 		return -1;
 	s->in_txn = true;
-	static const char *const kinds[] = {[PGW_LOAD_REPLACE] = "new", [PGW_LOAD_UPSERT] = "stage",
-					    [PGW_LOAD_CHANGES] = "changes"};
+	static const char *const kinds[] = {
+		[PGW_LOAD_REPLACE] = "new", [PGW_LOAD_UPSERT] = "stage", [PGW_LOAD_CHANGES] = "changes"};
 	if (mode == PGW_LOAD_APPEND)
 		s->load_name = pgw_strdup(t->name);
 	else

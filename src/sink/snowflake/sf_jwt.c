@@ -53,7 +53,8 @@ struct sf_key *pgw_sf_key_load(const char *path, const char *passphrase, struct 
 	}
 	if (EVP_PKEY_base_id(pkey) != EVP_PKEY_RSA) {
 		EVP_PKEY_free(pkey);
-		pgw_err_set(err, PGW_ERR_CONFIG, "private key %s is not an RSA key; Snowflake key-pair sign-in uses RSA", path);
+		pgw_err_set(err, PGW_ERR_CONFIG,
+			    "private key %s is not an RSA key; Snowflake key-pair sign-in uses RSA", path);
 		return NULL;
 	}
 	struct sf_key *k = pgw_calloc(1, sizeof(*k));
@@ -143,7 +144,8 @@ char *pgw_sf_jwt(const struct sf_key *key, const char *account, const char *user
 	for (const char *c = usr; *c; c++)
 		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
 			free(acct), free(usr), free(fp);
-			pgw_err_set(err, PGW_ERR_CONFIG, "snowsql_user contains a character a Snowflake user name cannot have");
+			pgw_err_set(err, PGW_ERR_CONFIG,
+				    "snowsql_user contains a character a Snowflake user name cannot have");
 			return NULL;
 		}
 	const char *header = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";

@@ -132,8 +132,8 @@ static void amz_date_now(char out[17])
 	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-int pgw_sf_s3_put(const struct sf_s3_target *t, const struct sf_encryption *enc, const unsigned char *data,
-		  size_t len, const char *digest_b64, struct pgw_err *err)
+int pgw_sf_s3_put(const struct sf_s3_target *t, const struct sf_encryption *enc, const unsigned char *data, size_t len,
+		  const char *digest_b64, struct pgw_err *err)
 {
 	struct pgw_buf body;
 	pgw_buf_init(&body);
@@ -146,9 +146,20 @@ int pgw_sf_s3_put(const struct sf_s3_target *t, const struct sf_encryption *enc,
 	/* The key envelope is S3 user metadata (x-amz-meta-*), as the official drivers store it: the
 	 * object keeps it, and COPY INTO reads it to decrypt. Lower-case and sorted after "host", as
 	 * SigV4's canonical request wants them. */
-	const char *sorted[] = {"x-amz-content-sha256", payload, "x-amz-date", date, "x-amz-meta-sfc-digest", digest_b64,
-				"x-amz-meta-x-amz-iv", miv, "x-amz-meta-x-amz-key", mkey, "x-amz-meta-x-amz-matdesc", mdesc,
-				"x-amz-security-token", t->token ? t->token : ""};
+	const char *sorted[] = {"x-amz-content-sha256",
+				payload,
+				"x-amz-date",
+				date,
+				"x-amz-meta-sfc-digest",
+				digest_b64,
+				"x-amz-meta-x-amz-iv",
+				miv,
+				"x-amz-meta-x-amz-key",
+				mkey,
+				"x-amz-meta-x-amz-matdesc",
+				mdesc,
+				"x-amz-security-token",
+				t->token ? t->token : ""};
 	int nsorted = t->token ? 14 : 12;
 	char *auth = pgw_sigv4_authorization("PUT", t->host, t->path, t->region, t->key_id, t->secret, date, payload,
 					     sorted, nsorted);
@@ -158,8 +169,13 @@ int pgw_sf_s3_put(const struct sf_s3_target *t, const struct sf_encryption *enc,
 	for (int i = 0; i < nsorted; i += 2)
 		hdrs[nh++] = (struct pgw_http_header){sorted[i], sorted[i + 1]};
 	char *url = pgw_asprintf("%s%s", t->endpoint, t->path);
-	struct pgw_http_request req = {.url = url, .headers = hdrs, .nheaders = nh, .body = body.data,
-				       .body_len = body.len, .idempotent = true, .put = true};
+	struct pgw_http_request req = {.url = url,
+				       .headers = hdrs,
+				       .nheaders = nh,
+				       .body = body.data,
+				       .body_len = body.len,
+				       .idempotent = true,
+				       .put = true};
 	struct pgw_http_response resp;
 	int rc = pgw_http_send(&req, &resp, "the Snowflake stage (S3)", err);
 	if (rc == 0 && resp.status != 200)

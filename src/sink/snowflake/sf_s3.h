@@ -10,16 +10,16 @@
 #include "core/err.h"
 
 struct sf_s3_target {
-	const char *endpoint;   /* "https://bucket.s3.region.amazonaws.com" or a custom endPoint URL */
-	const char *host;       /* the Host header value */
-	const char *path;       /* "/key/of/the/object" (path-style endpoints include the bucket) */
+	const char *endpoint; /* "https://bucket.s3.region.amazonaws.com" or a custom endPoint URL */
+	const char *host;     /* the Host header value */
+	const char *path;     /* "/key/of/the/object" (path-style endpoints include the bucket) */
 	const char *region;
 	const char *key_id, *secret, *token; /* temporary credentials from stageInfo.creds */
 };
 
 struct sf_encryption {
 	const unsigned char *master_key; /* decoded queryStageMasterKey */
-	size_t master_len;               /* 16, 24 or 32 */
+	size_t master_len;		 /* 16, 24 or 32 */
 	const char *query_id;
 	long long smk_id;
 };
@@ -35,8 +35,8 @@ int pgw_sf_encrypt(const struct sf_encryption *enc, const unsigned char *data, s
 		   char **meta_key, char **meta_iv, char **meta_matdesc, struct pgw_err *err);
 
 /* PUTs one encrypted object with its Snowflake metadata headers. */
-int pgw_sf_s3_put(const struct sf_s3_target *t, const struct sf_encryption *enc, const unsigned char *data,
-		  size_t len, const char *digest_b64, struct pgw_err *err);
+int pgw_sf_s3_put(const struct sf_s3_target *t, const struct sf_encryption *enc, const unsigned char *data, size_t len,
+		  const char *digest_b64, struct pgw_err *err);
 
 /* hex SHA-256 of p (exposed for tests) */
 void pgw_sha256_hex(const void *p, size_t n, char out[65]);

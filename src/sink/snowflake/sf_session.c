@@ -22,10 +22,10 @@
 struct sf_session {
 	const struct pgw_config *cfg; /* borrowed: to sign in again when the session expires */
 	char *protocol;
-	char *base;  /* protocol://host:port */
-	char *where; /* "Snowflake at host" for messages */
-	char *token; /* session token: never logged */
-	char *master; /* master token, to renew the session token (token-request): never logged */
+	char *base;	 /* protocol://host:port */
+	char *where;	 /* "Snowflake at host" for messages */
+	char *token;	 /* session token: never logged */
+	char *master;	 /* master token, to renew the session token (token-request): never logged */
 	time_t renew_at; /* sign in again from then on, before the session expires */
 	long seq;
 };
@@ -52,8 +52,7 @@ static void add_param(struct pgw_buf *url, const char *k, const char *v)
 /* POSTs (or GETs when body is NULL) JSON with the given token; returns the parsed response object.
  * Every request gets a request_guid of its own, and a retry names itself (retryCount...), as the
  * drivers send them. */
-static json_t *call_as(struct sf_session *s, const char *token, const char *path, const char *body,
-		       struct pgw_err *err)
+static json_t *call_as(struct sf_session *s, const char *token, const char *path, const char *body, struct pgw_err *err)
 {
 	char *guid = pgw_uuid4();
 	char *url = pgw_asprintf("%s%s%crequest_guid=%s", s->base, path, strchr(path, '?') ? '&' : '?', guid);
@@ -63,8 +62,13 @@ static json_t *call_as(struct sf_session *s, const char *token, const char *path
 					 {"Accept", "application/snowflake"},
 					 {"User-Agent", "pgwarehouse/" PGW_VERSION},
 					 {"Authorization", auth}};
-	struct pgw_http_request req = {.url = url, .headers = hdrs, .nheaders = auth ? 4 : 3, .body = body,
-				       .body_len = body ? strlen(body) : 0, .idempotent = true, .get = body == NULL,
+	struct pgw_http_request req = {.url = url,
+				       .headers = hdrs,
+				       .nheaders = auth ? 4 : 3,
+				       .body = body,
+				       .body_len = body ? strlen(body) : 0,
+				       .idempotent = true,
+				       .get = body == NULL,
 				       .retry_params = true};
 	struct pgw_http_response resp;
 	json_t *root = NULL;
@@ -72,7 +76,8 @@ static json_t *call_as(struct sf_session *s, const char *token, const char *path
 		json_error_t jerr;
 		root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, 0, &jerr);
 		if (!root || !json_is_object(root)) {
-			pgw_err_set(err, PGW_ERR_WAREHOUSE, "%s answered HTTP %ld without a JSON body", s->where, resp.status);
+			pgw_err_set(err, PGW_ERR_WAREHOUSE, "%s answered HTTP %ld without a JSON body", s->where,
+				    resp.status);
 			json_decref(root);
 			root = NULL;
 		}
@@ -100,11 +105,12 @@ static int login_error(struct sf_session *s, json_t *r, const struct pgw_config 
 {
 	const char *code = str(r, "code"), *msg = str(r, "message");
 	if (cfg->snowsql_token)
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
-				   "%s rejected the %s token of user %s (%s: %s); check snowsql_token and "
-				   "snowsql_authenticator",
-				   s->where, cfg->snowsql_authenticator ? cfg->snowsql_authenticator : "PROGRAMMATIC_ACCESS_TOKEN",
-				   cfg->snowsql_user, code, msg);
+		return pgw_err_set(
+			err, PGW_ERR_WAREHOUSE,
+			"%s rejected the %s token of user %s (%s: %s); check snowsql_token and "
+			"snowsql_authenticator",
+			s->where, cfg->snowsql_authenticator ? cfg->snowsql_authenticator : "PROGRAMMATIC_ACCESS_TOKEN",
+			cfg->snowsql_user, code, msg);
 	if (keypair)
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
 				   "%s rejected the key-pair sign-in of user %s (%s: %s); check that the user's "
@@ -129,16 +135,20 @@ static char *login_body(const struct pgw_config *cfg, bool *keypair, struct pgw_
 	/* what the service shows in LOGIN_HISTORY and uses to pick client behaviour, as the drivers send */
 	struct utsname u;
 	const char *release = uname(&u) == 0 ? u.release : "";
-	json_object_set_new(data, "CLIENT_ENVIRONMENT",
-			    json_pack("{s:s, s:s, s:s}", "APPLICATION", "pgwarehouse", "OS", "Linux", "OS_VERSION", release));
+	json_object_set_new(
+		data, "CLIENT_ENVIRONMENT",
+		json_pack("{s:s, s:s, s:s}", "APPLICATION", "pgwarehouse", "OS", "Linux", "OS_VERSION", release));
 	*keypair = cfg->snowsql_private_key_path != NULL && !cfg->snowsql_token;
 	if (cfg->snowsql_token) { /* a programmatic access token or an OAuth access token */
-		const char *auth = cfg->snowsql_authenticator ? cfg->snowsql_authenticator : "PROGRAMMATIC_ACCESS_TOKEN";
+		const char *auth =
+			cfg->snowsql_authenticator ? cfg->snowsql_authenticator : "PROGRAMMATIC_ACCESS_TOKEN";
 		json_object_set_new(data, "AUTHENTICATOR", json_string(auth));
 		json_object_set_new(data, "TOKEN", json_string(cfg->snowsql_token));
 	} else if (*keypair) {
-		struct sf_key *key = pgw_sf_key_load(cfg->snowsql_private_key_path, cfg->snowsql_private_key_passphrase, err);
-		char *jwt = key ? pgw_sf_jwt(key, cfg->snowsql_account, cfg->snowsql_user, time(NULL), 3540, err) : NULL;
+		struct sf_key *key =
+			pgw_sf_key_load(cfg->snowsql_private_key_path, cfg->snowsql_private_key_passphrase, err);
+		char *jwt =
+			key ? pgw_sf_jwt(key, cfg->snowsql_account, cfg->snowsql_user, time(NULL), 3540, err) : NULL;
 		pgw_sf_key_free(key);
 		if (!jwt) {
 			json_decref(data);
@@ -159,17 +169,19 @@ static char *login_body(const struct pgw_config *cfg, bool *keypair, struct pgw_
 static int check_settings(const struct pgw_config *cfg, struct pgw_err *err)
 {
 	if (!cfg->snowsql_account || !cfg->snowsql_user)
-		return pgw_err_set(err, PGW_ERR_CONFIG, "snowsql_account and snowsql_user must be set (or SNOWSQL_ACCOUNT, SNOWSQL_USER)");
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "snowsql_account and snowsql_user must be set (or SNOWSQL_ACCOUNT, SNOWSQL_USER)");
 	if (!cfg->snowsql_private_key_path && !cfg->snowsql_pwd && !cfg->snowsql_token)
 		return pgw_err_set(err, PGW_ERR_CONFIG,
 				   "no Snowflake credentials: set snowsql_private_key_path (key-pair, recommended), "
 				   "snowsql_token (programmatic access or OAuth token) or snowsql_pwd");
 	if (cfg->snowsql_authenticator && strcasecmp(cfg->snowsql_authenticator, "PROGRAMMATIC_ACCESS_TOKEN") &&
 	    strcasecmp(cfg->snowsql_authenticator, "OAUTH"))
-		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "snowsql_authenticator `%s` is not supported; use PROGRAMMATIC_ACCESS_TOKEN or OAUTH "
-				   "with snowsql_token, or leave it unset for key-pair or password sign-in",
-				   cfg->snowsql_authenticator);
+		return pgw_err_set(
+			err, PGW_ERR_CONFIG,
+			"snowsql_authenticator `%s` is not supported; use PROGRAMMATIC_ACCESS_TOKEN or OAUTH "
+			"with snowsql_token, or leave it unset for key-pair or password sign-in",
+			cfg->snowsql_authenticator);
 	return 0;
 }
 
@@ -205,8 +217,7 @@ static int sign_in(struct sf_session *s, struct pgw_err *err)
 		free(s->master);
 		s->master = pgw_strdup(str(d, "masterToken"));
 		took_token(s, str(d, "token"), json_integer_value(json_object_get(d, "validityInSeconds")));
-	}
-	else if (r)
+	} else if (r)
 		login_error(s, r, cfg, keypair, err);
 	json_decref(r);
 	free(body);
@@ -232,13 +243,15 @@ static int renew(struct sf_session *s, struct pgw_err *err)
 		bool ok = r && json_is_true(json_object_get(r, "success"));
 		if (ok) {
 			json_t *d = json_object_get(r, "data");
-			took_token(s, str(d, "sessionToken"), json_integer_value(json_object_get(d, "validityInSecondsST")));
+			took_token(s, str(d, "sessionToken"),
+				   json_integer_value(json_object_get(d, "validityInSecondsST")));
 			if (*str(d, "masterToken")) {
 				free(s->master);
 				s->master = pgw_strdup(str(d, "masterToken"));
 			}
 		} else {
-			pgw_debug("snowflake: renewal refused (%s), signing in again", r ? str(r, "code") : "no answer");
+			pgw_debug("snowflake: renewal refused (%s), signing in again",
+				  r ? str(r, "code") : "no answer");
 		}
 		OPENSSL_cleanse(body, strlen(body));
 		free(body), free(url), free(rid);

@@ -165,7 +165,8 @@ static int rows_of(struct sf_sink *s, const char *sql, int ncols, char ***cells,
 	json_t *rowset = json_object_get(data, "rowset"), *row;
 	size_t i;
 	*cells = pgw_calloc(json_array_size(rowset) * (size_t)ncols + 1, sizeof(char *));
-	json_array_foreach(rowset, i, row) {
+	json_array_foreach(rowset, i, row)
+	{
 		for (int c = 0; c < ncols; c++) {
 			const char *v = json_string_value(json_array_get(row, (size_t)c));
 			(*cells)[i * (size_t)ncols + (size_t)c] = v ? pgw_strdup(v) : NULL;
@@ -529,7 +530,8 @@ static int sf_sql(struct pgw_sink *base, const char *sql, struct pgw_rows *out, 
 	out->nrows = (int)json_array_size(rowset);
 	out->cells = pgw_calloc((size_t)out->nrows * (size_t)out->ncols + 1, sizeof(char *));
 	size_t i;
-	json_array_foreach(rowset, i, row) {
+	json_array_foreach(rowset, i, row)
+	{
 		for (int c = 0; c < out->ncols; c++) {
 			const char *v = json_string_value(json_array_get(row, (size_t)c));
 			out->cells[i * (size_t)out->ncols + (size_t)c] = v ? pgw_strdup(v) : NULL;
@@ -556,11 +558,14 @@ static bool sf_holds_text(struct pgw_sink *s, const struct pgw_typeinfo *ti)
 {
 	(void)s;
 	switch (ti->type) { /* TEXT or VARIANT columns (see pgw_sf_type_sql) */
-	case PGW_T_TEXT: case PGW_T_UUID: case PGW_T_ENUM: case PGW_T_TIMETZ: case PGW_T_INTERVAL:
-	case PGW_T_JSON: case PGW_T_LIST:
-		return true;
-	default:
-		return false;
+	case PGW_T_TEXT:
+	case PGW_T_UUID:
+	case PGW_T_ENUM:
+	case PGW_T_TIMETZ:
+	case PGW_T_INTERVAL:
+	case PGW_T_JSON:
+	case PGW_T_LIST: return true;
+	default: return false;
 	}
 }
 

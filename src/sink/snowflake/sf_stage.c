@@ -31,8 +31,7 @@ static unsigned char *unbase64(const char *s, size_t *len)
 	return out;
 }
 
-static int upload(json_t *data, const char *name, const unsigned char *gz, size_t len,
-		  struct pgw_err *err)
+static int upload(json_t *data, const char *name, const unsigned char *gz, size_t len, struct pgw_err *err)
 {
 	json_t *si = json_object_get(data, "stageInfo"), *em = json_object_get(data, "encryptionMaterial");
 	json_t *creds = json_object_get(si, "creds");
@@ -62,10 +61,16 @@ static int upload(json_t *data, const char *name, const unsigned char *gz, size_
 	unsigned int mdlen = 0;
 	EVP_Digest(gz, len, md, &mdlen, EVP_sha256(), NULL);
 	char *digest = pgw_base64(md, mdlen, 0);
-	struct sf_s3_target t = {.endpoint = base, .host = host, .path = path, .region = jstr(si, "region"),
-				 .key_id = jstr(creds, "AWS_KEY_ID"), .secret = jstr(creds, "AWS_SECRET_KEY"),
+	struct sf_s3_target t = {.endpoint = base,
+				 .host = host,
+				 .path = path,
+				 .region = jstr(si, "region"),
+				 .key_id = jstr(creds, "AWS_KEY_ID"),
+				 .secret = jstr(creds, "AWS_SECRET_KEY"),
 				 .token = *jstr(creds, "AWS_TOKEN") ? jstr(creds, "AWS_TOKEN") : NULL};
-	struct sf_encryption enc = {.master_key = master, .master_len = mlen, .query_id = jstr(em, "queryId"),
+	struct sf_encryption enc = {.master_key = master,
+				    .master_len = mlen,
+				    .query_id = jstr(em, "queryId"),
 				    .smk_id = (long long)json_integer_value(json_object_get(em, "smkId"))};
 	int rc = pgw_sf_s3_put(&t, &enc, gz, len, digest, err);
 	OPENSSL_cleanse(master, mlen);

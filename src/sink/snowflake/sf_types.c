@@ -94,10 +94,22 @@ static int text_of(struct enc *e, struct pgw_buf *t, const struct pgw_column *c,
 	const char *p = (const char *)c->data + i * pgw_type_width(ti->type);
 	*is_string = true;
 	switch (ti->type) {
-	case PGW_T_BOOL: pgw_buf_puts(t, *p ? "true" : "false"); *is_string = false; return 0;
-	case PGW_T_INT16: pgw_fmt_int(t, *(const int16_t *)p); *is_string = false; return 0;
-	case PGW_T_INT32: pgw_fmt_int(t, *(const int32_t *)p); *is_string = false; return 0;
-	case PGW_T_INT64: pgw_fmt_int(t, *(const int64_t *)p); *is_string = false; return 0;
+	case PGW_T_BOOL:
+		pgw_buf_puts(t, *p ? "true" : "false");
+		*is_string = false;
+		return 0;
+	case PGW_T_INT16:
+		pgw_fmt_int(t, *(const int16_t *)p);
+		*is_string = false;
+		return 0;
+	case PGW_T_INT32:
+		pgw_fmt_int(t, *(const int32_t *)p);
+		*is_string = false;
+		return 0;
+	case PGW_T_INT64:
+		pgw_fmt_int(t, *(const int64_t *)p);
+		*is_string = false;
+		return 0;
 	case PGW_T_FLOAT32: /* NaN and infinities are not JSON numbers: inside arrays they stay strings */
 		pgw_fmt_float(t, *(const float *)p);
 		*is_string = !isfinite(*(const float *)p);
@@ -106,7 +118,10 @@ static int text_of(struct enc *e, struct pgw_buf *t, const struct pgw_column *c,
 		pgw_fmt_double(t, *(const double *)p);
 		*is_string = !isfinite(*(const double *)p);
 		return 0;
-	case PGW_T_DECIMAL: pgw_fmt_decimal(t, *(const pgw_int128 *)p, ti->scale); *is_string = false; return 0;
+	case PGW_T_DECIMAL:
+		pgw_fmt_decimal(t, *(const pgw_int128 *)p, ti->scale);
+		*is_string = false;
+		return 0;
 	case PGW_T_TEXT:
 	case PGW_T_JSON: {
 		size_t len;

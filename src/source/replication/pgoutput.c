@@ -154,8 +154,8 @@ static int parse_tuple(struct pgw_pgoutput *d, int which, struct reader *r, cons
 	int n = u16(r);
 	if (r->bad || n != rel->ncols)
 		return pgw_err_set(err, PGW_ERR_SOURCE,
-				   "replication: a change of \"%s\".\"%s\" has %d columns, its relation %d", rel->schema,
-				   rel->name, n, rel->ncols);
+				   "replication: a change of \"%s\".\"%s\" has %d columns, its relation %d",
+				   rel->schema, rel->name, n, rel->ncols);
 	if (n > d->capvals[which]) {
 		d->capvals[which] = n;
 		d->vals[which] = pgw_realloc(d->vals[which], (size_t)n * sizeof(struct pgw_tuple_value));
@@ -245,11 +245,14 @@ int pgw_pgoutput_parse(struct pgw_pgoutput *d, const char *buf, size_t len, stru
 		m->commit_time = (int64_t)u64(&r);
 		break;
 	case 'R': rc = parse_relation(d, &r, m, err); break;
-	case 'I': case 'U': case 'D': rc = parse_change(d, &r, m, err); break;
+	case 'I':
+	case 'U':
+	case 'D': rc = parse_change(d, &r, m, err); break;
 	case 'T': rc = parse_truncate(d, &r, m, err); break;
-	case 'Y': case 'O': case 'M': break; /* types, origins, logical messages: nothing to apply */
-	default:
-		return pgw_err_set(err, PGW_ERR_SOURCE, "replication: an unknown pgoutput message '%c'", m->type);
+	case 'Y':
+	case 'O':
+	case 'M': break; /* types, origins, logical messages: nothing to apply */
+	default: return pgw_err_set(err, PGW_ERR_SOURCE, "replication: an unknown pgoutput message '%c'", m->type);
 	}
 	if (rc == 0 && r.bad)
 		return pgw_err_set(err, PGW_ERR_SOURCE, "replication: a truncated '%c' message", m->type);

@@ -50,7 +50,8 @@ int pgw_repl_identify(struct pgw_repl *r, uint64_t *xlogpos, struct pgw_err *err
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 3)
 		rc = pgw_pg_result_error(&r->pg, res, "IDENTIFY_SYSTEM: ", err);
 	else if (pgw_lsn_parse(PQgetvalue(res, 0, 2), xlogpos) < 0)
-		rc = pgw_err_set(err, PGW_ERR_SOURCE, "IDENTIFY_SYSTEM: unreadable position `%s`", PQgetvalue(res, 0, 2));
+		rc = pgw_err_set(err, PGW_ERR_SOURCE, "IDENTIFY_SYSTEM: unreadable position `%s`",
+				 PQgetvalue(res, 0, 2));
 	PQclear(res);
 	return rc;
 }
@@ -115,8 +116,7 @@ static void publication_option(struct pgw_buf *sql, const char *publication)
 	pgw_buf_puts(sql, "\"'");
 }
 
-int pgw_repl_start(struct pgw_repl *r, const char *slot, const char *publication, uint64_t lsn,
-		   struct pgw_err *err)
+int pgw_repl_start(struct pgw_repl *r, const char *slot, const char *publication, uint64_t lsn, struct pgw_err *err)
 {
 	if (check_slot_name(slot, err) < 0)
 		return -1;
@@ -124,8 +124,8 @@ int pgw_repl_start(struct pgw_repl *r, const char *slot, const char *publication
 	pgw_lsn_format(lsn, at);
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
-	pgw_buf_printf(&sql, "START_REPLICATION SLOT %s LOGICAL %s (\"proto_version\" '1', \"publication_names\" ", slot,
-		       at);
+	pgw_buf_printf(&sql, "START_REPLICATION SLOT %s LOGICAL %s (\"proto_version\" '1', \"publication_names\" ",
+		       slot, at);
 	publication_option(&sql, publication);
 	pgw_buf_puts(&sql, ")");
 	PGresult *res = PQexec(r->pg.conn, sql.data);
@@ -200,8 +200,7 @@ static int stream_ended(struct pgw_repl *r, struct pgw_err *err)
 	return rc;
 }
 
-int pgw_repl_next(struct pgw_repl *r, int timeout_ms, const char **data, int *len, uint64_t *lsn,
-		  struct pgw_err *err)
+int pgw_repl_next(struct pgw_repl *r, int timeout_ms, const char **data, int *len, uint64_t *lsn, struct pgw_err *err)
 {
 	int64_t deadline = now_us(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000;
 	for (;;) {
