@@ -45,20 +45,25 @@ static void print_table(char **cells, int nrows, int ncols, const bool *right)
 static int cmd_list(struct pgw_pg *pg)
 {
 	struct pgw_err err = {0};
-	PGresult *res = pgw_pg_query(
-		pg,
-		/* a partitioned table holds nothing itself: its size and rows are its partitions' */
-		"SELECT n.nspname, c.relname, pg_size_pretty(CASE WHEN c.relkind = 'p' THEN (SELECT "
-		"coalesce(sum(pg_total_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t) "
-		"ELSE pg_total_relation_size(c.oid) END), "
-		"CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint::text "
-		"FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf) "
-		"WHEN c.reltuples < 0 THEN '-' ELSE c.reltuples::bigint::text END "
-		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE c.relkind IN ('r','p') AND NOT c.relispartition "
-		"AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
-		"ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
-		0, NULL, &err);
+	PGresult *res = pgw_pg_query(pg,
+				     /* a partitioned table holds nothing itself: its size and rows are its
+					partitions' */
+				     "SELECT n.nspname, c.relname, pg_size_pretty(CASE WHEN c.relkind = 'p' "
+				     "THEN (SELECT "
+				     "coalesce(sum(pg_total_relation_size(t.relid)), 0) FROM "
+				     "pg_partition_tree(c.oid) t) "
+				     "ELSE pg_total_relation_size(c.oid) END), "
+				     "CASE WHEN c.relkind = 'p' THEN (SELECT "
+				     "coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint::text "
+				     "FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid "
+				     "WHERE t.isleaf) "
+				     "WHEN c.reltuples < 0 THEN '-' ELSE c.reltuples::bigint::text END "
+				     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+				     "WHERE c.relkind IN ('r','p') AND NOT c.relispartition "
+				     "AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname "
+				     "NOT LIKE 'pg\\_%' "
+				     "ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
+				     0, NULL, &err);
 	if (!res)
 		return fail(&err);
 	int n = PQntuples(res);
@@ -122,8 +127,31 @@ static double seconds_since(const char *utc)
 	return difftime(time(NULL), timegm(&tm));
 }
 
-static int cmd_status(struct pgw_sink *sink, const char *table)
+static bool cdc_in_use(const struct pgw_config *cfg)
 {
+	bool any = cfg->cdc;
+	for (int i = 0; i < cfg->ntables; i++)
+		any |= cfg->tables[i].cdc == 1;
+	return any;
+}
+
+/* After the run log: the replication slot, when change data capture is
+ * configured (PostgreSQL is reached only then: status otherwise reads the
+ * warehouse alone) */
+static int slot_status(struct pgw_run *run)
+{
+	struct pgw_err err = {0};
+	if (!cdc_in_use(run->cfg))
+		return 0;
+	int rc = pgw_pg_connect(run->pg, run->cfg, &err);
+	if (rc == 0)
+		rc = pgw_cdc_status(run, &err);
+	return rc < 0 ? fail(&err) : 0;
+}
+
+static int cmd_status(struct pgw_run *run, const char *table)
+{
+	struct pgw_sink *sink = run->sink;
 	struct pgw_err err = {0};
 	struct pgw_rows r;
 	if (pgw_runlog_latest(sink, table, &r, &err) < 0)
@@ -157,7 +185,7 @@ static int cmd_status(struct pgw_sink *sink, const char *table)
 		free(cells[i]);
 	free(cells);
 	pgw_rows_cleanup(&r);
-	return 0;
+	return slot_status(run);
 }
 
 static void print_summary(char **names, struct pgw_table_result *res, int n)
@@ -201,7 +229,8 @@ static void run_one(struct pgw_run *run, int i, void *ctx)
 		pgw_error("%s %s: %s", pgw_command_name(cmd), tj->names[i], tj->res[i].err.msg);
 }
 
-/* Moves the tables synced by change data capture to the end of names; returns how many. */
+/* Moves the tables synced by change data capture to the end of names; returns
+ * how many. */
 static int cdc_last(const struct pgw_config *cfg, char **names, int n)
 {
 	int k = 0;
@@ -232,8 +261,9 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 		names[n++] = pgw_strdup(cli->table);
 	}
 	struct pgw_table_result *res = pgw_calloc((size_t)(n ? n : 1), sizeof(*res));
-	/* sync and reload of change data capture tables: one stream for all of them, after the others
-	 * (a reload copies them again from a slot's snapshot, with the position that goes with it) */
+	/* sync and reload of change data capture tables: one stream for all of them,
+	 * after the others (a reload copies them again from a slot's snapshot, with
+	 * the position that goes with it) */
 	int ncdc = cli->cmd == CLI_SYNC || cli->cmd == CLI_RELOAD ? cdc_last(run->cfg, names, n) : 0;
 	struct table_job tj = {.cli = cli, .names = names, .res = res};
 	pgw_progress_start(n);
@@ -257,11 +287,50 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 	}
 	free(res);
 	free(names);
-	if (pgw_interrupted()) /* the exit status a shell gives a command stopped by the signal */
+	if (pgw_interrupted()) /* the exit status a shell gives a command stopped by
+				  the signal */
 		return 128 + pgw_interrupted();
 	if (!failed)
 		return 0;
 	return n == 1 ? code : 1;
+}
+
+/* pgwarehouse stream: the change data capture tables among TABLE|all,
+ * continuously */
+static int cmd_stream(const struct pgw_cli *cli, struct pgw_run *run)
+{
+	struct pgw_err err = {0};
+	char **names = NULL;
+	int n = 0;
+	bool all = !strcmp(cli->table, "all");
+	if (all && pgw_all_tables(run, &names, &n, &err) < 0)
+		return fail(&err);
+	if (!all) {
+		names = pgw_calloc(1, sizeof(char *));
+		names[n++] = pgw_strdup(cli->table);
+	}
+	int ncdc = cdc_last(run->cfg, names, n), rc = 0;
+	if (!ncdc || (!all && ncdc < n)) {
+		pgw_err_set(&err, PGW_ERR_CONFIG,
+			    "stream follows tables synced by change data capture, and %s%s "
+			    "is not one: set cdc: true "
+			    "(at the top of the config for every table, or per table)",
+			    all ? "no table of " : "table ",
+			    all ? (run->cfg->path ? run->cfg->path : "the config") : cli->table);
+		rc = fail(&err);
+	} else {
+		struct pgw_table_result *res = pgw_calloc((size_t)ncdc, sizeof(*res));
+		if (pgw_cdc_stream(run, names + n - ncdc, ncdc, cli->interval, res, &err) < 0)
+			rc = fail(&err);
+		print_summary(names + n - ncdc, res, ncdc);
+		for (int i = 0; i < ncdc; i++)
+			free(res[i].name);
+		free(res);
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
 }
 
 static int with_connections(const struct pgw_cli *cli, const struct pgw_config *cfg)
@@ -294,9 +363,11 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 	else if (cli->cmd == CLI_LISTWH)
 		rc = cmd_listwh(sink);
 	else if (cli->cmd == CLI_STATUS)
-		rc = cmd_status(sink, cli->table);
+		rc = cmd_status(&run, cli->table);
 	else if (cli->cmd == CLI_CHECK)
 		rc = pgw_cmd_check(&run);
+	else if (cli->cmd == CLI_STREAM)
+		rc = cmd_stream(cli, &run);
 	else if (cli->cmd == CLI_TEARDOWN)
 		rc = pgw_cdc_teardown(&run, &err) < 0 ? fail(&err) : 0;
 	else

@@ -16,7 +16,8 @@ enum pgw_cli_command {
 	CLI_LOAD,
 	CLI_STATUS,
 	CLI_CHECK,
-	CLI_TEARDOWN
+	CLI_TEARDOWN,
+	CLI_STREAM
 };
 
 struct pgw_cli {
@@ -24,7 +25,8 @@ struct pgw_cli {
 	enum pgw_cli_command cmd;
 	const char *table;
 	const char *last_modified;
-	bool force; /* --force: replace warehouse tables pgwarehouse did not create */
+	bool force;	 /* --force: replace warehouse tables pgwarehouse did not create */
+	double interval; /* stream --interval SECONDS */
 };
 
 /* Runs the parsed command; returns the process exit status. */

@@ -1,4 +1,5 @@
-/* pgwarehouse_conf.yaml: its stanzas, per-table options, and the environment fallbacks. */
+/* pgwarehouse_conf.yaml: its stanzas, per-table options, and the environment
+ * fallbacks. */
 #include "config/config.h"
 
 #include <ctype.h>
@@ -39,6 +40,7 @@ static const struct key_slot postgres_keys[] = {
 	SLOT(pgsslmode, "PGSSLMODE"),
 	SLOT(replication_slot, "PGWAREHOUSE_REPLICATION_SLOT"),
 	SLOT(publication, "PGWAREHOUSE_PUBLICATION"),
+	SLOT_TEXT(max_slot_lag, "PGWAREHOUSE_MAX_SLOT_LAG"),
 	SLOT_TEXT(copy_streams, "PGWAREHOUSE_COPY_STREAMS"),
 	SLOT_TEXT(copy_streams_min_size, "PGWAREHOUSE_COPY_STREAMS_MIN_SIZE"),
 };
@@ -113,7 +115,8 @@ static int parse_stanza(struct pgw_config *cfg, const struct pgw_ynode *map, con
 				   map->line, stanza);
 	for (int i = 0; i < map->n; i++) {
 		const char *key = map->keys[i]->value ? map->keys[i]->value : "";
-		if (!strcmp(key, "snowsql_password")) /* the Python pgwarehouse's name for snowsql_pwd */
+		if (!strcmp(key, "snowsql_password")) /* the Python pgwarehouse's name for
+							 snowsql_pwd */
 			key = "snowsql_pwd";
 		const struct key_slot *slot = NULL;
 		for (size_t k = 0; k < nslots; k++)
@@ -163,7 +166,8 @@ static bool pgw_config_false(const char *s)
 	return s && (!strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0"));
 }
 
-/* One element of `reload:`: a day name, a day of the month, or a range of days "1-7". */
+/* One element of `reload:`: a day name, a day of the month, or a range of days
+ * "1-7". */
 static int parse_reload_item(struct pgw_table_conf *t, const char *path, const struct pgw_ynode *v, struct pgw_err *err)
 {
 	int d = pgw_weekday_parse(v->value);
@@ -179,10 +183,10 @@ static int parse_reload_item(struct pgw_table_conf *t, const char *path, const s
 	else if (n != 2)
 		lo = hi = 0;
 	if (lo < 1 || hi > 31 || lo > hi)
-		return pgw_err_set(
-			err, PGW_ERR_CONFIG,
-			"%s:%d: reload: `%s` is not true, a day name (sun..sat) or a day of the month (1-31)", path,
-			v->line, v->value);
+		return pgw_err_set(err, PGW_ERR_CONFIG,
+				   "%s:%d: reload: `%s` is not true, a day name (sun..sat) "
+				   "or a day of the month (1-31)",
+				   path, v->line, v->value);
 	for (int i = lo; i <= hi; i++)
 		t->monthdays |= 1u << i;
 	return 0;
@@ -194,7 +198,8 @@ static int parse_reload(struct pgw_table_conf *t, const char *path, const struct
 		return pgw_err_set(err, PGW_ERR_CONFIG, "%s:%d: reload must be true, a list of days or a day number",
 				   path, v->line);
 	if (v->kind == PGW_Y_SCALAR) {
-		if (pgw_config_true(v->value)) { /* true, True, yes, on: as YAML 1.1 and the Python tool read them */
+		if (pgw_config_true(v->value)) { /* true, True, yes, on: as YAML 1.1 and the
+						    Python tool read them */
 			t->reload = PGW_RELOAD_ALWAYS;
 			return 0;
 		}
@@ -241,7 +246,8 @@ static int parse_table_options(struct pgw_table_conf *t, const char *path, const
 			t->cdc = pgw_config_true(v->value);
 		} else {
 			return pgw_err_set(err, PGW_ERR_CONFIG,
-					   "%s:%d: unknown or invalid option `%s` for table `%s` (known: reload, "
+					   "%s:%d: unknown or invalid option `%s` for table `%s` "
+					   "(known: reload, "
 					   "last_modified, skip, cdc)",
 					   path, opts->keys[i]->line, key, t->name);
 		}
@@ -249,8 +255,9 @@ static int parse_table_options(struct pgw_table_conf *t, const char *path, const
 	return 0;
 }
 
-/* The Python pgwarehouse's form, options at the name's indent: `- users:` then `  reload: true`,
- * which YAML reads as one mapping {users: null, reload: true}. */
+/* The Python pgwarehouse's form, options at the name's indent: `- users:` then
+ * `  reload: true`, which YAML reads as one mapping {users: null, reload:
+ * true}. */
 static bool flat_entry(const struct pgw_ynode *item)
 {
 	const struct pgw_ynode *first = item->items[0];
@@ -282,7 +289,8 @@ static int parse_tables(struct pgw_config *cfg, const struct pgw_ynode *seq, str
 					   cfg->path, item->line);
 		t->name = pgw_strdup(item->keys[0]->value);
 		if (item->n > 1)
-			pgw_info("%s:%d: options of table `%s` are at the same indent as its name, as the Python "
+			pgw_info("%s:%d: options of table `%s` are at the same indent as its "
+				 "name, as the Python "
 				 "pgwarehouse read them; indent them under the name",
 				 cfg->path, item->line, t->name);
 		if (item->n > 1 ? parse_table_options(t, cfg->path, item, 1, err) < 0
@@ -315,8 +323,8 @@ static int parse_root(struct pgw_config *cfg, const struct pgw_ynode *root, stru
 			rc = scalar_value(cfg->path, v, key, &cfg->cdc_text, err);
 		else
 			rc = pgw_err_set(err, PGW_ERR_CONFIG,
-					 "%s:%d: unknown stanza `%s` (expected postgres, warehouse, tables, "
-					 "max_records, jobs, cdc)",
+					 "%s:%d: unknown stanza `%s` (expected postgres, "
+					 "warehouse, tables, max_records, jobs, cdc)",
 					 cfg->path, root->keys[i]->line, key);
 		if (rc < 0)
 			return -1;
@@ -376,7 +384,8 @@ static void env_fallbacks(struct pgw_config *cfg)
 			if (!*f && v && *v)
 				*f = pgw_strdup(v);
 		}
-	/* the name the Python pgwarehouse's code read, besides the CLICKHOUSE_PWD of its README */
+	/* the name the Python pgwarehouse's code read, besides the CLICKHOUSE_PWD of
+	 * its README */
 	const char *chpw = getenv("CLICKHOUSE_PASSWORD");
 	if (!cfg->clickhouse_password && chpw && *chpw)
 		cfg->clickhouse_password = pgw_strdup(chpw);
@@ -452,7 +461,8 @@ static int parse_parallel(struct pgw_config *cfg, const struct pgw_cli_overrides
 	return 0;
 }
 
-/* cdc (or PGWAREHOUSE_CDC), and the slot and publication names with their defaults */
+/* cdc (or PGWAREHOUSE_CDC), and the slot and publication names with their
+ * defaults */
 static int check_cdc(struct pgw_config *cfg, struct pgw_err *err)
 {
 	const char *cdc = cfg->cdc_text ? cfg->cdc_text : getenv("PGWAREHOUSE_CDC");
@@ -468,8 +478,13 @@ static int check_cdc(struct pgw_config *cfg, struct pgw_err *err)
 	size_t n = strlen(cfg->replication_slot);
 	if (n == 0 || n > 63 || strspn(cfg->replication_slot, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
 		return pgw_err_set(err, PGW_ERR_CONFIG,
-				   "replication_slot `%s`: PostgreSQL takes 1 to 63 lower-case letters, digits or '_'",
+				   "replication_slot `%s`: PostgreSQL takes 1 to 63 "
+				   "lower-case letters, digits or '_'",
 				   cfg->replication_slot);
+	cfg->max_slot_lag_bytes = 10LL * 1000 * 1000 * 1000;
+	if (cfg->max_slot_lag_text && pgw_parse_size(cfg->max_slot_lag_text, &cfg->max_slot_lag_bytes) < 0)
+		return pgw_err_set(err, PGW_ERR_CONFIG, "max_slot_lag must be a size like 500MB or 10GB, not `%s`",
+				   cfg->max_slot_lag_text);
 	return 0;
 }
 

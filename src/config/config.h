@@ -1,4 +1,5 @@
-/* Settings from the command line, pgwarehouse_conf.yaml, the environment and .env. */
+/* Settings from the command line, pgwarehouse_conf.yaml, the environment and
+ * .env. */
 #ifndef PGW_CONFIG_H
 #define PGW_CONFIG_H
 
@@ -30,9 +31,13 @@ struct pgw_config {
 	char *replication_slot, *publication; /* change data capture: defaults "pgwarehouse" */
 	char *cdc_text;			      /* top-level `cdc:` as written, or PGWAREHOUSE_CDC */
 	bool cdc;			      /* every table by change data capture unless it says cdc: false */
+	char *max_slot_lag_text;	      /* as written */
+	long long max_slot_lag_bytes;	      /* WAL a slot may retain before each run warns
+						 (10GB) */
 	long long max_records;		      /* 0: no limit */
 	char *copy_streams_text, *copy_streams_min_size_text, *jobs_text; /* as written */
-	int copy_streams;		  /* COPY connections per large table (1: no parallel reads) */
+	int copy_streams;		  /* COPY connections per large table (1: no parallel reads)
+					   */
 	long long copy_streams_min_bytes; /* tables smaller than this use one stream */
 	int jobs;			  /* tables synced at once */
 
@@ -61,22 +66,25 @@ struct pgw_cli_overrides {
 	const char *copy_streams; /* --streams N */
 };
 
-/* Reads .env (without overriding the environment), the config file, then the environment. */
+/* Reads .env (without overriding the environment), the config file, then the
+ * environment. */
 int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli, struct pgw_err *err);
 void pgw_config_cleanup(struct pgw_config *cfg);
 
-/* Loads KEY=VALUE lines from path into the environment, keeping variables already set.
- * A missing file is not an error. */
+/* Loads KEY=VALUE lines from path into the environment, keeping variables
+ * already set. A missing file is not an error. */
 int pgw_dotenv_load(const char *path, struct pgw_err *err);
 
 /* "512MB", "2GB", "1.5GiB", "1000000" (bytes); -1 when it is not a size. */
 int pgw_parse_size(const char *s, long long *out);
-/* Whether table name (as given on the command line or listed) is synced by change data capture. */
+/* Whether table name (as given on the command line or listed) is synced by
+ * change data capture. */
 bool pgw_table_cdc(const struct pgw_config *cfg, const char *name);
 
 /* Parses one `reload:` day name ("sun", "monday", ...); returns 0..6 or -1. */
 int pgw_weekday_parse(const char *s);
-/* True when the table's reload rule says "reload today" at time `now` (local time). */
+/* True when the table's reload rule says "reload today" at time `now` (local
+ * time). */
 bool pgw_table_reload_due(const struct pgw_table_conf *t, time_t now);
 /* true/yes/on/1 (any case) */
 bool pgw_config_true(const char *s);

@@ -1,10 +1,12 @@
-/* Change data capture through logical replication (docs/cdc.md). A run: make sure the publication
- * holds the CDC tables; copy the tables never copied, from a replication slot's exported snapshot,
- * writing the slot position of that snapshot with the copy; then read the slot from where it was
- * confirmed up to the server's WAL position at the start of the run, reduce the changes to the net
- * change per key, and apply each table's in one warehouse transaction together with its new
- * position; confirm to PostgreSQL only what every table holds. A table skips the changes of
- * transactions that commit before its position, so a rerun after a crash at any point converges. */
+/* Change data capture through logical replication (docs/cdc.md). A run: make
+ * sure the publication holds the CDC tables; copy the tables never copied, from
+ * a replication slot's exported snapshot, writing the slot position of that
+ * snapshot with the copy; then read the slot from where it was confirmed up to
+ * the server's WAL position at the start of the run, reduce the changes to the
+ * net change per key, and apply each table's in one warehouse transaction
+ * together with its new position; confirm to PostgreSQL only what every table
+ * holds. A table skips the changes of transactions that commit before its
+ * position, so a rerun after a crash at any point converges. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,8 @@ struct change {
 	int op; /* PGW_OP_UPSERT / PGW_OP_DELETE */
 	char **vals;
 	uint32_t *lens;
-	char *kinds; /* per column: 'n' NULL, 'u' unchanged (kept from the warehouse), 't' text */
+	char *kinds; /* per column: 'n' NULL, 'u' unchanged (kept from the warehouse),
+			't' text */
 };
 
 struct cdc_table {
@@ -38,7 +41,8 @@ struct cdc_table {
 	struct pgw_table_def *def, *stage_def;
 	struct pgw_target target;
 	struct pgw_table_result *res;
-	uint64_t pos; /* transactions committing before it are in the warehouse already (0: never copied) */
+	uint64_t pos; /* transactions committing before it are in the warehouse
+			 already (0: never copied) */
 	bool failed;
 	long long applied; /* net changes applied by this run */
 	/* changes held */
@@ -61,6 +65,12 @@ struct cdc {
 	int64_t commit_time; /* of the last commit read, µs since 2000 */
 	long long held_rows;
 	long long held_bytes;
+	/* stream: apply every interval seconds (0: a sync, which stops at the WAL
+	 * position of its start) */
+	double interval;
+	double last_flush;	   /* pgw_now() */
+	uint64_t flushed;	   /* the position of the last flush */
+	long long flushed_changes; /* net changes applied by that flush */
 };
 
 static void free_changes(struct cdc_table *t)
@@ -89,7 +99,8 @@ static uint64_t hash_bytes(const char *p, size_t n)
 	return h;
 }
 
-/* The key of a tuple: each key column's text, length-prefixed (NULL keys cannot occur). */
+/* The key of a tuple: each key column's text, length-prefixed (NULL keys cannot
+ * occur). */
 static char *tuple_key(const struct cdc_table *t, const struct pgw_tuple *tup, size_t *len)
 {
 	struct pgw_buf b;
@@ -172,8 +183,9 @@ static void record_delete(struct cdc *c, struct cdc_table *t, const struct pgw_t
 	}
 }
 
-/* The new row of an insert or update. A column PostgreSQL did not send ('u': a TOASTed value the
- * update left alone) takes the value held for the key, else stays to be kept from the warehouse. */
+/* The new row of an insert or update. A column PostgreSQL did not send ('u': a
+ * TOASTed value the update left alone) takes the value held for the key, else
+ * stays to be kept from the warehouse. */
 static void record_upsert(struct cdc *c, struct cdc_table *t, const struct pgw_tuple *row)
 {
 	size_t len;
@@ -207,18 +219,21 @@ static struct cdc_table *table_of(struct cdc *c, const struct pgw_repl_relation 
 	return NULL;
 }
 
-/* A Relation message: the table as the stream describes it must be the one copied. */
+/* A Relation message: the table as the stream describes it must be the one
+ * copied. */
 static int check_relation(struct cdc *c, const struct pgw_repl_relation *rel, struct pgw_err *err)
 {
 	struct cdc_table *t = table_of(c, rel);
-	if (!t || c->final_lsn < t->pos) /* a transaction the table holds already (e.g. before its reload) */
+	if (!t || c->final_lsn < t->pos) /* a transaction the table holds already
+					    (e.g. before its reload) */
 		return 0;
 	bool same = rel->ncols == t->def->ncols;
 	for (int i = 0; same && i < rel->ncols; i++)
 		same = !strcmp(rel->cols[i].name, t->def->cols[i].name);
 	if (!same)
 		return pgw_err_set(err, PGW_ERR_TABLE,
-				   "table %s changed shape (ALTER TABLE) during this run; the next run copies it again",
+				   "table %s changed shape (ALTER TABLE) during this run; "
+				   "the next run copies it again",
 				   t->name);
 	return 0;
 }
@@ -256,7 +271,8 @@ static void on_truncate(struct cdc *c, const struct pgw_pgoutput_msg *m)
 		}
 }
 
-/* The statement that records a table's position, inside its load's transaction */
+/* The statement that records a table's position, inside its load's transaction
+ */
 static char *position_sql(struct cdc *c, const struct cdc_table *t, uint64_t lsn, int64_t commit_us)
 {
 	return pgw_cdc_state_position_sql(c->run->sink, c->run->cfg->replication_slot, t->qualified, lsn, commit_us);
@@ -271,7 +287,8 @@ static int stage_row(const struct cdc_table *t, const struct change *ch, struct 
 		const struct pgw_coldef *col = &t->def->cols[k];
 		if (ch->kinds[k] == 't') {
 			size_t len = ch->lens[k];
-			/* char(n) arrives padded; its copy was read through ::text, which drops the padding */
+			/* char(n) arrives padded; its copy was read through ::text, which drops
+			 * the padding */
 			if (col->ti.type == PGW_T_TEXT && !strncmp(col->pgtype, "character(", 10))
 				while (len && ch->vals[k][len - 1] == ' ')
 					len--;
@@ -334,13 +351,16 @@ static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct 
 	return rc;
 }
 
-/* Everything held, applied; then every table's position moves to lsn and the slot is confirmed. */
+/* Everything held, applied; then every table's position moves to lsn and the
+ * slot is confirmed. */
 static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 {
+	c->flushed_changes = 0;
 	for (int i = 0; i < c->n; i++) {
 		struct cdc_table *t = &c->t[i];
 		if (t->failed || (!t->nch && !t->truncate))
 			continue;
+		c->flushed_changes += (long long)t->nch;
 		if (apply_table(c, t, lsn, &t->res->err) < 0) {
 			t->failed = true;
 			pgw_error("%s: %s", t->name, t->res->err.msg);
@@ -349,10 +369,12 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 	}
 	c->held_rows = c->held_bytes = 0;
 	for (int i = 0; i < c->n; i++)
-		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for the next run */
+		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for
+				       the next run */
 			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", c->t[i].name, c->t[i].res->err.msg);
-	/* the run's tables hold everything up to lsn; the slot is confirmed up to what every table of
-	 * it holds (a CDC table left out of this run keeps its position and the WAL after it) */
+	/* the run's tables hold everything up to lsn; the slot is confirmed up to
+	 * what every table of it holds (a CDC table left out of this run keeps its
+	 * position and the WAL after it) */
 	struct pgw_sink *sink = c->run->sink;
 	const char *slot = c->run->cfg->replication_slot;
 	char **names = pgw_calloc((size_t)c->n + 1, sizeof(char *));
@@ -368,11 +390,13 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 			c->t[i].pos = lsn;
 	if (!confirm || confirm > lsn)
 		confirm = lsn;
-	/* a test failpoint: die as a kill -9 would, after the warehouse committed and before PostgreSQL
-	 * heard of it (t_cdc.sh) */
+	/* a test failpoint: die as a kill -9 would, after the warehouse committed and
+	 * before PostgreSQL heard of it (t_cdc.sh) */
 	const char *fp = getenv("PGW_FAILPOINT");
 	if (rc == 0 && fp && !strcmp(fp, "cdc-before-confirm"))
 		_exit(137);
+	c->flushed = lsn;
+	c->last_flush = pgw_now();
 	return rc == 0 ? pgw_repl_confirm(&c->repl, confirm, err) : -1;
 }
 
@@ -396,28 +420,34 @@ static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t 
 	}
 }
 
-/* Session settings for the walsender's output functions: the text forms the decoder reads. */
+/* Session settings for the walsender's output functions: the text forms the
+ * decoder reads. */
 static int stream_settings(struct pgw_repl *r, struct pgw_err *err)
 {
 	return pgw_pg_exec(&r->pg,
-			   "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
-			   "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET statement_timeout = 0",
+			   "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET "
+			   "IntervalStyle = 'iso_8601'; "
+			   "SET extra_float_digits = 3; SET bytea_output = 'hex'; "
+			   "SET statement_timeout = 0",
 			   err);
 }
 
-/* Reads the slot up to the WAL position of the start of the run, applying as it goes. */
+/* Reads the slot up to the WAL position of the start of the run, applying as it
+ * goes. */
 static int catch_up(struct cdc *c, struct pgw_err *err)
 {
 	uint64_t until = 0;
 	const struct pgw_config *cfg = c->run->cfg;
-	/* A transaction committed with synchronous_commit = off may not be flushed yet, and the
-	 * walsender decodes flushed WAL only: one commit of ours that wrote WAL (a logical message,
-	 * which pgoutput does not pass on) with synchronous_commit = on flushes all WAL before it, so
-	 * everything committed before this point is read by this run. (A transaction that only took
-	 * an xid would commit without flushing.) */
+	/* A transaction committed with synchronous_commit = off may not be flushed
+	 * yet, and the walsender decodes flushed WAL only: one commit of ours that
+	 * wrote WAL (a logical message, which pgoutput does not pass on) with
+	 * synchronous_commit = on flushes all WAL before it, so everything committed
+	 * before this point is read by this run. (A transaction that only took an xid
+	 * would commit without flushing.) */
 	if (pgw_pg_exec(c->run->pg,
 			"BEGIN; SET LOCAL synchronous_commit = on; "
-			"SELECT pg_logical_emit_message(true, 'pgwarehouse', 'flush'); COMMIT",
+			"SELECT pg_logical_emit_message(true, 'pgwarehouse', "
+			"'flush'); COMMIT",
 			err) < 0)
 		return -1;
 	if (pgw_repl_identify(&c->repl, &until, err) < 0 || stream_settings(&c->repl, err) < 0 ||
@@ -439,9 +469,10 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 		if (got < 0)
 			return -1;
 		if (got == 0) {
-			/* A logical walsender's keepalive carries how far it has decoded and sent (and an
-			 * XLogData the position of its message): past `until`, with no transaction open here,
-			 * every transaction committed before `until` has been read. */
+			/* A logical walsender's keepalive carries how far it has decoded and sent
+			 * (and an XLogData the position of its message): past `until`, with no
+			 * transaction open here, every transaction committed before `until` has
+			 * been read. */
 			if (c->repl.received >= until && !c->final_lsn) {
 				pgw_lsn_format(c->repl.received, at_text);
 				pgw_debug("cdc: caught up (the server has sent up to %s)", at_text);
@@ -459,12 +490,111 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 			pgw_debug("cdc: commit %s", at_text);
 		}
 	}
-	/* caught up: what is held goes in, and positions move to where the stream was read */
+	/* caught up: what is held goes in, and positions move to where the stream was
+	 * read */
 	uint64_t at = c->repl.received > last_end ? c->repl.received : last_end;
 	return done ? 0 : flush(c, at > until ? until : at, err);
 }
 
-/* ---- setup: tables, publication, slot, copies -------------------------------------------------- */
+/* "512 B", "3.2 MB", "11.0 GB" */
+static void bytes_text(long long n, char *out, size_t size)
+{
+	static const char *units[] = {"B", "kB", "MB", "GB", "TB"};
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1000 && u < 4)
+		v /= 1000, u++;
+	snprintf(out, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+/* stream: how far behind the warehouse is, after a flush */
+static void report_lag(struct cdc *c)
+{
+	char at[24], lsn_text[24], behind[32] = "?";
+	pgw_lsn_format(c->flushed, at);
+	snprintf(lsn_text, sizeof(lsn_text), "%s", at);
+	const char *params[] = {lsn_text};
+	struct pgw_err err = {0};
+	PGresult *res = pgw_pg_query(c->run->pg, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint", 1,
+				     params, &err);
+	if (res && PQntuples(res) == 1)
+		bytes_text(atoll(PQgetvalue(res, 0, 0)), behind, sizeof(behind));
+	PQclear(res);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	double lag = c->flushed_changes && c->commit_time
+			     ? (double)now.tv_sec + now.tv_nsec / 1e9 - (c->commit_time / 1e6 + 946684800.0)
+			     : 0;
+	pgw_info("stream: %lld changes applied, up to %s; lag %.1fs, %s of WAL "
+		 "behind the server",
+		 c->flushed_changes, at, lag < 0 ? 0 : lag, behind);
+}
+
+/* The changes of the transactions read in full go in; with no transaction open,
+ * the position moves to what the server has sent (transactions of other tables
+ * included). */
+static int stream_flush(struct cdc *c, uint64_t last_end, struct pgw_err *err)
+{
+	uint64_t at = c->repl.received > last_end ? c->repl.received : last_end;
+	if (at <= c->flushed)
+		return 0;
+	if (flush(c, at, err) < 0)
+		return -1;
+	report_lag(c);
+	return 0;
+}
+
+/* pgwarehouse stream: reads the slot without end, applying every interval
+ * seconds (sooner when much is held, as a sync does) at a transaction boundary;
+ * SIGINT/SIGTERM end it at the next boundary after the changes in hand are
+ * applied. */
+static int follow(struct cdc *c, struct pgw_err *err)
+{
+	const struct pgw_config *cfg = c->run->cfg;
+	if (stream_settings(&c->repl, err) < 0 ||
+	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
+		return -1;
+	pgw_info("stream: following slot %s, applying every %gs; SIGINT or SIGTERM "
+		 "stops it",
+		 cfg->replication_slot, c->interval);
+	uint64_t last_end = 0;
+	c->last_flush = pgw_now();
+	for (;;) {
+		bool boundary = !c->final_lsn; /* no transaction half read */
+		if (boundary && pgw_interrupted())
+			break;
+		if (boundary && pgw_now() - c->last_flush >= c->interval) {
+			if (stream_flush(c, last_end, err) < 0)
+				return -1;
+			c->last_flush = pgw_now();
+		}
+		const char *data;
+		int len;
+		uint64_t lsn;
+		int got = pgw_repl_next(&c->repl, 100, &data, &len, &lsn, err);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			continue;
+		struct pgw_pgoutput_msg m;
+		bool done = false;
+		if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 ||
+		    on_message(c, &m, UINT64_MAX, &done, err) < 0)
+			return -1;
+		if (m.type == 'C')
+			last_end = m.end_lsn;
+	}
+	/* stopped: what is held is applied before the exit (not cut short by the stop
+	 * request) */
+	pgw_cleanup_begin();
+	int rc = stream_flush(c, last_end, err);
+	pgw_cleanup_end();
+	pgw_info("stream: stopped");
+	return rc;
+}
+
+/* ---- setup: tables, publication, slot, copies
+ * -------------------------------------------------- */
 
 static int read_positions(struct cdc *c, struct pgw_err *err)
 {
@@ -472,8 +602,8 @@ static int read_positions(struct cdc *c, struct pgw_err *err)
 	int rc = pgw_cdc_state_read(c->run->sink, c->run->cfg->replication_slot, &rows, err);
 	for (int r = 0; rc == 0 && r < rows.nrows; r++)
 		for (int i = 0; i < c->n; i++)
-			if (rows.cells[r * 2] && !strcmp(rows.cells[r * 2], c->t[i].qualified))
-				c->t[i].pos = strtoull(rows.cells[r * 2 + 1], NULL, 10);
+			if (rows.cells[r * rows.ncols] && !strcmp(rows.cells[r * rows.ncols], c->t[i].qualified))
+				c->t[i].pos = strtoull(rows.cells[r * rows.ncols + 1], NULL, 10);
 	pgw_rows_cleanup(&rows);
 	return rc;
 }
@@ -485,16 +615,17 @@ static int check_server(struct pgw_pg *pg, struct pgw_err *err)
 		return -1;
 	int rc = 0;
 	if (strcmp(PQgetvalue(res, 0, 0), "logical"))
-		rc = pgw_err_set(
-			err, PGW_ERR_SOURCE,
-			"change data capture needs wal_level = logical (it is %s): a superuser runs ALTER SYSTEM "
-			"SET wal_level = logical, then PostgreSQL is restarted",
-			PQgetvalue(res, 0, 0));
+		rc = pgw_err_set(err, PGW_ERR_SOURCE,
+				 "change data capture needs wal_level = logical (it is "
+				 "%s): a superuser runs ALTER SYSTEM "
+				 "SET wal_level = logical, then PostgreSQL is restarted",
+				 PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc;
 }
 
-/* CREATE PUBLICATION, or ALTER PUBLICATION ... ADD TABLE for the tables it lacks */
+/* CREATE PUBLICATION, or ALTER PUBLICATION ... ADD TABLE for the tables it
+ * lacks */
 static int ensure_publication(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_pg *pg = c->run->pg;
@@ -513,8 +644,8 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 		if (exists) {
 			const char *p[] = {pub, d->schema, d->name};
 			res = pgw_pg_query(pg,
-					   "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 "
-					   "AND tablename = $3",
+					   "SELECT 1 FROM pg_publication_tables WHERE pubname = "
+					   "$1 AND schemaname = $2 AND tablename = $3",
 					   3, p, err);
 			if (!res) {
 				pgw_buf_cleanup(&sql);
@@ -540,7 +671,8 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 		rc = pgw_pg_exec(pg, stmt.data, err);
 		if (rc < 0 && !strcmp(err->sqlstate, "42501"))
 			pgw_err_set(err, PGW_ERR_SOURCE,
-				    "the publication needs the tables' owner or a superuser: one of them runs %s",
+				    "the publication needs the tables' owner or a superuser: one "
+				    "of them runs %s",
 				    stmt.data);
 		else if (rc == 0)
 			pgw_info("publication %s: %s %s", pub, exists ? "added" : "created for", sql.data);
@@ -572,7 +704,91 @@ static bool slot_exists(struct pgw_pg *pg, const char *slot, bool *lost, struct 
 	return exists;
 }
 
-/* Copies the tables not copied yet, inside the snapshot of the slot's consistent point. */
+struct slot_info {
+	bool exists, active;
+	char confirmed[32], wal_status[16];
+	long long retained; /* bytes of WAL kept for the slot */
+};
+
+static int slot_info(struct pgw_pg *pg, const char *slot, struct slot_info *si, struct pgw_err *err)
+{
+	const char *params[] = {slot};
+	PGresult *res = pgw_pg_query(pg,
+				     "SELECT coalesce(confirmed_flush_lsn::text, ''), "
+				     "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), "
+				     "restart_lsn), 0)::bigint, coalesce(wal_status, ''), "
+				     "active FROM pg_replication_slots WHERE slot_name = $1 AND "
+				     "database = current_database()",
+				     1, params, err);
+	if (!res)
+		return -1;
+	memset(si, 0, sizeof(*si));
+	si->exists = PQntuples(res) > 0;
+	if (si->exists) {
+		snprintf(si->confirmed, sizeof(si->confirmed), "%s", PQgetvalue(res, 0, 0));
+		si->retained = atoll(PQgetvalue(res, 0, 1));
+		snprintf(si->wal_status, sizeof(si->wal_status), "%s", PQgetvalue(res, 0, 2));
+		si->active = !strcmp(PQgetvalue(res, 0, 3), "t");
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Every run warns while the slot keeps more WAL than max_slot_lag: the server's
+ * disk fills if nobody reads it. */
+static int warn_slot_lag(struct pgw_run *run, struct pgw_err *err)
+{
+	struct slot_info si;
+	if (slot_info(run->pg, run->cfg->replication_slot, &si, err) < 0)
+		return -1;
+	if (si.exists && si.retained > run->cfg->max_slot_lag_bytes) {
+		char kept[32], max[32];
+		bytes_text(si.retained, kept, sizeof(kept));
+		bytes_text(run->cfg->max_slot_lag_bytes, max, sizeof(max));
+		pgw_warn("replication slot %s keeps %s of WAL on the server, more than "
+			 "max_slot_lag (%s): sync more "
+			 "often, or run `pgwarehouse teardown` if change data capture is "
+			 "no longer used",
+			 run->cfg->replication_slot, kept, max);
+	}
+	return 0;
+}
+
+int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err)
+{
+	const char *slot = run->cfg->replication_slot;
+	struct slot_info si;
+	if (slot_info(run->pg, slot, &si, err) < 0)
+		return -1;
+	printf("\nreplication slot %s: ", slot);
+	if (!si.exists) {
+		printf("not created yet (the first sync of a CDC table creates it)\n");
+		return 0;
+	}
+	char kept[32];
+	bytes_text(si.retained, kept, sizeof(kept));
+	printf("confirmed up to %s, WAL retained %s, wal_status %s, %s\n", si.confirmed[0] ? si.confirmed : "-", kept,
+	       si.wal_status[0] ? si.wal_status : "-", si.active ? "being read now" : "not being read");
+	if (si.retained > run->cfg->max_slot_lag_bytes)
+		printf("  warning: more than max_slot_lag\n");
+	struct pgw_rows rows = {0};
+	if (pgw_cdc_state_create(run->sink, err) < 0 || pgw_cdc_state_read(run->sink, slot, &rows, err) < 0)
+		return -1;
+	for (int r = 0; r < rows.nrows; r++) {
+		char **row = &rows.cells[r * rows.ncols];
+		char at[24];
+		pgw_lsn_format(strtoull(row[1], NULL, 10), at);
+		printf("  %s: holds the changes up to %s", row[0], at);
+		if (row[2])
+			printf(", last commit applied %.26s UTC", row[2]);
+		printf("\n");
+	}
+	pgw_rows_cleanup(&rows);
+	return 0;
+}
+
+/* Copies the tables not copied yet, inside the snapshot of the slot's
+ * consistent point. */
 static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 {
 	struct pgw_run *run = c->run;
@@ -602,8 +818,9 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 	return failed ? -1 : 0;
 }
 
-/* A slot whose exported snapshot the copies use: the run's slot when it is new, else a temporary
- * one (dropped with its connection) for tables added to change data capture later. */
+/* A slot whose exported snapshot the copies use: the run's slot when it is new,
+ * else a temporary one (dropped with its connection) for tables added to change
+ * data capture later. */
 static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
 {
 	bool any = false;
@@ -625,7 +842,8 @@ static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
 		if (copy_tables(c, snapshot, lsn) < 0)
 			rc = pgw_err_set(err, PGW_ERR_TABLE, "the copy of some tables failed");
 	}
-	if (!slot_new) { /* gone now, not when the server notices the connection closed */
+	if (!slot_new) { /* gone now, not when the server notices the connection
+			    closed */
 		char *drop = pgw_asprintf("DROP_REPLICATION_SLOT %s", name);
 		PQclear(PQexec(tmp.pg.conn, drop));
 		free(drop);
@@ -652,11 +870,11 @@ static int open_tables(struct cdc *c, char *const *names, int n, struct pgw_tabl
 			continue;
 		}
 		if (t->def->npk == 0) {
-			pgw_err_set(
-				&res[i].err, PGW_ERR_TABLE,
-				"table %s has no primary key: change data capture applies changes by key; add one, or "
-				"set cdc: false for it",
-				names[i]);
+			pgw_err_set(&res[i].err, PGW_ERR_TABLE,
+				    "table %s has no primary key: change data capture applies "
+				    "changes by key; add one, or "
+				    "set cdc: false for it",
+				    names[i]);
 			t->failed = true;
 			continue;
 		}
@@ -669,7 +887,8 @@ static int open_tables(struct cdc *c, char *const *names, int n, struct pgw_tabl
 												     : NULL};
 		t->keep_cols = pgw_calloc((size_t)t->def->ncols, sizeof(bool));
 	}
-	/* bad setup changes nothing: no publication, no slot, no copy until every table can be followed */
+	/* bad setup changes nothing: no publication, no slot, no copy until every
+	 * table can be followed */
 	for (int i = 0; i < c->n; i++)
 		if (c->t[i].failed)
 			return pgw_err_set(err, c->t[i].res->err.code, "%s", c->t[i].res->err.msg);
@@ -691,9 +910,10 @@ static void close_tables(struct cdc *c)
 	free(c->t);
 }
 
-/* A table whose columns changed since its copy (ALTER TABLE), or whose warehouse table is gone, is
- * copied again from a slot's snapshot, with the position that goes with it: the stream's older
- * transactions (of the old shape) are then behind its position. */
+/* A table whose columns changed since its copy (ALTER TABLE), or whose
+ * warehouse table is gone, is copied again from a slot's snapshot, with the
+ * position that goes with it: the stream's older transactions (of the old
+ * shape) are then behind its position. */
 static int reshaped(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_sink *sink = c->run->sink;
@@ -725,14 +945,15 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (reshaped(c, err) < 0)
 		return -1;
 	bool exists = slot_exists(run->pg, slot, &lost, err, &rc);
-	if (rc < 0)
+	if (rc < 0 || warn_slot_lag(run, err) < 0)
 		return -1;
 	if (lost && !c->recopy)
-		return pgw_err_set(
-			err, PGW_ERR_SOURCE,
-			"replication slot %s was invalidated (wal_status lost: the server dropped WAL it "
-			"kept for it); `pgwarehouse reload all` makes a new slot and copies the tables again",
-			slot);
+		return pgw_err_set(err, PGW_ERR_SOURCE,
+				   "replication slot %s was invalidated (wal_status lost: "
+				   "the server dropped WAL it "
+				   "kept for it); `pgwarehouse reload all` makes a new "
+				   "slot and copies the tables again",
+				   slot);
 	if (lost && c->recopy) { /* reload is the way back from an invalidated slot */
 		if (drop_slot(run->pg, slot, err) < 0)
 			return -1;
@@ -741,22 +962,24 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (!exists || c->recopy) /* without the slot, positions mean nothing: copied again */
 		for (int i = 0; i < c->n; i++)
 			c->t[i].pos = 0;
-	/* a new slot: the old one's positions mean nothing, for the CDC tables not in this run too */
+	/* a new slot: the old one's positions mean nothing, for the CDC tables not in
+	 * this run too */
 	if (!exists && pgw_cdc_state_forget(run->sink, slot, err) < 0)
 		return -1;
 	if (pgw_repl_connect(&c->repl, run->cfg, err) < 0)
 		return -1;
 	if (copy_missing(c, !exists, err) < 0)
 		return -1;
-	return catch_up(c, err);
+	return c->interval > 0 ? follow(c, err) : catch_up(c, err);
 }
 
-int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, struct pgw_table_result *res,
-		 struct pgw_err *err)
+static int cdc_main(struct pgw_run *run, char *const *names, int n, bool recopy, double interval,
+		    struct pgw_table_result *res, struct pgw_err *err)
 {
 	if (!strcmp(run->cfg->backend, "snowflake")) {
 		pgw_err_set(err, PGW_ERR_CONFIG,
-			    "change data capture (cdc: true) is built for DuckDB and ClickHouse so far; use key-based "
+			    "change data capture (cdc: true) is built for DuckDB and "
+			    "ClickHouse so far; use key-based "
 			    "syncs on %s",
 			    run->cfg->backend);
 		for (int i = 0; i < n; i++) {
@@ -766,7 +989,7 @@ int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, st
 		}
 		return -1;
 	}
-	struct cdc c = {.run = run, .recopy = recopy, .dec = pgw_pgoutput_new()};
+	struct cdc c = {.run = run, .recopy = recopy, .interval = interval, .dec = pgw_pgoutput_new()};
 	double t0 = pgw_now();
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
@@ -792,6 +1015,18 @@ int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, st
 	pgw_pgoutput_free(c.dec);
 	close_tables(&c);
 	return rc;
+}
+
+int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, struct pgw_table_result *res,
+		 struct pgw_err *err)
+{
+	return cdc_main(run, names, n, recopy, 0, res, err);
+}
+
+int pgw_cdc_stream(struct pgw_run *run, char *const *names, int n, double interval, struct pgw_table_result *res,
+		   struct pgw_err *err)
+{
+	return cdc_main(run, names, n, false, interval, res, err);
 }
 
 int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)

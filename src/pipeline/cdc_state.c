@@ -1,8 +1,9 @@
-/* Change data capture's positions in the warehouse: per slot and table, the LSN from which the
- * table still needs changes (docs/cdc.md). DuckDB and Snowflake keep one row per table, written in
- * the same transaction as the table's data. ClickHouse has no transactions and no cheap UPDATE: it
- * keeps a log of rows and the newest (highest seq) per table counts; a position of 0 is a
- * forgotten one. Every statement is built here so the two shapes stay side by side. */
+/* Change data capture's positions in the warehouse: per slot and table, the LSN
+ * from which the table still needs changes (docs/cdc.md). DuckDB and Snowflake
+ * keep one row per table, written in the same transaction as the table's data.
+ * ClickHouse has no transactions and no cheap UPDATE: it keeps a log of rows
+ * and the newest (highest seq) per table counts; a position of 0 is a forgotten
+ * one. Every statement is built here so the two shapes stay side by side. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ static void table_sql(struct pgw_sink *sink, struct pgw_buf *sql)
 	sink->ops->own_table(sink, sql, STATE_TABLE);
 }
 
-/* ClickHouse: the next row's seq, computed by the server in the INSERT itself */
+/* ClickHouse: the next row's seq, computed by the server in the INSERT itself
+ */
 static void next_seq(struct pgw_sink *sink, struct pgw_buf *sql)
 {
 	pgw_buf_puts(sql, "(SELECT max(seq) + 1 FROM ");
@@ -31,10 +33,12 @@ static void next_seq(struct pgw_sink *sink, struct pgw_buf *sql)
 	pgw_buf_puts(sql, ")");
 }
 
-/* ClickHouse: the newest row of each table of the slot, as (table_name, lsn, commit_time) */
+/* ClickHouse: the newest row of each table of the slot, as (table_name, lsn,
+ * commit_time) */
 static void latest_sql(struct pgw_sink *sink, struct pgw_buf *sql, const char *slot)
 {
-	pgw_buf_puts(sql, "(SELECT table_name, argMax(lsn, seq) AS lsn, argMax(commit_time, seq) AS commit_time FROM ");
+	pgw_buf_puts(sql, "(SELECT table_name, argMax(lsn, seq) AS lsn, "
+			  "argMax(commit_time, seq) AS commit_time FROM ");
 	table_sql(sink, sql);
 	pgw_buf_puts(sql, " WHERE slot = ");
 	sink->ops->literal(sql, slot);
@@ -55,12 +59,15 @@ int pgw_cdc_state_create(struct pgw_sink *sink, struct pgw_err *err)
 	pgw_buf_puts(&sql, "CREATE TABLE IF NOT EXISTS ");
 	table_sql(sink, &sql);
 	if (is_ch(sink))
-		pgw_buf_puts(&sql,
-			     " (slot String, table_name String, lsn UInt64, commit_time Nullable(String), "
-			     "applied_at DateTime DEFAULT now(), seq UInt64) ENGINE = MergeTree ORDER BY (slot, seq)");
+		pgw_buf_puts(&sql, " (slot String, table_name String, lsn UInt64, "
+				   "commit_time Nullable(String), "
+				   "applied_at DateTime DEFAULT now(), seq UInt64) ENGINE "
+				   "= MergeTree ORDER BY (slot, seq)");
 	else
-		pgw_buf_puts(&sql, " (slot VARCHAR NOT NULL, table_name VARCHAR NOT NULL, lsn BIGINT NOT NULL, "
-				   "commit_time TIMESTAMP, applied_at TIMESTAMP, PRIMARY KEY (slot, table_name))");
+		pgw_buf_puts(&sql, " (slot VARCHAR NOT NULL, table_name VARCHAR NOT NULL, "
+				   "lsn BIGINT NOT NULL, "
+				   "commit_time TIMESTAMP, applied_at TIMESTAMP, PRIMARY "
+				   "KEY (slot, table_name))");
 	return run_sql(sink, &sql, NULL, err);
 }
 
@@ -69,14 +76,16 @@ int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows 
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	if (is_ch(sink)) {
-		pgw_buf_puts(&sql, "SELECT table_name, toString(lsn) FROM ");
+		pgw_buf_puts(&sql, "SELECT table_name, toString(lsn), commit_time FROM ");
 		latest_sql(sink, &sql, slot);
-		pgw_buf_puts(&sql, " WHERE lsn > 0");
+		pgw_buf_puts(&sql, " WHERE lsn > 0 ORDER BY table_name");
 	} else {
-		pgw_buf_puts(&sql, "SELECT table_name, CAST(lsn AS VARCHAR) FROM ");
+		pgw_buf_puts(&sql, "SELECT table_name, CAST(lsn AS VARCHAR), "
+				   "CAST(commit_time AS VARCHAR) FROM ");
 		table_sql(sink, &sql);
 		pgw_buf_puts(&sql, " WHERE slot = ");
 		sink->ops->literal(&sql, slot);
+		pgw_buf_puts(&sql, " ORDER BY table_name");
 	}
 	return run_sql(sink, &sql, out, err);
 }
@@ -122,7 +131,8 @@ char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const 
 	return sql.data;
 }
 
-/* The tables named (texts of the literal form) move to lsn where they are behind it */
+/* The tables named (texts of the literal form) move to lsn where they are
+ * behind it */
 int pgw_cdc_state_advance(struct pgw_sink *sink, const char *slot, char *const *tables, int n, uint64_t lsn,
 			  struct pgw_err *err)
 {

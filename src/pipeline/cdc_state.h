@@ -1,4 +1,5 @@
-/* Change data capture's positions, kept in the warehouse table _pgwarehouse_cdc (cdc_state.c). */
+/* Change data capture's positions, kept in the warehouse table _pgwarehouse_cdc
+ * (cdc_state.c). */
 #ifndef PGW_CDC_STATE_H
 #define PGW_CDC_STATE_H
 
@@ -7,15 +8,18 @@
 #include "sink/sink.h"
 
 int pgw_cdc_state_create(struct pgw_sink *sink, struct pgw_err *err);
-/* Rows (table_name, lsn as decimal text) of the slot's tables that have a position */
+/* Rows (table_name, lsn as decimal text, commit time of the last transaction
+ * applied as UTC text or NULL) of the slot's tables that have a position */
 int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows *out, struct pgw_err *err);
-/* The statement that sets a table's position (run in its load's transaction); caller frees */
+/* The statement that sets a table's position (run in its load's transaction);
+ * caller frees */
 char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const char *table, uint64_t lsn,
 				 int64_t commit_us);
 /* tables[0..n) that are behind lsn move to it */
 int pgw_cdc_state_advance(struct pgw_sink *sink, const char *slot, char *const *tables, int n, uint64_t lsn,
 			  struct pgw_err *err);
-/* The lowest position of the slot's tables (0 when none has one): how far the slot may be confirmed */
+/* The lowest position of the slot's tables (0 when none has one): how far the
+ * slot may be confirmed */
 int pgw_cdc_state_min(struct pgw_sink *sink, const char *slot, uint64_t *lsn, struct pgw_err *err);
 /* Every table of the slot loses its position (a new slot) */
 int pgw_cdc_state_forget(struct pgw_sink *sink, const char *slot, struct pgw_err *err);

@@ -1,4 +1,5 @@
-/* Strategies: which rows to read from PostgreSQL and how the sink applies them. */
+/* Strategies: which rows to read from PostgreSQL and how the sink applies them.
+ */
 #ifndef PGW_SYNC_H
 #define PGW_SYNC_H
 
@@ -17,11 +18,13 @@ struct pgw_run {
 	struct pgw_pg *pg;
 	struct pgw_sink *sink;
 	const char *last_modified;	  /* from the command line, or NULL */
-	bool last_modified_where_present; /* `all`: tables without that column keep their own strategy */
+	bool last_modified_where_present; /* `all`: tables without that column keep
+					     their own strategy */
 	bool force;			  /* replace warehouse tables pgwarehouse did not create */
 	struct pgw_progress *progress;	  /* of the table being run, or NULL */
-	/* change data capture's copy of a table: the transaction imports the replication slot's
-	 * snapshot, and the load commits with commit_sql (the table's stream position) */
+	/* change data capture's copy of a table: the transaction imports the
+	 * replication slot's snapshot, and the load commits with commit_sql (the
+	 * table's stream position) */
 	const char *import_snapshot;
 	const char *commit_sql;
 };
@@ -37,9 +40,11 @@ struct pgw_table_result {
 	char *wm_before, *wm_after; /* for the run log */
 };
 
-/* Adds a table's run to the warehouse's run log (a warning when it cannot). started: Unix time. */
+/* Adds a table's run to the warehouse's run log (a warning when it cannot).
+ * started: Unix time. */
 void pgw_run_record(struct pgw_run *run, enum pgw_command cmd, const struct pgw_table_result *res, double started);
-/* Runs one command for one table. Fills res; returns 0 or -1 (res->err says why). */
+/* Runs one command for one table. Fills res; returns 0 or -1 (res->err says
+ * why). */
 int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res);
 
 /* The plan for one table, shared by sync and extract/load. */
@@ -51,36 +56,50 @@ struct pgw_plan {
 	char *select_sql; /* the SELECT to COPY out */
 	int *order;	  /* columns that order rows under max_records (NULL: the key) */
 	int norder;
-	char *wm_before; /* the watermark of an incremental strategy, as PostgreSQL's text */
+	char *wm_before; /* the watermark of an incremental strategy, as PostgreSQL's
+			    text */
 };
 
-/* Reads the table's definition and the warehouse's state inside the current Postgres transaction
- * and decides the strategy. */
+/* Reads the table's definition and the warehouse's state inside the current
+ * Postgres transaction and decides the strategy. */
 int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_plan *plan,
 		   struct pgw_err *err);
 void pgw_plan_cleanup(struct pgw_plan *plan);
-/* The watermark the next incremental run would start from, read back from the warehouse, as
- * PostgreSQL's text; NULL without a key or when it cannot be read. */
+/* The watermark the next incremental run would start from, read back from the
+ * warehouse, as PostgreSQL's text; NULL without a key or when it cannot be
+ * read. */
 char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan);
 
-/* Change data capture (cdc.c): the CDC tables of names[0..n) caught up with the replication
- * stream, copied first where needed (recopy: copied again, as `reload` does); results in res[i]
- * (ok, rows, error) for each. */
+/* Change data capture (cdc.c): the CDC tables of names[0..n) caught up with the
+ * replication stream, copied first where needed (recopy: copied again, as
+ * `reload` does); results in res[i] (ok, rows, error) for each. */
 int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, struct pgw_table_result *res,
 		 struct pgw_err *err);
-/* Drops the replication slot and the publication (what stops WAL retention); says what it dropped. */
+/* Drops the replication slot and the publication (what stops WAL retention);
+ * says what it dropped. */
+/* pgwarehouse stream: the same, continuously, applying every interval seconds
+ * until SIGINT/SIGTERM, which end it (0) after the changes in hand are applied
+ */
+int pgw_cdc_stream(struct pgw_run *run, char *const *names, int n, double interval, struct pgw_table_result *res,
+		   struct pgw_err *err);
 int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err);
+/* For status: the slot (confirmed LSN, WAL retained, wal_status) and each CDC
+ * table's position */
+int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err);
 
-/* Names `sync all` works on: the config's tables (without skip: true), else every table of pgschema. */
+/* Names `sync all` works on: the config's tables (without skip: true), else
+ * every table of pgschema. */
 int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err);
 
-/* The SELECT of each COPY stream for plan (see split.c); returns how many (1: plan->select_sql),
- * or -1. *snapshot is the exported snapshot the streams adopt when there are several. */
+/* The SELECT of each COPY stream for plan (see split.c); returns how many (1:
+ * plan->select_sql), or -1. *snapshot is the exported snapshot the streams
+ * adopt when there are several. */
 int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot,
 		   struct pgw_err *err);
 
 double pgw_now(void);
-/* Whether col can serve as the table's last_modified column; *idx is its index. */
+/* Whether col can serve as the table's last_modified column; *idx is its index.
+ */
 int pgw_check_last_modified(const struct pgw_table_def *def, const char *col, int *idx, struct pgw_err *err);
 
 #endif

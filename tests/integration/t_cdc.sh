@@ -58,6 +58,14 @@ t_same "link equals PostgreSQL" link
 t_eq "the sum of balances is kept" "kept" "$(dq "SELECT CASE WHEN sum(balance) = 5000000 THEN 'kept' ELSE 'changed' END FROM acct")"
 "$PGW" status acct > "$PWD/status.out" 2>&1
 t_eq "status shows the table's change data capture run" "1" "$(grep -cE '^acct +[0-9-]+ [0-9:]+ +cdc +[0-9]+ +ok' "$PWD/status.out")"
+t_eq "status shows the slot: confirmed LSN, WAL retained, wal_status" "1" \
+  "$(grep -cE "^replication slot $slot: confirmed up to [0-9A-F]+/[0-9A-F]+, WAL retained [0-9.]+ [kMG]?B, wal_status reserved, not being read$" "$PWD/status.out")"
+t_eq "...and how far each CDC table is" "2" \
+  "$(grep -cE '^  public\.(acct|link): holds the changes up to [0-9A-F]+/[0-9A-F]+(, last commit applied 20[0-9-]+ [0-9:.]+ UTC)?$' "$PWD/status.out")"
+out=$(PGWAREHOUSE_MAX_SLOT_LAG=1B "$PGW" -q sync all 2>&1)
+t_eq "a slot keeping more WAL than max_slot_lag is a warning on the run" "1" \
+  "$(grep -c "warning: replication slot $slot keeps .* of WAL on the server, more than max_slot_lag (1 B)" <<<"$out")"
+t_err "a bad max_slot_lag is refused" 2 "max_slot_lag must be a size like 500MB or 10GB, not \`lots\`" env PGWAREHOUSE_MAX_SLOT_LAG=lots "$PGW" sync all
 
 # every kind of change
 big="(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 5000) g)"  # 160 kB, TOASTed
@@ -77,6 +85,8 @@ SQL
 t_ok "sync applies inserts, updates, key changes, deletes, truncate" "$PGW" -q sync all
 t_same "acct equals PostgreSQL (TOASTed values kept, moved keys, deletes)" acct
 t_same "link equals PostgreSQL after a truncate" link
+t_eq "status shows the commit time of the last transaction applied" "1" \
+  "$("$PGW" status 2>&1 | grep -cE '^  public\.acct: holds the changes up to [0-9A-F]+/[0-9A-F]+, last commit applied 20[0-9-]+ [0-9:.]+ UTC$')"
 t_eq "the long note survived an update that did not touch it" "160000" "$(dq 'SELECT length(note) FROM acct WHERE id = 1')"
 
 # a kill -9 after the warehouse committed and before the slot was confirmed: the rerun gets the
@@ -122,6 +132,26 @@ t_same "...applies its changes" later
 t_eq "...and not the other tables'" "note 8" "$(dq 'SELECT note FROM acct WHERE id = 8')"
 t_ok "the next sync of all" "$PGW" -q sync all
 t_same "...applies what the slot kept for them" acct
+
+# stream: continuous, under writers, ended by SIGTERM after the changes in hand are applied
+pgbench -n -q -c 2 -T 3 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
+writers=$!
+"$PGW" stream all --interval 0.5 > "$PWD/stream.out" 2>&1 &
+streamer=$!
+wait $writers
+pgq "UPDATE later SET v = 'last before the stop' WHERE id = 4"
+sleep 1.5
+kill -TERM $streamer; wait $streamer; rc=$?
+t_eq "stream ends with exit 0 on SIGTERM" "0" "$rc"
+t_eq "...applying as it goes, with the lag" "yes" \
+  "$(grep -qE '^pgwarehouse: stream: [0-9]+ changes applied, up to [0-9A-F]+/[0-9A-F]+; lag [0-9.]+s, [0-9.]+ [kMG]?B of WAL behind the server$' "$PWD/stream.out" && echo yes)"
+t_eq "...and says it stopped" "1" "$(grep -c '^pgwarehouse: stream: stopped$' "$PWD/stream.out")"
+t_same "acct equals PostgreSQL after the stream" acct
+t_same "link equals PostgreSQL after the stream" link
+t_same "later equals PostgreSQL after the stream" later
+t_eq "the slot is no longer read" "f" "$(pgq "SELECT active FROM pg_replication_slots WHERE slot_name = '$slot'")"
+printf 'cdc: true\ntables:\n  - plain_t:\n      cdc: false\n' > "$PWD/nocdc.yaml"
+t_err "stream of a table not synced by change data capture is refused" 2 "stream follows tables synced by change data capture, and table plain_t is not one" "$PGW" -c "$PWD/nocdc.yaml" stream plain_t
 
 # schema changes: the table is copied again from a slot's snapshot, without a manual step
 pgq "ALTER TABLE later ADD COLUMN extra int DEFAULT 7"

@@ -54,21 +54,18 @@ whq() {
   esac
 }
 # wh_duckq ARGS...: duckq on a warehouse file. The Snowflake double keeps its file open: a read of
-# it asks the double to close it and hold its statements meanwhile (sfd_pause). A file found
-# locked (a run going on beside the test) is waited for, up to 10 s.
+# it asks the double to close it and hold its statements meanwhile (sfd_pause, sfd_resume).
 wh_duckq() {
-  local out errf rc paused=0 a
-  for a in "$@"; do [[ -n ${SFD_PID:-} && $a == "$SFD_DIR/snowflake.duckdb" ]] && paused=1; done
-  [[ $paused == 1 ]] && sfd_pause
-  out=$(mktemp); errf=$(mktemp)
-  for _ in $(seq 1 50); do
-    "$DUCKQ" "$@" >"$out" 2>"$errf"; rc=$?
-    [[ $rc -ne 0 ]] && grep -qi "lock" "$errf" || break
-    sleep 0.2
+  local a rc
+  for a in "$@"; do
+    if [[ -n ${SFD_PID:-} && $a == "$SFD_DIR/snowflake.duckdb" ]]; then
+      sfd_pause || return 1
+      "$DUCKQ" "$@"; rc=$?
+      sfd_resume
+      return $rc
+    fi
   done
-  [[ $paused == 1 ]] && sfd_resume
-  cat "$out"; cat "$errf" >&2; rm -f "$out" "$errf"
-  return $rc
+  "$DUCKQ" "$@"
 }
 dq() { whq "$1"; }
 # Snowflake creates a name PostgreSQL leaves unquoted in upper case (snowflake_names: upper): the

@@ -57,8 +57,19 @@ sfd_make_ca() {
 }
 
 # The double holds its DuckDB file open; a test reading it directly pauses the double around the read
+# (over plain HTTP with bash's /dev/tcp: reads are many, and a process less for each counts)
 sfd_test_call() {
-  curl -sf --max-time 20 --cacert "$SFD_DIR/ca.pem" -X POST "$SNOWSQL_PROTOCOL://127.0.0.1:$SFD_PORT/__test/$1" >/dev/null
+  if [[ $SNOWSQL_PROTOCOL != http ]]; then
+    curl -sf --max-time 20 --cacert "$SFD_DIR/ca.pem" -X POST "$SNOWSQL_PROTOCOL://127.0.0.1:$SFD_PORT/__test/$1" >/dev/null
+    return
+  fi
+  local fd status line
+  exec {fd}<>"/dev/tcp/127.0.0.1/$SFD_PORT" || return 1
+  printf 'POST /__test/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$1" >&"$fd"
+  read -r -t 20 -u "$fd" _ status _
+  while read -r -t 20 -u "$fd" line; do :; done
+  exec {fd}>&-
+  [[ $status == 200 ]]
 }
 sfd_pause() { sfd_test_call pause; }
 sfd_resume() { sfd_test_call resume; }
