@@ -432,8 +432,25 @@ static int stream_settings(struct pgw_repl *r, struct pgw_err *err)
 			   err);
 }
 
-/* Reads the slot up to the WAL position of the start of the run, applying as it
- * goes. */
+/* Reads and handles the stream's next message: 1 when there was one (*type, and a commit's
+ * *end_lsn), 0 when none came within 100 ms or it was a keepalive, -1 on error. */
+static int read_next(struct cdc *c, uint64_t until, bool *done, char *type, uint64_t *end_lsn, struct pgw_err *err)
+{
+	const char *data;
+	int len;
+	uint64_t lsn;
+	int got = pgw_repl_next(&c->repl, 100, &data, &len, &lsn, err);
+	if (got <= 0)
+		return got;
+	struct pgw_pgoutput_msg m;
+	if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 || on_message(c, &m, until, done, err) < 0)
+		return -1;
+	*type = m.type;
+	*end_lsn = m.end_lsn;
+	return 1;
+}
+
+/* Reads the slot up to the WAL position of the start of the run, applying as it goes. */
 static int catch_up(struct cdc *c, struct pgw_err *err)
 {
 	uint64_t until = 0;
@@ -462,10 +479,9 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 		if (pgw_interrupted())
 			return pgw_err_set(err, PGW_ERR_INTERRUPTED,
 					   "interrupted while reading the replication stream");
-		const char *data;
-		int len;
-		uint64_t lsn;
-		int got = pgw_repl_next(&c->repl, 100, &data, &len, &lsn, err);
+		char type;
+		uint64_t end_lsn;
+		int got = read_next(c, until, &done, &type, &end_lsn, err);
 		if (got < 0)
 			return -1;
 		if (got == 0) {
@@ -480,12 +496,8 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 			}
 			continue;
 		}
-		struct pgw_pgoutput_msg m;
-		if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 ||
-		    on_message(c, &m, until, &done, err) < 0)
-			return -1;
-		if (m.type == 'C') {
-			last_end = m.end_lsn;
+		if (type == 'C') {
+			last_end = end_lsn;
 			pgw_lsn_format(last_end, at_text);
 			pgw_debug("cdc: commit %s", at_text);
 		}
@@ -548,48 +560,47 @@ static int stream_flush(struct cdc *c, uint64_t last_end, struct pgw_err *err)
  * seconds (sooner when much is held, as a sync does) at a transaction boundary;
  * SIGINT/SIGTERM end it at the next boundary after the changes in hand are
  * applied. */
+static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
+{
+	for (;;) {
+		bool boundary = !c->final_lsn; /* no transaction half read */
+		if (boundary && pgw_interrupted())
+			return 0;
+		if (boundary && pgw_now() - c->last_flush >= c->interval) {
+			if (stream_flush(c, *last_end, err) < 0)
+				return -1;
+			c->last_flush = pgw_now();
+		}
+		char type;
+		uint64_t end_lsn;
+		bool done = false;
+		int got = read_next(c, UINT64_MAX, &done, &type, &end_lsn, err);
+		if (got < 0)
+			return -1;
+		if (got == 1 && type == 'C')
+			*last_end = end_lsn;
+	}
+}
+
 static int follow(struct cdc *c, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = c->run->cfg;
 	if (stream_settings(&c->repl, err) < 0 ||
 	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
 		return -1;
-	pgw_info("stream: following slot %s, applying every %gs; SIGINT or SIGTERM "
-		 "stops it",
-		 cfg->replication_slot, c->interval);
+	pgw_info("stream: following slot %s, applying every %gs; SIGINT or SIGTERM stops it", cfg->replication_slot,
+		 c->interval);
 	uint64_t last_end = 0;
 	c->last_flush = pgw_now();
-	for (;;) {
-		bool boundary = !c->final_lsn; /* no transaction half read */
-		if (boundary && pgw_interrupted())
-			break;
-		if (boundary && pgw_now() - c->last_flush >= c->interval) {
-			if (stream_flush(c, last_end, err) < 0)
-				return -1;
-			c->last_flush = pgw_now();
-		}
-		const char *data;
-		int len;
-		uint64_t lsn;
-		int got = pgw_repl_next(&c->repl, 100, &data, &len, &lsn, err);
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			continue;
-		struct pgw_pgoutput_msg m;
-		bool done = false;
-		if (pgw_pgoutput_parse(c->dec, data, (size_t)len, &m, err) < 0 ||
-		    on_message(c, &m, UINT64_MAX, &done, err) < 0)
-			return -1;
-		if (m.type == 'C')
-			last_end = m.end_lsn;
-	}
-	/* stopped: what is held is applied before the exit (not cut short by the stop
-	 * request) */
+	/* a stop request ends the stream at a transaction boundary: an apply under way is not cut
+	 * short by it, and the changes in hand are applied before the exit */
 	pgw_cleanup_begin();
-	int rc = stream_flush(c, last_end, err);
+	int rc = follow_loop(c, &last_end, err);
+	if (rc == 0)
+		rc = stream_flush(c, last_end, err);
 	pgw_cleanup_end();
-	pgw_info("stream: stopped");
+	if (rc == 0)
+		pgw_info("stream: stopped");
 	return rc;
 }
 

@@ -140,7 +140,12 @@ writers=$!
 streamer=$!
 wait $writers
 pgq "UPDATE later SET v = 'last before the stop' WHERE id = 4"
-sleep 1.5
+# SIGTERM once the stream has confirmed that update (a slow start under load takes a while)
+target=$(pgq "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 600); do
+  [[ $(pgq "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot'") == t ]] && break
+  sleep 0.1
+done
 kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "stream ends with exit 0 on SIGTERM" "0" "$rc"
 t_eq "...applying as it goes, with the lag" "yes" \
