@@ -33,16 +33,38 @@ static void next_seq(struct pgw_sink *sink, struct pgw_buf *sql)
 	pgw_buf_puts(sql, ")");
 }
 
+/* "<state table> WHERE slot = '<slot>'" */
+static void slot_rows_sql(struct pgw_sink *sink, struct pgw_buf *sql, const char *slot)
+{
+	table_sql(sink, sql);
+	pgw_buf_puts(sql, " WHERE slot = ");
+	sink->ops->literal(sql, slot);
+}
+
 /* ClickHouse: the newest row of each table of the slot, as (table_name, lsn,
  * commit_time) */
 static void latest_sql(struct pgw_sink *sink, struct pgw_buf *sql, const char *slot)
 {
 	pgw_buf_puts(sql, "(SELECT table_name, argMax(lsn, seq) AS lsn, "
 			  "argMax(commit_time, seq) AS commit_time FROM ");
-	table_sql(sink, sql);
-	pgw_buf_puts(sql, " WHERE slot = ");
-	sink->ops->literal(sql, slot);
+	slot_rows_sql(sink, sql, slot);
 	pgw_buf_puts(sql, " GROUP BY table_name)");
+}
+
+/* ClickHouse: for each table of the slot whose newest position is not 0, a new row with position
+ * lsn_sql and commit time commit_sql (the caller may add " AND ..." conditions) */
+static void append_latest_sql(struct pgw_sink *sink, struct pgw_buf *sql, const char *slot, const char *lsn_sql,
+			      const char *commit_sql)
+{
+	pgw_buf_puts(sql, "INSERT INTO ");
+	table_sql(sink, sql);
+	pgw_buf_puts(sql, " (slot, table_name, lsn, commit_time, seq) SELECT ");
+	sink->ops->literal(sql, slot);
+	pgw_buf_printf(sql, ", table_name, %s, %s, ", lsn_sql, commit_sql);
+	next_seq(sink, sql);
+	pgw_buf_puts(sql, " FROM ");
+	latest_sql(sink, sql, slot);
+	pgw_buf_puts(sql, " WHERE lsn > 0");
 }
 
 static int run_sql(struct pgw_sink *sink, struct pgw_buf *sql, struct pgw_rows *out, struct pgw_err *err)
@@ -82,9 +104,7 @@ int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows 
 	} else {
 		pgw_buf_puts(&sql, "SELECT table_name, CAST(lsn AS VARCHAR), "
 				   "CAST(commit_time AS VARCHAR) FROM ");
-		table_sql(sink, &sql);
-		pgw_buf_puts(&sql, " WHERE slot = ");
-		sink->ops->literal(&sql, slot);
+		slot_rows_sql(sink, &sql, slot);
 		pgw_buf_puts(&sql, " ORDER BY table_name");
 	}
 	return run_sql(sink, &sql, out, err);
@@ -146,15 +166,10 @@ int pgw_cdc_state_advance(struct pgw_sink *sink, const char *slot, char *const *
 		sink->ops->literal(&in, tables[i]);
 	}
 	if (is_ch(sink)) {
-		pgw_buf_puts(&sql, "INSERT INTO ");
-		table_sql(sink, &sql);
-		pgw_buf_puts(&sql, " (slot, table_name, lsn, commit_time, seq) SELECT ");
-		sink->ops->literal(&sql, slot);
-		pgw_buf_printf(&sql, ", table_name, toUInt64(%" PRIu64 "), commit_time, ", lsn);
-		next_seq(sink, &sql);
-		pgw_buf_puts(&sql, " FROM ");
-		latest_sql(sink, &sql, slot);
-		pgw_buf_printf(&sql, " WHERE lsn > 0 AND lsn < %" PRIu64 " AND table_name IN (%s)", lsn, in.data);
+		char to[40];
+		snprintf(to, sizeof(to), "toUInt64(%" PRIu64 ")", lsn);
+		append_latest_sql(sink, &sql, slot, to, "commit_time");
+		pgw_buf_printf(&sql, " AND lsn < %" PRIu64 " AND table_name IN (%s)", lsn, in.data);
 	} else {
 		pgw_buf_puts(&sql, "UPDATE ");
 		table_sql(sink, &sql);
@@ -176,9 +191,7 @@ int pgw_cdc_state_min(struct pgw_sink *sink, const char *slot, uint64_t *lsn, st
 		pgw_buf_puts(&sql, " WHERE lsn > 0");
 	} else {
 		pgw_buf_puts(&sql, "SELECT CAST(min(lsn) AS VARCHAR) FROM ");
-		table_sql(sink, &sql);
-		pgw_buf_puts(&sql, " WHERE slot = ");
-		sink->ops->literal(&sql, slot);
+		slot_rows_sql(sink, &sql, slot);
 	}
 	struct pgw_rows rows = {0};
 	int rc = run_sql(sink, &sql, &rows, err);
@@ -192,20 +205,10 @@ int pgw_cdc_state_forget(struct pgw_sink *sink, const char *slot, struct pgw_err
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	if (is_ch(sink)) {
-		pgw_buf_puts(&sql, "INSERT INTO ");
-		table_sql(sink, &sql);
-		pgw_buf_puts(&sql, " (slot, table_name, lsn, commit_time, seq) SELECT ");
-		sink->ops->literal(&sql, slot);
-		pgw_buf_puts(&sql, ", table_name, toUInt64(0), NULL, ");
-		next_seq(sink, &sql);
-		pgw_buf_puts(&sql, " FROM ");
-		latest_sql(sink, &sql, slot);
-		pgw_buf_puts(&sql, " WHERE lsn > 0");
+		append_latest_sql(sink, &sql, slot, "toUInt64(0)", "NULL");
 	} else {
 		pgw_buf_puts(&sql, "DELETE FROM ");
-		table_sql(sink, &sql);
-		pgw_buf_puts(&sql, " WHERE slot = ");
-		sink->ops->literal(&sql, slot);
+		slot_rows_sql(sink, &sql, slot);
 	}
 	return run_sql(sink, &sql, NULL, err);
 }
