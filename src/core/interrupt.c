@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -107,4 +109,11 @@ void pgw_interrupt_remove(int slot)
 	slots[slot].fn = NULL;
 	slots[slot].arg = NULL;
 	pthread_mutex_unlock(&mu);
+}
+
+void pgw_failpoint(const char *name)
+{
+	const char *fp = getenv("PGW_FAILPOINT");
+	if (fp && !strcmp(fp, name))
+		_exit(137);
 }

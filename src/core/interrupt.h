@@ -24,4 +24,8 @@ void pgw_cleanup_begin(void);
 void pgw_cleanup_end(void);
 bool pgw_cleaning_up(void);
 
+/* Tests only: dies as a kill -9 would (exit status 137, nothing cleaned up) when the environment
+ * variable PGW_FAILPOINT names this point. */
+void pgw_failpoint(const char *name);
+
 #endif

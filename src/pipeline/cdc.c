@@ -392,9 +392,8 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 		confirm = lsn;
 	/* a test failpoint: die as a kill -9 would, after the warehouse committed and
 	 * before PostgreSQL heard of it (t_cdc.sh) */
-	const char *fp = getenv("PGW_FAILPOINT");
-	if (rc == 0 && fp && !strcmp(fp, "cdc-before-confirm"))
-		_exit(137);
+	if (rc == 0)
+		pgw_failpoint("cdc-before-confirm");
 	c->flushed = lsn;
 	c->last_flush = pgw_now();
 	return rc == 0 ? pgw_repl_confirm(&c->repl, confirm, err) : -1;
@@ -808,11 +807,15 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 		struct cdc_table *t = &c->t[i];
 		if (t->pos)
 			continue;
+		struct pgw_table_result r = {0};
+		/* where the swap and the position cannot commit together, a crash between them must
+		 * not leave the old position with the new copy */
+		int rc = pgw_cdc_state_forget(run->sink, run->cfg->replication_slot, t->qualified, &r.err);
 		char *pos = position_sql(c, t, lsn, 0);
 		run->import_snapshot = snapshot;
 		run->commit_sql = pos;
-		struct pgw_table_result r;
-		int rc = pgw_run_table(run, PGW_CMD_RELOAD, t->name, &r);
+		if (rc == 0)
+			rc = pgw_run_table(run, PGW_CMD_RELOAD, t->name, &r);
 		run->import_snapshot = run->commit_sql = NULL;
 		free(pos);
 		t->res->rows += r.rows;
@@ -975,7 +978,7 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 			c->t[i].pos = 0;
 	/* a new slot: the old one's positions mean nothing, for the CDC tables not in
 	 * this run too */
-	if (!exists && pgw_cdc_state_forget(run->sink, slot, err) < 0)
+	if (!exists && pgw_cdc_state_forget(run->sink, slot, NULL, err) < 0)
 		return -1;
 	if (pgw_repl_connect(&c->repl, run->cfg, err) < 0)
 		return -1;
@@ -987,19 +990,6 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 static int cdc_main(struct pgw_run *run, char *const *names, int n, bool recopy, double interval,
 		    struct pgw_table_result *res, struct pgw_err *err)
 {
-	if (!strcmp(run->cfg->backend, "snowflake")) {
-		pgw_err_set(err, PGW_ERR_CONFIG,
-			    "change data capture (cdc: true) is built for DuckDB and "
-			    "ClickHouse so far; use key-based "
-			    "syncs on %s",
-			    run->cfg->backend);
-		for (int i = 0; i < n; i++) {
-			res[i].name = pgw_strdup(names[i]);
-			res[i].strategy = "cdc";
-			res[i].err = *err;
-		}
-		return -1;
-	}
 	struct cdc c = {.run = run, .recopy = recopy, .interval = interval, .dec = pgw_pgoutput_new()};
 	double t0 = pgw_now();
 	struct timespec wall;
@@ -1072,8 +1062,8 @@ int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 	} else {
 		printf("no publication %s\n", cfg->publication);
 	}
-	/* the positions (Snowflake keeps none so far) */
-	if (rc == 0 && strcmp(cfg->backend, "snowflake") && (rc = pgw_cdc_state_create(run->sink, err)) == 0)
-		rc = pgw_cdc_state_forget(run->sink, cfg->replication_slot, err);
+	/* the positions */
+	if (rc == 0 && (rc = pgw_cdc_state_create(run->sink, err)) == 0)
+		rc = pgw_cdc_state_forget(run->sink, cfg->replication_slot, NULL, err);
 	return rc;
 }

@@ -19,6 +19,11 @@ static bool is_ch(const struct pgw_sink *sink)
 	return sink->ops->dialect == PGW_SQL_CLICKHOUSE;
 }
 
+static bool is_sf(const struct pgw_sink *sink)
+{
+	return sink->ops->dialect == PGW_SQL_SNOWFLAKE;
+}
+
 static void table_sql(struct pgw_sink *sink, struct pgw_buf *sql)
 {
 	sink->ops->own_table(sink, sql, STATE_TABLE);
@@ -114,23 +119,50 @@ int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows 
 static void commit_time_sql(struct pgw_sink *sink, struct pgw_buf *sql, int64_t commit_us)
 {
 	if (!commit_us) {
-		pgw_buf_puts(sql, "NULL");
-	} else if (is_ch(sink)) { /* text: old servers have no DateTime64 */
+		pgw_buf_puts(sql, is_ch(sink) ? "NULL" : "CAST(NULL AS TIMESTAMP)");
+	} else if (sink->ops->dialect != PGW_SQL_DUCKDB) { /* text: old ClickHouse servers have no DateTime64 */
 		time_t secs = (time_t)(commit_us / 1000000 + 946684800);
 		struct tm tm;
 		char text[40];
 		gmtime_r(&secs, &tm);
 		size_t n = strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
 		snprintf(text + n, sizeof(text) - n, ".%06d", (int)(commit_us % 1000000));
+		pgw_buf_puts(sql, is_sf(sink) ? "CAST(" : "");
 		sink->ops->literal(sql, text);
+		pgw_buf_puts(sql, is_sf(sink) ? " AS TIMESTAMP)" : "");
 	} else {
 		pgw_buf_printf(sql, "make_timestamp(%lld)", (long long)commit_us + 946684800000000LL);
 	}
 }
 
+/* Snowflake has no INSERT OR REPLACE: one MERGE by (slot, table_name) */
+static char *sf_position_sql(struct pgw_sink *sink, const char *slot, const char *table, uint64_t lsn,
+			     int64_t commit_us)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "MERGE INTO ");
+	table_sql(sink, &sql);
+	pgw_buf_puts(&sql, " AS o USING (SELECT ");
+	sink->ops->literal(&sql, slot);
+	pgw_buf_puts(&sql, " AS slot, ");
+	sink->ops->literal(&sql, table);
+	pgw_buf_printf(&sql, " AS table_name, %" PRIu64 " AS lsn, ", lsn);
+	commit_time_sql(sink, &sql, commit_us);
+	pgw_buf_puts(&sql, " AS commit_time, SYSDATE() AS applied_at) AS n "
+			   "ON o.slot = n.slot AND o.table_name = n.table_name "
+			   "WHEN MATCHED THEN UPDATE SET lsn = n.lsn, commit_time = n.commit_time, "
+			   "applied_at = n.applied_at "
+			   "WHEN NOT MATCHED THEN INSERT (slot, table_name, lsn, commit_time, applied_at) "
+			   "VALUES (n.slot, n.table_name, n.lsn, n.commit_time, n.applied_at)");
+	return sql.data;
+}
+
 char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const char *table, uint64_t lsn,
 				 int64_t commit_us)
 {
+	if (is_sf(sink))
+		return sf_position_sql(sink, slot, table, lsn, commit_us);
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	pgw_buf_puts(&sql, is_ch(sink) ? "INSERT INTO " : "INSERT OR REPLACE INTO ");
@@ -200,7 +232,8 @@ int pgw_cdc_state_min(struct pgw_sink *sink, const char *slot, uint64_t *lsn, st
 	return rc;
 }
 
-int pgw_cdc_state_forget(struct pgw_sink *sink, const char *slot, struct pgw_err *err)
+/* table NULL: every table of the slot */
+int pgw_cdc_state_forget(struct pgw_sink *sink, const char *slot, const char *table, struct pgw_err *err)
 {
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
@@ -209,6 +242,10 @@ int pgw_cdc_state_forget(struct pgw_sink *sink, const char *slot, struct pgw_err
 	} else {
 		pgw_buf_puts(&sql, "DELETE FROM ");
 		slot_rows_sql(sink, &sql, slot);
+	}
+	if (table) {
+		pgw_buf_puts(&sql, " AND table_name = ");
+		sink->ops->literal(&sql, table);
 	}
 	return run_sql(sink, &sql, NULL, err);
 }

@@ -21,7 +21,9 @@ int pgw_cdc_state_advance(struct pgw_sink *sink, const char *slot, char *const *
 /* The lowest position of the slot's tables (0 when none has one): how far the
  * slot may be confirmed */
 int pgw_cdc_state_min(struct pgw_sink *sink, const char *slot, uint64_t *lsn, struct pgw_err *err);
-/* Every table of the slot loses its position (a new slot) */
-int pgw_cdc_state_forget(struct pgw_sink *sink, const char *slot, struct pgw_err *err);
+/* A table of the slot (before it is copied again: where the copy's swap and its position cannot
+ * commit together, a crash in between leaves no position, and the next run copies again), or with
+ * table NULL every table of the slot (a new slot), loses its position */
+int pgw_cdc_state_forget(struct pgw_sink *sink, const char *slot, const char *table, struct pgw_err *err);
 
 #endif

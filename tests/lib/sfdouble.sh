@@ -12,9 +12,10 @@ sfd_start() {
   local proto=http
   local tls=(--tls-cert "$SFD_DIR/server.pem" --tls-key "$SFD_DIR/server.key")
   if [[ ${SFD_TLS_SERVICE:-} == 1 ]]; then tls+=(--tls-service true); proto=https; fi
+  # a transaction whose client died is rolled back once idle 1 s (Snowflake: 5 minutes), see double.js
   NODE_PATH="$PGW_ROOT/deps/sfdouble/node_modules" node "$PGW_ROOT/tests/snowflake/double.js" \
     --db "$SFD_DIR/snowflake.duckdb" --account xy12345 --user pgw_user --pubkey "$SFD_DIR/key.pub" \
-    --password sf-password --token sf-access-token "${tls[@]}" ${SFD_EXTRA:-} > "$SFD_DIR/double.log" 2>&1 &
+    --password sf-password --token sf-access-token --detached-abort-after 1 "${tls[@]}" ${SFD_EXTRA:-} > "$SFD_DIR/double.log" 2>&1 &
   SFD_PID=$!
   for _ in $(seq 1 100); do grep -q listening "$SFD_DIR/double.log" && break; sleep 0.1; done
   grep -q listening "$SFD_DIR/double.log" || { cat "$SFD_DIR/double.log" >&2; return 1; }

@@ -3,7 +3,8 @@
 // answers, the double speaks the protocol as the service does, not only as pgwarehouse reads it.
 // Checks key-pair sign-in, DDL/DML, every type the tests use in Snowflake's result encoding, an
 // error, PUT of a file + COPY INTO done by the driver itself (its own S3 upload over HTTPS), an
-// async query fetched by its id, and a statement resent after its answer was lost. Prints "ok <what>" per check, "FAIL <what>: <why>" and exits 1 on
+// async query fetched by its id, a statement resent after its answer was lost, a transaction
+// seen from a second session, and a MERGE as change data capture sends it. Prints "ok <what>" per check, "FAIL <what>: <why>" and exits 1 on
 // the first failure.
 // Usage (environment from tests/lib/sfdouble.sh with SFD_TLS=1, NODE_EXTRA_CA_CERTS=DIR/ca.pem):
 //   node conformance.js WORKDIR
@@ -31,14 +32,22 @@ async function check(what, fn) {
   }
 }
 
-async function main() {
-  const conn = snowflake.createConnection({
+function connection() {
+  return snowflake.createConnection({
     account: env.SNOWSQL_ACCOUNT.split('.')[0], username: env.SNOWSQL_USER,
     accessUrl: `${env.SNOWSQL_PROTOCOL}://${env.SNOWSQL_HOST}:${env.SNOWSQL_PORT}`,
     authenticator: 'SNOWFLAKE_JWT', privateKeyPath: env.SNOWSQL_PRIVATE_KEY_PATH,
     privateKeyPass: env.SNOWSQL_PRIVATE_KEY_PASSPHRASE,
     database: env.SNOWSQL_DATABASE, schema: env.SNOWSQL_SCHEMA, warehouse: env.SNOWSQL_WAREHOUSE,
   });
+}
+
+async function count(conn, table) {
+  return (await query(conn, `SELECT COUNT(*) AS "C" FROM "${table}"`)).rows[0].C;
+}
+
+async function main() {
+  const conn = connection();
   await check('key-pair sign-in (JWT with iat/exp in milliseconds)', () => conn.connectAsync());
 
   await check('DDL and DML', async () => {
@@ -119,6 +128,41 @@ async function main() {
     await query(conn, 'INSERT INTO "RETRIED" SELECT 1');
     const { rows } = await query(conn, 'SELECT COUNT(*) AS "C" FROM "RETRIED"');
     assert.deepEqual(rows, [{ C: 1 }]);
+  });
+
+  await check('a transaction of the session: ROLLBACK undoes, COMMIT keeps, another session sees only what was committed, a DDL statement commits', async () => {
+    await query(conn, 'CREATE TABLE "TXN" ("ID" NUMBER(10,0), "V" VARCHAR)');
+    await query(conn, 'BEGIN');
+    await query(conn, `INSERT INTO "TXN" SELECT 1, 'rolled back'`);
+    await query(conn, 'ROLLBACK');
+    assert.equal(await count(conn, 'TXN'), 0);
+    const other = connection();
+    await other.connectAsync();
+    await query(conn, 'BEGIN TRANSACTION');
+    await query(conn, `INSERT INTO "TXN" SELECT 2, 'committed'`);
+    assert.equal(await count(conn, 'TXN'), 1, 'the session sees its own transaction');
+    assert.equal(await count(other, 'TXN'), 0, 'another session does not see it before the commit');
+    await query(conn, 'COMMIT');
+    assert.equal(await count(other, 'TXN'), 1);
+    await query(conn, 'BEGIN');
+    await query(conn, `INSERT INTO "TXN" SELECT 3, 'committed by the DDL that follows'`);
+    await query(conn, 'CREATE TABLE "TXN_DDL" ("ID" NUMBER(10,0))');
+    await query(conn, 'ROLLBACK'); // no transaction open any more: does nothing
+    assert.equal(await count(other, 'TXN'), 2);
+    await new Promise((ok, no) => other.destroy((err) => (err ? no(err) : ok())));
+  });
+
+  await check('MERGE deleting, updating (a column kept from the current row) and inserting in one statement', async () => {
+    await query(conn, 'CREATE TABLE "MT" ("K" VARCHAR, "A" NUMBER(10,0), "B" VARCHAR)');
+    await query(conn, `INSERT INTO "MT" SELECT 'x', 1, 'keep' UNION ALL SELECT 'y', 2, 'y' UNION ALL SELECT 'z', 3, 'z'`);
+    await query(conn, 'CREATE TABLE "MS" ("K" VARCHAR, "A" NUMBER(10,0), "B" VARCHAR, "OP" NUMBER(5,0), "KEEP" VARCHAR)');
+    await query(conn, `INSERT INTO "MS" SELECT 'x', 10, NULL, 0, ',2,' UNION ALL SELECT 'y', NULL, NULL, 1, NULL
+      UNION ALL SELECT 'w', 4, 'w', 0, NULL UNION ALL SELECT 'v', NULL, NULL, 1, NULL`);
+    await query(conn, `MERGE INTO "MT" AS t USING "MS" AS s ON t."K" = s."K" WHEN MATCHED AND s."OP" = 1 THEN DELETE
+      WHEN MATCHED THEN UPDATE SET "K" = s."K", "A" = s."A", "B" = CASE WHEN s."KEEP" LIKE '%,2,%' THEN t."B" ELSE s."B" END
+      WHEN NOT MATCHED AND s."OP" = 0 THEN INSERT ("K", "A", "B") VALUES (s."K", s."A", s."B")`);
+    const { rows } = await query(conn, 'SELECT "K", "A", "B" FROM "MT" ORDER BY "K"');
+    assert.deepEqual(rows, [{ K: 'w', A: 4, B: 'w' }, { K: 'x', A: 10, B: 'keep' }, { K: 'z', A: 3, B: 'z' }]);
   });
 
   await check('sign-out', () => new Promise((ok, no) => conn.destroy((err) => (err ? no(err) : ok()))));

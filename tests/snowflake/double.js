@@ -13,11 +13,13 @@
 //   PUT <table stage> answered with an S3 stageInfo and encryptionMaterial; the files then arrive at
 //   a local S3-compatible endpoint (--s3port) that checks the SigV4 signature with the temporary
 //   credentials it handed out and decrypts each file with the material of that PUT.
-// SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()); the
-// database file is opened per statement, so tests can read it between statements.
+// SQL runs on an embedded DuckDB after a small rewrite of Snowflake syntax (see rewrite()), each
+// statement in autocommit, or in the session's transaction between BEGIN and COMMIT/ROLLBACK (see
+// transactionStep()).
 // Usage: node double.js [--port N] [--s3port M] --db FILE --account A --user U [--pubkey PEM] [--password PW]
 //        [--token PAT_OR_OAUTH] [--token-max-uses N] [--validity SECONDS] [--tls-cert PEM --tls-key PEM [--tls-service true]]
 //        [--running-polls N] [--drop-after REGEX] [--busy-once REGEX] [--trace FILE] [--master-validity SECONDS]
+//        [--detached-abort-after SECONDS]
 // Results come in Snowflake's JSON result encoding (see encode()), with the session parameters the
 // drivers read to decode them. With --tls-cert the stage's S3 endpoint is served over HTTPS (and
 // with --tls-service true the service endpoint too).
@@ -76,22 +78,46 @@ function enqueue(fn) {
   queue = run.catch(() => {});
   return run;
 }
-async function withConnection(fn) {
+async function connect() {
+  if (!store) store = await openStore();
+  const conn = await store.connect();
+  await conn.run("SET TimeZone = 'UTC'");
+  return conn;
+}
+// fn(conn) on a connection of its own (autocommit), or on the session's open transaction's
+async function withConnection(fn, session) {
   return enqueue(async () => {
-    if (!store) store = await openStore();
-    const conn = await store.connect();
+    if (session && session.txn) {
+      session.txnUsed = Date.now();
+      return fn(session.txn);
+    }
+    const conn = await connect();
     try {
-      await conn.run("SET TimeZone = 'UTC'");
       return await fn(conn);
     } finally {
       conn.closeSync();
     }
   });
 }
-function pause() {
-  if (held) return Promise.resolve();
+// A session's open transaction ends without a commit (sign-out, a pause, a lost session), as
+// Snowflake rolls back the transaction of a session that ends.
+// (closing its connection rolls it back: in the statement queue, or at once where the caller runs
+// in it)
+function dropTransaction(session, why, inQueue = false) {
+  if (!session || !session.txn) return;
+  const conn = session.txn;
+  if (inQueue) conn.closeSync();
+  else enqueue(() => conn.closeSync());
+  session.txn = null;
+  console.log(`rolled back (${why})`);
+}
+// A test reading the file waits as a writer would: closing the file would end open transactions
+async function pause() {
+  if (held) return;
+  await waitForLocks('UPDATE', null, 'a test reading the file');
   return new Promise((paused) => {
     enqueue(() => new Promise((resume) => {
+      for (const sess of sessions.values()) dropTransaction(sess, 'pause', true);
       if (store) store.closeSync();
       store = null;
       const timer = setTimeout(() => resumeStatements(), 30000);
@@ -179,7 +205,7 @@ function tokenRequest(req, res, body) {
     return fail(res, '390114', 'Authentication token has expired.  The user must authenticate again.');
   const old = sessions.get(master.session) || {};
   sessions.delete(master.session);
-  master.session = newSession({ database: old.database, schema: old.schema });
+  master.session = newSession({ database: old.database, schema: old.schema, txn: old.txn || null });
   console.log('renewed');
   reply(res, { success: true, code: null, message: null,
                data: { sessionToken: master.session, validityInSecondsST: Number(args.validity || 3600),
@@ -191,9 +217,12 @@ function tokenRequest(req, res, body) {
 function sessionOf(req, statement = false) {
   const m = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '');
   const s = m ? sessions.get(m[1]) : undefined;
-  const used = s && statement && args['token-max-uses'] && ++s.uses > Number(args['token-max-uses']);
-  if (s && (used || Date.now() > s.expires)) {
-    sessions.delete(m[1]);
+  if (!s || s.expired) return undefined;
+  const used = statement && args['token-max-uses'] && ++s.uses > Number(args['token-max-uses']);
+  if (used || Date.now() > s.expires) {
+    // the token is no longer accepted; the session (and a transaction open in it) goes on under
+    // the token its master token renews it with
+    s.expired = true;
     console.log('expired');
     return undefined;
   }
@@ -220,6 +249,7 @@ function rewrite(sql) {
   sql = sql.replace(/(RENAME\s+TO\s+)(?:"(?:[^"]|"")*"\.)("(?:[^"]|"")*")/i, '$1$2');
   return sql
     .replace(/\bCURRENT_VERSION\(\)/gi, "'9.0.0-double'")
+    .replace(/\bSYSDATE\(\)/gi, 'CAST(now() AS TIMESTAMP)') // the current UTC time, TIMESTAMP_NTZ
     .replace(/\bNUMBER\(/gi, 'DECIMAL(')
     .replace(/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP')
     .replace(/\bTIMESTAMP_TZ\b/gi, 'TIMESTAMPTZ')
@@ -434,20 +464,78 @@ async function copyInto(conn, sqlText) {
   return { ...EMPTY, rowset: [[`${files.length} files loaded`]], total: 1, returned: 1 };
 }
 
-async function execute(sqlText, queryId) {
+const DONE = { ...EMPTY, rowtype: [columnOf('status', 'VARCHAR')], rowset: [['Statement executed successfully.']], total: 1, returned: 1 };
+
+// Snowflake's transactions, as documented: BEGIN [TRANSACTION] / START TRANSACTION opens one in the
+// session (one already open: the BEGIN is ignored); COMMIT and ROLLBACK end it (none open: they do
+// nothing); a DDL statement first commits the open transaction and then runs in its own. Returns
+// the result for BEGIN/COMMIT/ROLLBACK, or null for any other statement. One difference: DuckDB
+// aborts the whole transaction when a statement in it fails (Snowflake rolls back that statement
+// only); pgwarehouse rolls back on any error either way.
+async function transactionStep(sqlText, session) {
+  const word = (/^\s*([A-Za-z]+)/.exec(sqlText) || [])[1]?.toUpperCase();
+  if (word === 'BEGIN' || /^\s*START\s+TRANSACTION\b/i.test(sqlText)) {
+    if (!session.txn) {
+      const conn = await enqueue(connect);
+      await conn.run('BEGIN TRANSACTION');
+      session.txn = conn;
+      session.txnUsed = Date.now();
+    }
+    return DONE;
+  }
+  if (word === 'COMMIT' || word === 'ROLLBACK') {
+    const conn = session.txn;
+    if (!conn) return DONE;
+    session.txn = null;
+    try {
+      await enqueue(() => conn.run(word));
+    } finally {
+      conn.closeSync();
+    }
+    return DONE;
+  }
+  if (session.txn && /^(CREATE|DROP|ALTER|COMMENT|GRANT|REVOKE|UNDROP)$/.test(word)) {
+    console.log('committed (a DDL statement in the transaction)');
+    await transactionStep('COMMIT', session);
+  }
+  return null;
+}
+
+// Locks, coarsely: a statement that writes waits while another session has a transaction open
+// (Snowflake locks per table; the double per database, which is stricter). A transaction left
+// idle --detached-abort-after seconds while it blocks a writer is rolled back, as Snowflake rolls
+// back a detached transaction (its client gone) idle for 5 minutes that blocks another (the default
+// here; the tests use 1 s).
+const DETACHED_MS = 1000 * Number(args['detached-abort-after'] || 300);
+async function waitForLocks(sqlText, session, who = 'a writer') {
+  if (!/^\s*(INSERT|UPDATE|DELETE|MERGE|COPY|TRUNCATE)\b/i.test(sqlText)) return;
+  for (;;) {
+    const others = [...sessions.values()].filter((o) => o !== session && o.txn);
+    if (!others.length) return;
+    for (const o of others)
+      if (Date.now() - o.txnUsed >= DETACHED_MS) dropTransaction(o, `idle ${DETACHED_MS / 1000} s, blocking ${who}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function execute(sqlText, queryId, session) {
   if (/^\s*PUT\s/i.test(sqlText)) return put(sqlText, queryId);
+  await waitForLocks(sqlText, session);
+  const step = await transactionStep(sqlText, session);
+  if (step) return step;
   return withConnection(async (conn) => {
     if (/^\s*ALTER\s+TABLE\s+.*\s+SWAP\s+WITH\s/is.test(sqlText)) return swap(conn, sqlText);
     if (/^\s*COPY\s+INTO\s/i.test(sqlText)) return copyInto(conn, sqlText);
     return resultOf(await conn.runAndReadAll(rewrite(sqlText)));
-  });
+  }, session);
 }
 
 // A session that expired answers HTTP 200 with code 390112, as the drivers expect.
 const EXPIRED = ['390112', 'Your session has expired. Please login again.', 200];
 
 async function query(req, res, body, url) {
-  if (!sessionOf(req, true)) return fail(res, ...EXPIRED);
+  const session = sessionOf(req, true);
+  if (!session) return fail(res, ...EXPIRED);
   const rid = url.searchParams.get('requestId');
   if (!rid) return fail(res, '390400', 'requestId is required', 400);
   // no driver sends PUT/GET asynchronously (JDBC and Python document it as unsupported): refuse it,
@@ -469,7 +557,7 @@ async function query(req, res, body, url) {
     console.log(`replayed ${rid}`);
   } else {
     const queryId = crypto.randomUUID();
-    const run = execute(body.sqlText || '', queryId).then(
+    const run = execute(body.sqlText || '', queryId, session).then(
       (data) => ({ success: true, code: null, message: null, data: { ...data, queryId } }),
       (e) => ({ success: false, code: '002003', message: 'SQL compilation error:\n' + String(e.message || e),
                 data: { queryId, sqlState: '42000' } }));
@@ -509,7 +597,7 @@ function monitoring(req, res, id) {
 }
 
 async function result(req, res, id) {
-  if (!sessions.has((/Snowflake Token="([^"]+)"/.exec(req.headers.authorization || '') || [])[1])) return fail(res, ...EXPIRED);
+  if (!sessionOf(req)) return fail(res, ...EXPIRED);
   const e = byQueryId.get(id);
   if (!e) return fail(res, '000709', `Statement ${id} not found`);
   // --running-polls N: the first N polls of each statement find it still running (333333)
@@ -717,7 +805,10 @@ async function main() {
       if (req.method === 'POST' && p === '/telemetry/send') return reply(res, { success: true, code: null, message: null, data: null });
       if (req.method === 'POST' && p === '/__test/pause') return pause().then(() => reply(res, { success: true }));
       if (req.method === 'POST' && p === '/__test/resume') { resumeStatements(); return reply(res, { success: true }); }
-      if (req.method === 'POST' && p === '/session') return reply(res, { success: true, code: null, message: null, data: null });
+      if (req.method === 'POST' && p === '/session') {
+        if (url.searchParams.get('delete') === 'true') dropTransaction(sessionOf(req), 'sign-out');
+        return reply(res, { success: true, code: null, message: null, data: null });
+      }
       if (req.method === 'POST' && p === '/queries/v1/abort-request') {
         if (!sessionOf(req)) return fail(res, ...EXPIRED);
         console.log(`abort ${body.requestId}`);  // the tests look for this line

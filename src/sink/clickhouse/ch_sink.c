@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "sink/clickhouse/ch_internal.h"
 
@@ -606,7 +607,9 @@ static int ch_commit(struct pgw_sink *base, struct pgw_err *err)
 		rc = append_stage(s, &sql, err);
 	else if (rc == 0)
 		rc = merge_stage(s, &sql, err);
-	if (rc == 0 && s->target.commit_sql) /* after the swap: a replay of the same load converges */
+	if (rc == 0 && s->mode == PGW_LOAD_CHANGES)
+		pgw_failpoint("apply-before-commit"); /* tests: swapped in, position not written */
+	if (rc == 0 && s->target.commit_sql)	      /* after the swap: a replay of the same load converges */
 		rc = s->conn->exec(s->conn, s->target.commit_sql, NULL, false, err);
 	pgw_buf_cleanup(&sql);
 	if (rc < 0) {

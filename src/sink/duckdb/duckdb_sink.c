@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "sink/duckdb/duckdb_internal.h"
 
@@ -640,6 +641,8 @@ static int duck_commit(struct pgw_sink *base, struct pgw_err *err)
 	}
 	if (rc == 0 && s->target.commit_sql)
 		rc = pgw_duck_exec(s->con, s->target.commit_sql, err);
+	if (rc == 0 && s->mode == PGW_LOAD_CHANGES)
+		pgw_failpoint("apply-before-commit"); /* tests: all applied, not committed */
 	if (rc == 0)
 		rc = pgw_duck_exec(s->con, "COMMIT", err);
 	pgw_buf_cleanup(&sql);

@@ -28,6 +28,7 @@ struct sf_session {
 	char *master;	 /* master token, to renew the session token (token-request): never logged */
 	time_t renew_at; /* sign in again from then on, before the session expires */
 	long seq;
+	bool in_txn; /* BEGIN sent, no COMMIT/ROLLBACK yet: a new sign-in would lose the transaction */
 };
 
 char *pgw_uuid4(void)
@@ -260,6 +261,11 @@ static int renew(struct sf_session *s, struct pgw_err *err)
 		if (ok && *s->token)
 			return 0;
 	}
+	/* a transaction lives in its session: a new one would run the rest of it in autocommit */
+	if (s->in_txn)
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
+				   "the Snowflake session ended during a transaction (its token could not be renewed); "
+				   "nothing of it was committed: run again");
 	return sign_in(s, err);
 }
 
@@ -414,6 +420,23 @@ int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pg
 int pgw_sf_transfer(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err)
 {
 	return run_query(s, sql, false, data, err);
+}
+
+int pgw_sf_begin(struct sf_session *s, struct pgw_err *err)
+{
+	if (pgw_sf_query(s, "BEGIN", NULL, err) < 0)
+		return -1;
+	s->in_txn = true;
+	return 0;
+}
+
+int pgw_sf_end(struct sf_session *s, bool commit, struct pgw_err *err)
+{
+	if (!s->in_txn)
+		return 0;
+	int rc = pgw_sf_query(s, commit ? "COMMIT" : "ROLLBACK", NULL, err);
+	s->in_txn = false;
+	return rc;
 }
 
 const struct pgw_config *pgw_sf_session_config(const struct sf_session *s)

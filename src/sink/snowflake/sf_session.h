@@ -19,6 +19,10 @@ void pgw_sf_disconnect(struct sf_session *s);
 int pgw_sf_query(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err);
 /* The same for PUT/GET, sent synchronously as the drivers send them. */
 int pgw_sf_transfer(struct sf_session *s, const char *sql, json_t **data, struct pgw_err *err);
+/* A transaction of the session (BEGIN ... COMMIT or ROLLBACK): DML only, as Snowflake commits an
+ * open transaction before any DDL statement. pgw_sf_end does nothing outside a transaction. */
+int pgw_sf_begin(struct sf_session *s, struct pgw_err *err);
+int pgw_sf_end(struct sf_session *s, bool commit, struct pgw_err *err);
 /* Uploads gzip'd data as file `name` to the table stage `stage_sql` (@%"t" or @"s".%"t") through PUT. */
 int pgw_sf_put(struct sf_session *s, const char *stage_sql, const char *name, const unsigned char *gz, size_t len,
 	       struct pgw_err *err);

@@ -3,6 +3,8 @@
  *   reload  -> ALTER TABLE t SWAP WITH helper (atomic; grants stay with the name), drop the helper
  *   append  -> INSERT INTO t SELECT * FROM helper (one statement, so all or nothing)
  *   upsert  -> MERGE INTO t from the helper, deduplicated by key
+ *   changes -> one transaction: a MERGE that deletes, updates and inserts the staged net changes of
+ *              change data capture, then the position statement (commit_sql)
  * Identifiers are always double-quoted with their exact case. */
 #include <stdio.h>
 #include <ctype.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "net/http.h"
 #include "sink/snowflake/sf_internal.h"
@@ -24,6 +27,7 @@ struct sf_sink {
 	struct sf_session *s;
 	struct pgw_target target;
 	enum pgw_load_mode mode;
+	const struct pgw_table_def *load_def; /* the helper's columns: the table's, or the changes' layout */
 	bool target_exists;
 	char *load_name;
 	struct pgw_buf csv;
@@ -136,6 +140,7 @@ static void drop_quietly(struct sf_sink *s, const char *name)
 static void sf_abort(struct pgw_sink *base)
 {
 	struct sf_sink *s = (struct sf_sink *)base;
+	pgw_sf_end(s->s, false, NULL); /* a transaction under way is rolled back */
 	if (s->load_name)
 		drop_quietly(s, s->load_name);
 	free(s->load_name);
@@ -281,16 +286,17 @@ static int sf_watermark(struct pgw_sink *base, const struct pgw_target *t, const
 	return 0;
 }
 
-static void create_sql(struct pgw_buf *sql, const struct pgw_target *t, const char *name)
+static void create_sql(struct pgw_buf *sql, const struct pgw_target *t, const struct pgw_table_def *def,
+		       const char *name)
 {
 	pgw_buf_puts(sql, "CREATE TABLE ");
 	qualified(sql, t, name);
 	pgw_buf_puts(sql, " (");
-	for (int i = 0; i < t->def->ncols; i++) {
+	for (int i = 0; i < def->ncols; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
-		ident(sql, t->def->cols[i].name);
+		ident(sql, def->cols[i].name);
 		pgw_buf_puts(sql, " ");
-		pgw_sf_type_sql(sql, &t->def->cols[i].ti);
+		pgw_sf_type_sql(sql, &def->cols[i].ti);
 	}
 	pgw_buf_puts(sql, ")");
 }
@@ -303,6 +309,7 @@ static int sf_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	pgw_buf_init(&sql);
 	s->target = *t;
 	s->mode = mode;
+	s->load_def = mode == PGW_LOAD_CHANGES ? t->stage_def : t->def;
 	s->files = 0;
 	pgw_buf_reset(&s->csv);
 	int rc = 0;
@@ -314,14 +321,18 @@ static int sf_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	if (rc == 0)
 		rc = sf_inspect(base, t, &st, err);
 	s->target_exists = st.exists;
-	s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", mode == PGW_LOAD_REPLACE ? "new" : "stage", t->name);
+	static const char *const kinds[] = {[PGW_LOAD_REPLACE] = "new",
+					    [PGW_LOAD_APPEND] = "stage",
+					    [PGW_LOAD_UPSERT] = "stage",
+					    [PGW_LOAD_CHANGES] = "changes"};
+	s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", kinds[mode], t->name);
 	if (rc == 0) {
 		pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
 		qualified(&sql, t, s->load_name);
 		rc = run(s, &sql, err);
 	}
 	if (rc == 0) {
-		create_sql(&sql, t, s->load_name);
+		create_sql(&sql, t, s->load_def, s->load_name);
 		rc = run(s, &sql, err);
 	}
 	pgw_buf_cleanup(&sql);
@@ -352,7 +363,7 @@ static int put_file(struct sf_sink *s, struct pgw_err *err)
 static int sf_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
 {
 	struct sf_sink *s = (struct sf_sink *)base;
-	if (pgw_sf_csv(&s->csv, b, s->target.def, err) < 0)
+	if (pgw_sf_csv(&s->csv, b, s->load_def, err) < 0)
 		return -1;
 	return s->csv.len >= FILE_BYTES ? put_file(s, err) : 0;
 }
@@ -360,11 +371,12 @@ static int sf_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw
 static int copy_into(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 {
 	const struct pgw_target *t = &s->target;
+	const struct pgw_table_def *def = s->load_def;
 	pgw_buf_puts(sql, "COPY INTO ");
 	qualified(sql, t, s->load_name);
 	pgw_buf_puts(sql, " FROM (SELECT ");
-	for (int i = 0; i < t->def->ncols; i++)
-		pgw_buf_printf(sql, pgw_sf_semistructured(t->def->cols[i].ti.type) ? "%sPARSE_JSON($%d)" : "%s$%d",
+	for (int i = 0; i < def->ncols; i++)
+		pgw_buf_printf(sql, pgw_sf_semistructured(def->cols[i].ti.type) ? "%sPARSE_JSON($%d)" : "%s$%d",
 			       i ? ", " : "", i + 1);
 	pgw_buf_puts(sql, " FROM ");
 	table_stage(sql, t, s->load_name);
@@ -452,6 +464,83 @@ static int merge(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 	return run(s, sql, err);
 }
 
+/* s.col, or the current row's value where the staged row keeps it (a TOASTed value the update
+ * left alone) */
+static void changed_value(struct pgw_buf *sql, const struct pgw_target *t, int c)
+{
+	const char *name = t->def->cols[c].name;
+	if (t->keep_cols && t->keep_cols[c]) {
+		pgw_buf_puts(sql, "CASE WHEN s.");
+		ident(sql, "_pgw_keep");
+		pgw_buf_printf(sql, " LIKE '%%,%d,%%' THEN t.", c);
+		ident(sql, name);
+		pgw_buf_puts(sql, " ELSE s.");
+		ident(sql, name);
+		pgw_buf_puts(sql, " END");
+	} else {
+		pgw_buf_puts(sql, "s.");
+		ident(sql, name);
+	}
+}
+
+/* The staged net changes in one MERGE (at most one staged row per key): deleted keys go, changed
+ * rows are updated, new ones inserted. */
+static void merge_changes_sql(struct sf_sink *s, struct pgw_buf *sql)
+{
+	const struct pgw_target *t = &s->target;
+	const struct pgw_table_def *def = t->def;
+	pgw_buf_puts(sql, "MERGE INTO ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " AS t USING ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " AS s ON ");
+	key_match(sql, def);
+	pgw_buf_puts(sql, " WHEN MATCHED AND s.");
+	ident(sql, "_pgw_op");
+	pgw_buf_printf(sql, " = %d THEN DELETE WHEN MATCHED THEN UPDATE SET ", PGW_OP_DELETE);
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		ident(sql, def->cols[i].name);
+		pgw_buf_puts(sql, " = ");
+		changed_value(sql, t, i);
+	}
+	pgw_buf_puts(sql, " WHEN NOT MATCHED AND s.");
+	ident(sql, "_pgw_op");
+	pgw_buf_printf(sql, " = %d THEN INSERT (", PGW_OP_UPSERT);
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		ident(sql, def->cols[i].name);
+	}
+	pgw_buf_puts(sql, ") VALUES (");
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", s." : "s.");
+		ident(sql, def->cols[i].name);
+	}
+	pgw_buf_puts(sql, ")");
+}
+
+/* Change data capture's apply: a truncate, the MERGE and the position, in one transaction. */
+static int apply_changes(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	int rc = pgw_sf_begin(s->s, err);
+	if (rc == 0 && s->target.truncate_first) {
+		pgw_buf_puts(sql, "DELETE FROM ");
+		qualified(sql, &s->target, s->target.name);
+		rc = run(s, sql, err);
+	}
+	if (rc == 0) {
+		merge_changes_sql(s, sql);
+		rc = run(s, sql, err);
+	}
+	if (rc == 0 && s->target.commit_sql)
+		rc = pgw_sf_query(s->s, s->target.commit_sql, NULL, err);
+	if (rc == 0)
+		pgw_failpoint("apply-before-commit"); /* tests: all applied, not committed */
+	if (rc == 0)
+		rc = pgw_sf_end(s->s, true, err);
+	return rc;
+}
+
 static int sf_commit(struct pgw_sink *base, struct pgw_err *err)
 {
 	struct sf_sink *s = (struct sf_sink *)base;
@@ -460,8 +549,17 @@ static int sf_commit(struct pgw_sink *base, struct pgw_err *err)
 	int rc = put_file(s, err);
 	if (rc == 0 && s->files)
 		rc = copy_into(s, &sql, err);
-	if (rc == 0 && (s->mode == PGW_LOAD_REPLACE || !s->target_exists)) {
+	if (rc == 0 && s->mode == PGW_LOAD_CHANGES) {
+		rc = apply_changes(s, &sql, err);
+		if (rc == 0)
+			drop_quietly(s, s->load_name);
+	} else if (rc == 0 && (s->mode == PGW_LOAD_REPLACE || !s->target_exists)) {
+		/* DDL commits on its own in Snowflake: the statement that goes with the load follows
+		 * the swap (change data capture forgets a table's position before copying it, so a
+		 * crash in between copies it again) */
 		rc = swap_in(s, s->load_name, &sql, err);
+		if (rc == 0 && s->target.commit_sql)
+			rc = pgw_sf_query(s->s, s->target.commit_sql, NULL, err);
 	} else if (rc == 0) {
 		if (s->mode == PGW_LOAD_APPEND) {
 			pgw_buf_puts(&sql, "INSERT INTO ");
@@ -472,6 +570,8 @@ static int sf_commit(struct pgw_sink *base, struct pgw_err *err)
 		} else {
 			rc = merge(s, &sql, err);
 		}
+		if (rc == 0 && s->target.commit_sql)
+			rc = pgw_sf_query(s->s, s->target.commit_sql, NULL, err);
 		if (rc == 0)
 			drop_quietly(s, s->load_name);
 	}
