@@ -83,6 +83,53 @@ static void check_warehouse(struct report *r, struct pgw_sink *sink, const struc
 	pgw_buf_cleanup(&create);
 }
 
+static bool sel_missing(const char *sel)
+{
+	return !sel || strcmp(sel, "true");
+}
+
+/* A CDC table is in the publication, or the sync can add it (its owner, or a superuser; creating the
+ * publication also takes CREATE on the database) */
+static void check_in_publication(struct report *r, struct pgw_run *run, const struct pgw_table_def *def)
+{
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", def->oid);
+	const char *pub = run->cfg->publication;
+	const char *params[] = {pub, oid, def->schema, def->name};
+	struct pgw_err err = {0};
+	PGresult *res =
+		pgw_pg_query(run->pg,
+			     "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)::text, "
+			     "EXISTS (SELECT 1 FROM pg_publication_tables t WHERE t.pubname = $1 AND "
+			     "t.schemaname = $3 AND t.tablename = $4)::text, "
+			     "pg_has_role(current_user, c.relowner, 'USAGE')::text, "
+			     "has_database_privilege(current_database(), 'CREATE')::text, c.oid::regclass::text "
+			     "FROM pg_class c WHERE c.oid = $2::oid",
+			     4, params, &err);
+	if (!res || !PQntuples(res)) {
+		line(r, "FAIL", "table %s: cannot read publication %s: %s", def->name, pub, err.msg);
+		PQclear(res);
+		return;
+	}
+	bool exists = !strcmp(PQgetvalue(res, 0, 0), "true"), in = !strcmp(PQgetvalue(res, 0, 1), "true");
+	bool owner = !strcmp(PQgetvalue(res, 0, 2), "true"), create = !strcmp(PQgetvalue(res, 0, 3), "true");
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
+	pgw_buf_ident(&sql, pub);
+	pgw_buf_printf(&sql, exists ? " ADD TABLE %s" : " FOR TABLE %s", PQgetvalue(res, 0, 4));
+	if (!in && (!owner || (!exists && !create)))
+		line(r, "FAIL",
+		     "table %s is not in publication %s, and this user may not %s it: the owner or a "
+		     "superuser runs %s",
+		     def->name, pub, exists ? "add" : "create", sql.data);
+	else if (!in)
+		line(r, "ok", "table %s: the next sync %s publication %s", def->name, exists ? "adds it to" : "creates",
+		     pub);
+	pgw_buf_cleanup(&sql);
+	PQclear(res);
+}
+
 static void check_table(struct report *r, struct pgw_run *run, const char *name)
 {
 	struct pgw_err err = {0};
@@ -96,23 +143,97 @@ static void check_table(struct report *r, struct pgw_run *run, const char *name)
 	char *sel = pg_value(run->pg, "SELECT has_table_privilege($1::oid, 'SELECT')::text", oid);
 	const struct pgw_table_conf *tc = pgw_config_table(run->cfg, name);
 	const char *lm = run->last_modified ? run->last_modified : tc ? tc->last_modified : NULL;
+	bool cdc = pgw_table_cdc(run->cfg, name);
 	int idx;
 	if (!sel || strcmp(sel, "true"))
 		line(r, "FAIL", "table %s: no SELECT privilege; GRANT SELECT ON %s.%s TO this user", name, def->schema,
 		     def->name);
-	else if (lm && pgw_check_last_modified(def, lm, &idx, &err) < 0)
+	else if (cdc && pgw_cdc_check_table(run->pg, def, &err) < 0)
+		line(r, "FAIL", "%s", err.msg);
+	else if (!cdc && lm && pgw_check_last_modified(def, lm, &idx, &err) < 0)
 		line(r, "FAIL", "table %s: %s", name, err.msg);
-	else if (def->npk == 0 && !(tc && tc->reload == PGW_RELOAD_ALWAYS))
+	else if (!cdc && def->npk == 0 && !(tc && tc->reload == PGW_RELOAD_ALWAYS))
 		line(r, "warn",
 		     "table %s: no primary key, so every sync reloads it in full (set reload: true to say so)", name);
 	else
-		line(r, "ok", "table %s (%d columns, key: %s)", name, def->ncols, def->npk ? "yes" : "none");
+		line(r, "ok", "table %s (%d columns, key: %s%s)", name, def->ncols, def->npk ? "yes" : "none",
+		     cdc ? ", change data capture" : "");
+	if (cdc && !sel_missing(sel))
+		check_in_publication(r, run, def);
 	for (int i = 0; i < def->ncols; i++)
 		if (def->cols[i].lossy_text)
 			line(r, "warn", "table %s: column \"%s\" (%s) is copied as text", name, def->cols[i].name,
 			     def->cols[i].pgtype);
 	free(sel);
 	pgw_table_def_free(def);
+}
+
+/* The replication slot, and room for it and for the walsender that reads it */
+static void check_slot(struct report *r, struct pgw_pg *pg, const char *slot)
+{
+	const char *params[] = {slot};
+	PGresult *res = pgw_pg_query(
+		pg,
+		"SELECT (SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1), "
+		"current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots), "
+		"current_setting('max_replication_slots'), current_setting('max_wal_senders')::int - "
+		"(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'), "
+		"current_setting('max_wal_senders')",
+		1, params, NULL);
+	if (!res || !PQntuples(res)) {
+		line(r, "FAIL", "cannot read pg_replication_slots (PostgreSQL 13 or later is needed)");
+		PQclear(res);
+		return;
+	}
+	bool exists = !PQgetisnull(res, 0, 0);
+	const char *status = PQgetvalue(res, 0, 0);
+	int free_slots = atoi(PQgetvalue(res, 0, 1)), free_senders = atoi(PQgetvalue(res, 0, 3));
+	if (exists && !strcmp(status, "lost"))
+		line(r, "FAIL",
+		     "replication slot %s was invalidated (wal_status lost): `pgwarehouse reload all` makes a new "
+		     "slot and copies the tables again",
+		     slot);
+	else if (exists)
+		line(r, "ok", "replication slot %s (wal_status %s)", slot, status);
+	else if (free_slots < 1)
+		line(r, "FAIL",
+		     "replication slot %s does not exist and all %s slots are taken: raise max_replication_slots "
+		     "(then restart PostgreSQL) or drop a slot no longer used",
+		     slot, PQgetvalue(res, 0, 2));
+	else
+		line(r, "ok", "replication slot %s: none yet, the first sync creates it (%d of %s slots free)", slot,
+		     free_slots, PQgetvalue(res, 0, 2));
+	if (exists && free_slots < 1)
+		line(r, "warn",
+		     "no replication slot free for the temporary one that copies a table added to change data "
+		     "capture later (max_replication_slots %s)",
+		     PQgetvalue(res, 0, 2));
+	if (free_senders < 1)
+		line(r, "FAIL", "all %s walsenders are busy: raise max_wal_senders (then restart PostgreSQL)",
+		     PQgetvalue(res, 0, 4));
+	else
+		line(r, "ok", "%d of %s walsenders free", free_senders, PQgetvalue(res, 0, 4));
+	PQclear(res);
+}
+
+/* What change data capture needs of the server and the role, when a table is synced by it */
+static void check_replication(struct report *r, struct pgw_run *run, char *const *names, int n)
+{
+	int cdc = 0;
+	for (int i = 0; i < n; i++)
+		cdc += pgw_table_cdc(run->cfg, names[i]);
+	if (!cdc)
+		return;
+	struct pgw_err err = {0};
+	if (pgw_cdc_check_wal_level(run->pg, &err) < 0)
+		line(r, "FAIL", "%s", err.msg);
+	else
+		line(r, "ok", "wal_level logical");
+	if (pgw_cdc_check_role(run->pg, &err) < 0)
+		line(r, "FAIL", "%s", err.msg);
+	else
+		line(r, "ok", "this user may read a replication stream (REPLICATION)");
+	check_slot(r, run->pg, run->cfg->replication_slot);
 }
 
 int pgw_cmd_check(struct pgw_run *run)
@@ -130,6 +251,7 @@ int pgw_cmd_check(struct pgw_run *run)
 	if (n == 0)
 		line(&r, "warn", "no tables to sync: schema \"%s\" has none and the config lists none",
 		     run->cfg->pgschema);
+	check_replication(&r, run, names, n);
 	for (int i = 0; i < n; i++) {
 		check_table(&r, run, names[i]);
 		free(names[i]);

@@ -618,7 +618,7 @@ static int read_positions(struct cdc *c, struct pgw_err *err)
 	return rc;
 }
 
-static int check_server(struct pgw_pg *pg, struct pgw_err *err)
+int pgw_cdc_check_wal_level(struct pgw_pg *pg, struct pgw_err *err)
 {
 	PGresult *res = pgw_pg_query(pg, "SELECT current_setting('wal_level')", 0, NULL, err);
 	if (!res)
@@ -630,6 +630,61 @@ static int check_server(struct pgw_pg *pg, struct pgw_err *err)
 				 "%s): a superuser runs ALTER SYSTEM "
 				 "SET wal_level = logical, then PostgreSQL is restarted",
 				 PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/* A replication connection needs the REPLICATION attribute (or superuser; on Amazon RDS, the
+ * rds_replication role) */
+int pgw_cdc_check_role(struct pgw_pg *pg, struct pgw_err *err)
+{
+	PGresult *res = pgw_pg_query(pg,
+				     "SELECT (r.rolreplication OR r.rolsuper OR EXISTS (SELECT 1 FROM pg_roles g "
+				     "WHERE g.rolname = 'rds_replication' AND pg_has_role(current_user, g.oid, "
+				     "'MEMBER')))::text, quote_ident(current_user) FROM pg_roles r "
+				     "WHERE r.rolname = current_user",
+				     0, NULL, err);
+	if (!res)
+		return -1;
+	int rc = 0;
+	if (PQntuples(res) && strcmp(PQgetvalue(res, 0, 0), "true"))
+		rc = pgw_err_set(err, PGW_ERR_SOURCE,
+				 "change data capture reads a replication stream, which user %s may not: a superuser "
+				 "runs ALTER ROLE %s REPLICATION (on Amazon RDS: GRANT rds_replication TO %s)",
+				 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return rc;
+}
+
+/* Changes are applied by primary key: deletes and key changes must carry it, which replica
+ * identity DEFAULT (the key) and FULL (every column) do; NOTHING sends no old row, and an index
+ * other than the key sends other columns. */
+int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
+{
+	if (def->npk == 0)
+		return pgw_err_set(err, PGW_ERR_TABLE,
+				   "table %s has no primary key: change data capture applies changes by key; add "
+				   "one, or set cdc: false for it",
+				   def->name);
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", def->oid);
+	const char *params[] = {oid};
+	PGresult *res = pgw_pg_query(pg,
+				     "SELECT c.relreplident::text, coalesce((SELECT i.indisprimary FROM pg_index i "
+				     "WHERE i.indrelid = c.oid AND i.indisreplident), false)::text, "
+				     "c.oid::regclass::text FROM pg_class c WHERE c.oid = $1::oid",
+				     1, params, err);
+	if (!res)
+		return -1;
+	const char *ident = PQntuples(res) ? PQgetvalue(res, 0, 0) : "d";
+	bool key_index = PQntuples(res) && !strcmp(PQgetvalue(res, 0, 1), "true");
+	int rc = 0;
+	if (!strcmp(ident, "n") || (!strcmp(ident, "i") && !key_index))
+		rc = pgw_err_set(err, PGW_ERR_TABLE,
+				 "table %s has REPLICA IDENTITY %s, so its deletes do not carry the primary key: "
+				 "ALTER TABLE %s REPLICA IDENTITY DEFAULT (or FULL)",
+				 def->name, !strcmp(ident, "n") ? "NOTHING" : "USING INDEX (not the key)",
+				 PQgetvalue(res, 0, 2));
 	PQclear(res);
 	return rc;
 }
@@ -883,12 +938,7 @@ static int open_tables(struct cdc *c, char *const *names, int n, struct pgw_tabl
 			t->failed = true;
 			continue;
 		}
-		if (t->def->npk == 0) {
-			pgw_err_set(&res[i].err, PGW_ERR_TABLE,
-				    "table %s has no primary key: change data capture applies "
-				    "changes by key; add one, or "
-				    "set cdc: false for it",
-				    names[i]);
+		if (pgw_cdc_check_table(run->pg, t->def, &res[i].err) < 0) {
 			t->failed = true;
 			continue;
 		}
@@ -953,8 +1003,8 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	const char *slot = run->cfg->replication_slot;
 	int rc = 0;
 	bool lost = false;
-	if (check_server(run->pg, err) < 0 || ensure_publication(c, err) < 0 ||
-	    pgw_cdc_state_create(run->sink, err) < 0 || read_positions(c, err) < 0)
+	if (pgw_cdc_check_wal_level(run->pg, err) < 0 || pgw_cdc_check_role(run->pg, err) < 0 ||
+	    ensure_publication(c, err) < 0 || pgw_cdc_state_create(run->sink, err) < 0 || read_positions(c, err) < 0)
 		return -1;
 	if (reshaped(c, err) < 0)
 		return -1;

@@ -83,6 +83,12 @@ int pgw_cdc_sync(struct pgw_run *run, char *const *names, int n, bool recopy, st
 int pgw_cdc_stream(struct pgw_run *run, char *const *names, int n, double interval, struct pgw_table_result *res,
 		   struct pgw_err *err);
 int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err);
+/* What change data capture needs of the server (wal_level = logical) and of the role (REPLICATION),
+ * and of a table (a primary key, which its replica identity sends with every update and delete):
+ * 0, or -1 with err naming the fix. sync runs them before changing anything; check reports them. */
+int pgw_cdc_check_wal_level(struct pgw_pg *pg, struct pgw_err *err);
+int pgw_cdc_check_role(struct pgw_pg *pg, struct pgw_err *err);
+int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
 /* For status: the slot (confirmed LSN, WAL retained, wal_status) and each CDC
  * table's position */
 int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err);

@@ -35,6 +35,12 @@ UPDATE acct SET balance = balance + :v WHERE id = :b;
 INSERT INTO link VALUES (:a % 50, 'x' || :a || '-' || :b, :v) ON CONFLICT (a, b) DO UPDATE SET w = link.w + 1;
 COMMIT;
 SQL
+out=$("$PGW" check 2>&1); rc=$?
+t_eq "check before the first sync: ready" "0" "$rc"
+t_eq "...reports wal_level, the REPLICATION attribute, the slot to create, the walsenders" "4" \
+  "$(grep -cE "^ok    (wal_level logical|this user may read a replication stream \(REPLICATION\)|replication slot $slot: none yet, the first sync creates it \([0-9]+ of [0-9]+ slots free\)|[0-9]+ of [0-9]+ walsenders free)$" <<<"$out")"
+t_eq "...and the publication the first sync creates for each CDC table" "2" \
+  "$(grep -cE "^ok    table (acct|link): the next sync creates publication $slot$" <<<"$out")"
 pgbench -n -q -c 2 -T 2 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
 writers=$!
 out=$(PGWAREHOUSE_COPY_STREAMS_MIN_SIZE=0 "$PGW" --streams 2 sync all 2>&1); rc=$?
@@ -182,11 +188,41 @@ pgq "UPDATE acct SET note = 'after reload' WHERE id = 7"
 t_ok "sync after the reload" "$PGW" -q sync all
 t_same "acct equals PostgreSQL after reload and sync" acct
 
+out=$("$PGW" check 2>&1); rc=$?
+t_eq "check with the slot in use: ready" "0" "$rc"
+t_eq "...reports the slot and each CDC table" "3" \
+  "$(grep -cE "^ok    (replication slot $slot \(wal_status reserved\)|table (acct|later) \([0-9]+ columns, key: yes, change data capture\))$" <<<"$out")"
+
 # bad setup: one line, nothing changed
 printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
 t_err "a table without a primary key is refused" 1 "nokey has no primary key" "$PGW" sync nokey
 t_eq "...and nothing was changed (not added to the publication)" "0" \
   "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename = 'nokey'")"
+t_ok "check names it" grep -q "^FAIL  table nokey has no primary key" <<<"$("$PGW" check 2>&1)"
+pgq "CREATE TABLE ri_none (id int PRIMARY KEY, v text)"
+pgq "ALTER TABLE ri_none REPLICA IDENTITY NOTHING"
+printf 'cdc: true\ntables:\n  - ri_none\n' > pgwarehouse_conf.yaml
+t_err "a table whose deletes carry no key (REPLICA IDENTITY NOTHING) is refused, naming the fix" 1 \
+  "ri_none has REPLICA IDENTITY NOTHING.*ALTER TABLE ri_none REPLICA IDENTITY DEFAULT" "$PGW" sync ri_none
+t_ok "check names it" grep -q "^FAIL  table ri_none has REPLICA IDENTITY NOTHING" <<<"$("$PGW" check 2>&1)"
+# a role without REPLICATION, and one that does not own a table the publication lacks
+norepl=pgw_norepl_$BACKEND notowner=pgw_notowner_$BACKEND
+pgq "CREATE TABLE not_mine (id int PRIMARY KEY)"
+pgq "CREATE ROLE $norepl LOGIN PASSWORD 'norepl-pw'; CREATE ROLE $notowner LOGIN REPLICATION PASSWORD 'notowner-pw'"
+pgq "GRANT USAGE ON SCHEMA public TO $norepl, $notowner; GRANT SELECT ON not_mine TO $norepl, $notowner"
+printf 'cdc: true\ntables:\n  - not_mine\n' > pgwarehouse_conf.yaml
+t_err "a role without REPLICATION is refused, naming the grant" 3 "user $norepl may not: a superuser runs ALTER ROLE $norepl REPLICATION" \
+  env PGUSER=$norepl PGPASSWORD=norepl-pw "$PGW" sync not_mine
+t_ok "check names it" grep -q "^FAIL  change data capture reads a replication stream, which user $norepl may not" \
+  <<<"$(PGUSER=$norepl PGPASSWORD=norepl-pw "$PGW" check 2>&1)"
+t_err "a table the role may not add to the publication is refused, naming the SQL" 3 \
+  "the publication needs the tables' owner or a superuser: one of them runs ALTER PUBLICATION \"$slot\" ADD TABLE \"public\".\"not_mine\"" \
+  env PGUSER=$notowner PGPASSWORD=notowner-pw "$PGW" sync not_mine
+out=$(PGUSER=$notowner PGPASSWORD=notowner-pw "$PGW" check 2>&1); rc=$?
+t_eq "check fails on it, naming the SQL" "1 1" "$rc $(grep -c "^FAIL  table not_mine is not in publication $slot, and this user may not add it: the owner or a superuser runs ALTER PUBLICATION \"$slot\" ADD TABLE not_mine$" <<<"$out")"
+t_eq "...nothing was changed (not added to the publication)" "0" \
+  "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename IN ('not_mine', 'ri_none')")"
+pgq "DROP TABLE not_mine; DROP OWNED BY $norepl, $notowner; DROP ROLE $norepl; DROP ROLE $notowner"
 
 out=$("$PGW" teardown 2>&1)
 t_eq "teardown says what it dropped" "dropped replication slot $slot

@@ -126,8 +126,27 @@ t_same "every equals Postgres after an incremental sync" $expected every
 
 # the same values through extract (CSV files) and load into a fresh warehouse
 export DUCKDB_PATH="$PWD/via-files.duckdb"
+[[ $BACKEND == duckdb ]] && WH_DUCKDB=$DUCKDB_PATH  # the checks read the new file
 is_ch && chsql "DROP TABLE every"
 [[ $BACKEND == snowflake ]] && "$(dirname "$PGW")/sfq" 'DROP TABLE "EVERY"' 
 t_ok "extract the every-type table" "$PGW" extract every
 t_ok "load it" "$PGW" load every
 t_same "every value equals Postgres through extract + load" $expected every
+
+# the same values through change data capture: inserted, updated (every column, key moved) and
+# deleted after the copy, so each arrives in PostgreSQL's text form through the stream
+export PGWAREHOUSE_REPLICATION_SLOT=pgw_types_$RANDOM
+export PGWAREHOUSE_PUBLICATION=$PGWAREHOUSE_REPLICATION_SLOT
+pgq "CREATE TABLE every_cdc (LIKE every INCLUDING ALL)"
+printf 'cdc: true\ntables:\n  - every_cdc\n' > pgwarehouse_conf.yaml
+t_ok "change data capture: the first sync copies the empty table" "$PGW" -q sync every_cdc
+pgq "INSERT INTO every_cdc SELECT * FROM $expected"
+t_ok "...the next applies inserts of every value" "$PGW" -q sync every_cdc
+t_same "every value equals Postgres through the stream (inserts)" every_cdc
+pgq "UPDATE every_cdc SET id = id + 100"
+pgq "UPDATE every_cdc SET tx = 'changed' WHERE id = 101"
+pgq "DELETE FROM every_cdc WHERE id = 102"
+t_ok "...then key changes, updates and a delete" "$PGW" -q sync every_cdc
+t_same "every value equals Postgres through the stream (updates)" every_cdc
+t_ok "teardown" "$PGW" -q teardown
+rm -f pgwarehouse_conf.yaml
