@@ -14,6 +14,9 @@
 
 #define SLOTS 128
 
+/* what a stop request does, for its message (pgw_interrupt_note) */
+static _Atomic(const char *) stop_note;
+
 static atomic_int stop_signal;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -36,8 +39,9 @@ static void *waiter(void *arg)
 			_exit(128 + sig);
 		}
 		atomic_store(&stop_signal, sig);
-		pgw_warn("%s received: stopping; tables in progress are rolled back (send it again to exit at once)",
-			 sig == SIGINT ? "SIGINT" : "SIGTERM");
+		pgw_warn("%s received: stopping; %s (send it again to exit at once)",
+			 sig == SIGINT ? "SIGINT" : "SIGTERM",
+			 atomic_load(&stop_note) ? atomic_load(&stop_note) : "tables in progress are rolled back");
 		pthread_mutex_lock(&mu);
 		for (int i = 0; i < SLOTS; i++)
 			if (slots[i].fn)
@@ -116,4 +120,9 @@ void pgw_failpoint(const char *name)
 	const char *fp = getenv("PGW_FAILPOINT");
 	if (fp && !strcmp(fp, name))
 		_exit(137);
+}
+
+void pgw_interrupt_note(const char *what)
+{
+	atomic_store(&stop_note, what);
 }

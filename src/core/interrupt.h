@@ -11,6 +11,9 @@ void pgw_interrupt_init(void);
 /* The signal that asked to stop, or 0. */
 int pgw_interrupted(void);
 
+/* What a stop request does, said in its warning (a static string; default "tables in progress are
+ * rolled back") */
+void pgw_interrupt_note(const char *what);
 /* A callback run (on the waiter thread) when a stop is requested; returns a slot for
  * pgw_interrupt_remove, or -1 when all slots are taken. */
 int pgw_interrupt_add(void (*fn)(void *), void *arg);

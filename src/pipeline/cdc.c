@@ -581,21 +581,78 @@ static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 	}
 }
 
+static int start_stream(struct cdc *c, struct pgw_err *err)
+{
+	const struct pgw_config *cfg = c->run->cfg;
+	return stream_settings(&c->repl, err) < 0 ||
+			       pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0
+		       ? -1
+		       : 0;
+}
+
+/* A connection gone, or the stream ended by the server (a walsender ends it when the server
+ * shuts down) */
+static bool connection_lost(struct cdc *c)
+{
+	PGconn *a = c->repl.pg.conn, *b = c->run->pg->conn;
+	return !c->repl.streaming || !a || PQstatus(a) != CONNECTION_OK || !b || PQstatus(b) != CONNECTION_OK;
+}
+
+/* stream, after a lost connection (a restarted server, a network cut): what was read but not
+ * applied is dropped, and the slot is read again from where it was confirmed (each table skips
+ * what it holds), with waits of 1, 2, 4... up to 30 s between attempts while the failure is one
+ * that passes. 0 when streaming again, 1 when stopped meanwhile, -1 on a lasting failure. */
+static int reconnect(struct cdc *c, struct pgw_err *err)
+{
+	for (int i = 0; i < c->n; i++)
+		free_changes(&c->t[i]);
+	c->held_rows = c->held_bytes = 0;
+	c->final_lsn = 0;
+	pgw_repl_close(&c->repl);
+	pgw_pgoutput_free(c->dec);
+	c->dec = pgw_pgoutput_new();
+	for (int wait = 1;; wait = wait < 16 ? wait * 2 : 30) {
+		pgw_warn("stream: %s; connecting again in %ds", err->msg, wait);
+		for (int t = 0; t < wait * 10 && !pgw_interrupted(); t++)
+			usleep(100000);
+		if (pgw_interrupted())
+			return 1;
+		struct pgw_err e = {0};
+		/* the other connection too: after a restart it is dead even where libpq does not know yet */
+		pgw_pg_close(c->run->pg);
+		if (pgw_pg_connect(c->run->pg, c->run->cfg, &e) == 0 &&
+		    pgw_repl_connect(&c->repl, c->run->cfg, &e) == 0 && start_stream(c, &e) == 0) {
+			pgw_info("stream: connected again; reading slot %s from where it was confirmed",
+				 c->run->cfg->replication_slot);
+			return 0;
+		}
+		pgw_repl_close(&c->repl);
+		*err = e;
+		if (!pgw_pg_transient(e.msg))
+			return -1;
+	}
+}
+
 static int follow(struct cdc *c, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = c->run->cfg;
-	if (stream_settings(&c->repl, err) < 0 ||
-	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
+	if (start_stream(c, err) < 0)
 		return -1;
 	pgw_info("stream: following slot %s, applying every %gs; SIGINT or SIGTERM stops it", cfg->replication_slot,
 		 c->interval);
+	pgw_interrupt_note("the changes in hand are applied first");
 	uint64_t last_end = 0;
 	c->last_flush = pgw_now();
 	/* a stop request ends the stream at a transaction boundary: an apply under way is not cut
 	 * short by it, and the changes in hand are applied before the exit */
 	pgw_cleanup_begin();
-	int rc = follow_loop(c, &last_end, err);
-	if (rc == 0)
+	int rc, again = 0;
+	while ((rc = follow_loop(c, &last_end, err)) < 0 && connection_lost(c) && !pgw_interrupted() &&
+	       (again = reconnect(c, err)) == 0)
+		last_end = 0;
+	if (again == 1) /* stopped while the server was away: nothing is held */
+		rc = 0;
+	else if (rc == 0)
 		rc = stream_flush(c, last_end, err);
 	pgw_cleanup_end();
 	if (rc == 0)

@@ -37,7 +37,7 @@ static const char *connect_hint(const char *msg)
 }
 
 /* Failures that a moment later may be gone: a server restarting, a dropped network path. */
-static bool transient(const char *msg)
+bool pgw_pg_transient(const char *msg)
 {
 	static const char *const signs[] = {"Connection refused",
 					    "starting up",
@@ -62,7 +62,7 @@ static int connect_retrying(struct pgw_pg *pg, const struct pgw_config *cfg, boo
 	for (int attempt = 0;; attempt++) {
 		if (connect_once(pg, cfg, replication, &e) == 0)
 			return 0;
-		if (attempt == 3 || !transient(e.msg) || pgw_interrupted())
+		if (attempt == 3 || !pgw_pg_transient(e.msg) || pgw_interrupted())
 			break;
 		pgw_warn("%s; retrying in %.1fs", e.msg, 0.5 * (1 << attempt));
 		usleep(500000u << attempt);

@@ -20,6 +20,9 @@ int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_e
 /* The same with replication=database: a walsender connection for logical replication commands. */
 int pgw_pg_connect_replication(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
 void pgw_pg_close(struct pgw_pg *pg);
+/* Whether an error message is of a failure that may be gone a moment later (a server restarting or
+ * shutting down, a connection refused or reset, too many clients) */
+bool pgw_pg_transient(const char *msg);
 /* Reconnects (as pgw_pg_connect) when the connection was lost or closed. */
 int pgw_pg_ensure(struct pgw_pg *pg, struct pgw_err *err);
 /* BEGIN mode ("ISOLATION LEVEL REPEATABLE READ READ ONLY"...) with pgwarehouse's settings for the

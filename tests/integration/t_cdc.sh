@@ -161,11 +161,30 @@ kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "stream ends with exit 0 on SIGTERM" "0" "$rc"
 t_eq "...applying as it goes, with the lag" "yes" \
   "$(grep -qE '^pgwarehouse: stream: [0-9]+ changes applied, up to [0-9A-F]+/[0-9A-F]+; lag [0-9.]+s, [0-9.]+ [kMG]?B of WAL behind the server$' "$PWD/stream.out" && echo yes)"
-t_eq "...and says it stopped" "1" "$(grep -c '^pgwarehouse: stream: stopped$' "$PWD/stream.out")"
+t_eq "...and says it stopped, after applying what it held" "1 1" \
+  "$(grep -c '^pgwarehouse: warning: SIGTERM received: stopping; the changes in hand are applied first' "$PWD/stream.out") $(grep -c '^pgwarehouse: stream: stopped$' "$PWD/stream.out")"
 t_same "acct equals PostgreSQL after the stream" acct
 t_same "link equals PostgreSQL after the stream" link
 t_same "later equals PostgreSQL after the stream" later
 t_eq "the slot is no longer read" "f" "$(pgq "SELECT active FROM pg_replication_slots WHERE slot_name = '$slot'")"
+
+# PostgreSQL restarted under a running stream: it connects again and goes on, nothing lost
+"$PGW" stream all --interval 0.3 > "$PWD/stream2.out" 2>&1 &
+streamer=$!
+for _ in $(seq 1 100); do grep -q 'following slot' "$PWD/stream2.out" && break; sleep 0.1; done
+pgq "UPDATE later SET v = 'before the restart' WHERE id = 5"
+pgc_as_owner "$PGC_BIN/pg_ctl" -D "$PGC_DIR/data" -m fast -w restart >/dev/null 2>&1
+pgq "UPDATE later SET v = 'after the restart' WHERE id = 6"
+target=$(pgq "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 300); do
+  [[ $(pgq "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot'") == t ]] && break
+  sleep 0.1
+done
+kill -TERM $streamer; wait $streamer; rc=$?
+t_eq "the stream outlived a PostgreSQL restart (exit 0 on SIGTERM)" "0" "$rc"
+t_eq "...saying it lost the server and connected again" "1 1" \
+  "$(grep -c 'warning: stream: .*; connecting again in 1s' "$PWD/stream2.out") $(grep -c 'stream: connected again' "$PWD/stream2.out")"
+t_same "later equals PostgreSQL after the restart" later
 printf 'cdc: true\ntables:\n  - plain_t:\n      cdc: false\n' > "$PWD/nocdc.yaml"
 t_err "stream of a table not synced by change data capture is refused" 2 "stream follows tables synced by change data capture, and table plain_t is not one" "$PGW" -c "$PWD/nocdc.yaml" stream plain_t
 

@@ -194,7 +194,11 @@ static int wait_readable(struct pgw_repl *r, int timeout_ms, struct pgw_err *err
 static int stream_ended(struct pgw_repl *r, struct pgw_err *err)
 {
 	PGresult *res = PQgetResult(r->pg.conn);
-	int rc = pgw_pg_result_error(&r->pg, res, "replication stream ended: ", err);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = st == PGRES_COMMAND_OK || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH
+			 ? pgw_err_set(err, PGW_ERR_SOURCE,
+				       "PostgreSQL ended the replication stream (a shutdown or restart?)")
+			 : pgw_pg_result_error(&r->pg, res, "replication stream ended: ", err);
 	PQclear(res);
 	r->streaming = false;
 	return rc;
