@@ -20,6 +20,7 @@ STREAM_S=${BENCH_STREAM_SECONDS:-60}
 export PGW_TEST_TMPDIR=${PGW_TEST_TMPDIR:-/tmp}   # data on disk, as a user's would be
 source "$root/tests/lib/pgcluster.sh"
 source "$root/tests/lib/chserver.sh"
+source "$root/bench/lib.sh"
 work=$(mktemp -d /tmp/pgw-bench.XXXXXX)
 chmod 777 "$work"
 trap 'set +e; [[ -n ${SFD_PID:-} ]] && sfd_stop; chs_stop; pgc_stop; rm -rf "$work"' EXIT
@@ -27,16 +28,7 @@ PGC_EXTRA_OPTS="-c shared_buffers=512MB -c max_wal_size=8GB" pgc_start
 chs_start
 cd "$work"
 
-echo "creating $ROWS rows..." >&2
-psql -qX -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE t (id bigint PRIMARY KEY, qty int, amount numeric(12,2), happened_at timestamptz, local_at timestamp,
-  code text, descr text, nums int[], doc jsonb);
-INSERT INTO t SELECT g, g % 1000, (g % 100000) / 100.0, '2024-01-01'::timestamptz + g * interval '1 s',
-  '2024-01-01'::timestamp + g * interval '1 s', 'C' || (g % 97), 'description number ' || lpad(g::text, 11, '0'),
-  ARRAY[g % 10, g % 100, g % 1000], jsonb_build_object('k', g % 7, 'v', 'x')
-FROM generate_series(1, $ROWS) g;
-VACUUM ANALYZE t;
-SQL
+bench_table "$ROWS"
 
 # the backends measured: name and environment
 backends=(duckdb clickhouse)

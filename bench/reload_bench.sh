@@ -13,22 +13,14 @@ ROWS=${BENCH_ROWS:-10000000}
 export PGW_TEST_TMPDIR=${PGW_TEST_TMPDIR:-/tmp}
 source "$root/tests/lib/pgcluster.sh"
 source "$root/tests/lib/chserver.sh"
+source "$root/bench/lib.sh"
 work=$(mktemp -d /tmp/pgw-bench.XXXXXX)
 chmod 777 "$work"
 trap 'set +e; chs_stop; pgc_stop; rm -rf "$work"' EXIT
 PGC_EXTRA_OPTS="-c shared_buffers=512MB" pgc_start
 chs_start
 
-echo "creating $ROWS rows..." >&2
-psql -qX -v ON_ERROR_STOP=1 <<SQL
-CREATE TABLE t (id bigint PRIMARY KEY, qty int, amount numeric(12,2), happened_at timestamptz, local_at timestamp,
-  code text, descr text, nums int[], doc jsonb);
-INSERT INTO t SELECT g, g % 1000, (g % 100000) / 100.0, '2024-01-01'::timestamptz + g * interval '1 s',
-  '2024-01-01'::timestamp + g * interval '1 s', 'C' || (g % 97), 'description number ' || lpad(g::text, 11, '0'),
-  ARRAY[g % 10, g % 100, g % 1000], jsonb_build_object('k', g % 7, 'v', 'x')
-FROM generate_series(1, $ROWS) g;
-VACUUM ANALYZE t;
-SQL
+bench_table "$ROWS"
 copy_sql="COPY (SELECT * FROM t) TO STDOUT (FORMAT binary)"
 psql -qX -c "$copy_sql" > /dev/null   # warm the cache
 

@@ -24,6 +24,14 @@
 #define FLUSH_ROWS 50000 /* net changes held before they are applied */
 #define FLUSH_BYTES (64LL << 20)
 
+/* Net changes held before they are applied at a commit (FLUSH_ROWS; tests lower it with
+ * PGW_CDC_HOLD_ROWS); twice that inside one transaction applies it in parts. */
+static long long hold_rows(void)
+{
+	const char *v = getenv("PGW_CDC_HOLD_ROWS");
+	return v && atoll(v) > 0 ? atoll(v) : FLUSH_ROWS;
+}
+
 /* The net change of one key within the changes held */
 struct change {
 	char *key; /* the key columns' texts, each length-prefixed */
@@ -65,6 +73,7 @@ struct cdc {
 	int64_t commit_time; /* of the last commit read, µs since 2000 */
 	long long held_rows;
 	long long held_bytes;
+	int parts; /* parts of the current transaction applied so far */
 	/* stream: apply every interval seconds (0: a sync, which stops at the WAL
 	 * position of its start) */
 	double interval;
@@ -160,6 +169,7 @@ static struct change *change_for(struct cdc *c, struct cdc_table *t, char *key, 
 	memset(ch->kinds, 'n', (size_t)n);
 	t->slots[s] = t->nch;
 	c->held_rows++;
+	c->held_bytes += 64 + (long long)keylen + n * 13; /* the change's own memory, roughly */
 	return ch;
 }
 
@@ -312,7 +322,8 @@ static int stage_row(const struct cdc_table *t, const struct change *ch, struct 
 	return 0;
 }
 
-/* The table's held changes, and its position, in one warehouse transaction. */
+/* The table's held changes, and its position (lsn; 0: part of a transaction, no position), in one
+ * warehouse transaction. */
 static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct pgw_err *err)
 {
 	struct pgw_sink *sink = c->run->sink;
@@ -322,7 +333,7 @@ static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct 
 		types[i] = &t->stage_def->cols[i].ti;
 	struct pgw_batch *b = pgw_batch_new(ncols, types, 2048);
 	free(types);
-	char *pos = position_sql(c, t, lsn, c->commit_time);
+	char *pos = lsn ? position_sql(c, t, lsn, c->commit_time) : NULL;
 	struct pgw_target target = t->target;
 	target.commit_sql = pos;
 	target.truncate_first = t->truncate;
@@ -344,7 +355,8 @@ static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct 
 	if (rc == 0) {
 		t->res->rows += (long long)t->nch;
 		t->applied += (long long)t->nch;
-		t->pos = lsn;
+		if (lsn)
+			t->pos = lsn;
 	}
 	pgw_batch_free(b);
 	free(pos);
@@ -399,20 +411,52 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 	return rc == 0 ? pgw_repl_confirm(&c->repl, confirm, err) : -1;
 }
 
+/* A transaction too large to hold is applied in parts as it is read (what arrives is committed:
+ * pgoutput sends a transaction after its commit). The positions stay before it until its end, so
+ * a crash replays it whole, which gives the same rows: each key ends as its last change says, a
+ * column no change of it sent keeps the value it had, and a truncate empties the table again
+ * first. Readers may see such a transaction in parts meanwhile. */
+static int apply_part(struct cdc *c, struct pgw_err *err)
+{
+	if (!c->parts++)
+		pgw_info("a transaction of more than %lld changes: applying it in parts as it is read", c->held_rows);
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		if (t->failed || (!t->nch && !t->truncate))
+			continue;
+		int rc = apply_table(c, t, 0, &t->res->err);
+		free_changes(t);
+		if (rc < 0) {
+			t->failed = true;
+			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", t->name, t->res->err.msg);
+		}
+	}
+	c->held_rows = c->held_bytes = 0;
+	pgw_failpoint("cdc-after-part"); /* tests: a part applied, the transaction not */
+	return 0;
+}
+
 static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t until, bool *done, struct pgw_err *err)
 {
 	switch (m->type) {
-	case 'B': c->final_lsn = m->lsn; return 0;
+	case 'B':
+		c->final_lsn = m->lsn;
+		c->parts = 0;
+		return 0;
 	case 'R': return check_relation(c, m->rel, err);
 	case 'I':
 	case 'U':
-	case 'D': return on_change(c, m);
+	case 'D':
+		on_change(c, m);
+		if (c->held_rows >= 2 * hold_rows() || c->held_bytes >= 2 * FLUSH_BYTES)
+			return apply_part(c, err);
+		return 0;
 	case 'T': on_truncate(c, m); return 0;
 	case 'C':
 		c->commit_time = m->commit_time;
 		c->final_lsn = 0;
 		*done = m->end_lsn >= until;
-		if (*done || c->held_rows >= FLUSH_ROWS || c->held_bytes >= FLUSH_BYTES)
+		if (*done || c->held_rows >= hold_rows() || c->held_bytes >= FLUSH_BYTES)
 			return flush(c, m->end_lsn, err);
 		return 0;
 	default: return 0;
@@ -663,6 +707,48 @@ static int follow(struct cdc *c, struct pgw_err *err)
 /* ---- setup: tables, publication, slot, copies
  * -------------------------------------------------- */
 
+/* Whether the qualified name is of a table `sync all` follows by change data capture */
+static bool in_cdc_set(struct cdc *c, char *const *names, int n, const char *qualified)
+{
+	const struct pgw_config *cfg = c->run->cfg;
+	for (int i = 0; i < n; i++) {
+		char *q = strchr(names[i], '.') ? pgw_strdup(names[i]) : pgw_asprintf("%s.%s", cfg->pgschema, names[i]);
+		bool same = !strcmp(q, qualified);
+		free(q);
+		if (same)
+			return pgw_table_cdc(cfg, names[i]);
+	}
+	return false;
+}
+
+/* A table with a position that is no longer followed (taken out of the config, set to cdc: false,
+ * dropped) would hold the slot's WAL for ever: its position is forgotten. */
+static int forget_dropped(struct cdc *c, const struct pgw_rows *rows, struct pgw_err *err)
+{
+	char **names = NULL;
+	int n = -1, rc = 0;
+	for (int r = 0; rc == 0 && r < rows->nrows; r++) {
+		const char *name = rows->cells[r * rows->ncols];
+		bool in_run = false;
+		for (int i = 0; i < c->n && !in_run; i++)
+			in_run = !strcmp(name, c->t[i].qualified);
+		if (in_run)
+			continue;
+		if (n < 0 && (rc = pgw_all_tables(c->run, &names, &n, err)) < 0)
+			break;
+		if (in_cdc_set(c, names, n, name))
+			continue;
+		pgw_info("%s is no longer synced by change data capture: its position is forgotten, so slot %s "
+			 "no longer keeps WAL for it",
+			 name, c->run->cfg->replication_slot);
+		rc = pgw_cdc_state_forget(c->run->sink, c->run->cfg->replication_slot, name, err);
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 static int read_positions(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_rows rows = {0};
@@ -671,6 +757,8 @@ static int read_positions(struct cdc *c, struct pgw_err *err)
 		for (int i = 0; i < c->n; i++)
 			if (rows.cells[r * rows.ncols] && !strcmp(rows.cells[r * rows.ncols], c->t[i].qualified))
 				c->t[i].pos = strtoull(rows.cells[r * rows.ncols + 1], NULL, 10);
+	if (rc == 0)
+		rc = forget_dropped(c, &rows, err);
 	pgw_rows_cleanup(&rows);
 	return rc;
 }
@@ -934,6 +1022,7 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 		t->res->bytes += r.bytes;
 		if (rc == 0) {
 			t->pos = lsn;
+			pgw_failpoint("cdc-after-copy"); /* tests: one table copied, the others not */
 		} else {
 			t->failed = true;
 			t->res->err = r.err;

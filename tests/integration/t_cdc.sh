@@ -110,6 +110,18 @@ t_ok "the rerun after the kill inside the apply" "$PGW" -q sync all
 t_same "acct: the killed apply converged" acct
 t_same "link: the killed apply converged" link
 
+# a transaction of more changes than pgwarehouse holds (lowered for the test) is applied in parts
+# as it is read; killed after a part, the rerun replays it whole to the same rows
+pgq "BEGIN; INSERT INTO link SELECT 20, 'big' || g, g FROM generate_series(1, 3000) g; UPDATE link SET w = w + 1 WHERE a = 20; DELETE FROM link WHERE a = 20 AND w % 7 = 0; COMMIT"
+out=$(PGW_CDC_HOLD_ROWS=400 "$PGW" sync all 2>&1)
+t_eq "a transaction larger than what is held is applied in parts" "1" "$(grep -c 'a transaction of more than 800 changes: applying it in parts' <<<"$out")"
+t_same "link equals PostgreSQL after it" link
+pgq "BEGIN; UPDATE link SET w = w * 2 WHERE a = 20; INSERT INTO link SELECT 21, 'big' || g, g FROM generate_series(1, 2000) g; UPDATE link SET b = b || '+' WHERE a = 20 AND w % 3 = 0; COMMIT"
+PGW_CDC_HOLD_ROWS=400 PGW_FAILPOINT=cdc-after-part "$PGW" -q sync all >/dev/null 2>&1
+t_eq "the failpoint killed the run after a part of the transaction" "137" "$?"
+t_ok "the rerun replays the whole transaction" "$PGW" -q sync all
+t_same "link equals PostgreSQL (a part applied twice changes nothing)" link
+
 # a kill -9 during the catch-up of many changes
 pgq "UPDATE acct SET balance = balance + 1"
 pgq "UPDATE acct SET balance = balance - 1"
@@ -206,6 +218,34 @@ t_ok "reload of a CDC table" "$PGW" -q reload acct
 pgq "UPDATE acct SET note = 'after reload' WHERE id = 7"
 t_ok "sync after the reload" "$PGW" -q sync all
 t_same "acct equals PostgreSQL after reload and sync" acct
+# a reload killed after its first table's copy: that table has its new copy and position, the
+# others keep theirs and go on streaming
+pgq "UPDATE acct SET note = 'before the killed reload' WHERE id = 9"
+PGW_FAILPOINT=cdc-after-copy "$PGW" -q reload all >/dev/null 2>&1
+t_eq "the failpoint killed a reload after one table's copy" "137" "$?"
+pgq "UPDATE link SET w = w + 100 WHERE a = 3"
+pgq "UPDATE later SET extra = 11 WHERE id = 4"
+t_ok "sync after the killed reload" "$PGW" -q sync all
+t_same "acct equals PostgreSQL after the killed reload" acct
+t_same "link equals PostgreSQL after the killed reload" link
+t_same "later equals PostgreSQL after the killed reload" later
+# ALTER COLUMN TYPE: copied again as well
+pgq "ALTER TABLE later ALTER COLUMN extra TYPE bigint"
+pgq "UPDATE later SET extra = 12345678901 WHERE id = 5"
+t_ok "sync after ALTER COLUMN TYPE" "$PGW" -q sync all
+t_same "later equals PostgreSQL after ALTER COLUMN TYPE" later
+
+# a table taken out of change data capture no longer holds the slot's WAL; put back, it is copied again
+printf 'cdc: true\ntables:\n  - acct\n  - link\n' > pgwarehouse_conf.yaml
+pgq "UPDATE later SET extra = 10 WHERE id = 3"
+out=$("$PGW" sync all 2>&1)
+t_eq "a table taken out of the config loses its position, saying so" "1" \
+  "$(grep -c "public.later is no longer synced by change data capture: its position is forgotten, so slot $slot no longer keeps WAL for it" <<<"$out")"
+t_eq "...and status no longer shows it" "0" "$("$PGW" status 2>&1 | grep -c 'public\.later:')"
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - later\n' > pgwarehouse_conf.yaml
+out=$("$PGW" sync all 2>&1)
+t_eq "put back, it is copied again" "1" "$(grep -c 'copying from the snapshot of slot' <<<"$out")"
+t_same "...and equals PostgreSQL" later
 
 out=$("$PGW" check 2>&1); rc=$?
 t_eq "check with the slot in use: ready" "0" "$rc"

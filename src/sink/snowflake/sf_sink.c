@@ -429,6 +429,22 @@ static void key_match(struct pgw_buf *sql, const struct pgw_table_def *def)
 	}
 }
 
+/* A MERGE's " THEN INSERT (cols) VALUES (s.cols)" */
+static void insert_clause(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	pgw_buf_puts(sql, " THEN INSERT (");
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		ident(sql, def->cols[i].name);
+	}
+	pgw_buf_puts(sql, ") VALUES (");
+	for (int i = 0; i < def->ncols; i++) {
+		pgw_buf_puts(sql, i ? ", s." : "s.");
+		ident(sql, def->cols[i].name);
+	}
+	pgw_buf_puts(sql, ")");
+}
+
 static int merge(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 {
 	const struct pgw_table_def *def = s->target.def;
@@ -450,17 +466,8 @@ static int merge(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 		pgw_buf_puts(sql, " = s.");
 		ident(sql, def->cols[i].name);
 	}
-	pgw_buf_puts(sql, " WHEN NOT MATCHED THEN INSERT (");
-	for (int i = 0; i < def->ncols; i++) {
-		pgw_buf_puts(sql, i ? ", " : "");
-		ident(sql, def->cols[i].name);
-	}
-	pgw_buf_puts(sql, ") VALUES (");
-	for (int i = 0; i < def->ncols; i++) {
-		pgw_buf_puts(sql, i ? ", s." : "s.");
-		ident(sql, def->cols[i].name);
-	}
-	pgw_buf_puts(sql, ")");
+	pgw_buf_puts(sql, " WHEN NOT MATCHED");
+	insert_clause(sql, def);
 	return run(s, sql, err);
 }
 
@@ -506,17 +513,8 @@ static void merge_changes_sql(struct sf_sink *s, struct pgw_buf *sql)
 	}
 	pgw_buf_puts(sql, " WHEN NOT MATCHED AND s.");
 	ident(sql, "_pgw_op");
-	pgw_buf_printf(sql, " = %d THEN INSERT (", PGW_OP_UPSERT);
-	for (int i = 0; i < def->ncols; i++) {
-		pgw_buf_puts(sql, i ? ", " : "");
-		ident(sql, def->cols[i].name);
-	}
-	pgw_buf_puts(sql, ") VALUES (");
-	for (int i = 0; i < def->ncols; i++) {
-		pgw_buf_puts(sql, i ? ", s." : "s.");
-		ident(sql, def->cols[i].name);
-	}
-	pgw_buf_puts(sql, ")");
+	pgw_buf_printf(sql, " = %d", PGW_OP_UPSERT);
+	insert_clause(sql, def);
 }
 
 /* Change data capture's apply: a truncate, the MERGE and the position, in one transaction. */
