@@ -5,6 +5,7 @@
 #   PGW_TEST_FILTER=keys      only scripts whose name contains "keys"
 #   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse chdb snowflake)
 #   PGW_TEST_PART=1/2         every second script, from the first (to split a run in two)
+#   PGW_TEST_ONLY="t_a t_b"   only these scripts; PGW_TEST_EXCEPT="t_a t_b": all but these
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -69,6 +70,8 @@ for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse chdb snowflake}; do
   for t in "$here"/integration/t_*.sh; do
     name=$(basename "$t" .sh)
     [[ -n "$filter" && "$name" != *$filter* ]] && continue
+    [[ -n ${PGW_TEST_ONLY:-} && " $PGW_TEST_ONLY " != *" $name "* ]] && continue
+    [[ -n ${PGW_TEST_EXCEPT:-} && " $PGW_TEST_EXCEPT " == *" $name "* ]] && continue
     if [[ -n ${PGW_TEST_PART:-} ]]; then
       (( idx++ % ${PGW_TEST_PART#*/} == ${PGW_TEST_PART%/*} - 1 )) || continue
     fi

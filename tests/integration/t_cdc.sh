@@ -41,7 +41,7 @@ t_eq "...reports wal_level, the REPLICATION attribute, the slot to create, the w
   "$(grep -cE "^ok    (wal_level logical|this user may read a replication stream \(REPLICATION\)|replication slot $slot: none yet, the first sync creates it \([0-9]+ of [0-9]+ slots free\)|[0-9]+ of [0-9]+ walsenders free)$" <<<"$out")"
 t_eq "...and the publication the first sync creates for each CDC table" "2" \
   "$(grep -cE "^ok    table (acct|link): the next sync creates publication $slot$" <<<"$out")"
-pgbench -n -q -c 2 -T 2 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
+pgbench -n -q -c 2 -T 2 -R 300 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
 writers=$!
 out=$(PGWAREHOUSE_COPY_STREAMS_MIN_SIZE=0 "$PGW" --streams 2 sync all 2>&1); rc=$?
 t_eq "first sync: copies from the slot's snapshot while writers run" "0" "$rc"
@@ -157,7 +157,7 @@ t_ok "the next sync of all" "$PGW" -q sync all
 t_same "...applies what the slot kept for them" acct
 
 # stream: continuous, under writers, ended by SIGTERM after the changes in hand are applied
-pgbench -n -q -c 2 -T 3 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
+pgbench -n -q -c 2 -T 3 -R 300 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
 writers=$!
 "$PGW" stream all --interval 0.5 > "$PWD/stream.out" 2>&1 &
 streamer=$!
