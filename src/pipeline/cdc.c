@@ -73,7 +73,8 @@ struct cdc {
 	int64_t commit_time; /* of the last commit read, µs since 2000 */
 	long long held_rows;
 	long long held_bytes;
-	int parts; /* parts of the current transaction applied so far */
+	int parts;	/* parts of the current transaction applied so far */
+	long long hold; /* hold_rows(), read once */
 	/* stream: apply every interval seconds (0: a sync, which stops at the WAL
 	 * position of its start) */
 	double interval;
@@ -363,11 +364,9 @@ static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct 
 	return rc;
 }
 
-/* Everything held, applied; then every table's position moves to lsn and the
- * slot is confirmed. */
-static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
+/* Every table's held changes, applied with position lsn (0: none, a part of a transaction) */
+static int apply_held(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 {
-	c->flushed_changes = 0;
 	for (int i = 0; i < c->n; i++) {
 		struct cdc_table *t = &c->t[i];
 		if (t->failed || (!t->nch && !t->truncate))
@@ -381,9 +380,18 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 	}
 	c->held_rows = c->held_bytes = 0;
 	for (int i = 0; i < c->n; i++)
-		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for
-				       the next run */
+		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for the next run */
 			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", c->t[i].name, c->t[i].res->err.msg);
+	return 0;
+}
+
+/* Everything held, applied; then every table's position moves to lsn and the
+ * slot is confirmed. */
+static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
+{
+	c->flushed_changes = 0;
+	if (apply_held(c, lsn, err) < 0)
+		return -1;
 	/* the run's tables hold everything up to lsn; the slot is confirmed up to
 	 * what every table of it holds (a CDC table left out of this run keeps its
 	 * position and the WAL after it) */
@@ -420,18 +428,8 @@ static int apply_part(struct cdc *c, struct pgw_err *err)
 {
 	if (!c->parts++)
 		pgw_info("a transaction of more than %lld changes: applying it in parts as it is read", c->held_rows);
-	for (int i = 0; i < c->n; i++) {
-		struct cdc_table *t = &c->t[i];
-		if (t->failed || (!t->nch && !t->truncate))
-			continue;
-		int rc = apply_table(c, t, 0, &t->res->err);
-		free_changes(t);
-		if (rc < 0) {
-			t->failed = true;
-			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", t->name, t->res->err.msg);
-		}
-	}
-	c->held_rows = c->held_bytes = 0;
+	if (apply_held(c, 0, err) < 0)
+		return -1;
 	pgw_failpoint("cdc-after-part"); /* tests: a part applied, the transaction not */
 	return 0;
 }
@@ -448,7 +446,7 @@ static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t 
 	case 'U':
 	case 'D':
 		on_change(c, m);
-		if (c->held_rows >= 2 * hold_rows() || c->held_bytes >= 2 * FLUSH_BYTES)
+		if (c->held_rows >= 2 * c->hold || c->held_bytes >= 2 * FLUSH_BYTES)
 			return apply_part(c, err);
 		return 0;
 	case 'T': on_truncate(c, m); return 0;
@@ -456,7 +454,7 @@ static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t 
 		c->commit_time = m->commit_time;
 		c->final_lsn = 0;
 		*done = m->end_lsn >= until;
-		if (*done || c->held_rows >= hold_rows() || c->held_bytes >= FLUSH_BYTES)
+		if (*done || c->held_rows >= c->hold || c->held_bytes >= FLUSH_BYTES)
 			return flush(c, m->end_lsn, err);
 		return 0;
 	default: return 0;
@@ -1186,7 +1184,8 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 static int cdc_main(struct pgw_run *run, char *const *names, int n, bool recopy, double interval,
 		    struct pgw_table_result *res, struct pgw_err *err)
 {
-	struct cdc c = {.run = run, .recopy = recopy, .interval = interval, .dec = pgw_pgoutput_new()};
+	struct cdc c = {
+		.run = run, .recopy = recopy, .interval = interval, .dec = pgw_pgoutput_new(), .hold = hold_rows()};
 	double t0 = pgw_now();
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
