@@ -6,6 +6,7 @@
 # fourteen runs, which took a minute longer than six: every run starts its own servers), so six
 # runs it is. Their outputs are printed one after the other at the end, then how busy the CPU was.
 here=$(cd "$(dirname "$0")" && pwd)
+# PGW_PASSES_KEEP=DIR keeps each run's log there (to compare the runs' script times)
 logs=$(mktemp -d /tmp/pgw-passes.XXXXXX)
 names=(plain-snowflake plain-clickhouse-duckdb plain-chdb asan-snowflake asan-duckdb asan-clickhouse)
 builds=(build build build build-asan build-asan build-asan)
@@ -32,6 +33,7 @@ for i in "${runs[@]}"; do
   cat "$logs/${names[$i]}.log"
   [[ ${rcs[$i]} -eq 0 ]] || failed=1
 done
+[[ -n ${PGW_PASSES_KEEP:-} ]] && mkdir -p "$PGW_PASSES_KEEP" && cp "$logs"/*.log "$PGW_PASSES_KEEP"/
 rm -rf "$logs"
 echo "exit statuses: ${names[*]}: ${rcs[*]}"
 read -r _ u n s i _ < /proc/stat

@@ -157,7 +157,9 @@ static void check_table(struct report *r, struct pgw_run *run, const char *name)
 		     "table %s: no primary key, so every sync reloads it in full (set reload: true to say so)", name);
 	else
 		line(r, "ok", "table %s (%d columns, key: %s%s)", name, def->ncols, def->npk ? "yes" : "none",
-		     cdc ? ", change data capture" : "");
+		     !cdc	? ""
+		     : def->npk ? ", change data capture"
+				: ", change data capture of whole rows: REPLICA IDENTITY FULL");
 	if (cdc && !sel_missing(sel))
 		check_in_publication(r, run, def);
 	for (int i = 0; i < def->ncols; i++)

@@ -32,11 +32,14 @@ static long long hold_rows(void)
 	return v && atoll(v) > 0 ? atoll(v) : FLUSH_ROWS;
 }
 
-/* The net change of one key within the changes held */
+/* The net change of one key within the changes held. A table without a primary key (replica identity
+ * FULL) is a multiset of rows: its "key" is the whole row, and the change is how many copies of the
+ * row come (count > 0) or go (count < 0). */
 struct change {
-	char *key; /* the key columns' texts, each length-prefixed */
+	char *key; /* the key columns' texts, each length-prefixed; keyless: every column's */
 	size_t keylen;
-	int op; /* PGW_OP_UPSERT / PGW_OP_DELETE */
+	int op;		 /* PGW_OP_UPSERT / PGW_OP_DELETE */
+	long long count; /* keyless tables */
 	char **vals;
 	uint32_t *lens;
 	char *kinds; /* per column: 'n' NULL, 'u' unchanged (kept from the warehouse),
@@ -49,8 +52,10 @@ struct cdc_table {
 	struct pgw_table_def *def, *stage_def;
 	struct pgw_target target;
 	struct pgw_table_result *res;
-	uint64_t pos; /* transactions committing before it are in the warehouse
-			 already (0: never copied) */
+	uint64_t pos;	      /* transactions committing before it are in the warehouse
+				 already (0: never copied) */
+	uint64_t pos_changes; /* ...and this many of its changes of the one committing at pos (parts) */
+	uint64_t txn_seen;    /* its changes in the transaction being read */
 	bool failed;
 	long long applied; /* net changes applied by this run */
 	/* changes held */
@@ -69,8 +74,10 @@ struct cdc {
 	int n;
 	struct pgw_repl repl;
 	struct pgw_pgoutput *dec;
-	uint64_t final_lsn;  /* of the transaction being read */
-	int64_t commit_time; /* of the last commit read, µs since 2000 */
+	uint64_t final_lsn;	     /* of the transaction being read */
+	int64_t txn_time;	     /* ...and its commit time */
+	struct pgw_tuple_value *row; /* a keyless update's new row, unchanged columns taken from the old */
+	int64_t commit_time;	     /* of the last commit read, µs since 2000 */
 	long long held_rows;
 	long long held_bytes;
 	int parts;	/* parts of the current transaction applied so far */
@@ -109,14 +116,22 @@ static uint64_t hash_bytes(const char *p, size_t n)
 	return h;
 }
 
+static bool keyless(const struct cdc_table *t)
+{
+	return t->def->npk == 0;
+}
+
 /* The key of a tuple: each key column's text, length-prefixed (NULL keys cannot
- * occur). */
+ * occur); a keyless table's: every column's kind ('n' NULL, 't' text) and text. */
 static char *tuple_key(const struct cdc_table *t, const struct pgw_tuple *tup, size_t *len)
 {
 	struct pgw_buf b;
 	pgw_buf_init(&b);
-	for (int i = 0; i < t->def->npk; i++) {
-		const struct pgw_tuple_value *v = &tup->vals[t->def->pk[i]];
+	int n_key = keyless(t) ? t->def->ncols : t->def->npk;
+	for (int i = 0; i < n_key; i++) {
+		const struct pgw_tuple_value *v = &tup->vals[keyless(t) ? i : t->def->pk[i]];
+		if (keyless(t))
+			pgw_buf_add(&b, &v->kind, 1);
 		uint32_t n = v->kind == 't' ? v->len : 0;
 		pgw_buf_add(&b, (const char *)&n, sizeof(n));
 		if (n)
@@ -222,6 +237,51 @@ static void record_upsert(struct cdc *c, struct cdc_table *t, const struct pgw_t
 	ch->op = PGW_OP_UPSERT;
 }
 
+/* A keyless table: delta copies of row come (1) or go (-1) */
+static void record_count(struct cdc *c, struct cdc_table *t, const struct pgw_tuple *row, int delta)
+{
+	size_t len;
+	char *key = tuple_key(t, row, &len);
+	struct change *ch = change_for(c, t, key, len);
+	if (ch->op < 0) { /* new: the row's values */
+		ch->op = PGW_OP_UPSERT;
+		for (int k = 0; k < t->def->ncols; k++) {
+			const struct pgw_tuple_value *v = &row->vals[k];
+			ch->kinds[k] = v->kind == 't' ? 't' : 'n';
+			if (v->kind == 't') {
+				ch->vals[k] = pgw_strndup(v->data, v->len);
+				ch->lens[k] = v->len;
+				c->held_bytes += v->len;
+			}
+		}
+	}
+	ch->count += delta;
+}
+
+/* A keyless table's insert, update or delete: the old row (replica identity FULL sends it whole)
+ * goes, the new one comes, its unchanged (TOASTed) columns as the old row had them */
+static int on_keyless_change(struct cdc *c, struct cdc_table *t, const struct pgw_pgoutput_msg *m, struct pgw_err *err)
+{
+	if (m->type != 'I' && m->old_kind != 'O')
+		return pgw_err_set(err, PGW_ERR_TABLE,
+				   "table %s has no primary key and its %s came without the old row: ALTER TABLE %s "
+				   "REPLICA IDENTITY FULL, then pgwarehouse reload %s",
+				   t->name, m->type == 'D' ? "delete" : "update", t->name, t->name);
+	if (m->type != 'I')
+		record_count(c, t, &m->old, -1);
+	if (m->type == 'D')
+		return 0;
+	struct pgw_tuple row = m->new;
+	if (m->type == 'U') {
+		c->row = pgw_realloc(c->row, (size_t)row.ncols * sizeof(*c->row));
+		for (int k = 0; k < row.ncols; k++)
+			c->row[k] = row.vals[k].kind == 'u' ? m->old.vals[k] : row.vals[k];
+		row.vals = c->row;
+	}
+	record_count(c, t, &row, 1);
+	return 0;
+}
+
 static struct cdc_table *table_of(struct cdc *c, const struct pgw_repl_relation *rel)
 {
 	for (int i = 0; rel && i < c->n; i++)
@@ -249,11 +309,24 @@ static int check_relation(struct cdc *c, const struct pgw_repl_relation *rel, st
 	return 0;
 }
 
-static int on_change(struct cdc *c, const struct pgw_pgoutput_msg *m)
+/* Whether the table holds a change of the transaction being read already: the transaction commits
+ * before its position, or the change is one of those a part of it applied (counted in stream order,
+ * which a replay repeats). */
+static bool held_already(struct cdc *c, struct cdc_table *t)
+{
+	if (c->final_lsn < t->pos)
+		return true;
+	t->txn_seen++;
+	return c->final_lsn == t->pos && t->txn_seen <= t->pos_changes;
+}
+
+static int on_change(struct cdc *c, const struct pgw_pgoutput_msg *m, struct pgw_err *err)
 {
 	struct cdc_table *t = table_of(c, m->rel);
-	if (!t || c->final_lsn < t->pos) /* not ours, or already in the warehouse */
+	if (!t || held_already(c, t)) /* not ours, or already in the warehouse */
 		return 0;
+	if (keyless(t))
+		return on_keyless_change(c, t, m, err);
 	if (m->type == 'D' || (m->type == 'U' && m->old_kind)) {
 		if (m->type == 'D') {
 			record_delete(c, t, &m->old);
@@ -275,7 +348,7 @@ static void on_truncate(struct cdc *c, const struct pgw_pgoutput_msg *m)
 	for (int i = 0; i < m->ntruncate; i++)
 		for (int j = 0; j < c->n; j++) {
 			struct cdc_table *t = &c->t[j];
-			if (!t->failed && t->def->oid == m->truncate_relids[i] && c->final_lsn >= t->pos) {
+			if (!t->failed && t->def->oid == m->truncate_relids[i] && !held_already(c, t)) {
 				free_changes(t); /* what came before the truncate is gone with it */
 				t->truncate = true;
 			}
@@ -284,11 +357,13 @@ static void on_truncate(struct cdc *c, const struct pgw_pgoutput_msg *m)
 
 /* The statement that records a table's position, inside its load's transaction
  */
-static char *position_sql(struct cdc *c, const struct cdc_table *t, uint64_t lsn, int64_t commit_us)
+static char *position_sql(struct cdc *c, const struct cdc_table *t, const struct pgw_cdc_pos *pos, int64_t commit_us)
 {
-	return pgw_cdc_state_position_sql(c->run->sink, c->run->cfg->replication_slot, t->qualified, lsn, commit_us);
+	return pgw_cdc_state_position_sql(c->run->sink, c->run->cfg->replication_slot, t->qualified, pos, commit_us);
 }
 
+/* One staged row: the values, then _pgw_op (a keyless table's: the count) and _pgw_keep (the kept
+ * columns; a keyless table's: the row's number in the stage, which the Snowflake apply joins on) */
 static int stage_row(const struct cdc_table *t, const struct change *ch, struct pgw_batch *b, struct pgw_err *err)
 {
 	int n = t->def->ncols;
@@ -313,7 +388,9 @@ static int stage_row(const struct cdc_table *t, const struct change *ch, struct 
 				pgw_buf_printf(&keep, "%s%d,", keep.len ? "" : ",", k);
 		}
 	}
-	*(int16_t *)pgw_col_push(&b->cols[n]) = (int16_t)ch->op;
+	*(int64_t *)pgw_col_push(&b->cols[n]) = keyless(t) ? ch->count : ch->op;
+	if (keyless(t))
+		pgw_buf_printf(&keep, "%zu", (size_t)(ch - t->ch));
 	if (keep.len)
 		pgw_col_push_str(&b->cols[n + 1], keep.data, keep.len);
 	else
@@ -323,9 +400,9 @@ static int stage_row(const struct cdc_table *t, const struct change *ch, struct 
 	return 0;
 }
 
-/* The table's held changes, and its position (lsn; 0: part of a transaction, no position), in one
- * warehouse transaction. */
-static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct pgw_err *err)
+/* The table's held changes, and its position, in one warehouse transaction: lsn, or with part the
+ * changes of the transaction being read so far. */
+static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, bool part, struct pgw_err *err)
 {
 	struct pgw_sink *sink = c->run->sink;
 	int ncols = t->stage_def->ncols;
@@ -334,13 +411,16 @@ static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct 
 		types[i] = &t->stage_def->cols[i].ti;
 	struct pgw_batch *b = pgw_batch_new(ncols, types, 2048);
 	free(types);
-	char *pos = lsn ? position_sql(c, t, lsn, c->commit_time) : NULL;
+	struct pgw_cdc_pos at = {part ? c->final_lsn : lsn, part ? t->txn_seen : 0};
+	char *pos = position_sql(c, t, &at, part ? c->txn_time : c->commit_time);
 	struct pgw_target target = t->target;
 	target.commit_sql = pos;
 	target.truncate_first = t->truncate;
 	target.keep_cols = t->keep_cols;
 	int rc = sink->ops->begin(sink, &target, PGW_LOAD_CHANGES, err);
 	for (size_t i = 0; rc == 0 && i < t->nch; i++) {
+		if (keyless(t) && !t->ch[i].count)
+			continue; /* as many came as went */
 		rc = stage_row(t, &t->ch[i], b, err);
 		if (rc == 0 && b->rows == b->cap) {
 			rc = sink->ops->write(sink, b, err);
@@ -356,23 +436,23 @@ static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, struct 
 	if (rc == 0) {
 		t->res->rows += (long long)t->nch;
 		t->applied += (long long)t->nch;
-		if (lsn)
-			t->pos = lsn;
+		t->pos = at.lsn;
+		t->pos_changes = at.txn_changes;
 	}
 	pgw_batch_free(b);
 	free(pos);
 	return rc;
 }
 
-/* Every table's held changes, applied with position lsn (0: none, a part of a transaction) */
-static int apply_held(struct cdc *c, uint64_t lsn, struct pgw_err *err)
+/* Every table's held changes, applied with position lsn (or as a part of the transaction being read) */
+static int apply_held(struct cdc *c, uint64_t lsn, bool part, struct pgw_err *err)
 {
 	for (int i = 0; i < c->n; i++) {
 		struct cdc_table *t = &c->t[i];
 		if (t->failed || (!t->nch && !t->truncate))
 			continue;
 		c->flushed_changes += (long long)t->nch;
-		if (apply_table(c, t, lsn, &t->res->err) < 0) {
+		if (apply_table(c, t, lsn, part, &t->res->err) < 0) {
 			t->failed = true;
 			pgw_error("%s: %s", t->name, t->res->err.msg);
 		}
@@ -390,7 +470,7 @@ static int apply_held(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 {
 	c->flushed_changes = 0;
-	if (apply_held(c, lsn, err) < 0)
+	if (apply_held(c, lsn, false, err) < 0)
 		return -1;
 	/* the run's tables hold everything up to lsn; the slot is confirmed up to
 	 * what every table of it holds (a CDC table left out of this run keeps its
@@ -406,8 +486,10 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 	if (rc == 0)
 		rc = pgw_cdc_state_min(sink, slot, &confirm, err);
 	for (int i = 0; rc == 0 && i < c->n; i++)
-		if (c->t[i].pos < lsn)
+		if (c->t[i].pos < lsn) {
 			c->t[i].pos = lsn;
+			c->t[i].pos_changes = 0;
+		}
 	if (!confirm || confirm > lsn)
 		confirm = lsn;
 	/* a test failpoint: die as a kill -9 would, after the warehouse committed and
@@ -420,15 +502,14 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 }
 
 /* A transaction too large to hold is applied in parts as it is read (what arrives is committed:
- * pgoutput sends a transaction after its commit). The positions stay before it until its end, so
- * a crash replays it whole, which gives the same rows: each key ends as its last change says, a
- * column no change of it sent keeps the value it had, and a truncate empties the table again
- * first. Readers may see such a transaction in parts meanwhile. */
+ * pgoutput sends a transaction after its commit). Each part moves its tables' positions to the
+ * number of the transaction's changes they hold, so a crash resumes after the last part (a replay
+ * sends the changes in the same order). Readers may see such a transaction in parts meanwhile. */
 static int apply_part(struct cdc *c, struct pgw_err *err)
 {
 	if (!c->parts++)
 		pgw_info("a transaction of more than %lld changes: applying it in parts as it is read", c->held_rows);
-	if (apply_held(c, 0, err) < 0)
+	if (apply_held(c, 0, true, err) < 0)
 		return -1;
 	pgw_failpoint("cdc-after-part"); /* tests: a part applied, the transaction not */
 	return 0;
@@ -439,13 +520,17 @@ static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t 
 	switch (m->type) {
 	case 'B':
 		c->final_lsn = m->lsn;
+		c->txn_time = m->commit_time;
 		c->parts = 0;
+		for (int i = 0; i < c->n; i++)
+			c->t[i].txn_seen = 0;
 		return 0;
 	case 'R': return check_relation(c, m->rel, err);
 	case 'I':
 	case 'U':
 	case 'D':
-		on_change(c, m);
+		if (on_change(c, m, err) < 0)
+			return -1;
 		if (c->held_rows >= 2 * c->hold || c->held_bytes >= 2 * FLUSH_BYTES)
 			return apply_part(c, err);
 		return 0;
@@ -753,8 +838,10 @@ static int read_positions(struct cdc *c, struct pgw_err *err)
 	int rc = pgw_cdc_state_read(c->run->sink, c->run->cfg->replication_slot, &rows, err);
 	for (int r = 0; rc == 0 && r < rows.nrows; r++)
 		for (int i = 0; i < c->n; i++)
-			if (rows.cells[r * rows.ncols] && !strcmp(rows.cells[r * rows.ncols], c->t[i].qualified))
+			if (rows.cells[r * rows.ncols] && !strcmp(rows.cells[r * rows.ncols], c->t[i].qualified)) {
 				c->t[i].pos = strtoull(rows.cells[r * rows.ncols + 1], NULL, 10);
+				c->t[i].pos_changes = strtoull(rows.cells[r * rows.ncols + 3], NULL, 10);
+			}
 	if (rc == 0)
 		rc = forget_dropped(c, &rows, err);
 	pgw_rows_cleanup(&rows);
@@ -801,14 +888,11 @@ int pgw_cdc_check_role(struct pgw_pg *pg, struct pgw_err *err)
 
 /* Changes are applied by primary key: deletes and key changes must carry it, which replica
  * identity DEFAULT (the key) and FULL (every column) do; NOTHING sends no old row, and an index
- * other than the key sends other columns. */
+ * other than the key sends other columns. A table without a key is followed as a multiset of
+ * rows, which needs every column of the old row: FULL (PostgreSQL itself refuses an UPDATE or
+ * DELETE on a published table that has no replica identity). */
 int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
 {
-	if (def->npk == 0)
-		return pgw_err_set(err, PGW_ERR_TABLE,
-				   "table %s has no primary key: change data capture applies changes by key; add "
-				   "one, or set cdc: false for it",
-				   def->name);
 	char oid[16];
 	snprintf(oid, sizeof(oid), "%u", def->oid);
 	const char *params[] = {oid};
@@ -822,7 +906,12 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 	const char *ident = PQntuples(res) ? PQgetvalue(res, 0, 0) : "d";
 	bool key_index = PQntuples(res) && !strcmp(PQgetvalue(res, 0, 1), "true");
 	int rc = 0;
-	if (!strcmp(ident, "n") || (!strcmp(ident, "i") && !key_index))
+	if (def->npk == 0 && strcmp(ident, "f"))
+		rc = pgw_err_set(err, PGW_ERR_TABLE,
+				 "table %s has no primary key: change data capture needs its whole old rows, ALTER "
+				 "TABLE %s REPLICA IDENTITY FULL (or add a primary key, or set cdc: false for it)",
+				 def->name, PQgetvalue(res, 0, 2));
+	else if (!strcmp(ident, "n") || (!strcmp(ident, "i") && !key_index))
 		rc = pgw_err_set(err, PGW_ERR_TABLE,
 				 "table %s has REPLICA IDENTITY %s, so its deletes do not carry the primary key: "
 				 "ALTER TABLE %s REPLICA IDENTITY DEFAULT (or FULL)",
@@ -1009,7 +1098,8 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 		/* where the swap and the position cannot commit together, a crash between them must
 		 * not leave the old position with the new copy */
 		int rc = pgw_cdc_state_forget(run->sink, run->cfg->replication_slot, t->qualified, &r.err);
-		char *pos = position_sql(c, t, lsn, 0);
+		struct pgw_cdc_pos at = {lsn, 0};
+		char *pos = position_sql(c, t, &at, 0);
 		run->import_snapshot = snapshot;
 		run->commit_sql = pos;
 		if (rc == 0)
@@ -1020,6 +1110,7 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 		t->res->bytes += r.bytes;
 		if (rc == 0) {
 			t->pos = lsn;
+			t->pos_changes = 0;
 			pgw_failpoint("cdc-after-copy"); /* tests: one table copied, the others not */
 		} else {
 			t->failed = true;
@@ -1116,6 +1207,7 @@ static void close_tables(struct cdc *c)
 		free(t->qualified);
 	}
 	free(c->t);
+	free(c->row);
 }
 
 /* A table whose columns changed since its copy (ALTER TABLE), or whose
@@ -1148,7 +1240,8 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	int rc = 0;
 	bool lost = false;
 	if (pgw_cdc_check_wal_level(run->pg, err) < 0 || pgw_cdc_check_role(run->pg, err) < 0 ||
-	    ensure_publication(c, err) < 0 || pgw_cdc_state_create(run->sink, err) < 0 || read_positions(c, err) < 0)
+	    ensure_publication(c, err) < 0 || pgw_cdc_state_create(run->sink, err) < 0 ||
+	    (run->sink->ops->recover && run->sink->ops->recover(run->sink, err) < 0) || read_positions(c, err) < 0)
 		return -1;
 	if (reshaped(c, err) < 0)
 		return -1;

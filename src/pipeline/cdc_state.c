@@ -46,11 +46,11 @@ static void slot_rows_sql(struct pgw_sink *sink, struct pgw_buf *sql, const char
 	sink->ops->literal(sql, slot);
 }
 
-/* ClickHouse: the newest row of each table of the slot, as (table_name, lsn,
+/* ClickHouse: the newest row of each table of the slot, as (table_name, lsn, txn_changes,
  * commit_time) */
 static void latest_sql(struct pgw_sink *sink, struct pgw_buf *sql, const char *slot)
 {
-	pgw_buf_puts(sql, "(SELECT table_name, argMax(lsn, seq) AS lsn, "
+	pgw_buf_puts(sql, "(SELECT table_name, argMax(lsn, seq) AS lsn, argMax(txn_changes, seq) AS txn_changes, "
 			  "argMax(commit_time, seq) AS commit_time FROM ");
 	slot_rows_sql(sink, sql, slot);
 	pgw_buf_puts(sql, " GROUP BY table_name)");
@@ -63,9 +63,9 @@ static void append_latest_sql(struct pgw_sink *sink, struct pgw_buf *sql, const 
 {
 	pgw_buf_puts(sql, "INSERT INTO ");
 	table_sql(sink, sql);
-	pgw_buf_puts(sql, " (slot, table_name, lsn, commit_time, seq) SELECT ");
+	pgw_buf_puts(sql, " (slot, table_name, lsn, txn_changes, commit_time, seq) SELECT ");
 	sink->ops->literal(sql, slot);
-	pgw_buf_printf(sql, ", table_name, %s, %s, ", lsn_sql, commit_sql);
+	pgw_buf_printf(sql, ", table_name, %s, toUInt64(0), %s, ", lsn_sql, commit_sql);
 	next_seq(sink, sql);
 	pgw_buf_puts(sql, " FROM ");
 	latest_sql(sink, sql, slot);
@@ -79,6 +79,25 @@ static int run_sql(struct pgw_sink *sink, struct pgw_buf *sql, struct pgw_rows *
 	return rc;
 }
 
+/* Positions kept before large transactions were applied in parts have no txn_changes column */
+static int add_txn_changes(struct pgw_sink *sink, struct pgw_err *err)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT txn_changes FROM ");
+	table_sql(sink, &sql);
+	pgw_buf_puts(&sql, " WHERE 1 = 0");
+	struct pgw_err probe = {0};
+	if (run_sql(sink, &sql, NULL, &probe) == 0)
+		return 0;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "ALTER TABLE ");
+	table_sql(sink, &sql);
+	pgw_buf_puts(&sql, is_ch(sink) ? " ADD COLUMN txn_changes UInt64 DEFAULT 0 AFTER lsn"
+				       : " ADD COLUMN txn_changes BIGINT DEFAULT 0");
+	return run_sql(sink, &sql, NULL, err);
+}
+
 int pgw_cdc_state_create(struct pgw_sink *sink, struct pgw_err *err)
 {
 	struct pgw_buf sql;
@@ -86,16 +105,17 @@ int pgw_cdc_state_create(struct pgw_sink *sink, struct pgw_err *err)
 	pgw_buf_puts(&sql, "CREATE TABLE IF NOT EXISTS ");
 	table_sql(sink, &sql);
 	if (is_ch(sink))
-		pgw_buf_puts(&sql, " (slot String, table_name String, lsn UInt64, "
+		pgw_buf_puts(&sql, " (slot String, table_name String, lsn UInt64, txn_changes UInt64 DEFAULT 0, "
 				   "commit_time Nullable(String), "
 				   "applied_at DateTime DEFAULT now(), seq UInt64) ENGINE "
 				   "= MergeTree ORDER BY (slot, seq)");
 	else
 		pgw_buf_puts(&sql, " (slot VARCHAR NOT NULL, table_name VARCHAR NOT NULL, "
-				   "lsn BIGINT NOT NULL, "
+				   "lsn BIGINT NOT NULL, txn_changes BIGINT DEFAULT 0, "
 				   "commit_time TIMESTAMP, applied_at TIMESTAMP, PRIMARY "
 				   "KEY (slot, table_name))");
-	return run_sql(sink, &sql, NULL, err);
+	int rc = run_sql(sink, &sql, NULL, err);
+	return rc == 0 ? add_txn_changes(sink, err) : rc;
 }
 
 int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows *out, struct pgw_err *err)
@@ -103,12 +123,12 @@ int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows 
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	if (is_ch(sink)) {
-		pgw_buf_puts(&sql, "SELECT table_name, toString(lsn), commit_time FROM ");
+		pgw_buf_puts(&sql, "SELECT table_name, toString(lsn), commit_time, toString(txn_changes) FROM ");
 		latest_sql(sink, &sql, slot);
 		pgw_buf_puts(&sql, " WHERE lsn > 0 ORDER BY table_name");
 	} else {
-		pgw_buf_puts(&sql, "SELECT table_name, CAST(lsn AS VARCHAR), "
-				   "CAST(commit_time AS VARCHAR) FROM ");
+		pgw_buf_puts(&sql, "SELECT table_name, CAST(lsn AS VARCHAR), CAST(commit_time AS VARCHAR), "
+				   "CAST(coalesce(txn_changes, 0) AS VARCHAR) FROM ");
 		slot_rows_sql(sink, &sql, slot);
 		pgw_buf_puts(&sql, " ORDER BY table_name");
 	}
@@ -136,7 +156,7 @@ static void commit_time_sql(struct pgw_sink *sink, struct pgw_buf *sql, int64_t 
 }
 
 /* Snowflake has no INSERT OR REPLACE: one MERGE by (slot, table_name) */
-static char *sf_position_sql(struct pgw_sink *sink, const char *slot, const char *table, uint64_t lsn,
+static char *sf_position_sql(struct pgw_sink *sink, const char *slot, const char *table, const struct pgw_cdc_pos *pos,
 			     int64_t commit_us)
 {
 	struct pgw_buf sql;
@@ -147,32 +167,33 @@ static char *sf_position_sql(struct pgw_sink *sink, const char *slot, const char
 	sink->ops->literal(&sql, slot);
 	pgw_buf_puts(&sql, " AS slot, ");
 	sink->ops->literal(&sql, table);
-	pgw_buf_printf(&sql, " AS table_name, %" PRIu64 " AS lsn, ", lsn);
+	pgw_buf_printf(&sql, " AS table_name, %" PRIu64 " AS lsn, %" PRIu64 " AS txn_changes, ", pos->lsn,
+		       pos->txn_changes);
 	commit_time_sql(sink, &sql, commit_us);
 	pgw_buf_puts(&sql, " AS commit_time, SYSDATE() AS applied_at) AS n "
 			   "ON o.slot = n.slot AND o.table_name = n.table_name "
-			   "WHEN MATCHED THEN UPDATE SET lsn = n.lsn, commit_time = n.commit_time, "
-			   "applied_at = n.applied_at "
-			   "WHEN NOT MATCHED THEN INSERT (slot, table_name, lsn, commit_time, applied_at) "
-			   "VALUES (n.slot, n.table_name, n.lsn, n.commit_time, n.applied_at)");
+			   "WHEN MATCHED THEN UPDATE SET lsn = n.lsn, txn_changes = n.txn_changes, "
+			   "commit_time = n.commit_time, applied_at = n.applied_at "
+			   "WHEN NOT MATCHED THEN INSERT (slot, table_name, lsn, txn_changes, commit_time, applied_at) "
+			   "VALUES (n.slot, n.table_name, n.lsn, n.txn_changes, n.commit_time, n.applied_at)");
 	return sql.data;
 }
 
-char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const char *table, uint64_t lsn,
-				 int64_t commit_us)
+char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const char *table,
+				 const struct pgw_cdc_pos *pos, int64_t commit_us)
 {
 	if (is_sf(sink))
-		return sf_position_sql(sink, slot, table, lsn, commit_us);
+		return sf_position_sql(sink, slot, table, pos, commit_us);
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	pgw_buf_puts(&sql, is_ch(sink) ? "INSERT INTO " : "INSERT OR REPLACE INTO ");
 	table_sql(sink, &sql);
-	pgw_buf_puts(&sql, is_ch(sink) ? " (slot, table_name, lsn, commit_time, seq) SELECT "
-				       : " (slot, table_name, lsn, commit_time, applied_at) VALUES (");
+	pgw_buf_puts(&sql, is_ch(sink) ? " (slot, table_name, lsn, txn_changes, commit_time, seq) SELECT "
+				       : " (slot, table_name, lsn, txn_changes, commit_time, applied_at) VALUES (");
 	sink->ops->literal(&sql, slot);
 	pgw_buf_puts(&sql, ", ");
 	sink->ops->literal(&sql, table);
-	pgw_buf_printf(&sql, ", %" PRIu64 ", ", lsn);
+	pgw_buf_printf(&sql, ", %" PRIu64 ", %" PRIu64 ", ", pos->lsn, pos->txn_changes);
 	commit_time_sql(sink, &sql, commit_us);
 	if (is_ch(sink)) {
 		pgw_buf_puts(&sql, ", ");
@@ -205,7 +226,7 @@ int pgw_cdc_state_advance(struct pgw_sink *sink, const char *slot, char *const *
 	} else {
 		pgw_buf_puts(&sql, "UPDATE ");
 		table_sql(sink, &sql);
-		pgw_buf_printf(&sql, " SET lsn = %" PRIu64 " WHERE slot = ", lsn);
+		pgw_buf_printf(&sql, " SET lsn = %" PRIu64 ", txn_changes = 0 WHERE slot = ", lsn);
 		sink->ops->literal(&sql, slot);
 		pgw_buf_printf(&sql, " AND lsn < %" PRIu64 " AND table_name IN (%s)", lsn, in.data);
 	}

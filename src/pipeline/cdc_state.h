@@ -8,14 +8,23 @@
 #include "sink/sink.h"
 
 int pgw_cdc_state_create(struct pgw_sink *sink, struct pgw_err *err);
+/* Where a table stands in the stream: every transaction committing before lsn is in it, and the first
+ * txn_changes changes (of this table) of the one committing at lsn (a large transaction applied in
+ * parts; 0 otherwise) */
+struct pgw_cdc_pos {
+	uint64_t lsn;
+	uint64_t txn_changes;
+};
+
 /* Rows (table_name, lsn as decimal text, commit time of the last transaction
- * applied as UTC text or NULL) of the slot's tables that have a position */
+ * applied as UTC text or NULL, txn_changes as decimal text) of the slot's tables that have a
+ * position */
 int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows *out, struct pgw_err *err);
 /* The statement that sets a table's position (run in its load's transaction);
  * caller frees */
-char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const char *table, uint64_t lsn,
-				 int64_t commit_us);
-/* tables[0..n) that are behind lsn move to it */
+char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const char *table,
+				 const struct pgw_cdc_pos *pos, int64_t commit_us);
+/* tables[0..n) that are behind lsn move to it (with no changes of a transaction at lsn) */
 int pgw_cdc_state_advance(struct pgw_sink *sink, const char *slot, char *const *tables, int n, uint64_t lsn,
 			  struct pgw_err *err);
 /* The lowest position of the slot's tables (0 when none has one): how far the

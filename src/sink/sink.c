@@ -41,16 +41,17 @@ struct pgw_table_def *pgw_changes_def(const struct pgw_table_def *def)
 	c->ncols = def->ncols + 2;
 	c->cols = pgw_calloc((size_t)c->ncols, sizeof(*c->cols));
 	for (int i = 0; i < def->ncols; i++) {
-		c->cols[i] = def->cols[i];  /* shares the names and type details with def */
-		c->cols[i].notnull = false; /* a deleted key's other columns are NULL */
+		c->cols[i] = def->cols[i]; /* shares the names and type details with def */
+		if (def->npk)		   /* a deleted key's other columns are NULL (a keyless row is whole) */
+			c->cols[i].notnull = false;
 	}
 	for (int k = 0; k < def->npk; k++) /* ...but every staged row has its key (a sort key on ClickHouse) */
 		c->cols[def->pk[k]].notnull = true;
 	struct pgw_coldef *op = &c->cols[def->ncols], *keep = &c->cols[def->ncols + 1];
 	op->name = (char *)"_pgw_op";
-	op->pgtype = (char *)"smallint";
+	op->pgtype = (char *)"bigint";
 	op->cast = "";
-	op->ti.type = PGW_T_INT16;
+	op->ti.type = PGW_T_INT64;
 	keep->name = (char *)"_pgw_keep";
 	keep->pgtype = (char *)"text";
 	keep->cast = "";

@@ -21,11 +21,16 @@ enum pgw_load_mode {
 };
 
 /* Change data capture's staging layout: the table's columns (nullable, but for the key), then
- * _pgw_op (smallint: PGW_OP_UPSERT or PGW_OP_DELETE, at most one row per key) and _pgw_keep
+ * _pgw_op (bigint: PGW_OP_UPSERT or PGW_OP_DELETE, at most one row per key) and _pgw_keep
  * (text ",i,j,": columns whose value the warehouse keeps from the current row, as PostgreSQL sends
  * no new value for a TOASTed column an UPDATE left alone). At commit the sink fills the kept
  * columns from the current rows, deletes the staged keys, inserts the upserted rows and runs
- * commit_sql, in one transaction where the warehouse has them. */
+ * commit_sql, in one transaction where the warehouse has them.
+ * A table without a key (def->npk 0) is a multiset of rows: each staged row is a distinct whole
+ * row (columns as nullable as the table's), _pgw_op how many copies of it come (> 0) or go (< 0),
+ * _pgw_keep the staged row's number (decimal text). At commit the sink removes and adds that many
+ * copies of rows equal to it (NULL equal to NULL, -0 to 0: as PostgreSQL's own subscriber matches
+ * such rows). */
 enum { PGW_OP_UPSERT = 0, PGW_OP_DELETE = 1 };
 struct pgw_table_def *pgw_changes_def(const struct pgw_table_def *def);
 void pgw_changes_def_free(struct pgw_table_def *cdef);
@@ -107,6 +112,10 @@ struct pgw_sink_ops {
 	 * its parent. Without it tables load one at a time. Returns 1 (err saying why) where this
 	 * warehouse takes one table at a time by design. */
 	int (*fork)(struct pgw_sink *s, struct pgw_sink **out, struct pgw_err *err);
+	/* Optional. Finishes what a killed run left half done where the warehouse has no transactions
+	 * (ClickHouse: the position of a change data capture apply that was swapped in); run before
+	 * positions are read. */
+	int (*recover)(struct pgw_sink *s, struct pgw_err *err);
 };
 
 struct pgw_sink {

@@ -1,7 +1,8 @@
 # Change data capture (cdc: true): the copy from the slot's snapshot under concurrent writes, then
 # inserts, updates (keys changed, TOASTed columns left alone), deletes and truncates applied exactly
 # once, checked value by value against PostgreSQL; a kill -9 before the slot is confirmed and a kill
-# during the catch-up converge; a table added later; teardown.
+# during the catch-up converge; a table added later; teardown. `ev` has no primary key (REPLICA
+# IDENTITY FULL): a multiset of rows, duplicates included, compared as one.
 slot="pgw_cdc_${RANDOM}"
 # ClickHouse arrays cannot be NULL (a NULL array arrives as [], docs/clickhouse.md): there the
 # array column is NOT NULL, so the tables compare whole
@@ -21,8 +22,12 @@ INSERT INTO link SELECT g % 50, 'b' || g, g FROM generate_series(1, 500) g;
 CREATE TABLE plain_t (id int PRIMARY KEY, v text);
 INSERT INTO plain_t VALUES (1, 'key-based');
 CREATE TABLE nokey (v text);
+CREATE TABLE ev (kind text, n int, f float8, $tags_col, note text);
+ALTER TABLE ev REPLICA IDENTITY FULL;
+INSERT INTO ev SELECT 'k' || (g % 7), g % 5, (g % 3) / 4.0, ARRAY['t' || (g % 2)], CASE WHEN g % 4 > 0 THEN 'n' END
+FROM generate_series(1, 300) g;
 SQL
-printf 'cdc: true\ntables:\n  - acct\n  - link\n  - plain_t:\n      cdc: false\n' > pgwarehouse_conf.yaml
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n  - plain_t:\n      cdc: false\n' > pgwarehouse_conf.yaml
 
 # transfers between accounts (the sum of balances never changes) while the first run copies
 cat > "$PWD/transfer.sql" <<'SQL'
@@ -33,6 +38,7 @@ BEGIN;
 UPDATE acct SET balance = balance - :v WHERE id = :a;
 UPDATE acct SET balance = balance + :v WHERE id = :b;
 INSERT INTO link VALUES (:a % 50, 'x' || :a || '-' || :b, :v) ON CONFLICT (a, b) DO UPDATE SET w = link.w + 1;
+INSERT INTO ev VALUES ('w', :v % 3, 0, '{}', NULL);
 COMMIT;
 SQL
 out=$("$PGW" check 2>&1); rc=$?
@@ -47,13 +53,14 @@ out=$(PGWAREHOUSE_COPY_STREAMS_MIN_SIZE=0 "$PGW" --streams 2 sync all 2>&1); rc=
 t_eq "first sync: copies from the slot's snapshot while writers run" "0" "$rc"
 t_eq "...in two COPY streams sharing that snapshot" "1" "$(grep -c 'acct: 2 COPY streams' <<<"$out")"
 t_eq "...and says so" "1" "$(grep -c "copying from the snapshot of slot $slot" <<<"$out")"
-t_eq "the publication was created for the CDC tables only" "acct link" \
+t_eq "the publication was created for the CDC tables only" "acct ev link" \
   "$(pgq "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_publication_tables WHERE pubname = '$slot'")"
 t_eq "a table with cdc: false is synced by key" "1" "$(dq 'SELECT count(*) FROM plain_t')"
 wait $writers
 t_ok "second sync: the changes made during and after the copy" "$PGW" -q sync all
 t_same "acct equals PostgreSQL after concurrent transfers" acct
 t_same "link equals PostgreSQL" link
+t_same "ev (no primary key) equals PostgreSQL" ev
 t_eq "the sum of balances is kept" "kept" "$(dq "SELECT CASE WHEN sum(balance) = 5000000 THEN 'kept' ELSE 'changed' END FROM acct")"
 "$PGW" status acct > "$PWD/status.out" 2>&1
 t_eq "status shows the table's change data capture run" "1" "$(grep -cE '^acct +[0-9-]+ [0-9:]+ +cdc +[0-9]+ +ok' "$PWD/status.out")"
@@ -80,10 +87,22 @@ UPDATE acct SET tags = $no_tags, doc = NULL, code = 'zz' WHERE id = 3;
 BEGIN; DELETE FROM link WHERE a = 1; UPDATE link SET b = b || '!' WHERE a = 2; COMMIT;
 TRUNCATE link;
 INSERT INTO link VALUES (7, 'after truncate', 1);
+-- a keyless table: one of several equal rows deleted or updated, rows doubled, NULL rows, a
+-- TOASTed value left alone by an update (FULL sends the old row whole)
+DELETE FROM ev WHERE ctid = (SELECT min(ctid) FROM ev WHERE kind = 'k1' AND n = 1);
+UPDATE ev SET n = 100 WHERE ctid = (SELECT min(ctid) FROM ev WHERE kind = 'k2');
+INSERT INTO ev SELECT * FROM ev WHERE kind = 'k3';
+UPDATE ev SET note = $big WHERE kind = 'k4' AND n = 4;
+UPDATE ev SET n = 44 WHERE kind = 'k4' AND n = 4;
+INSERT INTO ev VALUES (NULL, NULL, NULL, $no_tags, NULL), (NULL, NULL, NULL, $no_tags, NULL), (NULL, NULL, NULL, $no_tags, NULL);
+DELETE FROM ev WHERE ctid = (SELECT min(ctid) FROM ev WHERE kind IS NULL);
+BEGIN; INSERT INTO ev VALUES ('gone', 1, 1, $no_tags, 'x'); DELETE FROM ev WHERE kind = 'gone'; COMMIT;
 SQL
 t_ok "sync applies inserts, updates, key changes, deletes, truncate" "$PGW" -q sync all
 t_same "acct equals PostgreSQL (TOASTed values kept, moved keys, deletes)" acct
 t_same "link equals PostgreSQL after a truncate" link
+t_same "ev equals PostgreSQL: duplicates, NULL rows, a kept TOASTed value" ev
+t_eq "...the TOASTed value the update left alone" "9" "$(dq "SELECT count(*) FROM ev WHERE n = 44 AND length(note) = 160000")"
 t_eq "status shows the commit time of the last transaction applied" "1" \
   "$("$PGW" status 2>&1 | grep -cE '^  public\.acct: holds the changes up to [0-9A-F]+/[0-9A-F]+, last commit applied 20[0-9-]+ [0-9:.]+ UTC$')"
 t_eq "the long note survived an update that did not touch it" "160000" "$(dq 'SELECT length(note) FROM acct WHERE id = 1')"
@@ -92,35 +111,42 @@ t_eq "the long note survived an update that did not touch it" "160000" "$(dq 'SE
 # same changes again and applies none twice
 pgq "UPDATE acct SET balance = balance + 10 WHERE id <= 50"
 pgq "INSERT INTO link SELECT 9, 'k' || g, g FROM generate_series(1, 30) g"
+pgq "INSERT INTO ev SELECT * FROM ev WHERE kind = 'k5'; DELETE FROM ev WHERE ctid = (SELECT min(ctid) FROM ev WHERE kind = 'k6')"
 PGW_FAILPOINT=cdc-before-confirm "$PGW" -q sync all >/dev/null 2>&1
 t_eq "the failpoint killed the run after applying" "137" "$?"
 t_ok "the rerun after the kill" "$PGW" -q sync all
 t_same "acct: nothing applied twice" acct
 t_same "link: nothing applied twice" link
+t_same "ev: nothing applied twice" ev
 
 # a kill -9 inside the apply, before its transaction commits (ClickHouse: after the swap, before the
 # position): the rerun converges; on DuckDB and Snowflake the killed apply left nothing behind (the
 # Snowflake double then rolls back the transaction its dead client left open, as Snowflake does)
 pgq "UPDATE acct SET note = 'killed apply' WHERE id = 11"
 pgq "DELETE FROM link WHERE a = 9 AND b = 'k1'"
+pgq "INSERT INTO ev SELECT * FROM ev WHERE kind = 'k0' AND n = 0; TRUNCATE ev; INSERT INTO ev SELECT 'again', g % 3, g, $no_tags, 'x' FROM generate_series(1, 50) g"
 PGW_FAILPOINT=apply-before-commit "$PGW" -q sync all >/dev/null 2>&1
 t_eq "the failpoint killed the run inside the apply" "137" "$?"
 is_ch || t_eq "...and its transaction left nothing behind" "note 11" "$(dq 'SELECT note FROM acct WHERE id = 11')"
 t_ok "the rerun after the kill inside the apply" "$PGW" -q sync all
 t_same "acct: the killed apply converged" acct
 t_same "link: the killed apply converged" link
+t_same "ev: the killed apply (a truncate) converged, nothing applied twice" ev
 
 # a transaction of more changes than pgwarehouse holds (lowered for the test) is applied in parts
-# as it is read; killed after a part, the rerun replays it whole to the same rows
+# as it is read; killed after a part, the rerun goes on after that part (each part moves the
+# positions to the number of the transaction's changes applied: a keyless table's rows cannot be
+# applied twice)
 pgq "BEGIN; INSERT INTO link SELECT 20, 'big' || g, g FROM generate_series(1, 3000) g; UPDATE link SET w = w + 1 WHERE a = 20; DELETE FROM link WHERE a = 20 AND w % 7 = 0; COMMIT"
 out=$(PGW_CDC_HOLD_ROWS=400 "$PGW" sync all 2>&1)
 t_eq "a transaction larger than what is held is applied in parts" "1" "$(grep -c 'a transaction of more than 800 changes: applying it in parts' <<<"$out")"
 t_same "link equals PostgreSQL after it" link
-pgq "BEGIN; UPDATE link SET w = w * 2 WHERE a = 20; INSERT INTO link SELECT 21, 'big' || g, g FROM generate_series(1, 2000) g; UPDATE link SET b = b || '+' WHERE a = 20 AND w % 3 = 0; COMMIT"
+pgq "BEGIN; UPDATE link SET w = w * 2 WHERE a = 20; INSERT INTO ev SELECT 'part', g % 900, g % 2, $no_tags, NULL FROM generate_series(1, 2000) g; INSERT INTO link SELECT 21, 'big' || g, g FROM generate_series(1, 2000) g; UPDATE link SET b = b || '+' WHERE a = 20 AND w % 3 = 0; DELETE FROM ev WHERE kind = 'part' AND n % 5 = 0; UPDATE ev SET f = 7 WHERE kind = 'part' AND n % 7 = 0; COMMIT"
 PGW_CDC_HOLD_ROWS=400 PGW_FAILPOINT=cdc-after-part "$PGW" -q sync all >/dev/null 2>&1
 t_eq "the failpoint killed the run after a part of the transaction" "137" "$?"
-t_ok "the rerun replays the whole transaction" "$PGW" -q sync all
-t_same "link equals PostgreSQL (a part applied twice changes nothing)" link
+t_ok "the rerun goes on after the part" "$PGW" -q sync all
+t_same "link equals PostgreSQL after it" link
+t_same "ev equals PostgreSQL after it (no row of the part applied twice)" ev
 
 # a kill -9 during the catch-up of many changes
 pgq "UPDATE acct SET balance = balance + 1"
@@ -135,7 +161,7 @@ t_same "acct converges after the kill" acct
 # a table added to change data capture later, while the others keep their position
 pgq "CREATE TABLE later (id int PRIMARY KEY, v text)"
 pgq "INSERT INTO later SELECT g, 'v' || g FROM generate_series(1, 100) g"
-printf 'cdc: true\ntables:\n  - acct\n  - link\n  - later\n' > pgwarehouse_conf.yaml
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n  - later\n' > pgwarehouse_conf.yaml
 pgq "UPDATE acct SET note = 'while adding' WHERE id = 5"
 t_ok "sync with a table added" "$PGW" -q sync all
 t_same "the added table was copied" later
@@ -178,6 +204,7 @@ t_eq "...and says it stopped, after applying what it held" "1 1" \
 t_same "acct equals PostgreSQL after the stream" acct
 t_same "link equals PostgreSQL after the stream" link
 t_same "later equals PostgreSQL after the stream" later
+t_same "ev equals PostgreSQL after the stream" ev
 t_eq "the slot is no longer read" "f" "$(pgq "SELECT active FROM pg_replication_slots WHERE slot_name = '$slot'")"
 
 # PostgreSQL restarted under a running stream: it connects again and goes on, nothing lost
@@ -236,13 +263,13 @@ t_ok "sync after ALTER COLUMN TYPE" "$PGW" -q sync all
 t_same "later equals PostgreSQL after ALTER COLUMN TYPE" later
 
 # a table taken out of change data capture no longer holds the slot's WAL; put back, it is copied again
-printf 'cdc: true\ntables:\n  - acct\n  - link\n' > pgwarehouse_conf.yaml
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n' > pgwarehouse_conf.yaml
 pgq "UPDATE later SET extra = 10 WHERE id = 3"
 out=$("$PGW" sync all 2>&1)
 t_eq "a table taken out of the config loses its position, saying so" "1" \
   "$(grep -c "public.later is no longer synced by change data capture: its position is forgotten, so slot $slot no longer keeps WAL for it" <<<"$out")"
 t_eq "...and status no longer shows it" "0" "$("$PGW" status 2>&1 | grep -c 'public\.later:')"
-printf 'cdc: true\ntables:\n  - acct\n  - link\n  - later\n' > pgwarehouse_conf.yaml
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n  - later\n' > pgwarehouse_conf.yaml
 out=$("$PGW" sync all 2>&1)
 t_eq "put back, it is copied again" "1" "$(grep -c 'copying from the snapshot of slot' <<<"$out")"
 t_same "...and equals PostgreSQL" later
@@ -251,10 +278,13 @@ out=$("$PGW" check 2>&1); rc=$?
 t_eq "check with the slot in use: ready" "0" "$rc"
 t_eq "...reports the slot and each CDC table" "3" \
   "$(grep -cE "^ok    (replication slot $slot \(wal_status reserved\)|table (acct|later) \([0-9]+ columns, key: yes, change data capture\))$" <<<"$out")"
+t_eq "...and a keyless table followed by whole rows" "1" \
+  "$(grep -c "^ok    table ev (5 columns, key: none, change data capture of whole rows: REPLICA IDENTITY FULL)$" <<<"$out")"
 
 # bad setup: one line, nothing changed
 printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
-t_err "a table without a primary key is refused" 1 "nokey has no primary key" "$PGW" sync nokey
+t_err "a table without a primary key nor REPLICA IDENTITY FULL is refused, naming the fix" 1 \
+  "nokey has no primary key: change data capture needs its whole old rows, ALTER TABLE nokey REPLICA IDENTITY FULL" "$PGW" sync nokey
 t_eq "...and nothing was changed (not added to the publication)" "0" \
   "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename = 'nokey'")"
 t_ok "check names it" grep -q "^FAIL  table nokey has no primary key" <<<"$("$PGW" check 2>&1)"

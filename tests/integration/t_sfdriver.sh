@@ -19,7 +19,7 @@ NODE_EXTRA_CA_CERTS="$SFD_DIR/ca.pem" NODE_PATH="$driver_modules" NODE_NO_WARNIN
 while read -r status what; do
   [[ $status == ok ]] && t_pass "driver: $what" || t_fail "driver: $what" "$(head -c 800 driver.out)"
 done < <(sed -n 's/^\(ok\|FAIL\) /\1 /p' driver.out)
-t_eq "every driver check ran" "10 0" "$(grep -c '^ok ' driver.out) $(grep -vc '^ok ' driver.out)"
+t_eq "every driver check ran" "11 0" "$(grep -c '^ok ' driver.out) $(grep -vc '^ok ' driver.out)"
 t_eq "the driver's 503 and lost answer were resent; the lost one was replayed, not run again" "1 1" \
   "$(grep -c '^busy' "$SFD_DIR/double.log") $(grep -c "^replayed $(sed -n 's/^dropped //p' "$SFD_DIR/double.log")" "$SFD_DIR/double.log")"
 # two sign-ins: the transaction check opens a second connection

@@ -165,6 +165,19 @@ async function main() {
     assert.deepEqual(rows, [{ K: 'w', A: 4, B: 'w' }, { K: 'x', A: 10, B: 'keep' }, { K: 'z', A: 3, B: 'z' }]);
   });
 
+  await check('a multiset of rows changed by counts: UPDATE ... FROM, DELETE ... USING with IS NOT DISTINCT FROM, copies made with LATERAL FLATTEN(ARRAY_GENERATE_RANGE)', async () => {
+    await query(conn, 'CREATE TABLE "KT" ("A" VARCHAR, "B" NUMBER(10,0))');
+    await query(conn, `INSERT INTO "KT" SELECT 'x', 1 UNION ALL SELECT 'x', 1 UNION ALL SELECT 'x', 1 UNION ALL SELECT NULL, NULL UNION ALL SELECT 'y', 2`);
+    await query(conn, 'CREATE TABLE "KS" ("A" VARCHAR, "B" NUMBER(10,0), "N" NUMBER(19,0), "ID" VARCHAR)');
+    await query(conn, `INSERT INTO "KS" SELECT 'x', 1, -2, '0' UNION ALL SELECT NULL, NULL, 1, '1' UNION ALL SELECT 'z', 3, 2, '2'`);
+    await query(conn, `UPDATE "KS" AS s SET "N" = s."N" + m.c FROM (SELECT n."ID" AS id, COUNT(*) AS c FROM "KS" AS n
+      JOIN "KT" AS o ON n."A" IS NOT DISTINCT FROM o."A" AND n."B" IS NOT DISTINCT FROM o."B" GROUP BY n."ID") AS m WHERE s."ID" = m.id`);
+    await query(conn, `DELETE FROM "KT" AS o USING "KS" AS n WHERE n."A" IS NOT DISTINCT FROM o."A" AND n."B" IS NOT DISTINCT FROM o."B"`);
+    await query(conn, `INSERT INTO "KT" SELECT n."A", n."B" FROM "KS" AS n, LATERAL FLATTEN(INPUT => ARRAY_GENERATE_RANGE(0, n."N")) WHERE n."N" > 0`);
+    const { rows } = await query(conn, 'SELECT "A", "B", COUNT(*) AS "C" FROM "KT" GROUP BY "A", "B" ORDER BY "A" NULLS FIRST');
+    assert.deepEqual(rows, [{ A: null, B: null, C: 2 }, { A: 'x', B: 1, C: 1 }, { A: 'y', B: 2, C: 1 }, { A: 'z', B: 3, C: 2 }]);
+  });
+
   await check('sign-out', () => new Promise((ok, no) => conn.destroy((err) => (err ? no(err) : ok()))));
 }
 main();

@@ -242,9 +242,36 @@ function replaceCall(sql, name, fn) {
   return out + sql.slice(pos);
 }
 
+// The arguments of a call, split at its top-level commas (outside parentheses and quotes)
+function splitArgs(a) {
+  const out = [];
+  let depth = 0, quote = null, start = 0;
+  for (let i = 0; i < a.length; i++) {
+    const c = a[i];
+    if (quote) { if (c === quote) quote = null; continue; }
+    if (c === "'" || c === '"') quote = c;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && !depth) { out.push(a.slice(start, i).trim()); start = i + 1; }
+  }
+  out.push(a.slice(start).trim());
+  return out;
+}
+
 // Snowflake SQL -> DuckDB SQL, for the statements pgwarehouse sends.
 function rewrite(sql) {
   sql = replaceCall(sql, 'TO_VARCHAR', (a) => `CAST(${a} AS VARCHAR)`);
+  // FLATTEN(INPUT => array): a row per element, the element as VALUE (the other output columns
+  // of Snowflake's FLATTEN are not made)
+  sql = replaceCall(sql, 'FLATTEN', (a) => {
+    const m = /^\s*INPUT\s*=>\s*([\s\S]*)$/i.exec(a);
+    if (!m) throw new Error('FLATTEN is only made with INPUT =>');
+    return `(SELECT unnest(${m[1]}) AS "VALUE")`;
+  });
+  // ARRAY_GENERATE_RANGE(start, stop): start, start + 1, ... below stop (integer NUMBERs, which
+  // are DECIMALs here)
+  sql = replaceCall(sql, 'ARRAY_GENERATE_RANGE', (a) =>
+    `range(${splitArgs(a).map((x) => `CAST(${x} AS BIGINT)`).join(', ')})`);
   // DuckDB renames within the schema: drop the qualifier of the new name
   sql = sql.replace(/(RENAME\s+TO\s+)(?:"(?:[^"]|"")*"\.)("(?:[^"]|"")*")/i, '$1$2');
   return sql

@@ -47,6 +47,16 @@ void pgw_ch_literal(struct pgw_buf *b, const char *s, size_t len);
 int pgw_ch_tsv(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
 	       const struct ch_features *f, struct pgw_err *err);
 
+/* Rows of sql (TabSeparated, ncols columns) as cells, NULL for \N; caller frees each and cells */
+int pgw_ch_rows(struct ch_conn *conn, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err);
+
+/* ch_commit.c: change data capture's swap and position as one step (see there). Swaps db.merged in
+ * for db.name, then runs commit_sql. */
+int pgw_ch_swap_committed(struct ch_conn *conn, const struct ch_features *f, const char *db, const char *name,
+			  const char *merged, const char *commit_sql, struct pgw_err *err);
+/* Runs the position statement of every swap a killed run left without it */
+int pgw_ch_recover(struct ch_conn *conn, struct pgw_err *err);
+
 /* One line from a ClickHouse error body: "Code: 60: Table x doesn't exist". */
 void pgw_ch_error_text(const char *body, char *out, size_t outsz);
 

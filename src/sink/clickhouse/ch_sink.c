@@ -4,6 +4,8 @@
  *   append  -> INSERT ... SELECT ... ORDER BY key (a crash leaves a prefix in key order)
  *   upsert  -> a new copy = old rows without the staged keys + the staged rows, then swapped in
  *   changes -> the same, with the staged deletes left out and kept columns filled from the old rows
+ *              (a keyless table: the rows grouped with the staged counts), and the position
+ *              swapped in with it (ch_commit.c)
  * ClickHouse has no transactions: a target's commit_sql runs after the swap. */
 #include <pthread.h>
 #include <stdio.h>
@@ -171,13 +173,13 @@ static char *tsv_field(const char **p)
 	return pgw_buf_steal(&b);
 }
 
-static int query_rows(struct ch_sink *s, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err)
+int pgw_ch_rows(struct ch_conn *conn, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err)
 {
 	struct pgw_buf out;
 	pgw_buf_init(&out);
 	*cells = NULL;
 	*nrows = 0;
-	if (s->conn->exec(s->conn, sql, &out, true, err) < 0) {
+	if (conn->exec(conn, sql, &out, true, err) < 0) {
 		pgw_buf_cleanup(&out);
 		return -1;
 	}
@@ -217,7 +219,7 @@ static int ch_inspect(struct pgw_sink *base, const struct pgw_target *t, struct 
 	pgw_ch_literal(&sql, t->name, strlen(t->name));
 	char **cells;
 	int n;
-	int rc = query_rows(s, sql.data, 2, &cells, &n, err);
+	int rc = pgw_ch_rows(s->conn, sql.data, 2, &cells, &n, err);
 	if (rc == 0) {
 		for (int i = 0; i < n; i++)
 			pgw_buf_printf(&have, "%s %s\n", cells[2 * i], cells[2 * i + 1]);
@@ -292,7 +294,7 @@ static int ch_watermark(struct pgw_sink *base, const struct pgw_target *t, const
 	pgw_buf_puts(&sql, " LIMIT 1 FORMAT TabSeparated");
 	char **cells;
 	int n;
-	int rc = query_rows(s, sql.data, ncols, &cells, &n, err);
+	int rc = pgw_ch_rows(s->conn, sql.data, ncols, &cells, &n, err);
 	pgw_buf_cleanup(&sql);
 	if (rc < 0)
 		return -1;
@@ -347,7 +349,7 @@ static bool table_exists(struct ch_sink *s, const struct pgw_target *t, struct p
 	qualified(&sql, s, t, t->name);
 	char **cells;
 	int n;
-	*rc = query_rows(s, sql.data, 1, &cells, &n, err);
+	*rc = pgw_ch_rows(s->conn, sql.data, 1, &cells, &n, err);
 	bool yes = *rc == 0 && n == 1 && cells[0] && !strcmp(cells[0], "1");
 	if (*rc == 0)
 		free_cells(cells, n);
@@ -557,9 +559,47 @@ static int merge_changes(struct ch_sink *s, const char *merged, struct pgw_buf *
 	return run(s, sql, false, err);
 }
 
+static void column_list(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	for (int c = 0; c < def->ncols; c++) {
+		pgw_buf_puts(sql, c ? ", " : "");
+		pgw_ch_ident(sql, def->cols[c].name);
+	}
+}
+
+/* A keyless table (a multiset): the current rows and the staged ones, each staged row counted as
+ * many times as it comes (or goes, negative), grouped by every column; each row as many times as
+ * its count says. */
+static int merge_counts(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, "INSERT INTO ");
+	qualified(sql, s, t, merged);
+	pgw_buf_puts(sql, " SELECT ");
+	column_list(sql, t->def);
+	pgw_buf_puts(sql, " FROM (SELECT ");
+	column_list(sql, t->def);
+	pgw_buf_puts(sql, ", sum(_pgw_w) AS _pgw_n FROM (");
+	if (!t->truncate_first) {
+		pgw_buf_puts(sql, "SELECT ");
+		column_list(sql, t->def);
+		pgw_buf_puts(sql, ", toInt64(1) AS _pgw_w FROM ");
+		qualified(sql, s, t, t->name);
+		pgw_buf_puts(sql, " UNION ALL ");
+	}
+	pgw_buf_puts(sql, "SELECT ");
+	column_list(sql, t->def);
+	pgw_buf_puts(sql, ", ifNull(_pgw_op, 0) AS _pgw_w FROM ");
+	qualified(sql, s, t, s->load_name);
+	pgw_buf_puts(sql, ") GROUP BY ");
+	column_list(sql, t->def);
+	pgw_buf_puts(sql, " HAVING _pgw_n > 0) ARRAY JOIN range(toUInt64(_pgw_n)) AS _pgw_i");
+	return run(s, sql, false, err);
+}
+
 /* A new copy of the table with the staged rows in (upserts) or the staged changes applied, swapped
- * in: a crash at any point leaves the old table whole, and applying the same changes again gives
- * the same table. */
+ * in: a crash at any point leaves the old table whole. Changes come with their position, which
+ * the swap makes count (ch_commit.c); upserts may be applied again. */
 static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 {
 	const struct pgw_target *t = &s->target;
@@ -568,20 +608,24 @@ static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *e
 	drop_quietly(s, t, merged);
 	create_sql(s, sql, t, t->def, merged);
 	int rc = run(s, sql, false, err);
-	if (rc == 0 && !(changes && t->truncate_first))
+	if (rc == 0 && changes && !t->def->npk)
+		rc = merge_counts(s, merged, sql, err);
+	else if (rc == 0 && !(changes && t->truncate_first))
 		rc = merge_unstaged(s, merged, sql, err);
-	if (rc == 0 && changes) {
+	if (rc == 0 && changes && t->def->npk) {
 		rc = merge_changes(s, merged, sql, err);
-	} else if (rc == 0) {
+	} else if (rc == 0 && !changes) {
 		pgw_buf_puts(sql, "INSERT INTO ");
 		qualified(sql, s, t, merged);
 		pgw_buf_puts(sql, " SELECT * FROM ");
 		qualified(sql, s, t, s->load_name);
 		rc = run(s, sql, false, err);
 	}
-	if (rc == 0)
+	if (rc == 0 && changes && t->commit_sql)
+		rc = pgw_ch_swap_committed(s->conn, &s->f, db_of(s, t), t->name, merged, t->commit_sql, err);
+	else if (rc == 0)
 		rc = swap_in(s, merged, sql, err);
-	else
+	if (rc < 0)
 		drop_quietly(s, t, merged);
 	free(merged);
 	if (rc == 0)
@@ -606,10 +650,9 @@ static int ch_commit(struct pgw_sink *base, struct pgw_err *err)
 	else if (rc == 0 && s->mode == PGW_LOAD_APPEND)
 		rc = append_stage(s, &sql, err);
 	else if (rc == 0)
-		rc = merge_stage(s, &sql, err);
-	if (rc == 0 && s->mode == PGW_LOAD_CHANGES)
-		pgw_failpoint("apply-before-commit"); /* tests: swapped in, position not written */
-	if (rc == 0 && s->target.commit_sql)	      /* after the swap: a replay of the same load converges */
+		rc = merge_stage(s, &sql, err); /* changes: with their commit_sql */
+	/* after the swap: a replay of the same load converges */
+	if (rc == 0 && s->target.commit_sql && s->mode != PGW_LOAD_CHANGES)
 		rc = s->conn->exec(s->conn, s->target.commit_sql, NULL, false, err);
 	pgw_buf_cleanup(&sql);
 	if (rc < 0) {
@@ -630,7 +673,7 @@ static int ch_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, 
 	pgw_ch_literal(&sql, s->conn->database, strlen(s->conn->database));
 	pgw_buf_puts(&sql, " AND NOT startsWith(name, '" PGW_INTERNAL_PREFIX "') ORDER BY name FORMAT TabSeparated");
 	char **names;
-	int rc = query_rows(s, sql.data, 1, &names, n, err);
+	int rc = pgw_ch_rows(s->conn, sql.data, 1, &names, n, err);
 	*tables = rc == 0 ? pgw_calloc((size_t)*n, sizeof(**tables)) : NULL;
 	for (int i = 0; rc == 0 && i < *n; i++) {
 		struct pgw_target t = {.name = names[i]};
@@ -639,7 +682,7 @@ static int ch_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n, 
 		qualified(&sql, s, &t, names[i]);
 		char **cnt;
 		int one;
-		rc = query_rows(s, sql.data, 1, &cnt, &one, err);
+		rc = pgw_ch_rows(s->conn, sql.data, 1, &cnt, &one, err);
 		(*tables)[i].name = pgw_strdup(names[i]);
 		if (rc == 0) {
 			(*tables)[i].rows = one ? atoll(cnt[0]) : 0;
@@ -715,6 +758,11 @@ static int ch_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err 
 	return ch_open(s->cfg, out, err);
 }
 
+static int ch_recover(struct pgw_sink *base, struct pgw_err *err)
+{
+	return pgw_ch_recover(((struct ch_sink *)base)->conn, err);
+}
+
 static bool ch_holds_text(struct pgw_sink *base, const struct pgw_typeinfo *ti)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
@@ -751,4 +799,5 @@ const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.abort = ch_abort,
 	.list = ch_list,
 	.fork = ch_fork,
+	.recover = ch_recover,
 };

@@ -543,6 +543,59 @@ static void key_match(struct pgw_buf *sql, const struct pgw_target *t, const cha
 	}
 }
 
+/* Every column of the stage (n) and the table (o) equal, NULL as NULL (-0 equals 0, as in
+ * PostgreSQL's own logical replication of such a table; DuckDB may store a -0 next to a 0 as 0) */
+static void row_match(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	for (int c = 0; c < def->ncols; c++) {
+		pgw_buf_puts(sql, c ? " AND n." : "n.");
+		pgw_buf_ident(sql, def->cols[c].name);
+		pgw_buf_puts(sql, " IS NOT DISTINCT FROM o.");
+		pgw_buf_ident(sql, def->cols[c].name);
+	}
+}
+
+/* INSERT INTO the table SELECT the staged columns FROM the stage AS n <rest>, then the stage goes */
+static int insert_staged(struct duck_sink *s, struct pgw_buf *sql, const char *rest, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, "INSERT INTO ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " SELECT ");
+	for (int c = 0; c < t->def->ncols; c++) {
+		pgw_buf_puts(sql, c ? ", n." : "n.");
+		pgw_buf_ident(sql, t->def->cols[c].name);
+	}
+	pgw_buf_puts(sql, " FROM ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_printf(sql, " AS n%s", rest);
+	if (exec_buf(s, sql, err) < 0)
+		return -1;
+	pgw_buf_puts(sql, "DROP TABLE ");
+	qualified(sql, t, s->load_name);
+	return exec_buf(s, sql, err);
+}
+
+/* A keyless table's staged rows: as many copies of each as it says go (the first ones found), then
+ * as many as come */
+static int apply_counts(struct duck_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, "DELETE FROM ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " WHERE rowid IN (SELECT rid FROM (SELECT o.rowid AS rid, n._pgw_op AS k, row_number() "
+			  "OVER (PARTITION BY n._pgw_keep ORDER BY o.rowid) AS r FROM ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " AS o JOIN ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " AS n ON ");
+	row_match(sql, t->def);
+	pgw_buf_puts(sql, " WHERE n._pgw_op < 0) WHERE r <= -k)");
+	if (exec_buf(s, sql, err) < 0)
+		return -1;
+	return insert_staged(s, sql, ", range(n._pgw_op) WHERE n._pgw_op > 0", err);
+}
+
 /* Net changes staged for one table: kept columns filled from the current rows, the staged keys
  * deleted, the upserted rows inserted, the stage dropped (all in the load's transaction). */
 static int apply_changes(struct duck_sink *s, struct pgw_buf *sql, struct pgw_err *err)
@@ -554,6 +607,8 @@ static int apply_changes(struct duck_sink *s, struct pgw_buf *sql, struct pgw_er
 		if (exec_buf(s, sql, err) < 0)
 			return -1;
 	}
+	if (!t->def->npk)
+		return apply_counts(s, sql, err);
 	for (int c = 0; t->keep_cols && c < t->def->ncols; c++) {
 		if (!t->keep_cols[c])
 			continue;
@@ -579,21 +634,9 @@ static int apply_changes(struct duck_sink *s, struct pgw_buf *sql, struct pgw_er
 	pgw_buf_puts(sql, ")");
 	if (exec_buf(s, sql, err) < 0)
 		return -1;
-	pgw_buf_puts(sql, "INSERT INTO ");
-	qualified(sql, t, t->name);
-	pgw_buf_puts(sql, " SELECT ");
-	for (int c = 0; c < t->def->ncols; c++) {
-		pgw_buf_puts(sql, c ? ", " : "");
-		pgw_buf_ident(sql, t->def->cols[c].name);
-	}
-	pgw_buf_puts(sql, " FROM ");
-	qualified(sql, t, s->load_name);
-	pgw_buf_printf(sql, " WHERE _pgw_op = %d", PGW_OP_UPSERT);
-	if (exec_buf(s, sql, err) < 0)
-		return -1;
-	pgw_buf_puts(sql, "DROP TABLE ");
-	qualified(sql, t, s->load_name);
-	return exec_buf(s, sql, err);
+	char upserts[48];
+	snprintf(upserts, sizeof(upserts), " WHERE n._pgw_op = %d", PGW_OP_UPSERT);
+	return insert_staged(s, sql, upserts, err);
 }
 
 static int swap_in(struct duck_sink *s, struct pgw_buf *sql, struct pgw_err *err)

@@ -517,7 +517,75 @@ static void merge_changes_sql(struct sf_sink *s, struct pgw_buf *sql)
 	insert_clause(sql, def);
 }
 
-/* Change data capture's apply: a truncate, the MERGE and the position, in one transaction. */
+/* Every column of the staged row (n) and the table's row (o) equal, NULL as NULL (-0 equals 0, as
+ * in PostgreSQL's own logical replication of such a table) */
+static void row_match(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	for (int c = 0; c < def->ncols; c++) {
+		pgw_buf_puts(sql, c ? " AND n." : "n.");
+		ident(sql, def->cols[c].name);
+		pgw_buf_puts(sql, " IS NOT DISTINCT FROM o.");
+		ident(sql, def->cols[c].name);
+	}
+}
+
+/* A keyless table's staged rows (distinct, each with how many copies come or go): each staged
+ * row's count becomes the number of copies the table will hold, every copy of a staged row goes,
+ * and that many come back. DML only, inside the apply's transaction. */
+static int apply_counts(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, "UPDATE ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " AS s SET ");
+	ident(sql, "_pgw_op");
+	pgw_buf_puts(sql, " = s.");
+	ident(sql, "_pgw_op");
+	pgw_buf_puts(sql, " + m.c FROM (SELECT n.");
+	ident(sql, "_pgw_keep");
+	pgw_buf_puts(sql, " AS id, COUNT(*) AS c FROM ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " AS n JOIN ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " AS o ON ");
+	row_match(sql, t->def);
+	pgw_buf_puts(sql, " GROUP BY n.");
+	ident(sql, "_pgw_keep");
+	pgw_buf_puts(sql, ") AS m WHERE s.");
+	ident(sql, "_pgw_keep");
+	pgw_buf_puts(sql, " = m.id");
+	int rc = run(s, sql, err);
+	if (rc == 0) {
+		pgw_buf_puts(sql, "DELETE FROM ");
+		qualified(sql, t, t->name);
+		pgw_buf_puts(sql, " AS o USING ");
+		qualified(sql, t, s->load_name);
+		pgw_buf_puts(sql, " AS n WHERE ");
+		row_match(sql, t->def);
+		rc = run(s, sql, err);
+	}
+	if (rc == 0) {
+		pgw_buf_puts(sql, "INSERT INTO ");
+		qualified(sql, t, t->name);
+		pgw_buf_puts(sql, " SELECT ");
+		for (int c = 0; c < t->def->ncols; c++) {
+			pgw_buf_puts(sql, c ? ", n." : "n.");
+			ident(sql, t->def->cols[c].name);
+		}
+		pgw_buf_puts(sql, " FROM ");
+		qualified(sql, t, s->load_name);
+		pgw_buf_puts(sql, " AS n, LATERAL FLATTEN(INPUT => ARRAY_GENERATE_RANGE(0, n.");
+		ident(sql, "_pgw_op");
+		pgw_buf_puts(sql, ")) WHERE n.");
+		ident(sql, "_pgw_op");
+		pgw_buf_puts(sql, " > 0");
+		rc = run(s, sql, err);
+	}
+	return rc;
+}
+
+/* Change data capture's apply: a truncate, the MERGE (or a keyless table's counts) and the
+ * position, in one transaction. */
 static int apply_changes(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err *err)
 {
 	int rc = pgw_sf_begin(s->s, err);
@@ -526,7 +594,9 @@ static int apply_changes(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err 
 		qualified(sql, &s->target, s->target.name);
 		rc = run(s, sql, err);
 	}
-	if (rc == 0) {
+	if (rc == 0 && !s->target.def->npk) {
+		rc = apply_counts(s, sql, err);
+	} else if (rc == 0) {
 		merge_changes_sql(s, sql);
 		rc = run(s, sql, err);
 	}
