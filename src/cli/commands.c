@@ -320,7 +320,10 @@ static int cmd_stream(const struct pgw_cli *cli, struct pgw_run *run)
 		rc = fail(&err);
 	} else {
 		struct pgw_table_result *res = pgw_calloc((size_t)ncdc, sizeof(*res));
-		if (pgw_cdc_stream(run, names + n - ncdc, ncdc, cli->interval, res, &err) < 0)
+		pgw_progress_start(ncdc); /* copies, then the stream's line (lag) */
+		rc = pgw_cdc_stream(run, names + n - ncdc, ncdc, cli->interval, res, &err);
+		pgw_progress_stop();
+		if (rc < 0)
 			rc = fail(&err);
 		print_summary(names + n - ncdc, res, ncdc);
 		for (int i = 0; i < ncdc; i++)

@@ -29,6 +29,11 @@ static struct {
 	long long done_rows;
 	double started;
 	struct pgw_progress slots[MAX_ACTIVE];
+	struct {
+		bool on;
+		long long applied, held, behind;
+		double oldest_held;
+	} stream;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static double now(void)
@@ -80,9 +85,22 @@ static void draw_terminal(double t)
 			active_rows += atomic_load(&P.slots[i].rows);
 			lines++;
 		}
-	pgw_buf_printf(&b, "%d/%d tables done, ", P.done, P.ntables);
-	human(&b, (double)(P.done_rows + active_rows), " rows");
-	pgw_buf_printf(&b, ", %.0fs\n", t - P.started);
+	if (P.stream.on) {
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		double lag =
+			P.stream.oldest_held > 0 ? (double)wall.tv_sec + wall.tv_nsec / 1e9 - P.stream.oldest_held : 0;
+		pgw_buf_puts(&b, "stream: ");
+		human(&b, (double)P.stream.applied, " changes applied, ");
+		human(&b, (double)P.stream.held, " held; ");
+		pgw_buf_printf(&b, "lag %.1fs, ", lag < 0 ? 0 : lag);
+		human(&b, (double)P.stream.behind, "B");
+		pgw_buf_printf(&b, " of WAL behind at the last apply; %.0fs\n", t - P.started);
+	} else {
+		pgw_buf_printf(&b, "%d/%d tables done, ", P.done, P.ntables);
+		human(&b, (double)(P.done_rows + active_rows), " rows");
+		pgw_buf_printf(&b, ", %.0fs\n", t - P.started);
+	}
 	pgw_log_status(b.data, lines + 1);
 	pgw_buf_cleanup(&b);
 }
@@ -149,6 +167,7 @@ void pgw_progress_start(int ntables)
 	P.done_rows = 0;
 	P.started = now();
 	P.stopping = false;
+	P.stream.on = false;
 	P.running = pthread_create(&P.thread, NULL, show, NULL) == 0;
 }
 
@@ -208,5 +227,19 @@ void pgw_progress_end(struct pgw_progress *p)
 	p->used = false;
 	free(p->table);
 	p->table = NULL;
+	pthread_mutex_unlock(&P.mu);
+}
+
+void pgw_progress_stream(long long applied, long long held, double oldest_held, long long behind_bytes)
+{
+	if (!P.running)
+		return;
+	pthread_mutex_lock(&P.mu);
+	P.stream.on = true;
+	P.stream.applied = applied;
+	P.stream.held = held;
+	P.stream.oldest_held = oldest_held;
+	if (behind_bytes >= 0)
+		P.stream.behind = behind_bytes;
 	pthread_mutex_unlock(&P.mu);
 }

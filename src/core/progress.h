@@ -21,4 +21,10 @@ void pgw_progress_add(struct pgw_progress *p, long long rows, unsigned long long
 /* The table is done (ok or not). p may be NULL. */
 void pgw_progress_end(struct pgw_progress *p);
 
+/* pgwarehouse stream's state, shown as the overall line on a terminal: changes applied so far,
+ * changes held (read, not yet applied) and the wall-clock commit time (seconds since 1970) of the
+ * oldest transaction held (0: none; the lag shown is how long ago that was), and the WAL between
+ * the last apply and the server at that time. */
+void pgw_progress_stream(long long applied, long long held, double oldest_held, long long behind_bytes);
+
 #endif

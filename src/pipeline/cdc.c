@@ -16,6 +16,7 @@
 
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "pipeline/cdc_state.h"
 #include "pipeline/sync.h"
 #include "source/replication/pgoutput.h"
@@ -88,6 +89,8 @@ struct cdc {
 	double last_flush;	   /* pgw_now() */
 	uint64_t flushed;	   /* the position of the last flush */
 	long long flushed_changes; /* net changes applied by that flush */
+	long long stream_applied;  /* ...and by every flush of the stream */
+	double oldest_held;	   /* commit time (s since 1970) of the oldest transaction held, 0: none */
 };
 
 static void free_changes(struct cdc_table *t)
@@ -459,6 +462,7 @@ static int apply_held(struct cdc *c, uint64_t lsn, bool part, struct pgw_err *er
 		free_changes(t);
 	}
 	c->held_rows = c->held_bytes = 0;
+	c->oldest_held = 0;
 	for (int i = 0; i < c->n; i++)
 		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for the next run */
 			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", c->t[i].name, c->t[i].res->err.msg);
@@ -537,6 +541,10 @@ static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t 
 	case 'T': on_truncate(c, m); return 0;
 	case 'C':
 		c->commit_time = m->commit_time;
+		if (c->held_rows && !c->oldest_held)
+			c->oldest_held = m->commit_time / 1e6 + 946684800.0;
+		if (c->interval > 0) /* stream: the live line */
+			pgw_progress_stream(c->stream_applied, c->held_rows, c->oldest_held, -1);
 		c->final_lsn = 0;
 		*done = m->end_lsn >= until;
 		if (*done || c->held_rows >= c->hold || c->held_bytes >= FLUSH_BYTES)
@@ -649,6 +657,7 @@ static void bytes_text(long long n, char *out, size_t size)
 static void report_lag(struct cdc *c)
 {
 	char at[24], lsn_text[24], behind[32] = "?";
+	long long behind_bytes = -1;
 	pgw_lsn_format(c->flushed, at);
 	snprintf(lsn_text, sizeof(lsn_text), "%s", at);
 	const char *params[] = {lsn_text};
@@ -656,7 +665,7 @@ static void report_lag(struct cdc *c)
 	PGresult *res = pgw_pg_query(c->run->pg, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint", 1,
 				     params, &err);
 	if (res && PQntuples(res) == 1)
-		bytes_text(atoll(PQgetvalue(res, 0, 0)), behind, sizeof(behind));
+		bytes_text(behind_bytes = atoll(PQgetvalue(res, 0, 0)), behind, sizeof(behind));
 	PQclear(res);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -666,6 +675,8 @@ static void report_lag(struct cdc *c)
 	pgw_info("stream: %lld changes applied, up to %s; lag %.1fs, %s of WAL "
 		 "behind the server",
 		 c->flushed_changes, at, lag < 0 ? 0 : lag, behind);
+	c->stream_applied += c->flushed_changes;
+	pgw_progress_stream(c->stream_applied, 0, 0, behind_bytes);
 }
 
 /* The changes of the transactions read in full go in; with no transaction open,

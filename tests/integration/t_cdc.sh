@@ -224,6 +224,12 @@ t_eq "the stream outlived a PostgreSQL restart (exit 0 on SIGTERM)" "0" "$rc"
 t_eq "...saying it lost the server and connected again" "1 1" \
   "$(grep -c 'warning: stream: .*; connecting again in 1s' "$PWD/stream2.out") $(grep -c 'stream: connected again' "$PWD/stream2.out")"
 t_same "later equals PostgreSQL after the restart" later
+# on a terminal (script gives a pty) the stream's live line shows what is applied, held and the lag
+pgq "UPDATE later SET v = 'seen live' WHERE id = 7"
+script -qec "timeout -s TERM 2.5 $PGW stream all --interval 0.3" /dev/null >"$PWD/tty.out" 2>&1
+tr '\r' '\n' <"$PWD/tty.out" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' >"$PWD/tty.txt"
+t_ok "stream on a terminal: a live line with the changes applied and held, the lag and the WAL behind" \
+  grep -Eq "^stream: [0-9.k]+ changes applied, [0-9.k]+ held; lag [0-9.]+s, [0-9.k]+B of WAL behind at the last apply; [0-9]+s$" "$PWD/tty.txt"
 printf 'cdc: true\ntables:\n  - plain_t:\n      cdc: false\n' > "$PWD/nocdc.yaml"
 t_err "stream of a table not synced by change data capture is refused" 2 "stream follows tables synced by change data capture, and table plain_t is not one" "$PGW" -c "$PWD/nocdc.yaml" stream plain_t
 
