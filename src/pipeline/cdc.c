@@ -44,7 +44,7 @@ struct change {
 	char **vals;
 	uint32_t *lens;
 	char *kinds; /* per column: 'n' NULL, 'u' unchanged (kept from the warehouse),
-			't' text */
+			't' text, 'b' binary (the send format) */
 };
 
 struct cdc_table {
@@ -135,7 +135,7 @@ static char *tuple_key(const struct cdc_table *t, const struct pgw_tuple *tup, s
 		const struct pgw_tuple_value *v = &tup->vals[keyless(t) ? i : t->def->pk[i]];
 		if (keyless(t))
 			pgw_buf_add(&b, &v->kind, 1);
-		uint32_t n = v->kind == 't' ? v->len : 0;
+		uint32_t n = v->kind == 't' || v->kind == 'b' ? v->len : 0;
 		pgw_buf_add(&b, (const char *)&n, sizeof(n));
 		if (n)
 			pgw_buf_add(&b, v->data, n);
@@ -208,7 +208,7 @@ static void record_delete(struct cdc *c, struct cdc_table *t, const struct pgw_t
 		const struct pgw_tuple_value *v = &old->vals[k];
 		ch->vals[k] = pgw_strndup(v->data ? v->data : "", v->len);
 		ch->lens[k] = v->len;
-		ch->kinds[k] = 't';
+		ch->kinds[k] = v->kind;
 	}
 }
 
@@ -228,7 +228,7 @@ static void record_upsert(struct cdc *c, struct cdc_table *t, const struct pgw_t
 		free(ch->vals[k]);
 		ch->vals[k] = NULL;
 		ch->lens[k] = 0;
-		ch->kinds[k] = v->kind == 'b' ? 't' : v->kind;
+		ch->kinds[k] = v->kind;
 		if (v->kind == 't' || v->kind == 'b') {
 			ch->vals[k] = pgw_strndup(v->data, v->len);
 			ch->lens[k] = v->len;
@@ -250,8 +250,8 @@ static void record_count(struct cdc *c, struct cdc_table *t, const struct pgw_tu
 		ch->op = PGW_OP_UPSERT;
 		for (int k = 0; k < t->def->ncols; k++) {
 			const struct pgw_tuple_value *v = &row->vals[k];
-			ch->kinds[k] = v->kind == 't' ? 't' : 'n';
-			if (v->kind == 't') {
+			ch->kinds[k] = v->kind == 't' || v->kind == 'b' ? v->kind : 'n';
+			if (ch->kinds[k] != 'n') {
 				ch->vals[k] = pgw_strndup(v->data, v->len);
 				ch->lens[k] = v->len;
 				c->held_bytes += v->len;
@@ -374,7 +374,12 @@ static int stage_row(const struct cdc_table *t, const struct change *ch, struct 
 	pgw_buf_init(&keep);
 	for (int k = 0; k < n; k++) {
 		const struct pgw_coldef *col = &t->def->cols[k];
-		if (ch->kinds[k] == 't') {
+		if (ch->kinds[k] == 'b') { /* the binary option: the send format */
+			if (pgw_binary_decode(col, ch->vals[k], ch->lens[k], &b->cols[k], err) < 0) {
+				pgw_buf_cleanup(&keep);
+				return pgw_err_prefix(err, "table %s", t->name);
+			}
+		} else if (ch->kinds[k] == 't') {
 			size_t len = ch->lens[k];
 			/* char(n) arrives padded; its copy was read through ::text, which drops
 			 * the padding */
@@ -554,6 +559,18 @@ static int on_message(struct cdc *c, const struct pgw_pgoutput_msg *m, uint64_t 
 	}
 }
 
+/* Values come in binary (pgoutput's binary option: no text formatting on the server, no parsing
+ * here) when every column of the run's tables is copied in binary too, i.e. needs no cast to
+ * text; the binary option applies to a whole stream. */
+static void choose_binary(struct cdc *c)
+{
+	bool all = true;
+	for (int i = 0; i < c->n && all; i++)
+		for (int k = 0; !c->t[i].failed && k < c->t[i].def->ncols && all; k++)
+			all = !c->t[i].def->cols[k].cast[0];
+	c->repl.binary = all;
+}
+
 /* Session settings for the walsender's output functions: the text forms the
  * decoder reads. */
 static int stream_settings(struct pgw_repl *r, struct pgw_err *err)
@@ -601,9 +618,11 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 			"'flush'); COMMIT",
 			err) < 0)
 		return -1;
+	choose_binary(c);
 	if (pgw_repl_identify(&c->repl, &until, err) < 0 || stream_settings(&c->repl, err) < 0 ||
 	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
 		return -1;
+	pgw_debug("cdc: values arrive in %s", c->repl.binary_on ? "binary" : "text");
 	uint64_t last_end = 0;
 	bool done = false;
 	char at_text[24];
@@ -722,6 +741,7 @@ static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 static int start_stream(struct cdc *c, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = c->run->cfg;
+	choose_binary(c);
 	return stream_settings(&c->repl, err) < 0 ||
 			       pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0
 		       ? -1

@@ -269,6 +269,13 @@ static int decode_value(struct field_ctx *fc, const struct pgw_typeinfo *ti, str
 	}
 }
 
+int pgw_binary_decode(const struct pgw_coldef *col, const char *p, size_t len, struct pgw_column *c,
+		      struct pgw_err *err)
+{
+	struct field_ctx fc = {col, err};
+	return decode_value(&fc, &col->ti, c, (const unsigned char *)p, len);
+}
+
 int pgw_copy_decode_tuple(const struct pgw_table_def *def, const char *data, size_t len, struct pgw_batch *b,
 			  struct pgw_err *err)
 {

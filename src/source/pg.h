@@ -81,6 +81,10 @@ int pgw_text_decode(const char *colname, const struct pgw_typeinfo *ti, const ch
 		    struct pgw_err *err);
 
 /* Decodes one binary COPY tuple into the batch (exposed for unit tests). */
+/* One value in PostgreSQL's binary send format (as binary COPY and pgoutput's binary option send
+ * it), of a column whose cast is empty, appended to c */
+int pgw_binary_decode(const struct pgw_coldef *col, const char *p, size_t len, struct pgw_column *c,
+		      struct pgw_err *err);
 int pgw_copy_decode_tuple(const struct pgw_table_def *def, const char *p, size_t len, struct pgw_batch *b,
 			  struct pgw_err *err);
 

@@ -127,7 +127,9 @@ int pgw_repl_start(struct pgw_repl *r, const char *slot, const char *publication
 	pgw_buf_printf(&sql, "START_REPLICATION SLOT %s LOGICAL %s (\"proto_version\" '1', \"publication_names\" ",
 		       slot, at);
 	publication_option(&sql, publication);
-	pgw_buf_puts(&sql, ")");
+	/* values in their binary send format: no text formatting on the server, none parsed here */
+	r->binary_on = r->binary && PQserverVersion(r->pg.conn) >= 140000;
+	pgw_buf_puts(&sql, r->binary_on ? ", \"binary\" 'true')" : ")");
 	PGresult *res = PQexec(r->pg.conn, sql.data);
 	pgw_buf_cleanup(&sql);
 	int rc = 0;

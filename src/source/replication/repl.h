@@ -18,6 +18,8 @@ struct pgw_repl {
 	uint64_t confirmed;    /* what the server was told the warehouse holds */
 	int64_t last_status_us; /* when the last status update went out (monotonic) */
 	char *buf;             /* the last message, freed on the next read */
+	bool binary;           /* ask for values in binary (pgoutput's binary option, PostgreSQL 14+) */
+	bool binary_on;        /* ...and the server was asked for it */
 };
 
 /* LSNs as PostgreSQL writes them: "16/B374D848" */
