@@ -191,10 +191,7 @@ wait $writers
 pgq "UPDATE later SET v = 'last before the stop' WHERE id = 4"
 # SIGTERM once the stream has confirmed that update (a slow start under load takes a while)
 target=$(pgq "SELECT pg_current_wal_lsn()")
-for _ in $(seq 1 600); do
-  [[ $(pgq "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot'") == t ]] && break
-  sleep 0.1
-done
+pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 60
 kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "stream ends with exit 0 on SIGTERM" "0" "$rc"
 t_eq "...applying as it goes, with the lag" "yes" \
@@ -215,10 +212,7 @@ pgq "UPDATE later SET v = 'before the restart' WHERE id = 5"
 pgc_as_owner "$PGC_BIN/pg_ctl" -D "$PGC_DIR/data" -m fast -w restart >/dev/null 2>&1
 pgq "UPDATE later SET v = 'after the restart' WHERE id = 6"
 target=$(pgq "SELECT pg_current_wal_lsn()")
-for _ in $(seq 1 300); do
-  [[ $(pgq "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot'") == t ]] && break
-  sleep 0.1
-done
+pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 30
 kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "the stream outlived a PostgreSQL restart (exit 0 on SIGTERM)" "0" "$rc"
 t_eq "...saying it lost the server and connected again" "1 1" \

@@ -19,10 +19,7 @@ t_ok "first load" "$PGW" sync big
 pgq "INSERT INTO big SELECT g, 'later', now(), 1 FROM generate_series(600001, 1400000) g"
 "$PGW" reload big >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-  [[ $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%' AND state = 'active'") == 1 ]] && break
-  sleep 0.05
-done
+pg_wait "(SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%' AND state = 'active') = 1"
 sleep 0.3
 chs_kill
 wait $pid; rc=$?

@@ -34,10 +34,7 @@ INSERT INTO race SELECT g, 'new' || g FROM generate_series(1, 50) g;
 COMMIT;
 SQL
 locker=$!
-for _ in $(seq 1 100); do
-  [[ $(pgq "SELECT count(*) FROM pg_locks WHERE relation = 'race'::regclass AND mode = 'AccessExclusiveLock' AND granted") == 1 ]] && break
-  sleep 0.02
-done
+pg_wait "(SELECT count(*) FROM pg_locks WHERE relation = 'race'::regclass AND mode = 'AccessExclusiveLock' AND granted) = 1" 2
 "$PGW" reload race >/dev/null 2>&1; rc=$?
 wait $locker
 t_eq "reload after a concurrent TRUNCATE succeeds" 0 "$rc"

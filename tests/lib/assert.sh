@@ -176,13 +176,25 @@ proxy_start() {
 proxy_cut() { kill -USR1 "$PROXY_PID"; }
 proxy_stop() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; true; }
 
+# pg_wait CONDITION [SECONDS]: waits (up to SECONDS, default 10) until the SQL boolean CONDITION
+# holds, polling every 20 ms inside one session: a psql per poll costs more CPU than the thing
+# waited for gets (a connection is ~60 ms of CPU on the test machines). Fails on the timeout.
+pg_wait() {
+  psql -qAtX -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<SQL
+DO \$pgw_wait\$ BEGIN
+  FOR i IN 1..$(( ${2:-10} * 50 )) LOOP
+    PERFORM pg_stat_clear_snapshot();
+    IF ($1) THEN RETURN; END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+  RAISE EXCEPTION 'timeout';
+END \$pgw_wait\$;
+SQL
+}
+
 # wait_copy [PATTERN]: waits (up to 10 s) until pgwarehouse runs a COPY in PostgreSQL. The
 # server may have sent all of it into the socket buffers already (then the session is idle in
 # its transaction, the COPY its last statement) while pgwarehouse still reads it.
 wait_copy() {
-  for _ in $(seq 1 500); do
-    (( $(pgq "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%${1:-}%' AND state IN ('active', 'idle in transaction')") >= 1 )) && return 0
-    sleep 0.02
-  done
-  return 1
+  pg_wait "(SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgwarehouse' AND query LIKE 'COPY%${1:-}%' AND state IN ('active', 'idle in transaction')) >= 1"
 }
