@@ -19,7 +19,7 @@ MAIN_SRC = $(wildcard src/cli/*.c)
 OBJ = $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
-TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c tests/tools/sfq.c tests/tools/pgrepl.c
+TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c tests/tools/sfq.c tests/tools/pgrepl.c tests/tools/pgsh.c
 
 all: $(BUILD)/pgwarehouse
 
@@ -60,7 +60,11 @@ $(BUILD)/sfq: $(BUILD)/tests/tools/sfq.o $(OBJ)
 $(BUILD)/pgrepl: $(BUILD)/tests/tools/pgrepl.o $(OBJ)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq $(BUILD)/sfq $(BUILD)/pgrepl
+# libpq only: it starts once per test script
+$(BUILD)/pgsh: $(BUILD)/tests/tools/pgsh.o
+	$(CC) $(EXTRA_CFLAGS) -o $@ $^ -lpq
+
+build-all: $(BUILD)/pgwarehouse $(BUILD)/unit_tests $(BUILD)/duckq $(BUILD)/chdbq $(BUILD)/sfq $(BUILD)/pgrepl $(BUILD)/pgsh
 
 # The full suite, plainly and under AddressSanitizer + UndefinedBehaviorSanitizer, at once. The
 # test-only dependencies download while both builds compile.

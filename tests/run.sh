@@ -15,8 +15,10 @@ build=$(cd "${1:-build}" && pwd)
 # export a big table)
 tools=$build
 [[ -x $root/build/duckq && -x $root/build/chdbq ]] && tools=$root/build
-export PGW="$build/pgwarehouse" DUCKQ="$tools/duckq" CHDBQ="$tools/chdbq" PGW_ROOT=$root
+export PGW="$build/pgwarehouse" DUCKQ="$tools/duckq" CHDBQ="$tools/chdbq" PGSH="$tools/pgsh" PGW_ROOT=$root
 export CHDB_LIBRARY=${CHDB_LIBRARY:-$root/deps/lib/libchdb.so}
+# Debian's python3 (scripts/deps.sh), not a version manager's shim first on PATH (~0.3 s a start)
+PY=/usr/bin/python3; [[ -x $PY ]] || PY=python3; export PY
 export T_RESULTS; T_RESULTS=$(mktemp)
 # malloc_context_size: shorter allocation stacks (the default 30 frames are unwound at every
 # malloc, CPU the suite is short of; a report still names the frames that matter)
@@ -45,7 +47,7 @@ run_script() { # backend script
   local backend=$1 t=$2 name; name=$(basename "$t" .sh)
   local db="${name}_db" dir="$WORK/$backend/$name" started=$SECONDS
   echo "== $name [$backend]"
-  psql -qAtX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+  psql -qAtX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
   if [[ $backend == clickhouse ]]; then
     chq "DROP DATABASE IF EXISTS $db" && chq "CREATE DATABASE $db" || { echo fail >> "$T_RESULTS"; return; }
   fi
@@ -59,7 +61,7 @@ run_script() { # backend script
   ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
       DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db "${ch_env[@]}" \
       && { [[ $backend != snowflake ]] || { source "$here/lib/sfdouble.sh" && sfd_start "$dir/sf"; }; } \
-      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; sfd_stop 2>/dev/null; true )
+      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; pgs_stop 2>/dev/null; sfd_stop 2>/dev/null; true )
   pkill -f -- "$dir/" 2>/dev/null  # a helper server a failed script left behind (the Snowflake double)
   # a script that stopped early (syntax error, crash of the shell) counts as a failure
   [[ -f "$dir/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }

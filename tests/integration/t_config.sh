@@ -32,8 +32,8 @@ pgq "UPDATE orders SET v = 'changed', updated_at = '2024-06-01' WHERE id = 2"
 out=$("$PGW" sync all 2>&1)
 t_eq "reload: true reloads" "1" "$(grep -cE '^users +reload' <<<"$out")"
 t_eq "last_modified from the config" "1" "$(grep -cE '^orders +last-modified' <<<"$out")"
-t_same "users reloaded" users
-t_same "orders upserted" orders
+t_same_each "users reloaded" users \
+  "orders upserted" orders
 t_same "schema.table from the config" other.things things other
 
 # reload on a day name or day of the month: today's triggers it, another day's does not

@@ -9,7 +9,7 @@ PGPORT=$PROXY_PORT PGWAREHOUSE_PROGRESS_INTERVAL=0.5 "$PGW" reload slow 2>"$PWD/
 t_ok "not on a terminal: progress log lines" grep -Eq "^pgwarehouse: progress  slow: [0-9.k]+ rows, [0-9.]+ MB, [0-9.k]+ rows/s, [0-9]+%, ETA [0-9]+s$" "$PWD/plain.err"
 
 PGPORT=$PROXY_PORT PGWAREHOUSE_PROGRESS_INTERVAL=0.5 "$PGW" --log-format json reload slow 2>"$PWD/json.err" >/dev/null
-t_ok "json: every stderr line is a JSON object with time, level, msg" python3 -c '
+t_ok "json: every stderr line is a JSON object with time, level, msg" "$PY" -c '
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert lines
@@ -17,7 +17,7 @@ for l in lines:
     o = json.loads(l)
     assert {"time", "level", "msg"} <= o.keys(), l
 ' "$PWD/json.err"
-t_ok "json: progress lines carry table, rows, bytes" python3 -c '
+t_ok "json: progress lines carry table, rows, bytes" "$PY" -c '
 import json, sys
 p = [json.loads(l) for l in open(sys.argv[1]) if "\"progress" in l]
 # the first line may come before the first batch (0 rows) on a loaded machine
@@ -25,7 +25,7 @@ assert p and all(o["table"] == "slow" and o["rows"] >= 0 and o["bytes"] >= 0 for
 assert any(o["rows"] > 0 and o["bytes"] > 0 for o in p), p
 ' "$PWD/json.err"
 "$PGW" --log-format json sync "no \"such\" table" 2>"$PWD/jsonerr.err" >/dev/null
-t_ok "json: an error is one object with level error, quotes escaped" python3 -c '
+t_ok "json: an error is one object with level error, quotes escaped" "$PY" -c '
 import json, sys
 o = [json.loads(l) for l in open(sys.argv[1])]
 e = [x for x in o if x["level"] == "error"]

@@ -2,6 +2,7 @@
 # Results are appended to $T_RESULTS ("pass"/"fail" lines) so the runner can total them.
 
 T_FAILS_HERE=0
+: "${PY:=python3}"  # run.sh sets Debian's
 _t_record() { echo "$1" >> "$T_RESULTS"; }
 t_pass() { echo "  ok    $1"; _t_record pass; }
 t_fail() { echo "  FAIL  $1"; shift; for l in "$@"; do echo "        $l"; done; _t_record fail; T_FAILS_HERE=$((T_FAILS_HERE + 1)); }
@@ -33,7 +34,49 @@ t_err() {
   rm -f "$errf"
 }
 
-pgq() { psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+# pgq SQL: runs SQL as `psql -qAtX -v ON_ERROR_STOP=1 -c SQL` does, in the script's one PostgreSQL
+# session (tests/tools/pgsh.c; a psql per statement costs ~65 ms of CPU, the suite's largest
+# overhead); with other connection settings than the session's (PGPORT=... pgq), psql itself
+_pgs_sig() { _PGS_NOW="${PGHOST-}|${PGPORT-}|${PGUSER-}|${PGDATABASE-}|${PGPASSWORD-}|${PGOPTIONS-}|${PGTZ-}|${PGAPPNAME-}"; }
+pgs_start() {
+  [[ -x ${PGSH:-} ]] || return 0
+  local d; d=$(mktemp -d)
+  mkfifo "$d/in" "$d/out"
+  _PGS_ROWS=$d/rows _PGS_LOCK=$d/lock
+  "$PGSH" "$_PGS_ROWS" <"$d/in" >"$d/out" &
+  _PGS_PID=$!
+  exec {_PGS_W}>"$d/in" {_PGS_R}<"$d/out"
+  _pgs_sig; _PGS_SIG=$_PGS_NOW
+}
+# the session ends with the script (run.sh): children of the script hold its pipe open
+pgs_stop() {
+  [[ -n ${_PGS_PID:-} ]] || return 0
+  kill "$_PGS_PID" 2>/dev/null; wait "$_PGS_PID" 2>/dev/null
+  exec {_PGS_W}>&- {_PGS_R}<&-
+  rm -rf "${_PGS_ROWS%/*}"; _PGS_PID=""
+}
+pgq() {
+  _pgs_sig
+  if [[ -z ${_PGS_PID:-} || $_PGS_NOW != "$_PGS_SIG" ]] || ! kill -0 "$_PGS_PID" 2>/dev/null; then
+    psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; return
+  fi
+  local line rc="" rows
+  {
+    flock 9  # a background job's pgq waits for the session
+    printf '%s\0' "$1" >&"$_PGS_W"
+    while IFS= read -r line <&"$_PGS_R"; do
+      case $line in
+        $'\x1e'*) rc=${line#?}; break ;;
+        *) printf '%s\n' "${line#?}" >&2 ;;
+      esac
+    done
+    if [[ -n $rc ]]; then IFS= read -r -d '' rows <"$_PGS_ROWS"; printf '%s' "$rows"; fi
+  } 9>>"$_PGS_LOCK"
+  # the session ended without an answer (it could not connect again): psql
+  [[ -n $rc ]] || { _PGS_PID=""; psql -qAtX -v ON_ERROR_STOP=1 -c "$1"; return; }
+  return "$rc"
+}
+pgs_start
 
 # The warehouse under test: $PGW_BACKEND: duckdb, clickhouse (a server over HTTP) or chdb
 # (ClickHouse embedded). SQL given to whq must be valid in both dialects (counts, simple SELECTs);
@@ -105,10 +148,9 @@ wh_colnames() {
   esac
 }
 
-# CSV of a ClickHouse table in a form PostgreSQL's COPY reads back into the source's types. The
-# columns (in order, arrays and bytea told apart) come from PostgreSQL's side: one warehouse query
-# (a chDB query loads the library: ~0.35 s of CPU)
-_ch_pg_csv() {
+# SQL exporting a ClickHouse table as CSV in a form PostgreSQL's COPY reads back into the source's
+# types. The columns (in order, arrays and bytea told apart) come from PostgreSQL's side.
+_ch_pg_csv_sql() {
   local src=$1 dst=$2 db=$3 sel="" name kind
   while IFS=$'\t' read -r name kind; do
     local q="\`${name//\`/\\\`}\`" e
@@ -120,52 +162,93 @@ _ch_pg_csv() {
       e="$q"
     fi
     sel+="${sel:+, }$e"
-  done < <(psql -qAtX -F $'\t' -c "SELECT attname, CASE WHEN t.typcategory = 'A' THEN 'a' WHEN a.atttypid = 'bytea'::regtype THEN 'b' ELSE '-' END
+  done < <(pgq "SELECT attname || E'\\t' || CASE WHEN t.typcategory = 'A' THEN 'a' WHEN a.atttypid = 'bytea'::regtype THEN 'b' ELSE '-' END
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE attrelid = '$src'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
-  chsql "SELECT $sel FROM \`$db\`.\`${dst//\`/\\\`}\` FORMAT CSV"
+  echo "SELECT $sel FROM \`$db\`.\`${dst//\`/\\\`}\` FORMAT CSV"
+}
+
+# _same_export SRC... : each table's rows into the file ${_same_csv[i]}, in one warehouse read
+# (a read starts a process: ~0.1 s of CPU, ~0.4 s on chDB). Tables as _same_dst and _same_schema.
+_same_export() {
+  local i args=() schema
+  case $BACKEND in
+    duckdb|snowflake)
+      for i in "${!_same_src[@]}"; do
+        schema=${_same_schema[$i]}
+        args+=("$([[ -n $schema ]] && sf_name "$schema" || echo main)" "$(sf_name "${_same_dst[$i]}")" "${_same_csv[$i]}")
+      done
+      wh_duckq --pg-csv-to "$WH_DUCKDB" "${args[@]}" ;;
+    chdb)
+      for i in "${!_same_src[@]}"; do
+        args+=("${_same_csv[$i]}" "$(_ch_pg_csv_sql "${_same_src[$i]}" "${_same_dst[$i]}" "${_same_schema[$i]:-$CLICKHOUSE_DATABASE}")")
+      done
+      "$CHDBQ" --to "$CLICKHOUSE_PATH" "${args[@]}" ;;
+    *)
+      for i in "${!_same_src[@]}"; do
+        chq "$(_ch_pg_csv_sql "${_same_src[$i]}" "${_same_dst[$i]}" "${_same_schema[$i]:-$CLICKHOUSE_DATABASE}")" >"${_same_csv[$i]}" || return 1
+      done ;;
+  esac
+}
+
+# SQL comparing table I's file with its source, each difference a line "I missing: ROW" or
+# "I extra: ROW". Snowflake keeps json as VARIANT and arrays as ARRAY (JSON): those compare as jsonb.
+_same_sql() {
+  local i=$1 src=${_same_src[$1]} null=""
+  is_ch && null=", NULL '\\N'"
+  if [[ $BACKEND == snowflake ]]; then
+    src="(SELECT $(pgq "SELECT string_agg(CASE WHEN t.typcategory = 'A' THEN format('array_to_json(%I%s)::jsonb AS %I', attname,
+        CASE WHEN t.typelem = 'bpchar'::regtype THEN '::text[]' ELSE '' END, attname)
+      WHEN t.typname IN ('json', 'jsonb') THEN format('%I::jsonb AS %I', attname, attname) ELSE format('%I', attname) END, ', ' ORDER BY attnum)
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE attrelid = '$src'::regclass AND attnum > 0 AND NOT attisdropped") FROM $src)"
+  fi
+  echo "CREATE TEMP TABLE back_$i ON COMMIT DROP AS SELECT * FROM $src s LIMIT 0;
+COPY back_$i FROM '${_same_csv[$i]}' (FORMAT csv$null);
+SELECT '$i missing: ' || r FROM (SELECT ROW(s.*)::text r FROM $src s EXCEPT ALL SELECT ROW(b.*)::text FROM back_$i b) x;
+SELECT '$i extra: ' || r FROM (SELECT ROW(b.*)::text r FROM back_$i b EXCEPT ALL SELECT ROW(s.*)::text FROM $src s) x;"
+}
+
+# _same_check NAME...: exports the tables in _same_src (and _same_dst, _same_schema), compares
+# them with PostgreSQL in one transaction of the script's session (the server reads the files: a
+# superuser's COPY), one check per table
+_same_check() {
+  local names=("$@") i sql="SET LOCAL TimeZone = 'UTC';" out line
+  local -a _same_csv=() diffs=()
+  for i in "${!_same_src[@]}"; do _same_csv+=("$(mktemp)"); done
+  chmod 644 "${_same_csv[@]}"
+  if ! out=$(_same_export 2>&1); then
+    for i in "${!names[@]}"; do t_fail "${names[$i]}" "export from $BACKEND failed: ${out:0:300}"; done
+    rm -f "${_same_csv[@]}"; return
+  fi
+  for i in "${!_same_src[@]}"; do sql+=$'\n'"$(_same_sql "$i")"; done
+  out=$(pgq "$sql" 2>&1)
+  rm -f "${_same_csv[@]}"
+  while IFS= read -r line; do
+    [[ $line =~ ^([0-9]+)\ (missing|extra):\  ]] && diffs[${BASH_REMATCH[1]}]+="$line"$'\n'
+  done <<<"$out"
+  for i in "${!names[@]}"; do
+    if [[ -n ${diffs[$i]:-} ]]; then t_fail "${names[$i]}" "$(grep -m 5 ' missing: ' <<<"${diffs[$i]}")" "$(grep -m 5 ' extra: ' <<<"${diffs[$i]}")"
+    elif [[ -n $out && ${#diffs[@]} == 0 ]]; then t_fail "${names[$i]}" "$(head -n 5 <<<"$out")"
+    else t_pass "${names[$i]}"; fi
+  done
 }
 
 # t_same NAME PGTABLE [WHTABLE [WHSCHEMA]] : every row and value of PGTABLE is in the warehouse, and no more
 t_same() {
-  local name=$1 src=$2 dst=${3:-$2} schema=${4:-}
-  local csv; csv=$(mktemp)
-  chmod 644 "$csv"
-  local null="" ok=1
-  if [[ $BACKEND == duckdb || $BACKEND == snowflake ]]; then
-    wh_duckq --pg-csv "$WH_DUCKDB" "$(sf_name "$dst")" "$([[ -n $schema ]] && sf_name "$schema" || echo main)" > "$csv" || ok=0
-  else
-    _ch_pg_csv "$src" "$dst" "${schema:-$CLICKHOUSE_DATABASE}" > "$csv" || ok=0
-    null=", NULL '\\N'"
-  fi
-  if [[ $ok == 0 ]]; then t_fail "$name" "export from $BACKEND failed: $(head -c 300 "$csv")"; rm -f "$csv"; return; fi
-  # Snowflake keeps json as VARIANT and arrays as ARRAY (JSON): compare those as jsonb
-  local prelude=""
-  if [[ $BACKEND == snowflake ]]; then
-    local cols
-    cols=$(psql -qAtX -c "SELECT string_agg(CASE WHEN t.typcategory = 'A' THEN format('array_to_json(%I%s)::jsonb AS %I', attname,
-        CASE WHEN t.typelem = 'bpchar'::regtype THEN '::text[]' ELSE '' END, attname)
-      WHEN t.typname IN ('json', 'jsonb') THEN format('%I::jsonb AS %I', attname, attname) ELSE format('%I', attname) END, ', ' ORDER BY attnum)
-      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE attrelid = '$src'::regclass AND attnum > 0 AND NOT attisdropped")
-    prelude="CREATE TEMP VIEW expected AS SELECT $cols FROM $src;"
-    src=expected
-  fi
-  local out
-  out=$(PGTZ=UTC psql -qAtX -v ON_ERROR_STOP=1 2>&1 <<SQL
-$prelude
-CREATE TEMP TABLE back AS SELECT * FROM $src LIMIT 0;
-\copy back FROM '$csv' (FORMAT csv$null)
-SELECT 'missing: ' || r FROM (SELECT ROW(s.*)::text r FROM $src s EXCEPT ALL SELECT ROW(b.*)::text FROM back b) x;
-SELECT 'extra: ' || r FROM (SELECT ROW(b.*)::text r FROM back b EXCEPT ALL SELECT ROW(s.*)::text FROM $src s) x;
-SQL
-)
-  rm -f "$csv"
-  if [[ -z "$out" ]]; then t_pass "$name"; else t_fail "$name" "$(grep -m 5 -A 2 '^missing' <<<"$out")" "$(grep -m 5 -A 2 '^extra' <<<"$out")"; fi
+  local _same_src=("$2") _same_dst=("${3:-$2}") _same_schema=("${4:-}")
+  _same_check "$1"
+}
+
+# t_same_each NAME TABLE [NAME TABLE]...: t_same of each table, read and compared in one go
+t_same_each() {
+  local names=() _same_src=() _same_dst=() _same_schema=()
+  while (( $# >= 2 )); do names+=("$1"); _same_src+=("$2"); _same_dst+=("$2"); _same_schema+=(""); shift 2; done
+  _same_check "${names[@]}"
 }
 
 # proxy_start TARGET_PORT [RATE]: a loopback TCP proxy (tests/lib/tcpproxy.py) in the background;
 # sets PROXY_PORT and PROXY_PID. proxy_cut resets its open connections; proxy_stop ends it.
 proxy_start() {
-  python3 "$PGW_ROOT/tests/lib/tcpproxy.py" "$1" "${2:-0}" "$PWD/proxy" > "$PWD/proxy.out" 2>&1 &
+  "$PY" "$PGW_ROOT/tests/lib/tcpproxy.py" "$1" "${2:-0}" "$PWD/proxy" > "$PWD/proxy.out" 2>&1 &
   PROXY_PID=$!
   for _ in $(seq 1 100); do
     PROXY_PORT=$(sed -n 's/^listening //p' "$PWD/proxy.out")
@@ -182,16 +265,14 @@ proxy_stop() { kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; tru
 # holds, polling every 20 ms inside one session: a psql per poll costs more CPU than the thing
 # waited for gets (a connection is ~60 ms of CPU on the test machines). Fails on the timeout.
 pg_wait() {
-  psql -qAtX -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<SQL
-DO \$pgw_wait\$ BEGIN
+  pgq "DO \$pgw_wait\$ BEGIN
   FOR i IN 1..$(( ${2:-10} * 50 )) LOOP
     PERFORM pg_stat_clear_snapshot();
     IF ($1) THEN RETURN; END IF;
     PERFORM pg_sleep(0.02);
   END LOOP;
   RAISE EXCEPTION 'timeout';
-END \$pgw_wait\$;
-SQL
+END \$pgw_wait\$" >/dev/null 2>&1
 }
 
 # wait_copy [PATTERN]: waits (up to 10 s) until pgwarehouse runs a COPY in PostgreSQL. The

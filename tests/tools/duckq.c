@@ -2,7 +2,8 @@
  *   duckq DB SQL              rows of SQL as tab-separated text, NULL as \N
  *   duckq --exec DB SQL       runs SQL read-write
  *   duckq --hold DB SECONDS   keeps DB open for writing (a concurrent writer)
- *   duckq --pg-csv DB TABLE [SCHEMA]   TABLE as CSV that PostgreSQL's COPY reads back into the source's types */
+ *   duckq --pg-csv DB TABLE [SCHEMA]   TABLE as CSV that PostgreSQL's COPY reads back into the source's types
+ *   duckq --pg-csv-to DB SCHEMA TABLE FILE [SCHEMA TABLE FILE]...   the same of each table, into FILE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,20 +41,20 @@ static void pg_text_expr(struct pgw_buf *b, const char *col, const char *type)
 	pgw_buf_cleanup(&q);
 }
 
-static void print_csv_cell(const char *v)
+static void print_csv_cell(FILE *out, const char *v)
 {
 	if (!v)
 		return;
-	putchar('"');
+	fputc('"', out);
 	for (; *v; v++) {
 		if (*v == '"')
-			putchar('"');
-		putchar(*v);
+			fputc('"', out);
+		fputc(*v, out);
 	}
-	putchar('"');
+	fputc('"', out);
 }
 
-static void pg_csv(duckdb_connection con, const char *schema, const char *table)
+static void pg_csv(duckdb_connection con, const char *schema, const char *table, FILE *out)
 {
 	struct pgw_err err = {0};
 	struct pgw_duck_rows cols, rows;
@@ -84,10 +85,10 @@ static void pg_csv(duckdb_connection con, const char *schema, const char *table)
 	for (int r = 0; r < rows.nrows; r++) {
 		for (int c = 0; c < rows.ncols; c++) {
 			if (c)
-				putchar(',');
-			print_csv_cell(rows.cells[r * rows.ncols + c]);
+				fputc(',', out);
+			print_csv_cell(out, rows.cells[r * rows.ncols + c]);
 		}
-		putchar('\n');
+		fputc('\n', out);
 	}
 	pgw_buf_cleanup(&sql);
 	pgw_duck_rows_cleanup(&rows);
@@ -146,11 +147,14 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "--exec"))
 		return exec_sql(argv[2], argv[3]);
 	bool csv = (argc == 4 || argc == 5) && !strcmp(argv[1], "--pg-csv");
-	if (argc != 3 && !csv) {
-		fputs("usage: duckq DB SQL | duckq --pg-csv DB TABLE [SCHEMA]\n", stderr);
+	bool csv_to = argc >= 6 && (argc - 3) % 3 == 0 && !strcmp(argv[1], "--pg-csv-to");
+	if (argc != 3 && !csv && !csv_to) {
+		fputs("usage: duckq DB SQL | duckq --pg-csv DB TABLE [SCHEMA] | "
+		      "duckq --pg-csv-to DB SCHEMA TABLE FILE...\n",
+		      stderr);
 		return 2;
 	}
-	const char *path = argv[csv ? 2 : 1];
+	const char *path = argv[csv || csv_to ? 2 : 1];
 	duckdb_database db;
 	duckdb_connection con;
 	char *msg = NULL;
@@ -168,8 +172,17 @@ int main(int argc, char **argv)
 	if (pgw_duck_exec(con, "SET TimeZone = 'UTC'", &err) < 0)
 		die("timezone", &err);
 	if (csv)
-		pg_csv(con, argc == 5 ? argv[4] : "main", argv[3]);
-	else
+		pg_csv(con, argc == 5 ? argv[4] : "main", argv[3], stdout);
+	for (int i = 3; csv_to && i < argc; i += 3) {
+		FILE *out = fopen(argv[i + 2], "w");
+		if (!out) {
+			perror(argv[i + 2]);
+			return 1;
+		}
+		pg_csv(con, argv[i], argv[i + 1], out);
+		fclose(out);
+	}
+	if (!csv && !csv_to)
 		tsv(con, argv[2]);
 	duckdb_disconnect(&con);
 	duckdb_close(&db);
