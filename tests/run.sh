@@ -6,6 +6,7 @@
 #   PGW_TEST_BACKENDS=duckdb  only these backends (default: duckdb clickhouse chdb snowflake)
 #   PGW_TEST_PART=1/2         every second script, from the first (to split a run in two)
 #   PGW_TEST_ONLY="t_a t_b"   only these scripts; PGW_TEST_EXCEPT="t_a t_b": all but these
+#   PGW_TEST_KEEP=1           keeps the scripts' work directories (warehouse files, logs) when a check failed
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -29,7 +30,15 @@ export PGOPTIONS="-c client_min_messages=warning"
 source "$here/lib/pgcluster.sh"
 source "$here/lib/chserver.sh"
 # a helper server of the script running (the Snowflake double) goes too when the run is stopped
-trap '[[ -n ${WORK:-} ]] && pkill -f -- "$WORK/"; chs_stop; pgc_stop; rm -rf "${WORK:-}"' EXIT
+trap '[[ -n ${WORK:-} ]] && pkill -f -- "$WORK/"; chs_stop; pgc_stop; keep_or_remove_work' EXIT
+keep_or_remove_work() {
+  if [[ -n ${PGW_TEST_KEEP:-} && -n ${WORK:-} ]] && grep -q '^fail$' "$T_RESULTS" 2>/dev/null; then
+    echo "kept $WORK"
+  else
+    rm -rf "${WORK:-}"
+  fi
+  rm -f "$T_RESULTS"
+}
 trap 'exit 130' INT TERM
 
 echo "== unit tests ($build)"
@@ -88,6 +97,5 @@ done
 
 passed=$(grep -c '^pass$' "$T_RESULTS")
 failed=$(grep -c '^fail$' "$T_RESULTS")
-rm -f "$T_RESULTS"
 echo "$passed passed, $failed failed, in $SECONDS s"
 [[ $failed -eq 0 ]]
