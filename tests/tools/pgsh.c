@@ -48,6 +48,16 @@ static void print_rows(FILE *out, const PGresult *r)
 	}
 }
 
+static void copy_out(PGconn *c, FILE *out)
+{
+	char *buf;
+	int n;
+	while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+		fwrite(buf, 1, (size_t)n, out);
+		PQfreemem(buf);
+	}
+}
+
 /* Runs SQL; returns 0, 3 after an error, or -1 when the connection was gone before any statement
  * ran (a restarted server: send it again on a new connection). */
 static int run(PGconn *c, const char *sql, const char *rows)
@@ -65,8 +75,12 @@ static int run(PGconn *c, const char *sql, const char *rows)
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_TUPLES_OK)
 			print_rows(out, r);
-		ran |= st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
-		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY && !error)
+		else if (st == PGRES_COPY_OUT) /* as psql: the data to stdout */
+			copy_out(c, out);
+		else if (st == PGRES_COPY_IN) /* the caller's stdin is not ours: fail the statement */
+			PQputCopyEnd(c, "pgsh reads no COPY data; use psql");
+		ran |= st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_COPY_OUT;
+		if ((st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE) && !error)
 			error = strdup(PQresultErrorMessage(r));
 		PQclear(r);
 	}
