@@ -2,8 +2,8 @@
  *   duckq DB SQL              rows of SQL as tab-separated text, NULL as \N
  *   duckq --exec DB SQL       runs SQL read-write
  *   duckq --hold DB SECONDS   keeps DB open for writing (a concurrent writer)
- *   duckq --pg-csv DB TABLE [SCHEMA]   TABLE as CSV that PostgreSQL's COPY reads back into the source's types
- *   duckq --pg-csv-to DB SCHEMA TABLE FILE [SCHEMA TABLE FILE]...   the same of each table, into FILE */
+ *   duckq --pg-csv-to DB SCHEMA TABLE FILE [SCHEMA TABLE FILE]...   each TABLE into its FILE as CSV
+ *                             that PostgreSQL's COPY reads back into the source's types */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,15 +146,12 @@ int main(int argc, char **argv)
 		return hold(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "--exec"))
 		return exec_sql(argv[2], argv[3]);
-	bool csv = (argc == 4 || argc == 5) && !strcmp(argv[1], "--pg-csv");
-	bool csv_to = argc >= 6 && (argc - 3) % 3 == 0 && !strcmp(argv[1], "--pg-csv-to");
-	if (argc != 3 && !csv && !csv_to) {
-		fputs("usage: duckq DB SQL | duckq --pg-csv DB TABLE [SCHEMA] | "
-		      "duckq --pg-csv-to DB SCHEMA TABLE FILE...\n",
-		      stderr);
+	bool csv = argc >= 6 && (argc - 3) % 3 == 0 && !strcmp(argv[1], "--pg-csv-to");
+	if (argc != 3 && !csv) {
+		fputs("usage: duckq DB SQL | duckq --pg-csv-to DB SCHEMA TABLE FILE...\n", stderr);
 		return 2;
 	}
-	const char *path = argv[csv || csv_to ? 2 : 1];
+	const char *path = argv[csv ? 2 : 1];
 	duckdb_database db;
 	duckdb_connection con;
 	char *msg = NULL;
@@ -171,9 +168,7 @@ int main(int argc, char **argv)
 	struct pgw_err err = {0};
 	if (pgw_duck_exec(con, "SET TimeZone = 'UTC'", &err) < 0)
 		die("timezone", &err);
-	if (csv)
-		pg_csv(con, argc == 5 ? argv[4] : "main", argv[3], stdout);
-	for (int i = 3; csv_to && i < argc; i += 3) {
+	for (int i = 3; csv && i < argc; i += 3) {
 		FILE *out = fopen(argv[i + 2], "w");
 		if (!out) {
 			perror(argv[i + 2]);
@@ -182,7 +177,7 @@ int main(int argc, char **argv)
 		pg_csv(con, argv[i], argv[i + 1], out);
 		fclose(out);
 	}
-	if (!csv && !csv_to)
+	if (!csv)
 		tsv(con, argv[2]);
 	duckdb_disconnect(&con);
 	duckdb_close(&db);
