@@ -48,11 +48,14 @@ pgs_start() {
   exec {_PGS_W}>"$d/in" {_PGS_R}<"$d/out"
   _pgs_sig; _PGS_SIG=$_PGS_NOW
 }
-# the session ends with the script (run.sh): children of the script hold its pipe open
+# the session ends with the script (run.sh), told through its pipe: children of the script hold
+# the pipe open (no end of file), and a signal sent before pgsh has started can be lost (bash's
+# trap catches it in the child before exec). A subshell writes, in case pgsh died (SIGPIPE).
 pgs_stop() {
   [[ -n ${_PGS_PID:-} ]] || return 0
-  kill "$_PGS_PID" 2>/dev/null; wait "$_PGS_PID" 2>/dev/null
+  (printf '\0' >&"$_PGS_W") 2>/dev/null
   exec {_PGS_W}>&- {_PGS_R}<&-
+  wait "$_PGS_PID" 2>/dev/null
   rm -rf "${_PGS_ROWS%/*}"; _PGS_PID=""
 }
 pgq() {

@@ -7,7 +7,7 @@
  *              NULL empty), then prints a line "\x1e<rc>" (0, or 3 after an error). Errors and
  *              notices come before it as lines starting with "\x1d".
  * The rows go to a file because the shell reads a pipe a byte per system call.
- * A connection the server dropped (a restart) is made again and the statement sent again when it
+ * An empty statement (a lone NUL) ends it. A connection the server dropped (a restart) is made again and the statement sent again when it
  * had not reached the server. Connection settings are libpq's (PG* variables). */
 #include <stdbool.h>
 #include <stdio.h>
@@ -131,7 +131,8 @@ int main(int argc, char **argv)
 	PQsetNoticeProcessor(c, notice, NULL);
 	size_t cap = 0;
 	char *sql;
-	while ((sql = read_statement(&cap))) {
+	/* an empty statement ends the session (tests/lib/assert.sh, pgs_stop) */
+	while ((sql = read_statement(&cap)) && *sql) {
 		int rc = run(c, sql, argv[1]);
 		if (rc < 0) {
 			PQreset(c);
