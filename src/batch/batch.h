@@ -32,6 +32,11 @@ enum pgw_type {
 #define PGW_DATE_INF INT32_MAX
 #define PGW_DATE_NINF INT32_MIN
 #define PGW_TS_INF INT64_MAX
+/* A finite timestamp past 294247-01-10 04:00:54.775806 (PostgreSQL's go to 294276) does not fit
+ * microseconds since 1970 in 64 bits: refused, never wrapped */
+#define PGW_TS_RANGE_ERROR                                                                          \
+	"is after 294247-01-10, the latest timestamp the warehouse holds; change it in PostgreSQL " \
+	"('infinity' is kept) or leave the table out"
 #define PGW_TS_NINF INT64_MIN
 
 typedef __int128 pgw_int128;

@@ -336,6 +336,28 @@ static int cmd_stream(const struct pgw_cli *cli, struct pgw_run *run)
 	return rc;
 }
 
+/* pgwarehouse verify: exit 0 when every table equals PostgreSQL, 1 when one differs */
+static int cmd_verify(const struct pgw_cli *cli, struct pgw_run *run)
+{
+	struct pgw_err err = {0};
+	char **names = NULL;
+	int n = 0, differ = 0;
+	if (!strcmp(cli->table, "all")) {
+		if (pgw_all_tables(run, &names, &n, &err) < 0)
+			return fail(&err);
+	} else {
+		names = pgw_calloc(1, sizeof(char *));
+		names[n++] = pgw_strdup(cli->table);
+	}
+	int rc = pgw_verify(run, names, n, &differ, &err);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc < 0)
+		return pgw_exit_code(err.code ? err.code : PGW_ERR_INTERNAL);
+	return differ ? 1 : 0;
+}
+
 static int with_connections(const struct pgw_cli *cli, const struct pgw_config *cfg)
 {
 	struct pgw_err err = {0};
@@ -371,6 +393,8 @@ static int with_connections(const struct pgw_cli *cli, const struct pgw_config *
 		rc = pgw_cmd_check(&run);
 	else if (cli->cmd == CLI_STREAM)
 		rc = cmd_stream(cli, &run);
+	else if (cli->cmd == CLI_VERIFY)
+		rc = cmd_verify(cli, &run);
 	else if (cli->cmd == CLI_TEARDOWN)
 		rc = pgw_cdc_teardown(&run, &err) < 0 ? fail(&err) : 0;
 	else

@@ -17,7 +17,8 @@ enum pgw_cli_command {
 	CLI_STATUS,
 	CLI_CHECK,
 	CLI_TEARDOWN,
-	CLI_STREAM
+	CLI_STREAM,
+	CLI_VERIFY
 };
 
 struct pgw_cli {

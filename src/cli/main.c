@@ -43,6 +43,13 @@ static const char usage_text[] = "usage: pgwarehouse [options] COMMAND [TABLE|al
 				 "                       apply the changes in hand and exit 0; the lag is "
 				 "logged at each apply\n"
 				 "                       and shown live on a terminal\n"
+				 "  verify TABLE|all     compare warehouse tables with PostgreSQL without "
+				 "copying them (hashes\n"
+				 "                       of rows summed per bucket of keys, then the "
+				 "differing buckets' keys):\n"
+				 "                       prints equal or the rows missing, extra and "
+				 "different with their keys;\n"
+				 "                       exit 1 when a table differs (DuckDB so far)\n"
 				 "  teardown             drop the replication slot and publication change "
 				 "data capture made\n"
 				 "                       (stops PostgreSQL keeping WAL for them; the next "
@@ -126,7 +133,7 @@ static const struct {
 	{"init", CLI_INIT, false},	   {"list", CLI_LIST, false},	  {"listwh", CLI_LISTWH, false},
 	{"sync", CLI_SYNC, true},	   {"reload", CLI_RELOAD, true},  {"extract", CLI_EXTRACT, true},
 	{"load", CLI_LOAD, true},	   {"status", CLI_STATUS, false}, {"check", CLI_CHECK, false},
-	{"teardown", CLI_TEARDOWN, false}, {"stream", CLI_STREAM, true},
+	{"teardown", CLI_TEARDOWN, false}, {"stream", CLI_STREAM, true},  {"verify", CLI_VERIFY, true},
 };
 
 static int parse_positionals(struct pgw_cli *cli, int argc, char **argv)

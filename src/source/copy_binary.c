@@ -174,12 +174,17 @@ static int decode_list(struct field_ctx *fc, const struct pgw_typeinfo *ti, stru
 	return 0;
 }
 
-static int64_t shift_ts(uint64_t raw)
+static int shift_ts(struct field_ctx *fc, uint64_t raw, int64_t *out)
 {
 	int64_t v = (int64_t)raw;
-	if (v == INT64_MAX || v == INT64_MIN)
-		return v; /* +-infinity keep their codes */
-	return v + PG_EPOCH_MICROS;
+	if (v == INT64_MAX || v == INT64_MIN) {
+		*out = v; /* +-infinity keep their codes */
+		return 0;
+	}
+	if (__builtin_add_overflow(v, PG_EPOCH_MICROS, out) || *out == PGW_TS_INF)
+		return pgw_err_set(fc->err, PGW_ERR_DATA, "column \"%s\": a timestamp " PGW_TS_RANGE_ERROR,
+				   fc->col->name);
+	return 0;
 }
 
 static int decode_fixed(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c,
@@ -222,7 +227,12 @@ static int decode_fixed(struct field_ctx *fc, const struct pgw_typeinfo *ti, str
 		break;
 	}
 	case PGW_T_TIMESTAMP:
-	case PGW_T_TIMESTAMPTZ: *(int64_t *)slot = shift_ts(rd64(p)); break;
+	case PGW_T_TIMESTAMPTZ:
+		if (shift_ts(fc, rd64(p), slot) < 0) {
+			c->count--; /* the slot pushed holds no value */
+			return -1;
+		}
+		break;
 	case PGW_T_INTERVAL: {
 		struct pgw_interval *iv = slot;
 		iv->micros = (int64_t)rd64(p);

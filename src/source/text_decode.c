@@ -165,7 +165,12 @@ static int decode_timestamp(struct tctx *t, const char *s, size_t len, struct pg
 	}
 	if (p != end)
 		return bad(t, "a timestamp", s, len);
-	*(int64_t *)pgw_col_push(c) = days * 86400000000LL + micros - (int64_t)off * 1000000;
+	int64_t v;
+	if (__builtin_mul_overflow(days, 86400000000LL, &v) || __builtin_add_overflow(v, micros, &v) ||
+	    __builtin_sub_overflow(v, (int64_t)off * 1000000, &v) || v == PGW_TS_INF || v == PGW_TS_NINF)
+		return pgw_err_set(t->err, PGW_ERR_DATA, "column \"%s\": timestamp \"%.*s\" " PGW_TS_RANGE_ERROR,
+				   t->col, (int)(len > 60 ? 60 : len), s);
+	*(int64_t *)pgw_col_push(c) = v;
 	return 0;
 }
 

@@ -7,8 +7,8 @@
  *              NULL empty), then prints a line "\x1e<rc>" (0, or 3 after an error). Errors and
  *              notices come before it as lines starting with "\x1d".
  * The rows go to a file because the shell reads a pipe a byte per system call.
- * An empty statement (a lone NUL) ends it. A connection the server dropped (a restart) is made again and the statement sent again when it
- * had not reached the server. Connection settings are libpq's (PG* variables). */
+ * An empty statement (a lone NUL) ends it. A connection the server dropped (a restart) is made again and the statement
+ * sent again when it had not reached the server. Connection settings are libpq's (PG* variables). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -131,6 +131,30 @@ static void test_decode_numeric(void **state)
 	pgw_batch_free(b);
 }
 
+/* A timestamp past what 64-bit microseconds since 1970 hold is refused, never wrapped around */
+static void test_decode_timestamp_range(void **state)
+{
+	(void)state;
+	struct pgw_coldef col = {
+		.name = "ts", .pgtype = "timestamp with time zone", .cast = "", .ti = {.type = PGW_T_TIMESTAMPTZ}};
+	struct pgw_table_def def = {.name = "t", .ncols = 1, .cols = &col};
+	const struct pgw_typeinfo *types[] = {&col.ti};
+	struct pgw_batch *b = pgw_batch_new(1, types, 4);
+	struct pgw_err err = {0};
+	const unsigned char last[] = {0, 1, 0, 0, 0, 8, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
+	assert_int_equal(pgw_copy_decode_tuple(&def, (const char *)last, sizeof(last), b, &err), -1);
+	assert_non_null(strstr(err.msg, "294247-01-10"));
+	const unsigned char inf[] = {0, 1, 0, 0, 0, 8, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	assert_int_equal(pgw_copy_decode_tuple(&def, (const char *)inf, sizeof(inf), b, &err), 0);
+	assert_true(((int64_t *)b->cols[0].data)[0] == PGW_TS_INF);
+	const char *far = "294276-12-31 23:59:59.999999+00", *near = "294247-01-09 00:00:00+00";
+	assert_int_equal(pgw_text_decode("ts", &col.ti, far, strlen(far), &b->cols[0], &err), -1);
+	assert_non_null(strstr(err.msg, "294276-12-31"));
+	assert_int_equal(pgw_text_decode("ts", &col.ti, near, strlen(near), &b->cols[0], &err), 0);
+	assert_int_equal(b->cols[0].count, 2);
+	pgw_batch_free(b);
+}
+
 void test_sf_jwt(void **state);
 void test_sigv4(void **state);
 void test_sf_encrypt(void **state);
@@ -143,7 +167,7 @@ int main(void)
 		cmocka_unit_test(test_weekdays),       cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_decode_numeric), cmocka_unit_test(test_sf_jwt),
 		cmocka_unit_test(test_sigv4),	       cmocka_unit_test(test_sf_encrypt),
-		cmocka_unit_test(test_pgoutput),
+		cmocka_unit_test(test_pgoutput),       cmocka_unit_test(test_decode_timestamp_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,478 @@
+/* verify: compares warehouse tables with PostgreSQL without moving their rows. Both engines hash
+ * every row's canonical text (the same text in both: see canon()) and sum the hashes per bucket
+ * of the key's hash; only the buckets whose count or sum differ are read row by row (key and
+ * hash), which names the keys missing, extra or different. Buckets by hash rather than key
+ * ranges: text keys order differently in PostgreSQL's collations and the warehouse, a hash
+ * does not. PostgreSQL is read in one REPEATABLE READ snapshot. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "pipeline/sync.h"
+
+#define MAX_KEYS_SHOWN 20
+
+enum side { PG, WH };
+
+/* Appends tmpl with each '@' replaced by col (already quoted). */
+static void fill(struct pgw_buf *b, const char *tmpl, const char *col)
+{
+	for (const char *p = tmpl; *p; p++) {
+		if (*p == '@')
+			pgw_buf_puts(b, col);
+		else
+			pgw_buf_add(b, p, 1);
+	}
+}
+
+/* A float's shortest round-trip text (both engines print the same digits, in different layouts:
+ * "1e+15" / "1000000000000000.0", "NaN" / "nan", "-Infinity" / "-inf") as sign, significant digits
+ * and exponent: value = 0.DIGITS x 10^E, written DIGITSeE ("0" / "-0" for zeros). '@' is the text. */
+static const char float_canon[] =
+	"CASE WHEN @ IS NULL THEN NULL WHEN @ LIKE '%nan%' THEN 'nan' "
+	"WHEN @ LIKE '%inf%' THEN CASE WHEN @ LIKE '-%' THEN '-inf' ELSE 'inf' END "
+	"ELSE CASE WHEN @ LIKE '-%' THEN '-' ELSE '' END || "
+	"CASE WHEN rtrim(ltrim(replace(split_part(ltrim(@, '-'), 'e', 1), '.', ''), '0'), '0') = '' THEN '0' "
+	"ELSE rtrim(ltrim(replace(split_part(ltrim(@, '-'), 'e', 1), '.', ''), '0'), '0') || 'e' || "
+	"CAST(length(split_part(split_part(ltrim(@, '-'), 'e', 1), '.', 1)) "
+	"- length(replace(split_part(ltrim(@, '-'), 'e', 1), '.', '')) "
+	"+ length(ltrim(replace(split_part(ltrim(@, '-'), 'e', 1), '.', ''), '0')) "
+	"+ CASE WHEN strpos(@, 'e') > 0 THEN CAST(split_part(@, 'e', 2) AS INTEGER) ELSE 0 END AS VARCHAR) "
+	"END END";
+
+/* The canonical text of a value of type ti held in expression col, on one side: integers,
+ * decimals (at their scale), text, json, enums and uuids as PostgreSQL prints them, bytea as
+ * lower-case hex, dates as days and timestamps as microseconds since 1970 (infinities by name),
+ * times as microseconds since midnight, intervals as "months days microseconds", arrays as the
+ * length-prefixed texts of their elements. Returns false for a type not compared yet. */
+static bool canon(struct pgw_buf *b, enum side s, const struct pgw_typeinfo *ti, const char *col)
+{
+	static const char *const pg[] = {
+		[PGW_T_BOOL] = "(@)::text",
+		[PGW_T_INT16] = "(@)::text",
+		[PGW_T_INT32] = "(@)::text",
+		[PGW_T_INT64] = "(@)::text",
+		[PGW_T_DECIMAL] = "(@)::text",
+		[PGW_T_TEXT] = "(@)::text",
+		[PGW_T_JSON] = "(@)::text",
+		[PGW_T_ENUM] = "(@)::text",
+		[PGW_T_UUID] = "(@)::text",
+		[PGW_T_BYTES] = "encode(@, 'hex')",
+		[PGW_T_DATE] = "CASE WHEN isfinite(@) THEN (@ - DATE '1970-01-01')::text ELSE (@)::text END",
+		[PGW_T_TIMESTAMP] = "CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
+				    "ELSE (@)::text END",
+		[PGW_T_TIMESTAMPTZ] = "CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
+				      "ELSE (@)::text END",
+		[PGW_T_TIME] = "(extract(epoch FROM @) * 1000000)::bigint::text",
+		[PGW_T_TIMETZ] = "(extract(epoch FROM (@)::time) * 1000000)::bigint::text || ' ' || "
+				 "extract(timezone FROM @)::int::text",
+		[PGW_T_INTERVAL] = "(extract(year FROM @) * 12 + extract(month FROM @))::bigint::text || ' ' || "
+				   "extract(day FROM @)::bigint::text || ' ' || (extract(hour FROM @) * 3600000000 "
+				   "+ extract(minute FROM @) * 60000000 + extract(microseconds FROM @))::bigint::text",
+	};
+	static const char *const wh[] = {
+		[PGW_T_BOOL] = "CAST(@ AS VARCHAR)",
+		[PGW_T_INT16] = "CAST(@ AS VARCHAR)",
+		[PGW_T_INT32] = "CAST(@ AS VARCHAR)",
+		[PGW_T_INT64] = "CAST(@ AS VARCHAR)",
+		[PGW_T_DECIMAL] = "CAST(@ AS VARCHAR)",
+		[PGW_T_TEXT] = "CAST(@ AS VARCHAR)",
+		[PGW_T_JSON] = "CAST(@ AS VARCHAR)",
+		[PGW_T_ENUM] = "CAST(@ AS VARCHAR)",
+		[PGW_T_UUID] = "CAST(@ AS VARCHAR)",
+		[PGW_T_BYTES] = "lower(hex(@))",
+		[PGW_T_DATE] = "CASE WHEN isfinite(@) THEN CAST(date_diff('day', DATE '1970-01-01', @) AS VARCHAR) "
+			       "ELSE CAST(@ AS VARCHAR) END",
+		[PGW_T_TIMESTAMP] =
+			"CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
+		[PGW_T_TIMESTAMPTZ] = "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) "
+				      "END",
+		[PGW_T_TIME] = "CAST(date_diff('microsecond', TIME '00:00:00', @) AS VARCHAR)",
+		[PGW_T_TIMETZ] =
+			"CAST(date_diff('microsecond', TIME '00:00:00', CAST(@ AS TIME)) AS VARCHAR) || ' ' || "
+			"CAST(datepart('timezone', @) AS VARCHAR)",
+		[PGW_T_INTERVAL] = "CAST(datepart('year', @) * 12 + datepart('month', @) AS VARCHAR) || ' ' || "
+				   "CAST(datepart('day', @) AS VARCHAR) || ' ' || CAST(datepart('hour', @) * "
+				   "3600000000 + datepart('minute', @) * 60000000 + datepart('microseconds', @) AS "
+				   "VARCHAR)",
+	};
+	if (ti->type == PGW_T_LIST) {
+		if (ti->elem->type == PGW_T_LIST)
+			return false;
+		struct pgw_buf e;
+		pgw_buf_init(&e);
+		bool ok = canon(&e, s, ti->elem, s == PG ? "_pgw_e" : "_pgw_e");
+		if (ok && s == PG)
+			pgw_buf_printf(b,
+				       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || coalesce((SELECT "
+				       "string_agg(coalesce(octet_length(_pgw_x)::text || ':' || _pgw_x, '-'), ',' "
+				       "ORDER BY _pgw_o) FROM unnest(%s) WITH ORDINALITY AS _pgw_u(_pgw_e, _pgw_o), "
+				       "LATERAL (SELECT %s AS _pgw_x) AS _pgw_l), '') || ']' END",
+				       col, col, e.data);
+		else if (ok)
+			pgw_buf_printf(b,
+				       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || "
+				       "coalesce(array_to_string(list_transform(%s, "
+				       "_pgw_e -> coalesce(CAST(strlen(%s) AS VARCHAR) || ':' || %s, '-')), ','), '') "
+				       "|| ']' END",
+				       col, col, e.data, e.data);
+		pgw_buf_cleanup(&e);
+		return ok;
+	}
+	if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
+		struct pgw_buf text;
+		pgw_buf_init(&text);
+		fill(&text, s == PG ? "lower((@)::text)" : "lower(CAST(@ AS VARCHAR))", col);
+		fill(b, float_canon, text.data);
+		pgw_buf_cleanup(&text);
+		return true;
+	}
+	const char *const *t = s == PG ? pg : wh;
+	if ((size_t)ti->type >= sizeof(pg) / sizeof(pg[0]) || !t[ti->type])
+		return false;
+	fill(b, t[ti->type], col);
+	return true;
+}
+
+/* Length-prefixed canonical texts of cols (all columns: n = -1), NULL as '-'. */
+static void row_text(struct pgw_buf *b, enum side s, const struct pgw_table_def *def, const int *cols, int n)
+{
+	int count = n < 0 ? def->ncols : n;
+	for (int i = 0; i < count; i++) {
+		const struct pgw_coldef *c = &def->cols[n < 0 ? i : cols[i]];
+		struct pgw_buf q, v;
+		pgw_buf_init(&q);
+		pgw_buf_init(&v);
+		pgw_buf_ident(&q, c->name);
+		canon(&v, s, &c->ti, q.data);
+		pgw_buf_puts(b, i ? " || " : "");
+		if (s == PG)
+			pgw_buf_printf(b, "coalesce(octet_length(%s)::text || ':' || %s, '-')", v.data, v.data);
+		else
+			pgw_buf_printf(b, "coalesce(CAST(strlen(%s) AS VARCHAR) || ':' || %s, '-')", v.data, v.data);
+		pgw_buf_cleanup(&q);
+		pgw_buf_cleanup(&v);
+	}
+}
+
+/* A 60-bit hash of the row's text (positive in both engines' bigint) */
+static void hash60(struct pgw_buf *b, enum side s, const char *text)
+{
+	if (s == PG)
+		pgw_buf_printf(b, "('x' || substr(md5(%s), 1, 15))::bit(60)::bigint", text);
+	else
+		pgw_buf_printf(b, "CAST('0x' || substr(md5(%s), 1, 15) AS BIGINT)", text);
+}
+
+struct vtable {
+	const char *name;
+	struct pgw_table_def *def;
+	struct pgw_buf rel[2]; /* the table's name on each side */
+	long long buckets;
+	char *key_text[2], *hash[2], *bucket[2], *display[2];
+	/* results */
+	long long rows, missing, extra, different;
+	int shown;
+	struct pgw_buf keys; /* lines naming them */
+};
+
+static void build_exprs(struct vtable *v)
+{
+	const struct pgw_table_def *def = v->def;
+	for (int s = PG; s <= WH; s++) {
+		struct pgw_buf all, key, h, bk, disp;
+		pgw_buf_init(&all);
+		pgw_buf_init(&key);
+		pgw_buf_init(&h);
+		pgw_buf_init(&bk);
+		pgw_buf_init(&disp);
+		row_text(&all, (enum side)s, def, NULL, -1);
+		hash60(&h, (enum side)s, all.data);
+		if (def->npk) {
+			row_text(&key, (enum side)s, def, def->pk, def->npk);
+			if (s == PG)
+				pgw_buf_printf(&bk, "(('x' || substr(md5(%s), 1, 7))::bit(28)::int %% %lld)", key.data,
+					       v->buckets);
+			else
+				pgw_buf_printf(&bk, "(CAST('0x' || substr(md5(%s), 1, 7) AS INTEGER) %% %lld)",
+					       key.data, v->buckets);
+			for (int i = 0; i < def->npk; i++) {
+				struct pgw_buf q;
+				pgw_buf_init(&q);
+				pgw_buf_ident(&q, def->cols[def->pk[i]].name);
+				char *label = pgw_asprintf("%s=", def->cols[def->pk[i]].name);
+				pgw_buf_puts(&disp, i ? " || ', ' || " : "");
+				pgw_buf_literal(&disp, label);
+				free(label);
+				pgw_buf_puts(&disp, s == PG ? " || coalesce((" : " || coalesce(CAST(");
+				pgw_buf_printf(&disp, "%s%s, 'NULL')", q.data, s == PG ? ")::text" : " AS VARCHAR)");
+				pgw_buf_cleanup(&q);
+			}
+		} else { /* a multiset: buckets by the row's hash */
+			pgw_buf_printf(&bk, "(%s %% %lld)", h.data, v->buckets);
+			pgw_buf_puts(&key, "''");
+			pgw_buf_puts(&disp, "''");
+		}
+		v->key_text[s] = pgw_strdup(key.data);
+		v->hash[s] = pgw_strdup(h.data);
+		v->bucket[s] = pgw_strdup(bk.data);
+		v->display[s] = pgw_strdup(disp.data);
+		pgw_buf_cleanup(&all);
+		pgw_buf_cleanup(&key);
+		pgw_buf_cleanup(&h);
+		pgw_buf_cleanup(&bk);
+		pgw_buf_cleanup(&disp);
+	}
+}
+
+/* Runs sql on one side; rows as text. */
+static int query(struct pgw_run *run, enum side s, const char *sql, struct pgw_rows *out, struct pgw_err *err)
+{
+	if (s == WH)
+		return run->sink->ops->sql(run->sink, sql, out, err);
+	PGresult *res = pgw_pg_query(run->pg, sql, 0, NULL, err);
+	if (!res)
+		return -1;
+	out->nrows = PQntuples(res);
+	out->ncols = PQnfields(res);
+	out->cells = pgw_calloc((size_t)out->nrows * (size_t)out->ncols + 1, sizeof(char *));
+	for (int r = 0; r < out->nrows; r++)
+		for (int c = 0; c < out->ncols; c++)
+			if (!PQgetisnull(res, r, c))
+				out->cells[r * out->ncols + c] = pgw_strdup(PQgetvalue(res, r, c));
+	PQclear(res);
+	return 0;
+}
+
+/* Per bucket: "count sum" on each side. */
+static int bucket_sums(struct pgw_run *run, struct vtable *v, enum side s, char ***sums, struct pgw_err *err)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_printf(&sql,
+		       "SELECT CAST(_pgw_b AS VARCHAR), CAST(count(*) AS VARCHAR), CAST(sum(_pgw_h) AS VARCHAR) FROM "
+		       "(SELECT %s AS _pgw_b, %s AS _pgw_h FROM %s) "
+		       "AS _pgw_s GROUP BY _pgw_b",
+		       v->bucket[s], v->hash[s], v->rel[s].data);
+	struct pgw_rows r = {0};
+	int rc = query(run, s, sql.data, &r, err);
+	pgw_buf_cleanup(&sql);
+	if (rc < 0)
+		return -1;
+	*sums = pgw_calloc((size_t)v->buckets, sizeof(char *));
+	for (int i = 0; i < r.nrows; i++) {
+		long long b = atoll(r.cells[i * 3]);
+		if (b >= 0 && b < v->buckets)
+			(*sums)[b] = pgw_asprintf("%s %s", r.cells[i * 3 + 1], r.cells[i * 3 + 2]);
+		if (s == PG)
+			v->rows += atoll(r.cells[i * 3 + 1]);
+	}
+	pgw_rows_cleanup(&r);
+	return 0;
+}
+
+static void note_key(struct vtable *v, const char *what, const char *key)
+{
+	if (v->shown++ < MAX_KEYS_SHOWN)
+		pgw_buf_printf(&v->keys, "  %-9s %s\n", what, key);
+}
+
+static int cmp_cells(const void *a, const void *b)
+{
+	const char *const *x = a, *const *y = b;
+	int c = strcmp(x[0] ? x[0] : "", y[0] ? y[0] : "");
+	return c;
+}
+
+/* The rows of the differing buckets, key text / hash / display (keyless: hash / count), sorted */
+static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, const char *in_list, struct pgw_rows *r,
+		       struct pgw_err *err)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	if (v->def->npk)
+		pgw_buf_printf(&sql, "SELECT %s, CAST(%s AS VARCHAR), %s FROM %s WHERE %s IN (%s)", v->key_text[s],
+			       v->hash[s], v->display[s], v->rel[s].data, v->bucket[s], in_list);
+	else
+		pgw_buf_printf(&sql,
+			       "SELECT CAST(_pgw_h AS VARCHAR), CAST(count(*) AS VARCHAR), '' FROM (SELECT %s "
+			       "AS _pgw_h FROM %s WHERE %s IN (%s)) AS _pgw_s GROUP BY _pgw_h",
+			       v->hash[s], v->rel[s].data, v->bucket[s], in_list);
+	int rc = query(run, s, sql.data, r, err);
+	pgw_buf_cleanup(&sql);
+	if (rc == 0 && r->nrows > 1)
+		qsort(r->cells, (size_t)r->nrows, 3 * sizeof(char *), cmp_cells);
+	return rc;
+}
+
+/* Walks both sorted row lists as a merge join on the first cell. */
+static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struct pgw_rows *w)
+{
+	int i = 0, j = 0;
+	while (i < p->nrows || j < w->nrows) {
+		char **a = i < p->nrows ? &p->cells[i * 3] : NULL, **b = j < w->nrows ? &w->cells[j * 3] : NULL;
+		int c = !a ? 1 : !b ? -1 : strcmp(a[0], b[0]);
+		if (!v->def->npk) { /* hash, count: a multiset */
+			long long na = c <= 0 ? atoll(a[1]) : 0, nb = c >= 0 ? atoll(b[1]) : 0;
+			v->missing += na > nb ? na - nb : 0;
+			v->extra += nb > na ? nb - na : 0;
+		} else if (c < 0) {
+			v->missing++;
+			note_key(v, "missing", a[2]);
+		} else if (c > 0) {
+			v->extra++;
+			note_key(v, "extra", b[2]);
+		} else if (strcmp(a[1], b[1])) {
+			v->different++;
+			note_key(v, "different", a[2]);
+		}
+		i += c <= 0;
+		j += c >= 0;
+	}
+}
+
+static int compare_table(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
+{
+	char **sums[2] = {NULL, NULL};
+	int rc = bucket_sums(run, v, PG, &sums[PG], err);
+	if (rc == 0)
+		rc = bucket_sums(run, v, WH, &sums[WH], err);
+	struct pgw_buf in;
+	pgw_buf_init(&in);
+	for (long long b = 0; rc == 0 && b < v->buckets; b++) {
+		const char *x = sums[PG][b], *y = sums[WH][b];
+		if ((x || y) && (!x || !y || strcmp(x, y)))
+			pgw_buf_printf(&in, "%s%lld", in.len ? ", " : "", b);
+	}
+	if (rc == 0 && in.len) {
+		struct pgw_rows r[2] = {{0}, {0}};
+		rc = bucket_rows(run, v, PG, in.data, &r[PG], err);
+		if (rc == 0)
+			rc = bucket_rows(run, v, WH, in.data, &r[WH], err);
+		if (rc == 0)
+			compare_rows(v, &r[PG], &r[WH]);
+		pgw_rows_cleanup(&r[PG]);
+		pgw_rows_cleanup(&r[WH]);
+	}
+	pgw_buf_cleanup(&in);
+	for (int s = PG; s <= WH; s++) {
+		for (long long b = 0; sums[s] && b < v->buckets; b++)
+			free(sums[s][b]);
+		free(sums[s]);
+	}
+	return rc;
+}
+
+static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
+{
+	if (pgw_pg_table_def(run->pg, v->name, &v->def, err) < 0)
+		return -1;
+	for (int i = 0; i < v->def->ncols; i++) {
+		struct pgw_buf probe;
+		pgw_buf_init(&probe);
+		bool ok = canon(&probe, PG, &v->def->cols[i].ti, "x");
+		pgw_buf_cleanup(&probe);
+		if (!ok)
+			return pgw_err_set(err, PGW_ERR_CONFIG,
+					   "table %s: verify does not compare columns of type %s (column %s) yet",
+					   v->name, v->def->cols[i].pgtype, v->def->cols[i].name);
+	}
+	pgw_pg_relation_sql(&v->rel[PG], v->def);
+	if (strcmp(v->def->schema, run->cfg->pgschema)) {
+		pgw_buf_ident(&v->rel[WH], v->def->schema);
+		pgw_buf_puts(&v->rel[WH], ".");
+	}
+	pgw_buf_ident(&v->rel[WH], v->def->name);
+	/* about a thousand rows a bucket: the rows read again for a difference (a table never
+	 * analyzed has no estimate: count it) */
+	double est = v->def->est_rows;
+	if (est <= 0) {
+		struct pgw_buf sql;
+		pgw_buf_init(&sql);
+		pgw_buf_printf(&sql, "SELECT count(*) FROM %s", v->rel[PG].data);
+		PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, err);
+		pgw_buf_cleanup(&sql);
+		if (!res)
+			return -1;
+		est = atof(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	v->buckets = est / 1000 < 1 ? 1 : est / 1000 > 65536 ? 65536 : (long long)(est / 1000);
+	build_exprs(v);
+	return 0;
+}
+
+static void report(const struct vtable *v)
+{
+	if (!v->missing && !v->extra && !v->different) {
+		printf("%s: equal (%lld rows)\n", v->name, v->rows);
+		return;
+	}
+	printf("%s: differs: %lld missing, %lld extra, %lld different (PostgreSQL has %lld rows)\n", v->name,
+	       v->missing, v->extra, v->different, v->rows);
+	if (v->keys.len)
+		fputs(v->keys.data, stdout);
+	if (v->shown > MAX_KEYS_SHOWN)
+		printf("  ... and %d more\n", v->shown - MAX_KEYS_SHOWN);
+}
+
+static void vtable_cleanup(struct vtable *v)
+{
+	for (int s = PG; s <= WH; s++) {
+		pgw_buf_cleanup(&v->rel[s]);
+		free(v->key_text[s]);
+		free(v->hash[s]);
+		free(v->bucket[s]);
+		free(v->display[s]);
+	}
+	pgw_buf_cleanup(&v->keys);
+	if (v->def)
+		pgw_table_def_free(v->def);
+}
+
+/* One table in its own PostgreSQL snapshot; 0 equal, 1 differs, -1 error (err) */
+static int verify_one(struct pgw_run *run, const char *name, struct pgw_err *err)
+{
+	struct vtable v = {.name = name};
+	pgw_buf_init(&v.rel[PG]);
+	pgw_buf_init(&v.rel[WH]);
+	pgw_buf_init(&v.keys);
+	int rc = pgw_pg_begin(run->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	if (rc == 0)
+		rc = prepare(run, &v, err);
+	if (rc == 0)
+		rc = compare_table(run, &v, err);
+	struct pgw_err ignored = {0};
+	pgw_pg_exec(run->pg, "ROLLBACK", &ignored);
+	if (rc == 0) {
+		report(&v);
+		rc = v.missing || v.extra || v.different;
+	}
+	vtable_cleanup(&v);
+	return rc;
+}
+
+int pgw_verify(struct pgw_run *run, char *const *names, int n, int *differ, struct pgw_err *err)
+{
+	*differ = 0;
+	if (run->sink->ops->dialect != PGW_SQL_DUCKDB) {
+		pgw_err_set(err, PGW_ERR_CONFIG,
+			    "verify compares DuckDB warehouses so far; ClickHouse and Snowflake are not "
+			    "built yet (use backend: duckdb)");
+		pgw_error("%s", err->msg);
+		return -1;
+	}
+	int failed = 0;
+	for (int i = 0; i < n; i++) {
+		struct pgw_err e = {0};
+		int rc = verify_one(run, names[i], &e);
+		if (rc < 0) {
+			pgw_error("verify %s: %s", names[i], e.msg);
+			if (!failed++)
+				*err = e;
+		} else {
+			*differ += rc;
+		}
+	}
+	return failed ? -1 : 0;
+}
