@@ -147,7 +147,10 @@ void pgw_fmt_offset(struct pgw_buf *b, int32_t secs)
 {
 	char sign = secs < 0 ? '-' : '+';
 	int32_t a = secs < 0 ? -secs : secs;
-	pgw_buf_printf(b, "%c%02d:%02d", sign, a / 3600, a / 60 % 60);
+	/* as PostgreSQL prints it: +05, +05:30, +05:30:15 */
+	pgw_buf_printf(b, "%c%02d", sign, a / 3600);
+	if (a % 3600)
+		pgw_buf_printf(b, ":%02d", a / 60 % 60);
 	if (a % 60)
 		pgw_buf_printf(b, ":%02d", a % 60);
 }

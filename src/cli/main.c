@@ -49,7 +49,7 @@ static const char usage_text[] = "usage: pgwarehouse [options] COMMAND [TABLE|al
 				 "differing buckets' keys):\n"
 				 "                       prints equal or the rows missing, extra and "
 				 "different with their keys;\n"
-				 "                       exit 1 when a table differs (DuckDB so far)\n"
+				 "                       exit 1 when a table differs (DuckDB, ClickHouse so far)\n"
 				 "  teardown             drop the replication slot and publication change "
 				 "data capture made\n"
 				 "                       (stops PostgreSQL keeping WAL for them; the next "

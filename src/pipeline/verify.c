@@ -13,6 +13,10 @@
 #define MAX_KEYS_SHOWN 20
 
 enum side { PG, WH };
+enum lang { L_PG, L_DUCK, L_CH };
+
+struct vtable;
+static enum lang lang_of(const struct vtable *v, enum side s);
 
 /* Appends tmpl with each '@' replaced by col (already quoted). */
 static void fill(struct pgw_buf *b, const char *tmpl, const char *col)
@@ -25,10 +29,17 @@ static void fill(struct pgw_buf *b, const char *tmpl, const char *col)
 	}
 }
 
-/* A float's shortest round-trip text (both engines print the same digits, in different layouts:
- * "1e+15" / "1000000000000000.0", "NaN" / "nan", "-Infinity" / "-inf") as sign, significant digits
- * and exponent: value = 0.DIGITS x 10^E, written DIGITSeE ("0" / "-0" for zeros). '@' is the text. */
-static const char float_canon[] =
+static void to_text(struct pgw_buf *b, enum lang l, const char *expr)
+{
+	static const char *const t[] = {[L_PG] = "(@)::text", [L_DUCK] = "CAST(@ AS VARCHAR)", [L_CH] = "toString(@)"};
+	fill(b, t[l], expr);
+}
+
+/* A float's shortest round-trip text (every engine prints the same digits, in different layouts:
+ * "1e+15", "1000000000000000.0", "1e15"; "NaN", "nan"; "-Infinity", "-inf") as sign, significant
+ * digits and exponent: value = 0.DIGITS x 10^E, written DIGITSeE ("0" / "-0" for zeros). '@' is
+ * the lower-case text. */
+static const char float_sql[] =
 	"CASE WHEN @ IS NULL THEN NULL WHEN @ LIKE '%nan%' THEN 'nan' "
 	"WHEN @ LIKE '%inf%' THEN CASE WHEN @ LIKE '-%' THEN '-inf' ELSE 'inf' END "
 	"ELSE CASE WHEN @ LIKE '-%' THEN '-' ELSE '' END || "
@@ -39,133 +50,117 @@ static const char float_canon[] =
 	"+ length(ltrim(replace(split_part(ltrim(@, '-'), 'e', 1), '.', ''), '0')) "
 	"+ CASE WHEN strpos(@, 'e') > 0 THEN CAST(split_part(@, 'e', 2) AS INTEGER) ELSE 0 END AS VARCHAR) "
 	"END END";
+/* The same in ClickHouse (18.16 has neither split_part nor trim characters; if() evaluates both
+ * branches, hence toInt32OrZero) */
+static const char float_ch[] =
+	"multiIf(@ LIKE '%nan%', 'nan', @ LIKE '%inf%', if(@ LIKE '-%', '-inf', 'inf'), "
+	"concat(if(@ LIKE '-%', '-', ''), if(replaceRegexpOne(replaceRegexpOne(replaceAll(splitByChar('e', "
+	"replaceRegexpOne(@, '^-', ''))[1], '.', ''), '^0+', ''), '0+$', '') = '', '0', "
+	"concat(replaceRegexpOne(replaceRegexpOne(replaceAll(splitByChar('e', replaceRegexpOne(@, '^-', ''))[1], "
+	"'.', ''), '^0+', ''), '0+$', ''), 'e', toString(toInt64(length(splitByChar('.', splitByChar('e', "
+	"replaceRegexpOne(@, '^-', ''))[1])[1])) - toInt64(length(replaceAll(splitByChar('e', "
+	"replaceRegexpOne(@, '^-', ''))[1], '.', ''))) + toInt64(length(replaceRegexpOne(replaceAll(splitByChar("
+	"'e', replaceRegexpOne(@, '^-', ''))[1], '.', ''), '^0+', ''))) + toInt64(toInt32OrZero("
+	"replaceRegexpOne(splitByChar('e', @)[2], '^\\\\+', ''))))))))";
 
-/* The canonical text of a value of type ti held in expression col, on one side: integers,
- * decimals (at their scale), text, json, enums and uuids as PostgreSQL prints them, bytea as
- * lower-case hex, dates as days and timestamps as microseconds since 1970 (infinities by name),
- * times as microseconds since midnight, intervals as "months days microseconds", arrays as the
- * length-prefixed texts of their elements. Returns false for a type not compared yet. */
-static bool canon(struct pgw_buf *b, enum side s, const struct pgw_typeinfo *ti, const char *col)
-{
-	static const char *const pg[] = {
-		[PGW_T_BOOL] = "(@)::text",
-		[PGW_T_INT16] = "(@)::text",
-		[PGW_T_INT32] = "(@)::text",
-		[PGW_T_INT64] = "(@)::text",
-		[PGW_T_DECIMAL] = "(@)::text",
-		[PGW_T_TEXT] = "(@)::text",
-		[PGW_T_JSON] = "(@)::text",
-		[PGW_T_ENUM] = "(@)::text",
-		[PGW_T_UUID] = "(@)::text",
-		[PGW_T_BYTES] = "encode(@, 'hex')",
-		[PGW_T_DATE] = "CASE WHEN isfinite(@) THEN (@ - DATE '1970-01-01')::text ELSE (@)::text END",
-		[PGW_T_TIMESTAMP] = "CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
-				    "ELSE (@)::text END",
-		[PGW_T_TIMESTAMPTZ] = "CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
-				      "ELSE (@)::text END",
-		[PGW_T_TIME] = "(extract(epoch FROM @) * 1000000)::bigint::text",
-		[PGW_T_TIMETZ] = "(extract(epoch FROM (@)::time) * 1000000)::bigint::text || ' ' || "
-				 "extract(timezone FROM @)::int::text",
-		[PGW_T_INTERVAL] = "(extract(year FROM @) * 12 + extract(month FROM @))::bigint::text || ' ' || "
-				   "extract(day FROM @)::bigint::text || ' ' || (extract(hour FROM @) * 3600000000 "
-				   "+ extract(minute FROM @) * 60000000 + extract(microseconds FROM @))::bigint::text",
-	};
-	static const char *const wh[] = {
-		[PGW_T_BOOL] = "CAST(@ AS VARCHAR)",
-		[PGW_T_INT16] = "CAST(@ AS VARCHAR)",
-		[PGW_T_INT32] = "CAST(@ AS VARCHAR)",
-		[PGW_T_INT64] = "CAST(@ AS VARCHAR)",
-		[PGW_T_DECIMAL] = "CAST(@ AS VARCHAR)",
-		[PGW_T_TEXT] = "CAST(@ AS VARCHAR)",
-		[PGW_T_JSON] = "CAST(@ AS VARCHAR)",
-		[PGW_T_ENUM] = "CAST(@ AS VARCHAR)",
-		[PGW_T_UUID] = "CAST(@ AS VARCHAR)",
-		[PGW_T_BYTES] = "lower(hex(@))",
-		[PGW_T_DATE] = "CASE WHEN isfinite(@) THEN CAST(date_diff('day', DATE '1970-01-01', @) AS VARCHAR) "
-			       "ELSE CAST(@ AS VARCHAR) END",
-		[PGW_T_TIMESTAMP] =
-			"CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
-		[PGW_T_TIMESTAMPTZ] = "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) "
-				      "END",
-		[PGW_T_TIME] = "CAST(date_diff('microsecond', TIME '00:00:00', @) AS VARCHAR)",
-		[PGW_T_TIMETZ] =
-			"CAST(date_diff('microsecond', TIME '00:00:00', CAST(@ AS TIME)) AS VARCHAR) || ' ' || "
-			"CAST(datepart('timezone', @) AS VARCHAR)",
-		[PGW_T_INTERVAL] = "CAST(datepart('year', @) * 12 + datepart('month', @) AS VARCHAR) || ' ' || "
-				   "CAST(datepart('day', @) AS VARCHAR) || ' ' || CAST(datepart('hour', @) * "
-				   "3600000000 + datepart('minute', @) * 60000000 + datepart('microseconds', @) AS "
-				   "VARCHAR)",
-	};
-	if (ti->type == PGW_T_LIST) {
-		if (ti->elem->type == PGW_T_LIST)
-			return false;
-		struct pgw_buf e;
-		pgw_buf_init(&e);
-		bool ok = canon(&e, s, ti->elem, s == PG ? "_pgw_e" : "_pgw_e");
-		if (ok && s == PG)
-			pgw_buf_printf(b,
-				       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || coalesce((SELECT "
-				       "string_agg(coalesce(octet_length(_pgw_x)::text || ':' || _pgw_x, '-'), ',' "
-				       "ORDER BY _pgw_o) FROM unnest(%s) WITH ORDINALITY AS _pgw_u(_pgw_e, _pgw_o), "
-				       "LATERAL (SELECT %s AS _pgw_x) AS _pgw_l), '') || ']' END",
-				       col, col, e.data);
-		else if (ok)
-			pgw_buf_printf(b,
-				       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || "
-				       "coalesce(array_to_string(list_transform(%s, "
-				       "_pgw_e -> coalesce(CAST(strlen(%s) AS VARCHAR) || ':' || %s, '-')), ','), '') "
-				       "|| ']' END",
-				       col, col, e.data, e.data);
-		pgw_buf_cleanup(&e);
-		return ok;
-	}
-	if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
-		struct pgw_buf text;
-		pgw_buf_init(&text);
-		fill(&text, s == PG ? "lower((@)::text)" : "lower(CAST(@ AS VARCHAR))", col);
-		fill(b, float_canon, text.data);
-		pgw_buf_cleanup(&text);
-		return true;
-	}
-	const char *const *t = s == PG ? pg : wh;
-	if ((size_t)ti->type >= sizeof(pg) / sizeof(pg[0]) || !t[ti->type])
-		return false;
-	fill(b, t[ti->type], col);
-	return true;
-}
+/* A decimal's text without trailing fractional zeros (ClickHouse prints 1.5 for 1.500; '@' is the
+ * text) */
+static const char decimal_sql[] = "CASE WHEN strpos(@, '.') > 0 THEN rtrim(rtrim(@, '0'), '.') ELSE @ END";
+static const char decimal_ch[] =
+	"if(position(@, '.') > 0, replaceRegexpOne(replaceRegexpOne(@, '0+$', ''), '\\\\.$', ''), @)";
 
-/* Length-prefixed canonical texts of cols (all columns: n = -1), NULL as '-'. */
-static void row_text(struct pgw_buf *b, enum side s, const struct pgw_table_def *def, const int *cols, int n)
-{
-	int count = n < 0 ? def->ncols : n;
-	for (int i = 0; i < count; i++) {
-		const struct pgw_coldef *c = &def->cols[n < 0 ? i : cols[i]];
-		struct pgw_buf q, v;
-		pgw_buf_init(&q);
-		pgw_buf_init(&v);
-		pgw_buf_ident(&q, c->name);
-		canon(&v, s, &c->ti, q.data);
-		pgw_buf_puts(b, i ? " || " : "");
-		if (s == PG)
-			pgw_buf_printf(b, "coalesce(octet_length(%s)::text || ':' || %s, '-')", v.data, v.data);
-		else
-			pgw_buf_printf(b, "coalesce(CAST(strlen(%s) AS VARCHAR) || ':' || %s, '-')", v.data, v.data);
-		pgw_buf_cleanup(&q);
-		pgw_buf_cleanup(&v);
-	}
-}
+/* Per type, the canonical text of a value held in a column of the type (docs/verify.md) */
+static const char *const canon_sql[][3] = {
+	[PGW_T_BOOL] = {"(@)::int::text", "CAST(CAST(@ AS INTEGER) AS VARCHAR)", "toString(toUInt8(@))"},
+	[PGW_T_INT16] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_INT32] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_INT64] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_TEXT] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_JSON] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_ENUM] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_UUID] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_BYTES] = {"encode(@, 'hex')", "lower(hex(@))", "lower(hex(@))"},
+	[PGW_T_DATE] = {"CASE WHEN isfinite(@) THEN (@ - DATE '1970-01-01')::text ELSE (@)::text END",
+			"CASE WHEN isfinite(@) THEN CAST(date_diff('day', DATE '1970-01-01', @) AS VARCHAR) "
+			"ELSE CAST(@ AS VARCHAR) END",
+			"toString(toInt32(@))"},
+	[PGW_T_TIMESTAMP] = {"CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
+			     "ELSE (@)::text END",
+			     "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
+			     "toString(toUnixTimestamp64Micro(@))"},
+	[PGW_T_TIMESTAMPTZ] = {"CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
+			       "ELSE (@)::text END",
+			       "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
+			       "toString(toUnixTimestamp64Micro(@))"},
+	[PGW_T_TIME] = {"(extract(epoch FROM @) * 1000000)::bigint::text",
+			"CAST(date_diff('microsecond', TIME '00:00:00', @) AS VARCHAR)", NULL},
+	[PGW_T_TIMETZ] = {"(extract(epoch FROM (@)::time) * 1000000)::bigint::text || ' ' || "
+			  "extract(timezone FROM @)::int::text",
+			  "CAST(date_diff('microsecond', TIME '00:00:00', CAST(@ AS TIME)) AS VARCHAR) || ' ' || "
+			  "CAST(datepart('timezone', @) AS VARCHAR)",
+			  NULL},
+	[PGW_T_INTERVAL] = {"(extract(year FROM @) * 12 + extract(month FROM @))::bigint::text || ' ' || "
+			    "extract(day FROM @)::bigint::text || ' ' || (extract(hour FROM @) * 3600000000 "
+			    "+ extract(minute FROM @) * 60000000 + extract(microseconds FROM @))::bigint::text",
+			    "CAST(datepart('year', @) * 12 + datepart('month', @) AS VARCHAR) || ' ' || "
+			    "CAST(datepart('day', @) AS VARCHAR) || ' ' || CAST(datepart('hour', @) * 3600000000 + "
+			    "datepart('minute', @) * 60000000 + datepart('microseconds', @) AS VARCHAR)",
+			    NULL},
+};
 
-/* A 60-bit hash of the row's text (positive in both engines' bigint) */
-static void hash60(struct pgw_buf *b, enum side s, const char *text)
+/* "length:text", or '-' for NULL: no value can forge a separator */
+static void prefixed(struct pgw_buf *b, enum lang l, const char *v)
 {
-	if (s == PG)
-		pgw_buf_printf(b, "('x' || substr(md5(%s), 1, 15))::bit(60)::bigint", text);
+	if (l == L_PG)
+		pgw_buf_printf(b, "coalesce(octet_length(%s)::text || ':' || %s, '-')", v, v);
+	else if (l == L_DUCK)
+		pgw_buf_printf(b, "coalesce(CAST(strlen(%s) AS VARCHAR) || ':' || %s, '-')", v, v);
 	else
-		pgw_buf_printf(b, "CAST('0x' || substr(md5(%s), 1, 15) AS BIGINT)", text);
+		pgw_buf_printf(b, "ifNull(toString(length(%s)) || ':' || %s, '-')", v, v);
+}
+
+static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
+		  const char *col);
+
+/* An array: '[' + its elements' prefixed canonical texts + ']'. ClickHouse arrays cannot be NULL
+ * (a NULL array is stored as []): there PostgreSQL's NULL array counts as []. */
+static bool canon_list(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
+		       const char *col)
+{
+	if (ti->elem->type == PGW_T_LIST)
+		return false;
+	enum lang l = lang_of(v, s);
+	struct pgw_buf e, pe;
+	pgw_buf_init(&e);
+	pgw_buf_init(&pe);
+	bool ok = true;
+	if (l == L_CH && ti->elem->type == PGW_T_ENUM) /* 18.16 keeps arrays of enums as strings */
+		pgw_buf_puts(&e, "toString(_pgw_e)");
+	else
+		ok = canon(&e, v, s, ti->elem, "_pgw_e");
+	prefixed(&pe, l, e.data);
+	if (ok && l == L_PG)
+		pgw_buf_printf(b,
+			       "CASE WHEN %s IS NULL THEN %s ELSE '[' || coalesce((SELECT string_agg(_pgw_x, ',' "
+			       "ORDER BY _pgw_o) FROM unnest(%s) WITH ORDINALITY AS _pgw_u(_pgw_e, _pgw_o), LATERAL "
+			       "(SELECT %s AS _pgw_x) AS _pgw_l), '') || ']' END",
+			       col, lang_of(v, WH) == L_CH ? "'[]'" : "NULL", col, pe.data);
+	else if (ok && l == L_DUCK)
+		pgw_buf_printf(b,
+			       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || coalesce(array_to_string(list_transform(%s, "
+			       "_pgw_e -> %s), ','), '') || ']' END",
+			       col, col, pe.data);
+	else if (ok)
+		pgw_buf_printf(b, "'[' || arrayStringConcat(arrayMap(_pgw_e -> %s, %s), ',') || ']'", pe.data, col);
+	pgw_buf_cleanup(&e);
+	pgw_buf_cleanup(&pe);
+	return ok;
 }
 
 struct vtable {
 	const char *name;
+	struct pgw_sink *sink;
+	enum lang wh; /* the warehouse's SQL */
 	struct pgw_table_def *def;
 	struct pgw_buf rel[2]; /* the table's name on each side */
 	long long buckets;
@@ -176,38 +171,155 @@ struct vtable {
 	struct pgw_buf keys; /* lines naming them */
 };
 
+static enum lang lang_of(const struct vtable *v, enum side s)
+{
+	return s == PG ? L_PG : v->wh;
+}
+
+/* The canonical text of a value of type ti held in expression col, on one side (see
+ * docs/verify.md). Returns false for a type not compared yet. */
+static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
+		  const char *col)
+{
+	enum lang l = lang_of(v, s);
+	if (ti->type == PGW_T_LIST)
+		return canon_list(b, v, s, ti, col);
+	if (v->sink->ops->keeps_pg_text(v->sink, ti)) { /* as PostgreSQL prints it */
+		fill(b, l == L_PG ? "(@)::text" : "@", col);
+		return true;
+	}
+	struct pgw_buf text;
+	pgw_buf_init(&text);
+	bool ok = true;
+	if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
+		if (l == L_CH) { /* 18.16 has no Nullable arrays: the NULL case apart */
+			pgw_buf_printf(&text, "lower(toString(assumeNotNull(%s)))", col);
+			pgw_buf_printf(b, "if(isNull(%s), NULL, ", col);
+			fill(b, float_ch, text.data);
+			pgw_buf_puts(b, ")");
+		} else {
+			pgw_buf_puts(&text, "lower(");
+			to_text(&text, l, col);
+			pgw_buf_puts(&text, ")");
+			fill(b, float_sql, text.data);
+		}
+	} else if (ti->type == PGW_T_DECIMAL || (ti->type == PGW_T_TEXT && ti->precision > 0)) {
+		to_text(&text, l, col);
+		fill(b, l == L_CH ? decimal_ch : decimal_sql, text.data);
+	} else if (ti->type == PGW_T_ENUM && l == L_CH) {
+		/* by number: 18.16's toString of a NULL Nullable(Enum) fails on the value 0 under it */
+		pgw_buf_printf(b, "if(isNull(%s), NULL, transform(toInt16(assumeNotNull(%s)), [", col, col);
+		for (int i = 0; i < ti->nlabels; i++)
+			pgw_buf_printf(b, "%s%d", i ? ", " : "", i + 1);
+		pgw_buf_puts(b, "], [");
+		for (int i = 0; i < ti->nlabels; i++) {
+			pgw_buf_puts(b, i ? ", " : "");
+			v->sink->ops->literal(b, ti->labels[i]);
+		}
+		pgw_buf_puts(b, "], ''))");
+	} else if ((size_t)ti->type < sizeof(canon_sql) / sizeof(canon_sql[0]) && canon_sql[ti->type][l]) {
+		fill(b, canon_sql[ti->type][l], col);
+	} else {
+		ok = false;
+	}
+	pgw_buf_cleanup(&text);
+	return ok;
+}
+
+/* A column name quoted for one side: ClickHouse quotes with backquotes */
+static void ident(struct pgw_buf *b, enum lang l, const char *name)
+{
+	if (l != L_CH) {
+		pgw_buf_ident(b, name);
+		return;
+	}
+	pgw_buf_puts(b, "`");
+	for (const char *p = name; *p; p++) {
+		if (*p == '`' || *p == '\\')
+			pgw_buf_add(b, "\\", 1);
+		pgw_buf_add(b, p, 1);
+	}
+	pgw_buf_puts(b, "`");
+}
+
+/* Prefixed canonical texts of cols (all columns: n = -1), concatenated */
+static void row_text(struct pgw_buf *b, const struct vtable *v, enum side s, const int *cols, int n)
+{
+	const struct pgw_table_def *def = v->def;
+	int count = n < 0 ? def->ncols : n;
+	for (int i = 0; i < count; i++) {
+		const struct pgw_coldef *c = &def->cols[n < 0 ? i : cols[i]];
+		struct pgw_buf q, t;
+		pgw_buf_init(&q);
+		pgw_buf_init(&t);
+		ident(&q, lang_of(v, s), c->name);
+		canon(&t, v, s, &c->ti, q.data);
+		pgw_buf_puts(b, i ? " || " : "");
+		prefixed(b, lang_of(v, s), t.data);
+		pgw_buf_cleanup(&q);
+		pgw_buf_cleanup(&t);
+	}
+}
+
+/* 60 bits of the MD5 of text as a bigint (positive in every engine), and 28 bits of it modulo the
+ * bucket count */
+static void hash_expr(struct pgw_buf *b, enum lang l, const char *text, int bits, long long buckets)
+{
+	if (l == L_PG)
+		pgw_buf_printf(b, "('x' || substr(md5(%s), 1, %d))::bit(%d)::bigint", text, bits / 4, bits);
+	else if (l == L_DUCK)
+		pgw_buf_printf(b, "CAST('0x' || substr(md5(%s), 1, %d) AS BIGINT)", text, bits / 4);
+	else
+		pgw_buf_printf(b,
+			       "bitShiftRight(reinterpretAsUInt64(reverse(unhex(substring(hex(MD5(%s)), 1, %d)))), 4)",
+			       text, bits / 4 + 1);
+	if (buckets)
+		pgw_buf_printf(b, " %% %lld", buckets);
+}
+
+static void key_display(struct pgw_buf *b, const struct vtable *v, enum side s)
+{
+	const struct pgw_table_def *def = v->def;
+	enum lang l = lang_of(v, s);
+	for (int i = 0; i < def->npk; i++) {
+		const struct pgw_coldef *c = &def->cols[def->pk[i]];
+		char *label = pgw_asprintf("%s=", c->name);
+		struct pgw_buf q, t;
+		pgw_buf_init(&q);
+		pgw_buf_init(&t);
+		ident(&q, l, c->name);
+		to_text(&t, l, q.data);
+		pgw_buf_puts(b, i ? " || ', ' || " : "");
+		if (s == WH)
+			v->sink->ops->literal(b, label);
+		else
+			pgw_buf_literal(b, label);
+		pgw_buf_printf(b, l == L_CH ? " || ifNull(%s, 'NULL')" : " || coalesce(%s, 'NULL')", t.data);
+		pgw_buf_cleanup(&q);
+		pgw_buf_cleanup(&t);
+		free(label);
+	}
+}
+
 static void build_exprs(struct vtable *v)
 {
 	const struct pgw_table_def *def = v->def;
 	for (int s = PG; s <= WH; s++) {
+		enum lang l = lang_of(v, (enum side)s);
 		struct pgw_buf all, key, h, bk, disp;
 		pgw_buf_init(&all);
 		pgw_buf_init(&key);
 		pgw_buf_init(&h);
 		pgw_buf_init(&bk);
 		pgw_buf_init(&disp);
-		row_text(&all, (enum side)s, def, NULL, -1);
-		hash60(&h, (enum side)s, all.data);
+		row_text(&all, v, (enum side)s, NULL, -1);
+		hash_expr(&h, l, all.data, 60, 0);
 		if (def->npk) {
-			row_text(&key, (enum side)s, def, def->pk, def->npk);
-			if (s == PG)
-				pgw_buf_printf(&bk, "(('x' || substr(md5(%s), 1, 7))::bit(28)::int %% %lld)", key.data,
-					       v->buckets);
-			else
-				pgw_buf_printf(&bk, "(CAST('0x' || substr(md5(%s), 1, 7) AS INTEGER) %% %lld)",
-					       key.data, v->buckets);
-			for (int i = 0; i < def->npk; i++) {
-				struct pgw_buf q;
-				pgw_buf_init(&q);
-				pgw_buf_ident(&q, def->cols[def->pk[i]].name);
-				char *label = pgw_asprintf("%s=", def->cols[def->pk[i]].name);
-				pgw_buf_puts(&disp, i ? " || ', ' || " : "");
-				pgw_buf_literal(&disp, label);
-				free(label);
-				pgw_buf_puts(&disp, s == PG ? " || coalesce((" : " || coalesce(CAST(");
-				pgw_buf_printf(&disp, "%s%s, 'NULL')", q.data, s == PG ? ")::text" : " AS VARCHAR)");
-				pgw_buf_cleanup(&q);
-			}
+			row_text(&key, v, (enum side)s, def->pk, def->npk);
+			pgw_buf_puts(&bk, "(");
+			hash_expr(&bk, l, key.data, 28, v->buckets);
+			pgw_buf_puts(&bk, ")");
+			key_display(&disp, v, (enum side)s);
 		} else { /* a multiset: buckets by the row's hash */
 			pgw_buf_printf(&bk, "(%s %% %lld)", h.data, v->buckets);
 			pgw_buf_puts(&key, "''");
@@ -244,16 +356,25 @@ static int query(struct pgw_run *run, enum side s, const char *sql, struct pgw_r
 	return 0;
 }
 
-/* Per bucket: "count sum" on each side. */
+/* Per bucket: "count sum-of-high-30-bits sum-of-low-30-bits" (sums that no engine's integer
+ * overflows: ClickHouse's sum of UInt64 wraps) */
 static int bucket_sums(struct pgw_run *run, struct vtable *v, enum side s, char ***sums, struct pgw_err *err)
 {
+	enum lang l = lang_of(v, s);
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
-	pgw_buf_printf(&sql,
-		       "SELECT CAST(_pgw_b AS VARCHAR), CAST(count(*) AS VARCHAR), CAST(sum(_pgw_h) AS VARCHAR) FROM "
-		       "(SELECT %s AS _pgw_b, %s AS _pgw_h FROM %s) "
-		       "AS _pgw_s GROUP BY _pgw_b",
-		       v->bucket[s], v->hash[s], v->rel[s].data);
+	if (l == L_CH)
+		pgw_buf_printf(&sql,
+			       "SELECT toString(_pgw_b), toString(count()), toString(sum(bitShiftRight(_pgw_h, 30))), "
+			       "toString(sum(bitAnd(_pgw_h, 1073741823))) FROM (SELECT %s AS _pgw_b, %s AS _pgw_h "
+			       "FROM %s) AS _pgw_s GROUP BY _pgw_b",
+			       v->bucket[s], v->hash[s], v->rel[s].data);
+	else
+		pgw_buf_printf(&sql,
+			       "SELECT CAST(_pgw_b AS VARCHAR), CAST(count(*) AS VARCHAR), CAST(sum(_pgw_h >> 30) AS "
+			       "VARCHAR), CAST(sum(_pgw_h & 1073741823) AS VARCHAR) FROM (SELECT %s AS _pgw_b, %s AS "
+			       "_pgw_h FROM %s) AS _pgw_s GROUP BY _pgw_b",
+			       v->bucket[s], v->hash[s], v->rel[s].data);
 	struct pgw_rows r = {0};
 	int rc = query(run, s, sql.data, &r, err);
 	pgw_buf_cleanup(&sql);
@@ -261,11 +382,12 @@ static int bucket_sums(struct pgw_run *run, struct vtable *v, enum side s, char 
 		return -1;
 	*sums = pgw_calloc((size_t)v->buckets, sizeof(char *));
 	for (int i = 0; i < r.nrows; i++) {
-		long long b = atoll(r.cells[i * 3]);
+		char **row = &r.cells[i * 4];
+		long long b = atoll(row[0]);
 		if (b >= 0 && b < v->buckets)
-			(*sums)[b] = pgw_asprintf("%s %s", r.cells[i * 3 + 1], r.cells[i * 3 + 2]);
+			(*sums)[b] = pgw_asprintf("%s %s %s", row[1], row[2], row[3]);
 		if (s == PG)
-			v->rows += atoll(r.cells[i * 3 + 1]);
+			v->rows += atoll(row[1]);
 	}
 	pgw_rows_cleanup(&r);
 	return 0;
@@ -288,18 +410,27 @@ static int cmp_cells(const void *a, const void *b)
 static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, const char *in_list, struct pgw_rows *r,
 		       struct pgw_err *err)
 {
-	struct pgw_buf sql;
+	enum lang l = lang_of(v, s);
+	struct pgw_buf sql, h, n;
 	pgw_buf_init(&sql);
-	if (v->def->npk)
-		pgw_buf_printf(&sql, "SELECT %s, CAST(%s AS VARCHAR), %s FROM %s WHERE %s IN (%s)", v->key_text[s],
-			       v->hash[s], v->display[s], v->rel[s].data, v->bucket[s], in_list);
-	else
+	pgw_buf_init(&h);
+	pgw_buf_init(&n);
+	if (v->def->npk) {
+		to_text(&h, l, v->hash[s]);
+		pgw_buf_printf(&sql, "SELECT %s, %s, %s FROM %s WHERE %s IN (%s)", v->key_text[s], h.data,
+			       v->display[s], v->rel[s].data, v->bucket[s], in_list);
+	} else {
+		to_text(&h, l, "_pgw_h");
+		to_text(&n, l, "count(*)");
 		pgw_buf_printf(&sql,
-			       "SELECT CAST(_pgw_h AS VARCHAR), CAST(count(*) AS VARCHAR), '' FROM (SELECT %s "
-			       "AS _pgw_h FROM %s WHERE %s IN (%s)) AS _pgw_s GROUP BY _pgw_h",
-			       v->hash[s], v->rel[s].data, v->bucket[s], in_list);
+			       "SELECT %s, %s, '' FROM (SELECT %s AS _pgw_h FROM %s WHERE %s IN (%s)) AS _pgw_s GROUP "
+			       "BY _pgw_h",
+			       h.data, n.data, v->hash[s], v->rel[s].data, v->bucket[s], in_list);
+	}
 	int rc = query(run, s, sql.data, r, err);
 	pgw_buf_cleanup(&sql);
+	pgw_buf_cleanup(&h);
+	pgw_buf_cleanup(&n);
 	if (rc == 0 && r->nrows > 1)
 		qsort(r->cells, (size_t)r->nrows, 3 * sizeof(char *), cmp_cells);
 	return rc;
@@ -370,7 +501,8 @@ static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 	for (int i = 0; i < v->def->ncols; i++) {
 		struct pgw_buf probe;
 		pgw_buf_init(&probe);
-		bool ok = canon(&probe, PG, &v->def->cols[i].ti, "x");
+		bool ok = canon(&probe, v, PG, &v->def->cols[i].ti, "x") &&
+			  canon(&probe, v, WH, &v->def->cols[i].ti, "x");
 		pgw_buf_cleanup(&probe);
 		if (!ok)
 			return pgw_err_set(err, PGW_ERR_CONFIG,
@@ -378,11 +510,10 @@ static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 					   v->name, v->def->cols[i].pgtype, v->def->cols[i].name);
 	}
 	pgw_pg_relation_sql(&v->rel[PG], v->def);
-	if (strcmp(v->def->schema, run->cfg->pgschema)) {
-		pgw_buf_ident(&v->rel[WH], v->def->schema);
-		pgw_buf_puts(&v->rel[WH], ".");
-	}
-	pgw_buf_ident(&v->rel[WH], v->def->name);
+	struct pgw_target t = {.name = v->def->name,
+			       .def = v->def,
+			       .schema = strcmp(v->def->schema, run->cfg->pgschema) ? v->def->schema : NULL};
+	v->sink->ops->relation(v->sink, &t, &v->rel[WH]);
 	/* about a thousand rows a bucket: the rows read again for a difference (a table never
 	 * analyzed has no estimate: count it) */
 	double est = v->def->est_rows;
@@ -433,7 +564,8 @@ static void vtable_cleanup(struct vtable *v)
 /* One table in its own PostgreSQL snapshot; 0 equal, 1 differs, -1 error (err) */
 static int verify_one(struct pgw_run *run, const char *name, struct pgw_err *err)
 {
-	struct vtable v = {.name = name};
+	struct vtable v = {
+		.name = name, .sink = run->sink, .wh = run->sink->ops->dialect == PGW_SQL_CLICKHOUSE ? L_CH : L_DUCK};
 	pgw_buf_init(&v.rel[PG]);
 	pgw_buf_init(&v.rel[WH]);
 	pgw_buf_init(&v.keys);
@@ -455,10 +587,10 @@ static int verify_one(struct pgw_run *run, const char *name, struct pgw_err *err
 int pgw_verify(struct pgw_run *run, char *const *names, int n, int *differ, struct pgw_err *err)
 {
 	*differ = 0;
-	if (run->sink->ops->dialect != PGW_SQL_DUCKDB) {
+	if (run->sink->ops->dialect == PGW_SQL_SNOWFLAKE) {
 		pgw_err_set(err, PGW_ERR_CONFIG,
-			    "verify compares DuckDB warehouses so far; ClickHouse and Snowflake are not "
-			    "built yet (use backend: duckdb)");
+			    "verify compares DuckDB and ClickHouse warehouses so far; Snowflake is not "
+			    "built yet");
 		pgw_error("%s", err->msg);
 		return -1;
 	}

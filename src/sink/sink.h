@@ -116,6 +116,10 @@ struct pgw_sink_ops {
 	 * (ClickHouse: the position of a change data capture apply that was swapped in); run before
 	 * positions are read. */
 	int (*recover)(struct pgw_sink *s, struct pgw_err *err);
+	/* verify: appends the quoted, qualified name of t's table; and whether the warehouse keeps
+	 * values of type ti as PostgreSQL's text (time types on old ClickHouse servers...). */
+	void (*relation)(struct pgw_sink *s, const struct pgw_target *t, struct pgw_buf *b);
+	bool (*keeps_pg_text)(struct pgw_sink *s, const struct pgw_typeinfo *ti);
 };
 
 struct pgw_sink {

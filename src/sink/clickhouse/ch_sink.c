@@ -782,6 +782,16 @@ static bool ch_holds_text(struct pgw_sink *base, const struct pgw_typeinfo *ti)
 	return ti->type == PGW_T_TEXT && !(s->f.modern && ti->precision > 38 && ti->precision <= 76);
 }
 
+static void ch_relation(struct pgw_sink *base, const struct pgw_target *t, struct pgw_buf *b)
+{
+	qualified(b, (struct ch_sink *)base, t, t->name);
+}
+
+static bool ch_keeps_pg_text(struct pgw_sink *base, const struct pgw_typeinfo *ti)
+{
+	return pgw_ch_store(&((struct ch_sink *)base)->f, ti->type) == CH_AS_TEXT;
+}
+
 const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.dialect = PGW_SQL_CLICKHOUSE,
 	.sql = ch_sql,
@@ -793,6 +803,8 @@ const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.inspect = ch_inspect,
 	.watermark = ch_watermark,
 	.holds_text = ch_holds_text,
+	.relation = ch_relation,
+	.keeps_pg_text = ch_keeps_pg_text,
 	.begin = ch_begin,
 	.write = ch_write,
 	.commit = ch_commit,

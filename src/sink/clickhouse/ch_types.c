@@ -1,4 +1,5 @@
 /* ClickHouse types for PostgreSQL columns, identifier/literal quoting, and TSV encoding. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,7 +234,19 @@ static int value(struct enc *e, struct pgw_buf *b, const struct pgw_column *c, s
 	case PGW_T_INT32: pgw_fmt_int(b, *(const int32_t *)p); return 0;
 	case PGW_T_INT64: pgw_fmt_int(b, *(const int64_t *)p); return 0;
 	case PGW_T_FLOAT32: pgw_fmt_float(b, *(const float *)p); return 0;
-	case PGW_T_FLOAT64: pgw_fmt_double(b, *(const double *)p); return 0;
+	case PGW_T_FLOAT64: {
+		double d = *(const double *)p;
+		/* found by verify: 18.x servers read 5e-324 (the smallest double, the one value whose
+		 * shortest text has exponent -324) as 0 */
+		if (!e->f->modern && fabs(d) == 4.9406564584124654e-324)
+			return pgw_err_set(
+				e->err, PGW_ERR_DATA,
+				"column \"%s\" holds %s, which ClickHouse servers before 22.3 read as 0; "
+				"it cannot be stored exactly there (upgrade the server, or change the value)",
+				e->col, d < 0 ? "-5e-324" : "5e-324");
+		pgw_fmt_double(b, d);
+		return 0;
+	}
 	case PGW_T_DECIMAL: pgw_fmt_decimal(b, *(const pgw_int128 *)p, ti->scale); return 0;
 	case PGW_T_TEXT:
 	case PGW_T_BYTES:

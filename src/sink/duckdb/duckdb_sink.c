@@ -769,6 +769,19 @@ static int duck_list(struct pgw_sink *base, struct pgw_wh_table **tables, int *n
 	return rc;
 }
 
+static void duck_relation(struct pgw_sink *s, const struct pgw_target *t, struct pgw_buf *b)
+{
+	(void)s;
+	qualified(b, t, t->name);
+}
+
+static bool duck_keeps_pg_text(struct pgw_sink *s, const struct pgw_typeinfo *ti)
+{
+	(void)s;
+	(void)ti;
+	return false;
+}
+
 static bool duck_holds_text(struct pgw_sink *s, const struct pgw_typeinfo *ti)
 {
 	(void)s;
@@ -786,6 +799,8 @@ const struct pgw_sink_ops pgw_duckdb_sink = {
 	.inspect = duck_inspect,
 	.watermark = duck_watermark,
 	.holds_text = duck_holds_text,
+	.relation = duck_relation,
+	.keeps_pg_text = duck_keeps_pg_text,
 	.begin = duck_begin,
 	.write = duck_write,
 	.commit = duck_commit,
