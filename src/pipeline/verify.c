@@ -108,21 +108,30 @@ static const char *const canon_sql[][3] = {
 			    NULL},
 };
 
-/* "length:text", or '-' for NULL: no value can forge a separator */
-static void prefixed(struct pgw_buf *b, enum lang l, const char *v)
+/* text quoted as PostgreSQL's quote_nullable() quotes it ('it''s', E'a\\b', NULL): concatenated,
+ * no value can forge a separator, and PostgreSQL evaluates the text once */
+static void quoted(struct pgw_buf *b, enum lang l, const char *v)
 {
 	if (l == L_PG)
-		pgw_buf_printf(b, "coalesce(octet_length(%s)::text || ':' || %s, '-')", v, v);
+		pgw_buf_printf(b, "quote_nullable(%s)", v);
 	else if (l == L_DUCK)
-		pgw_buf_printf(b, "coalesce(CAST(strlen(%s) AS VARCHAR) || ':' || %s, '-')", v, v);
+		pgw_buf_printf(b,
+			       "CASE WHEN %s IS NULL THEN 'NULL' WHEN strpos(%s, '\\') > 0 THEN 'E''' || "
+			       "replace(replace(%s, '\\', '\\\\'), '''', '''''') || '''' ELSE '''' || replace(%s, "
+			       "'''', '''''') || '''' END",
+			       v, v, v, v);
 	else
-		pgw_buf_printf(b, "ifNull(toString(length(%s)) || ':' || %s, '-')", v, v);
+		pgw_buf_printf(b,
+			       "multiIf(isNull(%s), 'NULL', position(assumeNotNull(%s), '\\\\') > 0, concat('E''', "
+			       "replaceAll(replaceAll(assumeNotNull(%s), '\\\\', '\\\\\\\\'), '''', ''''''), ''''), "
+			       "concat('''', replaceAll(assumeNotNull(%s), '''', ''''''), ''''))",
+			       v, v, v, v);
 }
 
 static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
 		  const char *col);
 
-/* An array: '[' + its elements' prefixed canonical texts + ']'. ClickHouse arrays cannot be NULL
+/* An array: '[' + its elements' quoted canonical texts, comma-separated + ']'. ClickHouse arrays cannot be NULL
  * (a NULL array is stored as []): there PostgreSQL's NULL array counts as []. */
 static bool canon_list(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
 		       const char *col)
@@ -130,6 +139,26 @@ static bool canon_list(struct pgw_buf *b, const struct vtable *v, enum side s, c
 	if (ti->elem->type == PGW_T_LIST)
 		return false;
 	enum lang l = lang_of(v, s);
+	enum pgw_type et = ti->elem->type;
+	if (et == PGW_T_INT16 || et == PGW_T_INT32 || et == PGW_T_INT64) {
+		/* integers need no quoting: '[1,N,-2]' (N for NULL), without a subquery per row */
+		if (l == L_PG)
+			pgw_buf_printf(
+				b, "CASE WHEN %s IS NULL THEN %s ELSE '[' || array_to_string(%s, ',', 'N') || ']' END",
+				col, lang_of(v, WH) == L_CH ? "'[]'" : "NULL", col);
+		else if (l == L_DUCK)
+			pgw_buf_printf(b,
+				       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || "
+				       "coalesce(array_to_string(list_transform(%s, "
+				       "_pgw_e -> coalesce(CAST(_pgw_e AS VARCHAR), 'N')), ','), '') || ']' END",
+				       col, col);
+		else
+			pgw_buf_printf(b,
+				       "'[' || arrayStringConcat(arrayMap(_pgw_e -> ifNull(toString(_pgw_e), 'N'), "
+				       "%s), ',') || ']'",
+				       col);
+		return true;
+	}
 	struct pgw_buf e, pe;
 	pgw_buf_init(&e);
 	pgw_buf_init(&pe);
@@ -138,7 +167,7 @@ static bool canon_list(struct pgw_buf *b, const struct vtable *v, enum side s, c
 		pgw_buf_puts(&e, "toString(_pgw_e)");
 	else
 		ok = canon(&e, v, s, ti->elem, "_pgw_e");
-	prefixed(&pe, l, e.data);
+	quoted(&pe, l, e.data);
 	if (ok && l == L_PG)
 		pgw_buf_printf(b,
 			       "CASE WHEN %s IS NULL THEN %s ELSE '[' || coalesce((SELECT string_agg(_pgw_x, ',' "
@@ -161,6 +190,7 @@ struct vtable {
 	const char *name;
 	struct pgw_sink *sink;
 	enum lang wh; /* the warehouse's SQL */
+	bool pg13;    /* PostgreSQL has trim_scale() */
 	struct pgw_table_def *def;
 	struct pgw_buf rel[2]; /* the table's name on each side */
 	long long buckets;
@@ -203,6 +233,9 @@ static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const 
 			pgw_buf_puts(&text, ")");
 			fill(b, float_sql, text.data);
 		}
+	} else if ((ti->type == PGW_T_DECIMAL || (ti->type == PGW_T_TEXT && ti->precision > 0)) && l == L_PG &&
+		   v->pg13) {
+		pgw_buf_printf(b, "trim_scale((%s)::numeric)::text", col); /* one pass */
 	} else if (ti->type == PGW_T_DECIMAL || (ti->type == PGW_T_TEXT && ti->precision > 0)) {
 		to_text(&text, l, col);
 		fill(b, l == L_CH ? decimal_ch : decimal_sql, text.data);
@@ -255,7 +288,7 @@ static void row_text(struct pgw_buf *b, const struct vtable *v, enum side s, con
 		ident(&q, lang_of(v, s), c->name);
 		canon(&t, v, s, &c->ti, q.data);
 		pgw_buf_puts(b, i ? " || " : "");
-		prefixed(b, lang_of(v, s), t.data);
+		quoted(b, lang_of(v, s), t.data);
 		pgw_buf_cleanup(&q);
 		pgw_buf_cleanup(&t);
 	}
@@ -314,14 +347,24 @@ static void build_exprs(struct vtable *v)
 		pgw_buf_init(&disp);
 		row_text(&all, v, (enum side)s, NULL, -1);
 		hash_expr(&h, l, all.data, 60, 0);
+		enum pgw_type kt = def->npk == 1 ? def->cols[def->pk[0]].ti.type : PGW_T_TEXT;
 		if (def->npk) {
 			row_text(&key, v, (enum side)s, def->pk, def->npk);
+			key_display(&disp, v, (enum side)s);
+		}
+		if (kt == PGW_T_INT16 || kt == PGW_T_INT32 || kt == PGW_T_INT64) { /* no hash needed */
+			struct pgw_buf q;
+			pgw_buf_init(&q);
+			ident(&q, l, def->cols[def->pk[0]].name);
+			pgw_buf_printf(&bk, "((%s %% %lld) + %lld) %% %lld", q.data, v->buckets, v->buckets,
+				       v->buckets);
+			pgw_buf_cleanup(&q);
+		} else if (def->npk) {
 			pgw_buf_puts(&bk, "(");
 			hash_expr(&bk, l, key.data, 28, v->buckets);
 			pgw_buf_puts(&bk, ")");
-			key_display(&disp, v, (enum side)s);
-		} else { /* a multiset: buckets by the row's hash */
-			pgw_buf_printf(&bk, "(%s %% %lld)", h.data, v->buckets);
+		} else { /* a multiset: buckets by the row's hash (the column _pgw_h) */
+			pgw_buf_printf(&bk, "(_pgw_h %% %lld)", v->buckets);
 			pgw_buf_puts(&key, "''");
 			pgw_buf_puts(&disp, "''");
 		}
@@ -337,6 +380,17 @@ static void build_exprs(struct vtable *v)
 	}
 }
 
+static void rows_of(const PGresult *res, struct pgw_rows *out)
+{
+	out->nrows = PQntuples(res);
+	out->ncols = PQnfields(res);
+	out->cells = pgw_calloc((size_t)out->nrows * (size_t)out->ncols + 1, sizeof(char *));
+	for (int r = 0; r < out->nrows; r++)
+		for (int c = 0; c < out->ncols; c++)
+			if (!PQgetisnull(res, r, c))
+				out->cells[r * out->ncols + c] = pgw_strdup(PQgetvalue(res, r, c));
+}
+
 /* Runs sql on one side; rows as text. */
 static int query(struct pgw_run *run, enum side s, const char *sql, struct pgw_rows *out, struct pgw_err *err)
 {
@@ -345,52 +399,97 @@ static int query(struct pgw_run *run, enum side s, const char *sql, struct pgw_r
 	PGresult *res = pgw_pg_query(run->pg, sql, 0, NULL, err);
 	if (!res)
 		return -1;
-	out->nrows = PQntuples(res);
-	out->ncols = PQnfields(res);
-	out->cells = pgw_calloc((size_t)out->nrows * (size_t)out->ncols + 1, sizeof(char *));
-	for (int r = 0; r < out->nrows; r++)
-		for (int c = 0; c < out->ncols; c++)
-			if (!PQgetisnull(res, r, c))
-				out->cells[r * out->ncols + c] = pgw_strdup(PQgetvalue(res, r, c));
+	rows_of(res, out);
 	PQclear(res);
 	return 0;
 }
 
-/* Per bucket: "count sum-of-high-30-bits sum-of-low-30-bits" (sums that no engine's integer
- * overflows: ClickHouse's sum of UInt64 wraps) */
-static int bucket_sums(struct pgw_run *run, struct vtable *v, enum side s, char ***sums, struct pgw_err *err)
+/* The first pass's query: per bucket, the row count and the sum of the row hashes. The hash and
+ * the bucket are computed below a fence (OFFSET 0), so that PostgreSQL computes each once a row,
+ * in its parallel workers; ClickHouse's sum of UInt64 wraps: there it sums 30-bit halves. */
+static void sums_sql(struct pgw_buf *sql, const struct vtable *v, enum side s)
 {
 	enum lang l = lang_of(v, s);
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
+	const char *kb = v->def->npk ? v->bucket[s] : "0";
+	const char *b = v->def->npk ? "_pgw_kb" : v->bucket[s];
 	if (l == L_CH)
-		pgw_buf_printf(&sql,
+		pgw_buf_printf(sql,
 			       "SELECT toString(_pgw_b), toString(count()), toString(sum(bitShiftRight(_pgw_h, 30))), "
-			       "toString(sum(bitAnd(_pgw_h, 1073741823))) FROM (SELECT %s AS _pgw_b, %s AS _pgw_h "
-			       "FROM %s) AS _pgw_s GROUP BY _pgw_b",
-			       v->bucket[s], v->hash[s], v->rel[s].data);
+			       "toString(sum(bitAnd(_pgw_h, 1073741823))) FROM (SELECT %s AS _pgw_b, _pgw_h FROM "
+			       "(SELECT %s AS _pgw_h, %s AS _pgw_kb FROM %s) AS _pgw_i) AS _pgw_s GROUP BY _pgw_b",
+			       b, v->hash[s], kb, v->rel[s].data);
 	else
-		pgw_buf_printf(&sql,
-			       "SELECT CAST(_pgw_b AS VARCHAR), CAST(count(*) AS VARCHAR), CAST(sum(_pgw_h >> 30) AS "
-			       "VARCHAR), CAST(sum(_pgw_h & 1073741823) AS VARCHAR) FROM (SELECT %s AS _pgw_b, %s AS "
-			       "_pgw_h FROM %s) AS _pgw_s GROUP BY _pgw_b",
-			       v->bucket[s], v->hash[s], v->rel[s].data);
-	struct pgw_rows r = {0};
-	int rc = query(run, s, sql.data, &r, err);
-	pgw_buf_cleanup(&sql);
-	if (rc < 0)
-		return -1;
-	*sums = pgw_calloc((size_t)v->buckets, sizeof(char *));
-	for (int i = 0; i < r.nrows; i++) {
-		char **row = &r.cells[i * 4];
+		pgw_buf_printf(
+			sql,
+			"SELECT CAST(_pgw_b AS VARCHAR), CAST(count(*) AS VARCHAR), CAST(sum(_pgw_h) AS VARCHAR), "
+			"'0' FROM (SELECT %s AS _pgw_b, _pgw_h FROM (SELECT %s AS _pgw_h, %s AS _pgw_kb FROM %s%s) "
+			"AS _pgw_i) AS _pgw_s GROUP BY _pgw_b",
+			b, v->hash[s], kb, v->rel[s].data, l == L_PG ? " OFFSET 0" : "");
+}
+
+/* high * 2^30 + low, in decimal */
+static char *sum_text(const char *high, const char *low)
+{
+	unsigned __int128 t = ((unsigned __int128)strtoull(high, NULL, 10) << 30) + strtoull(low, NULL, 10);
+	char digits[48], *p = digits + sizeof(digits) - 1;
+	*p = 0;
+	do {
+		*--p = (char)('0' + (int)(t % 10));
+		t /= 10;
+	} while (t);
+	return pgw_strdup(p);
+}
+
+/* Per bucket: "count sum" */
+static void fill_sums(struct vtable *v, enum side s, const struct pgw_rows *r, char **sums)
+{
+	for (int i = 0; i < r->nrows; i++) {
+		char **row = &r->cells[i * 4];
 		long long b = atoll(row[0]);
-		if (b >= 0 && b < v->buckets)
-			(*sums)[b] = pgw_asprintf("%s %s %s", row[1], row[2], row[3]);
+		char *sum = lang_of(v, s) == L_CH ? sum_text(row[2], row[3]) : pgw_strdup(row[2]);
+		if (b >= 0 && b < v->buckets && !sums[b])
+			sums[b] = pgw_asprintf("%s %s", row[1], sum);
+		free(sum);
 		if (s == PG)
 			v->rows += atoll(row[1]);
 	}
-	pgw_rows_cleanup(&r);
-	return 0;
+}
+
+/* Both sides' sums at once: PostgreSQL's query runs while the warehouse answers its own */
+static int bucket_sums(struct pgw_run *run, struct vtable *v, char **sums[2], struct pgw_err *err)
+{
+	struct pgw_buf sql[2];
+	struct pgw_rows r[2] = {{0}, {0}};
+	for (int s = PG; s <= WH; s++) {
+		pgw_buf_init(&sql[s]);
+		sums_sql(&sql[s], v, (enum side)s);
+		sums[s] = pgw_calloc((size_t)v->buckets, sizeof(char *));
+	}
+	pgw_debug("pg: %s", sql[PG].data);
+	int rc = PQsendQuery(run->pg->conn, sql[PG].data) ? 0 : pgw_pg_result_error(run->pg, NULL, NULL, err);
+	struct pgw_err wh_err = {0};
+	int wrc = rc == 0 ? query(run, WH, sql[WH].data, &r[WH], &wh_err) : 0;
+	PGresult *res, *last = NULL;
+	while (rc == 0 && (res = PQgetResult(run->pg->conn))) {
+		PQclear(last);
+		last = res;
+	}
+	if (rc == 0 && PQresultStatus(last) != PGRES_TUPLES_OK)
+		rc = pgw_pg_result_error(run->pg, last, NULL, err);
+	else if (rc == 0)
+		rows_of(last, &r[PG]);
+	PQclear(last);
+	if (rc == 0 && wrc < 0) {
+		*err = wh_err;
+		rc = -1;
+	}
+	for (int s = PG; rc == 0 && s <= WH; s++)
+		fill_sums(v, (enum side)s, &r[s], sums[s]);
+	for (int s = PG; s <= WH; s++) {
+		pgw_rows_cleanup(&r[s]);
+		pgw_buf_cleanup(&sql[s]);
+	}
+	return rc;
 }
 
 static void note_key(struct vtable *v, const char *what, const char *key)
@@ -422,10 +521,12 @@ static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, const
 	} else {
 		to_text(&h, l, "_pgw_h");
 		to_text(&n, l, "count(*)");
-		pgw_buf_printf(&sql,
-			       "SELECT %s, %s, '' FROM (SELECT %s AS _pgw_h FROM %s WHERE %s IN (%s)) AS _pgw_s GROUP "
-			       "BY _pgw_h",
-			       h.data, n.data, v->hash[s], v->rel[s].data, v->bucket[s], in_list);
+		pgw_buf_printf(
+			&sql,
+			"SELECT %s, %s, '' FROM (SELECT %s AS _pgw_h FROM %s%s) AS _pgw_s WHERE %s IN (%s) GROUP "
+			"BY _pgw_h",
+			h.data, n.data, v->hash[s], v->rel[s].data, l == L_PG ? " OFFSET 0" : "", v->bucket[s],
+			in_list);
 	}
 	int rc = query(run, s, sql.data, r, err);
 	pgw_buf_cleanup(&sql);
@@ -465,9 +566,7 @@ static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struc
 static int compare_table(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
 	char **sums[2] = {NULL, NULL};
-	int rc = bucket_sums(run, v, PG, &sums[PG], err);
-	if (rc == 0)
-		rc = bucket_sums(run, v, WH, &sums[WH], err);
+	int rc = bucket_sums(run, v, sums, err);
 	struct pgw_buf in;
 	pgw_buf_init(&in);
 	for (long long b = 0; rc == 0 && b < v->buckets; b++) {
@@ -570,6 +669,14 @@ static int verify_one(struct pgw_run *run, const char *name, struct pgw_err *err
 	pgw_buf_init(&v.rel[WH]);
 	pgw_buf_init(&v.keys);
 	int rc = pgw_pg_begin(run->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	/* hashing is the cost PostgreSQL's planner does not see: let it use its parallel workers
+	 * (as many as the server allows) and hash its aggregates */
+	if (rc == 0)
+		rc = pgw_pg_exec(run->pg,
+				 "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "
+				 "SET LOCAL enable_sort = off",
+				 err);
+	v.pg13 = pgw_pg_version(run->pg) >= 130000;
 	if (rc == 0)
 		rc = prepare(run, &v, err);
 	if (rc == 0)
