@@ -68,6 +68,15 @@ static int open_error(const char *path, const char *msg, struct pgw_err *err)
 			err, PGW_ERR_WAREHOUSE,
 			"DuckDB file %s is in use by another process%s%.*s; wait for it to finish or stop it", path,
 			pid ? " " : "", pid ? (int)strcspn(pid, ")") + 1 : 0, pid ? pid : "");
+	/* DuckDB (1.4 and 1.5) rewrites metadata blocks in place during a checkpoint: a process killed
+	 * in that write leaves a block that fails its checksum (bench/duckdb_kill.sh reproduces it
+	 * without pgwarehouse). Nothing in the file can be trusted then; a reload rebuilds it. */
+	if (msg && strstr(msg, "Corrupt database file"))
+		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
+				   "DuckDB file %s is damaged (%.*s): DuckDB leaves a file so when its process is "
+				   "killed during a checkpoint; restore it from a backup, or move it away and run "
+				   "`pgwarehouse reload all` to copy every table again",
+				   path, (int)strcspn(msg, "\n"), msg);
 	return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot open DuckDB file %s: %s; check duckdb_path / DUCKDB_PATH",
 			   path, msg ? msg : "unknown error");
 }
