@@ -349,7 +349,7 @@ static int cmd_verify(const struct pgw_cli *cli, struct pgw_run *run)
 		names = pgw_calloc(1, sizeof(char *));
 		names[n++] = pgw_strdup(cli->table);
 	}
-	int rc = pgw_verify(run, names, n, &differ, &err);
+	int rc = pgw_verify(run, names, n, cli->repair, &differ, &err);
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

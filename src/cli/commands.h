@@ -28,6 +28,7 @@ struct pgw_cli {
 	const char *last_modified;
 	bool force;	 /* --force: replace warehouse tables pgwarehouse did not create */
 	double interval; /* stream --interval SECONDS */
+	bool repair;	 /* verify --repair */
 };
 
 /* Runs the parsed command; returns the process exit status. */

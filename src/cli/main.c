@@ -10,112 +10,114 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 
-static const char usage_text[] = "usage: pgwarehouse [options] COMMAND [TABLE|all] [last_modified=COLUMN]\n"
-				 "\n"
-				 "Copies PostgreSQL tables into a warehouse (DuckDB, ClickHouse or "
-				 "Snowflake) and keeps them\n"
-				 "up to date on later runs.\n"
-				 "\n"
-				 "commands:\n"
-				 "  init                 write a template pgwarehouse_conf.yaml (never "
-				 "overwrites)\n"
-				 "  list                 list PostgreSQL tables: schema, table, size, "
-				 "estimated rows\n"
-				 "  listwh               list warehouse tables with their row counts\n"
-				 "  sync TABLE|all       bring tables up to date (new records, "
-				 "last_modified, or reload)\n"
-				 "  reload TABLE|all     copy tables in full, swapped in atomically\n"
-				 "  extract TABLE|all    write what a sync would load to "
-				 "<data>/<table>_data/*.csv.gz\n"
-				 "  load TABLE|all       load the extracted files, then move them to "
-				 "archive/\n"
-				 "  status [TABLE]       the latest run of each table (from the warehouse's "
-				 "_pgwarehouse_runs)\n"
-				 "                       and how old its copy is\n"
-				 "  check                test the settings: connections, versions, tables, "
-				 "privileges, config,\n"
-				 "                       and for change data capture wal_level, REPLICATION, "
-				 "slots, the publication\n"
-				 "  stream TABLE|all     follow the change data capture tables "
-				 "continuously: apply their changes\n"
-				 "                       every --interval seconds (default 10) until SIGINT "
-				 "or SIGTERM, which\n"
-				 "                       apply the changes in hand and exit 0; the lag is "
-				 "logged at each apply\n"
-				 "                       and shown live on a terminal\n"
-				 "  verify TABLE|all     compare warehouse tables with PostgreSQL without "
-				 "copying them (hashes\n"
-				 "                       of rows summed per bucket of keys, then the "
-				 "differing buckets' keys):\n"
-				 "                       prints equal or the rows missing, extra and "
-				 "different with their keys;\n"
-				 "                       exit 1 when a table differs (DuckDB, ClickHouse so far)\n"
-				 "  teardown             drop the replication slot and publication change "
-				 "data capture made\n"
-				 "                       (stops PostgreSQL keeping WAL for them; the next "
-				 "sync copies again)\n"
-				 "\n"
-				 "change data capture: `cdc: true` at the top of the config (or per table, "
-				 "`cdc: false` to opt\n"
-				 "out) makes sync read PostgreSQL's logical replication stream: inserts, "
-				 "updates, deletes and\n"
-				 "truncates, exactly once (DuckDB, ClickHouse; needs wal_level = logical "
-				 "and the REPLICATION\n"
-				 "attribute); postgres: replication_slot and publication name them (default "
-				 "pgwarehouse).\n"
-				 "\n"
-				 "options:\n"
-				 "  -c, --config FILE        config file (default ./pgwarehouse_conf.yaml)\n"
-				 "      --data DIR           directory for extract/load files (default "
-				 "./pgw_data)\n"
-				 "      --backend NAME       duckdb, clickhouse or snowflake (overrides the "
-				 "config)\n"
-				 "      --last-modified COL  sync by this last-modified column (like "
-				 "last_modified=COL)\n"
-				 "  -j, --jobs N             tables synced at once (default: cores, at most "
-				 "4; config jobs:)\n"
-				 "      --streams N          COPY connections per large table (default 2; 1 "
-				 "= one stream;\n"
-				 "                           config postgres: copy_streams, "
-				 "copy_streams_min_size: 256MB)\n"
-				 "      --force              replace a warehouse table of the same name "
-				 "that pgwarehouse did\n"
-				 "                           not create (refused without it)\n"
-				 "  -d, --debug              log every statement sent\n"
-				 "  -q, --quiet              only warnings and errors on stderr (no "
-				 "progress)\n"
-				 "      --log-format FMT     text (default) or json: one JSON object per "
-				 "stderr line\n"
-				 "  -h, --help               this help\n"
-				 "  -V, --version            print the version\n"
-				 "\n"
-				 "settings come from the command line, then the config file, then the "
-				 "environment\n"
-				 "(PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSCHEMA PGSSLMODE, "
-				 "DUCKDB_PATH,\n"
-				 "DUCKDB_MEMORY_LIMIT, "
-				 "CLICKHOUSE_HOST/_PORT/_DATABASE/_USER/_PWD/_SECURE/_PATH,\n"
-				 "CHDB_LIBRARY, "
-				 "SNOWSQL_ACCOUNT/_USER/_DATABASE/_SCHEMA/_WAREHOUSE/_ROLE/_PWD,\n"
-				 "SNOWSQL_PRIVATE_KEY_PATH/_PASSPHRASE, SNOWSQL_TOKEN, "
-				 "SNOWSQL_AUTHENTICATOR,\n"
-				 "PGWAREHOUSE_JOBS, PGWAREHOUSE_COPY_STREAMS/_MIN_SIZE, DUCKDB_THREADS,\n"
-				 "PGWAREHOUSE_SNOWFLAKE_NAMES (upper: plain names upper-case as Snowflake "
-				 "folds them, or exact),\n"
-				 "PGWAREHOUSE_CDC, PGWAREHOUSE_REPLICATION_SLOT, PGWAREHOUSE_PUBLICATION,\n"
-				 "PGWAREHOUSE_EXTRACT_ROWS_PER_FILE, PGWAREHOUSE_CA_FILE (a CA's PEM file "
-				 "trusted for HTTPS,\n"
-				 "for a TLS-inspecting proxy or a private CA),\n"
-				 "PGWAREHOUSE_PROGRESS_INTERVAL: seconds between progress lines off a "
-				 "terminal); a .env file\n"
-				 "in the working directory is read first.\n"
-				 "ClickHouse: clickhouse_host: HOST (HTTP) or `embedded` (chDB, data in "
-				 "clickhouse_path).\n"
-				 "\n"
-				 "exit status: 0 ok, 1 a table failed, 2 usage or config error, 3 "
-				 "PostgreSQL error,\n"
-				 "4 warehouse error, 130/143 stopped by SIGINT/SIGTERM (the table in "
-				 "progress rolled back).\n";
+static const char usage_text[] =
+	"usage: pgwarehouse [options] COMMAND [TABLE|all] [last_modified=COLUMN]\n"
+	"\n"
+	"Copies PostgreSQL tables into a warehouse (DuckDB, ClickHouse or "
+	"Snowflake) and keeps them\n"
+	"up to date on later runs.\n"
+	"\n"
+	"commands:\n"
+	"  init                 write a template pgwarehouse_conf.yaml (never "
+	"overwrites)\n"
+	"  list                 list PostgreSQL tables: schema, table, size, "
+	"estimated rows\n"
+	"  listwh               list warehouse tables with their row counts\n"
+	"  sync TABLE|all       bring tables up to date (new records, "
+	"last_modified, or reload)\n"
+	"  reload TABLE|all     copy tables in full, swapped in atomically\n"
+	"  extract TABLE|all    write what a sync would load to "
+	"<data>/<table>_data/*.csv.gz\n"
+	"  load TABLE|all       load the extracted files, then move them to "
+	"archive/\n"
+	"  status [TABLE]       the latest run of each table (from the warehouse's "
+	"_pgwarehouse_runs)\n"
+	"                       and how old its copy is\n"
+	"  check                test the settings: connections, versions, tables, "
+	"privileges, config,\n"
+	"                       and for change data capture wal_level, REPLICATION, "
+	"slots, the publication\n"
+	"  stream TABLE|all     follow the change data capture tables "
+	"continuously: apply their changes\n"
+	"                       every --interval seconds (default 10) until SIGINT "
+	"or SIGTERM, which\n"
+	"                       apply the changes in hand and exit 0; the lag is "
+	"logged at each apply\n"
+	"                       and shown live on a terminal\n"
+	"  verify TABLE|all     compare warehouse tables with PostgreSQL without "
+	"copying them (hashes\n"
+	"                       of rows summed per bucket of keys, then the "
+	"differing buckets' keys):\n"
+	"                       prints equal or the rows missing, extra and "
+	"different with their keys;\n"
+	"                       exit 1 when a table differs (DuckDB, ClickHouse so far); with\n"
+	"                       --repair, fixes the differing rows in one transaction per table\n"
+	"  teardown             drop the replication slot and publication change "
+	"data capture made\n"
+	"                       (stops PostgreSQL keeping WAL for them; the next "
+	"sync copies again)\n"
+	"\n"
+	"change data capture: `cdc: true` at the top of the config (or per table, "
+	"`cdc: false` to opt\n"
+	"out) makes sync read PostgreSQL's logical replication stream: inserts, "
+	"updates, deletes and\n"
+	"truncates, exactly once (DuckDB, ClickHouse; needs wal_level = logical "
+	"and the REPLICATION\n"
+	"attribute); postgres: replication_slot and publication name them (default "
+	"pgwarehouse).\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE        config file (default ./pgwarehouse_conf.yaml)\n"
+	"      --data DIR           directory for extract/load files (default "
+	"./pgw_data)\n"
+	"      --backend NAME       duckdb, clickhouse or snowflake (overrides the "
+	"config)\n"
+	"      --last-modified COL  sync by this last-modified column (like "
+	"last_modified=COL)\n"
+	"  -j, --jobs N             tables synced at once (default: cores, at most "
+	"4; config jobs:)\n"
+	"      --streams N          COPY connections per large table (default 2; 1 "
+	"= one stream;\n"
+	"                           config postgres: copy_streams, "
+	"copy_streams_min_size: 256MB)\n"
+	"      --force              replace a warehouse table of the same name "
+	"that pgwarehouse did\n"
+	"                           not create (refused without it)\n"
+	"  -d, --debug              log every statement sent\n"
+	"  -q, --quiet              only warnings and errors on stderr (no "
+	"progress)\n"
+	"      --log-format FMT     text (default) or json: one JSON object per "
+	"stderr line\n"
+	"  -h, --help               this help\n"
+	"  -V, --version            print the version\n"
+	"\n"
+	"settings come from the command line, then the config file, then the "
+	"environment\n"
+	"(PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSCHEMA PGSSLMODE, "
+	"DUCKDB_PATH,\n"
+	"DUCKDB_MEMORY_LIMIT, "
+	"CLICKHOUSE_HOST/_PORT/_DATABASE/_USER/_PWD/_SECURE/_PATH,\n"
+	"CHDB_LIBRARY, "
+	"SNOWSQL_ACCOUNT/_USER/_DATABASE/_SCHEMA/_WAREHOUSE/_ROLE/_PWD,\n"
+	"SNOWSQL_PRIVATE_KEY_PATH/_PASSPHRASE, SNOWSQL_TOKEN, "
+	"SNOWSQL_AUTHENTICATOR,\n"
+	"PGWAREHOUSE_JOBS, PGWAREHOUSE_COPY_STREAMS/_MIN_SIZE, DUCKDB_THREADS,\n"
+	"PGWAREHOUSE_SNOWFLAKE_NAMES (upper: plain names upper-case as Snowflake "
+	"folds them, or exact),\n"
+	"PGWAREHOUSE_CDC, PGWAREHOUSE_REPLICATION_SLOT, PGWAREHOUSE_PUBLICATION,\n"
+	"PGWAREHOUSE_EXTRACT_ROWS_PER_FILE, PGWAREHOUSE_CA_FILE (a CA's PEM file "
+	"trusted for HTTPS,\n"
+	"for a TLS-inspecting proxy or a private CA),\n"
+	"PGWAREHOUSE_PROGRESS_INTERVAL: seconds between progress lines off a "
+	"terminal); a .env file\n"
+	"in the working directory is read first.\n"
+	"ClickHouse: clickhouse_host: HOST (HTTP) or `embedded` (chDB, data in "
+	"clickhouse_path).\n"
+	"\n"
+	"exit status: 0 ok, 1 a table failed, 2 usage or config error, 3 "
+	"PostgreSQL error,\n"
+	"4 warehouse error, 130/143 stopped by SIGINT/SIGTERM (the table in "
+	"progress rolled back).\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -168,13 +170,21 @@ static int parse_positionals(struct pgw_cli *cli, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},  {"data", required_argument, NULL, 'D'},
-		{"backend", required_argument, NULL, 'b'}, {"last-modified", required_argument, NULL, 'l'},
-		{"jobs", required_argument, NULL, 'j'},	   {"log-format", required_argument, NULL, 'L'},
-		{"streams", required_argument, NULL, 'S'}, {"interval", required_argument, NULL, 'I'},
-		{"force", no_argument, NULL, 'F'},	   {"debug", no_argument, NULL, 'd'},
-		{"quiet", no_argument, NULL, 'q'},	   {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	   {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"data", required_argument, NULL, 'D'},
+		{"backend", required_argument, NULL, 'b'},
+		{"last-modified", required_argument, NULL, 'l'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"log-format", required_argument, NULL, 'L'},
+		{"streams", required_argument, NULL, 'S'},
+		{"interval", required_argument, NULL, 'I'},
+		{"force", no_argument, NULL, 'F'},
+		{"debug", no_argument, NULL, 'd'},
+		{"repair", no_argument, NULL, 'R'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	struct pgw_cli cli = {.interval = 10};
 	char *end;
@@ -189,6 +199,7 @@ int main(int argc, char **argv)
 		case 'j': cli.over.jobs = optarg; break;
 		case 'S': cli.over.copy_streams = optarg; break;
 		case 'F': cli.force = true; break;
+		case 'R': cli.repair = true; break;
 		case 'I':
 			cli.interval = strtod(optarg, &end);
 			if (end == optarg || *end || !(cli.interval >= 0.1 && cli.interval <= 86400))
@@ -211,6 +222,8 @@ int main(int argc, char **argv)
 	int rc = parse_positionals(&cli, argc, argv);
 	if (rc)
 		return rc;
+	if (cli.repair && cli.cmd != CLI_VERIFY)
+		return usage_error("%s", "--repair goes with verify");
 	/* over a file-size limit, let writes fail with EFBIG (reported, cleaned up)
 	 * instead of dying */
 	signal(SIGXFSZ, SIG_IGN);

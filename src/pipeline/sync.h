@@ -70,10 +70,11 @@ void pgw_plan_cleanup(struct pgw_plan *plan);
  * read. */
 char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan);
 
-/* verify (verify.c): compares each table of names[0..n) with PostgreSQL and prints the result;
- * *differ counts the tables that differ. -1 when a table could not be compared (err: the first;
- * every error is printed already). */
-int pgw_verify(struct pgw_run *run, char *const *names, int n, int *differ, struct pgw_err *err);
+/* verify (verify.c): compares each table of names[0..n) with PostgreSQL and prints the result
+ * (with repair, fixes the differing rows); *differ counts the tables that differ (unrepaired). -1
+ * when a table could not be compared or repaired (err: the first; every error is printed
+ * already). */
+int pgw_verify(struct pgw_run *run, char *const *names, int n, bool repair, int *differ, struct pgw_err *err);
 
 /* Change data capture (cdc.c): the CDC tables of names[0..n) caught up with the
  * replication stream, copied first where needed (recopy: copied again, as

@@ -199,6 +199,10 @@ struct vtable {
 	long long rows, missing, extra, different;
 	int shown;
 	struct pgw_buf keys; /* lines naming them */
+	/* for a repair: the differing buckets, and the canonical key texts to write and to delete */
+	char *in_list;
+	char **up, **del;
+	int nup, ndel;
 };
 
 static enum lang lang_of(const struct vtable *v, enum side s)
@@ -537,6 +541,26 @@ static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, const
 	return rc;
 }
 
+static void add_key(char ***list, int *n, const char *key)
+{
+	*list = pgw_realloc(*list, (size_t)(*n + 1) * sizeof(char *));
+	(*list)[(*n)++] = pgw_strdup(key);
+}
+
+/* WHERE <bucket> IN (...) AND <key text> IN ('...', ...) on one side */
+static void keys_where(struct pgw_buf *sql, const struct vtable *v, enum side s, char **keys, int n)
+{
+	pgw_buf_printf(sql, " WHERE %s IN (%s) AND %s IN (", v->bucket[s], v->in_list, v->key_text[s]);
+	for (int i = 0; i < n; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		if (s == PG)
+			pgw_buf_literal(sql, keys[i]);
+		else
+			v->sink->ops->literal(sql, keys[i]);
+	}
+	pgw_buf_puts(sql, ")");
+}
+
 /* Walks both sorted row lists as a merge join on the first cell. */
 static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struct pgw_rows *w)
 {
@@ -551,12 +575,15 @@ static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struc
 		} else if (c < 0) {
 			v->missing++;
 			note_key(v, "missing", a[2]);
+			add_key(&v->up, &v->nup, a[0]);
 		} else if (c > 0) {
 			v->extra++;
 			note_key(v, "extra", b[2]);
+			add_key(&v->del, &v->ndel, b[0]);
 		} else if (strcmp(a[1], b[1])) {
 			v->different++;
 			note_key(v, "different", a[2]);
+			add_key(&v->up, &v->nup, a[0]);
 		}
 		i += c <= 0;
 		j += c >= 0;
@@ -575,6 +602,7 @@ static int compare_table(struct pgw_run *run, struct vtable *v, struct pgw_err *
 			pgw_buf_printf(&in, "%s%lld", in.len ? ", " : "", b);
 	}
 	if (rc == 0 && in.len) {
+		v->in_list = pgw_strdup(in.data);
 		struct pgw_rows r[2] = {{0}, {0}};
 		rc = bucket_rows(run, v, PG, in.data, &r[PG], err);
 		if (rc == 0)
@@ -590,6 +618,103 @@ static int compare_table(struct pgw_run *run, struct vtable *v, struct pgw_err *
 			free(sums[s][b]);
 		free(sums[s]);
 	}
+	return rc;
+}
+
+/* The missing and different rows, read from PostgreSQL in the comparison's snapshot, staged as
+ * upserts */
+static int stage_upserts(struct pgw_run *run, struct vtable *v, const struct pgw_table_def *sdef, struct pgw_batch *b,
+			 struct pgw_err *err)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT ");
+	for (int i = 0; i < v->def->ncols; i++) {
+		pgw_buf_ident(&sql, v->def->cols[i].name);
+		pgw_buf_printf(&sql, "%s, ", v->def->cols[i].cast);
+	}
+	pgw_buf_printf(&sql, "%d::bigint, NULL::text FROM %s", PGW_OP_UPSERT, v->rel[PG].data);
+	keys_where(&sql, v, PG, v->up, v->nup);
+	struct pgw_copy *cp = pgw_copy_start(run->pg, sdef, sql.data, err);
+	pgw_buf_cleanup(&sql);
+	if (!cp)
+		return -1;
+	long n;
+	int rc = 0;
+	while (rc == 0 && (n = pgw_copy_next(cp, b, err)) > 0)
+		rc = run->sink->ops->write(run->sink, b, err);
+	if (rc == 0 && n < 0)
+		rc = -1;
+	pgw_copy_free(cp);
+	return rc;
+}
+
+/* The extra rows, staged as deletes of their keys (read back from the warehouse as text) */
+static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch *b, struct pgw_err *err)
+{
+	const struct pgw_table_def *def = v->def;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT ");
+	for (int k = 0; k < def->npk; k++) {
+		struct pgw_buf q;
+		pgw_buf_init(&q);
+		ident(&q, v->wh, def->cols[def->pk[k]].name);
+		pgw_buf_puts(&sql, k ? ", " : "");
+		to_text(&sql, v->wh, q.data);
+		pgw_buf_cleanup(&q);
+	}
+	pgw_buf_printf(&sql, " FROM %s", v->rel[WH].data);
+	keys_where(&sql, v, WH, v->del, v->ndel);
+	struct pgw_rows r = {0};
+	int rc = query(run, WH, sql.data, &r, err);
+	pgw_buf_cleanup(&sql);
+	pgw_batch_reset(b);
+	for (int i = 0; rc == 0 && i < r.nrows; i++) {
+		for (int c = 0; c < def->ncols; c++)
+			pgw_col_push_null(&b->cols[c]);
+		for (int k = 0; rc == 0 && k < def->npk; k++) {
+			struct pgw_column *col = &b->cols[def->pk[k]];
+			const char *t = r.cells[i * def->npk + k];
+			col->count--; /* the NULL pushed above */
+			rc = pgw_text_decode(def->cols[def->pk[k]].name, &def->cols[def->pk[k]].ti, t, strlen(t), col,
+					     err);
+		}
+		*(int64_t *)pgw_col_push(&b->cols[def->ncols]) = PGW_OP_DELETE;
+		pgw_col_push_null(&b->cols[def->ncols + 1]);
+		b->rows++;
+	}
+	if (rc == 0 && b->rows)
+		rc = run->sink->ops->write(run->sink, b, err);
+	pgw_rows_cleanup(&r);
+	return rc;
+}
+
+/* The differing rows fixed in one warehouse transaction (a swap on ClickHouse), as change data
+ * capture applies its changes */
+static int repair_rows(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
+{
+	struct pgw_table_def *sdef = pgw_changes_def(v->def);
+	const struct pgw_typeinfo **types = pgw_calloc((size_t)sdef->ncols, sizeof(*types));
+	for (int i = 0; i < sdef->ncols; i++)
+		types[i] = &sdef->cols[i].ti;
+	struct pgw_batch *b = pgw_batch_new(sdef->ncols, types, 2048);
+	struct pgw_target t = {.name = v->def->name,
+			       .def = v->def,
+			       .stage_def = sdef,
+			       .schema = strcmp(v->def->schema, run->cfg->pgschema) ? v->def->schema : NULL};
+	int rc = run->sink->ops->begin(run->sink, &t, PGW_LOAD_CHANGES, err);
+	if (rc == 0 && v->nup)
+		rc = stage_upserts(run, v, sdef, b, err);
+	if (rc == 0 && v->ndel)
+		rc = stage_deletes(run, v, b, err);
+	if (rc == 0)
+		rc = run->sink->ops->commit(run->sink, err);
+	else
+		run->sink->ops->abort(run->sink);
+	pgw_batch_free(b);
+	free(types);
+	pgw_changes_def_free(sdef);
 	return rc;
 }
 
@@ -656,12 +781,40 @@ static void vtable_cleanup(struct vtable *v)
 		free(v->display[s]);
 	}
 	pgw_buf_cleanup(&v->keys);
+	for (int i = 0; i < v->nup; i++)
+		free(v->up[i]);
+	for (int i = 0; i < v->ndel; i++)
+		free(v->del[i]);
+	free(v->up);
+	free(v->del);
+	free(v->in_list);
 	if (v->def)
 		pgw_table_def_free(v->def);
 }
 
-/* One table in its own PostgreSQL snapshot; 0 equal, 1 differs, -1 error (err) */
-static int verify_one(struct pgw_run *run, const char *name, struct pgw_err *err)
+/* A table whose differences cannot be fixed row by row (no key) or are most of it: copied again,
+ * unless change data capture follows it (its copy goes with the slot's position) */
+static int repair_by_reload(struct pgw_run *run, const char *name, struct pgw_err *err)
+{
+	if (pgw_table_cdc(run->cfg, name))
+		return pgw_err_set(err, PGW_ERR_TABLE,
+				   "table %s is followed by change data capture and cannot be fixed row by row; run "
+				   "`pgwarehouse reload %s`",
+				   name, name);
+	struct pgw_table_result res = {0};
+	int rc = pgw_run_table(run, PGW_CMD_RELOAD, name, &res);
+	if (rc == 0)
+		printf("  repaired: reloaded, %lld rows\n", res.rows);
+	else
+		*err = res.err;
+	free(res.name);
+	free(res.wm_before);
+	free(res.wm_after);
+	return rc;
+}
+
+/* One table in its own PostgreSQL snapshot; 0 equal (or repaired), 1 differs, -1 error (err) */
+static int verify_one(struct pgw_run *run, const char *name, bool repair, struct pgw_err *err)
 {
 	struct vtable v = {
 		.name = name, .sink = run->sink, .wh = run->sink->ops->dialect == PGW_SQL_CLICKHOUSE ? L_CH : L_DUCK};
@@ -681,17 +834,26 @@ static int verify_one(struct pgw_run *run, const char *name, struct pgw_err *err
 		rc = prepare(run, &v, err);
 	if (rc == 0)
 		rc = compare_table(run, &v, err);
+	long long diffs = v.missing + v.extra + v.different;
+	if (rc == 0)
+		report(&v);
+	bool by_rows = v.def && v.def->npk && diffs * 2 <= v.rows;
+	if (rc == 0 && repair && diffs && by_rows) { /* in the comparison's snapshot */
+		rc = repair_rows(run, &v, err);
+		if (rc == 0)
+			printf("  repaired: %lld rows written, %lld deleted\n", v.missing + v.different, v.extra);
+	}
 	struct pgw_err ignored = {0};
 	pgw_pg_exec(run->pg, "ROLLBACK", &ignored);
-	if (rc == 0) {
-		report(&v);
-		rc = v.missing || v.extra || v.different;
-	}
+	if (rc == 0 && repair && diffs && !by_rows)
+		rc = repair_by_reload(run, name, err);
+	if (rc == 0)
+		rc = diffs && !repair;
 	vtable_cleanup(&v);
 	return rc;
 }
 
-int pgw_verify(struct pgw_run *run, char *const *names, int n, int *differ, struct pgw_err *err)
+int pgw_verify(struct pgw_run *run, char *const *names, int n, bool repair, int *differ, struct pgw_err *err)
 {
 	*differ = 0;
 	if (run->sink->ops->dialect == PGW_SQL_SNOWFLAKE) {
@@ -704,7 +866,7 @@ int pgw_verify(struct pgw_run *run, char *const *names, int n, int *differ, stru
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
 		struct pgw_err e = {0};
-		int rc = verify_one(run, names[i], &e);
+		int rc = verify_one(run, names[i], repair, &e);
 		if (rc < 0) {
 			pgw_error("verify %s: %s", names[i], e.msg);
 			if (!failed++)
