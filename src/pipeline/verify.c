@@ -6,8 +6,10 @@
  * does not. PostgreSQL is read in one REPEATABLE READ snapshot. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
+#include "pipeline/runlog.h"
 #include "pipeline/sync.h"
 
 #define MAX_KEYS_SHOWN 20
@@ -813,9 +815,42 @@ static int repair_by_reload(struct pgw_run *run, const char *name, struct pgw_er
 	return rc;
 }
 
+static double wall_time(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The run log's row: status equal, differs, repaired or failed (never "ok", which marks loads),
+ * the differences or the error in its error column */
+static void record(struct pgw_run *run, const struct vtable *v, bool repair, double started, const char *error)
+{
+	long long diffs = v->missing + v->extra + v->different;
+	char *summary = pgw_asprintf("%lld missing, %lld extra, %lld different", v->missing, v->extra, v->different);
+	struct pgw_run_record r = {.table = v->name,
+				   .command = "verify",
+				   .strategy = repair ? "repair" : "verify",
+				   .started = started,
+				   .finished = wall_time(),
+				   .rows = v->rows,
+				   .status = error    ? "failed"
+					     : !diffs ? "equal"
+					     : repair ? "repaired"
+						      : "differs",
+				   .error = error   ? error
+					    : diffs ? summary
+						    : NULL};
+	struct pgw_err e = {0};
+	if (pgw_runlog_append(run->sink, &r, &e) < 0)
+		pgw_warn("%s: the run log could not record the verify: %s", v->name, e.msg);
+	free(summary);
+}
+
 /* One table in its own PostgreSQL snapshot; 0 equal (or repaired), 1 differs, -1 error (err) */
 static int verify_one(struct pgw_run *run, const char *name, bool repair, struct pgw_err *err)
 {
+	double started = wall_time();
 	struct vtable v = {
 		.name = name, .sink = run->sink, .wh = run->sink->ops->dialect == PGW_SQL_CLICKHOUSE ? L_CH : L_DUCK};
 	pgw_buf_init(&v.rel[PG]);
@@ -847,6 +882,7 @@ static int verify_one(struct pgw_run *run, const char *name, bool repair, struct
 	pgw_pg_exec(run->pg, "ROLLBACK", &ignored);
 	if (rc == 0 && repair && diffs && !by_rows)
 		rc = repair_by_reload(run, name, err);
+	record(run, &v, repair, started, rc < 0 ? err->msg : NULL);
 	if (rc == 0)
 		rc = diffs && !repair;
 	vtable_cleanup(&v);
