@@ -70,7 +70,9 @@ case $BACKEND in
   duckdb) "$DUCKQ" --exec "$DUCKDB_PATH" "INSERT INTO big VALUES (12345678, 'only here')" ;;
   *) chsql "INSERT INTO big VALUES (12345678, 'only here')" ;;
 esac
-out=$("$PGW" -d verify all 2>"$PWD/verify.log"); rc=$?
+# 100 rows a bucket: big has 200 (ClickHouse typed x % 200 as Int8 and wrapped past 127: found
+# by bench/verify_bench.sh)
+out=$(PGW_VERIFY_BUCKET_ROWS=100 "$PGW" -d verify all 2>"$PWD/verify.log"); rc=$?
 t_eq "verify exits 1 when a table differs" "1" "$rc"
 t_eq "allt: the counts" "allt: differs: 1 missing, 2 extra, 18 different (PostgreSQL has 3004 rows)" "$(grep '^allt' <<<"$out")"
 want=$( { printf 'extra id=%s\n' 5 77; echo "missing id=100000"; printf 'different id=%s\n' -1 -2 -4 $(seq 11 25); } | sort | paste -sd'|')
@@ -85,7 +87,7 @@ t_eq "a table without a key: a multiset (duplicates counted)" "bag: differs: 2 m
   "$(grep '^bag' <<<"$out")"
 t_eq "big: a row gone, one added in the warehouse, one updated" "  different id=4242|  extra     id=12345678|  extra     id=777|big: differs: 0 missing, 2 extra, 1 different (PostgreSQL has 19999 rows)" \
   "$(grep -A3 '^big' <<<"$out" | sort | paste -sd'|')"
-# only the differing buckets were read again: of 20 buckets, at most 3 (in one IN list)
+# only the differing buckets were read again: of 200 buckets, at most 3 (in one IN list)
 t_ok "big: only the buckets that differ are read row by row" \
   grep -qE "pg: SELECT .* FROM ONLY \"public\".\"big\" WHERE .* IN \([0-9]+(, [0-9]+){0,2}\)$" "$PWD/verify.log"
 

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# verify on the bench table (BENCH_ROWS, default 10,000,000) in DuckDB, ClickHouse over HTTP and
+# chDB (when deps/lib/libchdb.so exists), in one run: a reload (the reference), verify with no
+# differences, then 100 scattered differences made in PostgreSQL (updates, deletes, inserts) and
+# verify --repair, then verify again (equal). Prints Markdown for the README: seconds, rows/s and
+# each as a fraction of the reload's time.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+PGW="$build/pgwarehouse"
+ROWS=${BENCH_ROWS:-10000000}
+export PGW_TEST_TMPDIR=${PGW_TEST_TMPDIR:-/tmp}   # data on disk, as a user's would be
+source "$root/tests/lib/pgcluster.sh"
+source "$root/tests/lib/chserver.sh"
+source "$root/bench/lib.sh"
+work=$(mktemp -d /tmp/pgw-bench.XXXXXX)
+chmod 777 "$work"
+trap 'set +e; chs_stop; pgc_stop; rm -rf "$work"' EXIT
+PGC_EXTRA_OPTS="-c shared_buffers=512MB" pgc_start
+chs_start
+cd "$work"
+bench_table "$ROWS"
+printf 'tables:\n  - t\n' > pgwarehouse_conf.yaml
+
+backends=(duckdb clickhouse)
+declare -A envs=([duckdb]="PGWAREHOUSE_BACKEND=duckdb DUCKDB_PATH=$work/duck.db" [clickhouse]="PGWAREHOUSE_BACKEND=clickhouse")
+if [[ -f "$root/deps/lib/libchdb.so" ]]; then
+  backends+=(chdb); envs[chdb]="PGWAREHOUSE_BACKEND=clickhouse CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH=$work/chdb"
+fi
+pgw() { local b=$1; shift; env ${envs[$b]} "$PGW" "$@"; }
+# seconds CMD...: runs CMD, sets T (seconds); OUT holds its stdout
+seconds() { local t0 t1; t0=$(date +%s.%N); OUT=$("$@") || true; t1=$(date +%s.%N); T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'); }
+# 100 differences: 40 updates, 30 deletes, 30 inserts, scattered over the key range
+differences() {
+  psql -qX -v ON_ERROR_STOP=1 <<SQL
+UPDATE t SET qty = qty + 1 WHERE id IN (SELECT 1 + (g * 7919) % $ROWS FROM generate_series(1, 40) g);
+DELETE FROM t WHERE id IN (SELECT 1 + (g * 104729) % $ROWS FROM generate_series(41, 70) g);
+INSERT INTO t SELECT $ROWS + g, 1, 1.5, now(), localtimestamp, 'new', 'new row', ARRAY[1], '{}' FROM generate_series(1, 30) g;
+SQL
+}
+undo() { # the same table again for the next backend
+  psql -qX -c "DELETE FROM t WHERE id > $ROWS" > /dev/null
+}
+declare -A reload verify repair
+for b in "${backends[@]}"; do
+  echo "$b: reload, verify, 100 differences, verify --repair..." >&2
+  seconds pgw "$b" -q reload t; reload[$b]=$T
+  seconds pgw "$b" verify t; verify[$b]=$T
+  [[ $OUT == "t: equal ($ROWS rows)" ]] || { echo "$b: verify said: $OUT" >&2; exit 1; }
+  differences
+  seconds pgw "$b" verify t --repair; repair[$b]=$T
+  grep -q "repaired: 70 rows written, 30 deleted" <<<"$OUT" || { echo "$b: the repair said: $OUT" >&2; exit 1; }
+  seconds pgw "$b" verify t
+  [[ $OUT == "t: equal ($((ROWS))) rows)" || $OUT == t:\ equal* ]] || { echo "$b: after the repair: $OUT" >&2; exit 1; }
+  # put the table back as it was for the next backend (deleted rows come back from a fresh table)
+  psql -qX -c "DROP TABLE t" > /dev/null; bench_table "$ROWS" 2> /dev/null
+done
+
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+echo
+echo "verify on the bench table, $ROWS rows, $(nproc) cores, PostgreSQL $(psql -qAtX -c 'SHOW server_version')"
+echo
+echo "| warehouse | reload | verify, no differences | rows/s | x reload's speed | verify --repair, 100 differences | x reload's time |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for b in "${backends[@]}"; do
+  printf "| %s | %.1f s | %.1f s | %s | %.2f | %.1f s | %.2f |\n" "$b" "${reload[$b]}" "${verify[$b]}" \
+    "$(rate "$ROWS" "${verify[$b]}")" "$(awk -v r="${reload[$b]}" -v v="${verify[$b]}" 'BEGIN { print r / v }')" \
+    "${repair[$b]}" "$(awk -v r="${reload[$b]}" -v v="${repair[$b]}" 'BEGIN { print v / r }')"
+done
