@@ -883,9 +883,11 @@ static int verify_one(struct pgw_run *run, const char *name, bool repair, struct
 		report(&v);
 	bool by_rows = v.def && v.def->npk && diffs * 2 <= v.rows;
 	if (rc == 0 && repair && diffs && by_rows) { /* in the comparison's snapshot */
+		double t0 = wall_time();
 		rc = repair_rows(run, &v, err);
 		if (rc == 0)
-			printf("  repaired: %lld rows written, %lld deleted\n", v.missing + v.different, v.extra);
+			printf("  repaired: %lld rows written, %lld deleted (%.1f s)\n", v.missing + v.different,
+			       v.extra, wall_time() - t0);
 	}
 	struct pgw_err ignored = {0};
 	pgw_pg_exec(run->pg, "ROLLBACK", &ignored);
