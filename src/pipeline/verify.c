@@ -201,8 +201,12 @@ struct vtable {
 	long long rows, missing, extra, different;
 	int shown;
 	struct pgw_buf keys; /* lines naming them */
-	/* for a repair: the differing buckets, and the canonical key texts to write and to delete */
-	char *in_list;
+	/* a single integer key is bucketed by ranges of width keys from kmin (an index answers them) */
+	bool ranges;
+	long long kmin, kmax, width;
+	/* the differing buckets as a predicate on each side; for a repair, the canonical key texts to
+	 * write and to delete */
+	char *pred[2];
 	char **up, **del;
 	int nup, ndel;
 };
@@ -362,7 +366,19 @@ static void build_exprs(struct vtable *v)
 			struct pgw_buf q;
 			pgw_buf_init(&q);
 			ident(&q, l, def->cols[def->pk[0]].name);
-			if (l == L_CH) /* typed: ClickHouse gives x % 200 the divisor's type, Int8, and wraps */
+			if (v->ranges && l == L_CH)
+				pgw_buf_printf(
+					&bk,
+					"multiIf(%s < %lld, 0, %s > %lld, %lld, intDiv(toInt64(%s) - toInt64(%lld), "
+					"toInt64(%lld)))",
+					q.data, v->kmin, q.data, v->kmax, v->buckets - 1, q.data, v->kmin, v->width);
+			else if (v->ranges)
+				pgw_buf_printf(&bk,
+					       "CASE WHEN %s < %lld THEN 0 WHEN %s > %lld THEN %lld ELSE (%s - %lld) "
+					       "%s %lld END",
+					       q.data, v->kmin, q.data, v->kmax, v->buckets - 1, q.data, v->kmin,
+					       l == L_DUCK ? "//" : "/", v->width);
+			else if (l == L_CH) /* typed: ClickHouse gives x % 200 the divisor's type, Int8, and wraps */
 				pgw_buf_printf(&bk, "((toInt64(%s) %% toInt64(%lld)) + toInt64(%lld)) %% toInt64(%lld)",
 					       q.data, v->buckets, v->buckets, v->buckets);
 			else
@@ -519,8 +535,7 @@ static int cmp_cells(const void *a, const void *b)
 }
 
 /* The rows of the differing buckets, key text / hash / display (keyless: hash / count), sorted */
-static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, const char *in_list, struct pgw_rows *r,
-		       struct pgw_err *err)
+static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, struct pgw_rows *r, struct pgw_err *err)
 {
 	enum lang l = lang_of(v, s);
 	struct pgw_buf sql, h, n;
@@ -529,17 +544,15 @@ static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, const
 	pgw_buf_init(&n);
 	if (v->def->npk) {
 		to_text(&h, l, v->hash[s]);
-		pgw_buf_printf(&sql, "SELECT %s, %s, %s FROM %s WHERE %s IN (%s)", v->key_text[s], h.data,
-			       v->display[s], v->rel[s].data, v->bucket[s], in_list);
+		pgw_buf_printf(&sql, "SELECT %s, %s, %s FROM %s WHERE %s", v->key_text[s], h.data, v->display[s],
+			       v->rel[s].data, v->pred[s]);
 	} else {
 		to_text(&h, l, "_pgw_h");
 		to_text(&n, l, "count(*)");
 		pgw_buf_printf(
 			&sql,
-			"SELECT %s, %s, '' FROM (SELECT %s AS _pgw_h FROM %s%s) AS _pgw_s WHERE %s IN (%s) GROUP "
-			"BY _pgw_h",
-			h.data, n.data, v->hash[s], v->rel[s].data, l == L_PG ? " OFFSET 0" : "", v->bucket[s],
-			in_list);
+			"SELECT %s, %s, '' FROM (SELECT %s AS _pgw_h FROM %s%s) AS _pgw_s WHERE %s GROUP BY _pgw_h",
+			h.data, n.data, v->hash[s], v->rel[s].data, l == L_PG ? " OFFSET 0" : "", v->pred[s]);
 	}
 	int rc = query(run, s, sql.data, r, err);
 	pgw_buf_cleanup(&sql);
@@ -559,7 +572,7 @@ static void add_key(char ***list, int *n, const char *key)
 /* WHERE <bucket> IN (...) AND <key text> IN ('...', ...) on one side */
 static void keys_where(struct pgw_buf *sql, const struct vtable *v, enum side s, char **keys, int n)
 {
-	pgw_buf_printf(sql, " WHERE %s IN (%s) AND %s IN (", v->bucket[s], v->in_list, v->key_text[s]);
+	pgw_buf_printf(sql, " WHERE (%s) AND %s IN (", v->pred[s], v->key_text[s]);
 	for (int i = 0; i < n; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
 		if (s == PG)
@@ -599,29 +612,70 @@ static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struc
 	}
 }
 
+/* The differing buckets as a predicate: key ranges (runs of neighbouring buckets merged, the first
+ * and last open-ended, as their buckets hold any key beyond PostgreSQL's least and greatest), or
+ * bucket IN (...) */
+static char *predicate(const struct vtable *v, enum side s, const bool *differs)
+{
+	struct pgw_buf p, q;
+	pgw_buf_init(&p);
+	pgw_buf_init(&q);
+	if (!v->ranges) {
+		pgw_buf_printf(&p, "%s IN (", v->bucket[s]);
+		for (long long b = 0, n = 0; b < v->buckets; b++)
+			if (differs[b])
+				pgw_buf_printf(&p, "%s%lld", n++ ? ", " : "", b);
+		pgw_buf_puts(&p, ")");
+		return pgw_buf_steal(&p);
+	}
+	ident(&q, lang_of(v, s), v->def->cols[v->def->pk[0]].name);
+	for (long long b = 0; b < v->buckets; b++) {
+		if (!differs[b])
+			continue;
+		long long e = b;
+		while (e + 1 < v->buckets && differs[e + 1])
+			e++;
+		pgw_buf_puts(&p, p.len ? " OR " : "(");
+		if (b == 0 && e == v->buckets - 1)
+			pgw_buf_puts(&p, "1 = 1");
+		else if (b == 0)
+			pgw_buf_printf(&p, "%s <= %lld", q.data, v->kmin + (e + 1) * v->width - 1);
+		else if (e == v->buckets - 1)
+			pgw_buf_printf(&p, "%s >= %lld", q.data, v->kmin + b * v->width);
+		else
+			pgw_buf_printf(&p, "(%s >= %lld AND %s <= %lld)", q.data, v->kmin + b * v->width, q.data,
+				       v->kmin + (e + 1) * v->width - 1);
+		b = e;
+	}
+	pgw_buf_puts(&p, ")");
+	pgw_buf_cleanup(&q);
+	return pgw_buf_steal(&p);
+}
+
 static int compare_table(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
 	char **sums[2] = {NULL, NULL};
 	int rc = bucket_sums(run, v, sums, err);
-	struct pgw_buf in;
-	pgw_buf_init(&in);
+	bool *differs = pgw_calloc((size_t)v->buckets, sizeof(bool));
+	bool any = false;
 	for (long long b = 0; rc == 0 && b < v->buckets; b++) {
 		const char *x = sums[PG][b], *y = sums[WH][b];
-		if ((x || y) && (!x || !y || strcmp(x, y)))
-			pgw_buf_printf(&in, "%s%lld", in.len ? ", " : "", b);
+		differs[b] = (x || y) && (!x || !y || strcmp(x, y));
+		any |= differs[b];
 	}
-	if (rc == 0 && in.len) {
-		v->in_list = pgw_strdup(in.data);
+	for (int s = PG; rc == 0 && any && s <= WH; s++)
+		v->pred[s] = predicate(v, (enum side)s, differs);
+	free(differs);
+	if (rc == 0 && any) {
 		struct pgw_rows r[2] = {{0}, {0}};
-		rc = bucket_rows(run, v, PG, in.data, &r[PG], err);
+		rc = bucket_rows(run, v, PG, &r[PG], err);
 		if (rc == 0)
-			rc = bucket_rows(run, v, WH, in.data, &r[WH], err);
+			rc = bucket_rows(run, v, WH, &r[WH], err);
 		if (rc == 0)
 			compare_rows(v, &r[PG], &r[WH]);
 		pgw_rows_cleanup(&r[PG]);
 		pgw_rows_cleanup(&r[WH]);
 	}
-	pgw_buf_cleanup(&in);
 	for (int s = PG; s <= WH; s++) {
 		for (long long b = 0; sums[s] && b < v->buckets; b++)
 			free(sums[s][b]);
@@ -727,6 +781,36 @@ static int repair_rows(struct pgw_run *run, struct vtable *v, struct pgw_err *er
 	return rc;
 }
 
+/* A single integer key: buckets of equal key ranges between PostgreSQL's least and greatest key
+ * (both from its index), so that the differing buckets' rows are read again by ranges an index
+ * answers. Other keys (and a key range wider than 2^62) are bucketed by hash. */
+static int key_ranges(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
+{
+	const struct pgw_table_def *def = v->def;
+	enum pgw_type kt = def->npk == 1 ? def->cols[def->pk[0]].ti.type : PGW_T_TEXT;
+	if (kt != PGW_T_INT16 && kt != PGW_T_INT32 && kt != PGW_T_INT64)
+		return 0;
+	struct pgw_buf sql, q;
+	pgw_buf_init(&sql);
+	pgw_buf_init(&q);
+	pgw_buf_ident(&q, def->cols[def->pk[0]].name);
+	pgw_buf_printf(&sql, "SELECT min(%s)::text, max(%s)::text FROM %s", q.data, q.data, v->rel[PG].data);
+	PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, err);
+	pgw_buf_cleanup(&sql);
+	pgw_buf_cleanup(&q);
+	if (!res)
+		return -1;
+	if (!PQgetisnull(res, 0, 0)) {
+		v->kmin = atoll(PQgetvalue(res, 0, 0));
+		v->kmax = atoll(PQgetvalue(res, 0, 1));
+		__int128 span = (__int128)v->kmax - v->kmin + 1;
+		v->ranges = span < ((__int128)1 << 62);
+		v->width = (long long)((span + v->buckets - 1) / v->buckets);
+	}
+	PQclear(res);
+	return 0;
+}
+
 static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
 	if (pgw_pg_table_def(run->pg, v->name, &v->def, err) < 0)
@@ -764,6 +848,8 @@ static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 	const char *per = getenv("PGW_VERIFY_BUCKET_ROWS"); /* tests: more buckets */
 	double rows = per && atof(per) >= 1 ? atof(per) : 1000;
 	v->buckets = est / rows < 1 ? 1 : est / rows > 65536 ? 65536 : (long long)(est / rows);
+	if (key_ranges(run, v, err) < 0)
+		return -1;
 	build_exprs(v);
 	return 0;
 }
@@ -798,7 +884,8 @@ static void vtable_cleanup(struct vtable *v)
 		free(v->del[i]);
 	free(v->up);
 	free(v->del);
-	free(v->in_list);
+	free(v->pred[PG]);
+	free(v->pred[WH]);
 	if (v->def)
 		pgw_table_def_free(v->def);
 }
