@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "pipeline/runlog.h"
@@ -128,6 +129,29 @@ static void quoted(struct pgw_buf *b, enum lang l, const char *v)
 			       "replaceAll(replaceAll(assumeNotNull(%s), '\\\\', '\\\\\\\\'), '''', ''''''), ''''), "
 			       "concat('''', replaceAll(assumeNotNull(%s), '''', ''''''), ''''))",
 			       v, v, v, v);
+}
+
+/* Whether a type's canonical text can never hold a quote or a backslash (digits, signs, hex,
+ * PostgreSQL's date and interval texts): then quoting needs no escaping */
+static bool plain(const struct pgw_typeinfo *ti)
+{
+	switch (ti->type) {
+	case PGW_T_TEXT: return ti->precision > 0; /* a wide numeric */
+	case PGW_T_JSON:
+	case PGW_T_ENUM:
+	case PGW_T_LIST: return false;
+	default: return true;
+	}
+}
+
+/* quoted() for a plain text: the same result without looking for quotes (the warehouse's side;
+ * PostgreSQL's quote_nullable() is already one call) */
+static void quoted_plain(struct pgw_buf *b, enum lang l, const char *v)
+{
+	if (l == L_CH)
+		pgw_buf_printf(b, "if(isNull(%s), 'NULL', concat('''', assumeNotNull(%s), ''''))", v, v);
+	else
+		pgw_buf_printf(b, "CASE WHEN %s IS NULL THEN 'NULL' ELSE '''' || %s || '''' END", v, v);
 }
 
 static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
@@ -298,7 +322,10 @@ static void row_text(struct pgw_buf *b, const struct vtable *v, enum side s, con
 		ident(&q, lang_of(v, s), c->name);
 		canon(&t, v, s, &c->ti, q.data);
 		pgw_buf_puts(b, i ? " || " : "");
-		quoted(b, lang_of(v, s), t.data);
+		if (s == WH && plain(&c->ti))
+			quoted_plain(b, v->wh, t.data);
+		else
+			quoted(b, lang_of(v, s), t.data);
 		pgw_buf_cleanup(&q);
 		pgw_buf_cleanup(&t);
 	}
@@ -996,6 +1023,15 @@ int pgw_verify(struct pgw_run *run, char *const *names, int n, bool repair, int 
 			    "built yet");
 		pgw_error("%s", err->msg);
 		return -1;
+	}
+	/* DuckDB runs pgwarehouse's loads on one thread (its workers would wait for the COPY readers);
+	 * verify's queries are DuckDB's own work, on every core */
+	if (run->sink->ops->dialect == PGW_SQL_DUCKDB) {
+		char *set = pgw_asprintf("SET threads = %ld",
+					 sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1);
+		struct pgw_err ignored = {0};
+		run->sink->ops->sql(run->sink, set, NULL, &ignored);
+		free(set);
 	}
 	int failed = 0;
 	for (int i = 0; i < n; i++) {
