@@ -1,9 +1,9 @@
 /* verify: compares warehouse tables with PostgreSQL without moving their rows. Both engines hash
  * every row's canonical text (the same text in both: see canon()) and sum the hashes per bucket
- * of the key's hash; only the buckets whose count or sum differ are read row by row (key and
- * hash), which names the keys missing, extra or different. Buckets by hash rather than key
- * ranges: text keys order differently in PostgreSQL's collations and the warehouse, a hash
- * does not. PostgreSQL is read in one REPEATABLE READ snapshot. */
+ * (a single integer key: by key range; other keys: by the key's hash, which no collation
+ * orders differently); only the buckets whose count or sum differ are read again (key and
+ * hash), which names the keys missing, extra or different; --repair then writes and deletes
+ * exactly those rows. PostgreSQL is read in one REPEATABLE READ snapshot. docs/verify.md. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -157,49 +157,40 @@ static void quoted_plain(struct pgw_buf *b, enum lang l, const char *v)
 static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
 		  const char *col);
 
-/* An array: '[' + its elements' quoted canonical texts, comma-separated + ']'. ClickHouse arrays cannot be NULL
- * (a NULL array is stored as []): there PostgreSQL's NULL array counts as []. */
+static bool int_type(enum pgw_type t)
+{
+	return t == PGW_T_INT16 || t == PGW_T_INT32 || t == PGW_T_INT64;
+}
+
+/* An array: '[' + its elements' texts, comma-separated + ']': integers as they print (N for NULL;
+ * no quoting needed, and PostgreSQL needs no subquery per row), others quoted canonical texts.
+ * ClickHouse arrays cannot be NULL (a NULL array is stored as []): there PostgreSQL's NULL array
+ * counts as []. */
 static bool canon_list(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
 		       const char *col)
 {
-	if (ti->elem->type == PGW_T_LIST)
-		return false;
 	enum lang l = lang_of(v, s);
-	enum pgw_type et = ti->elem->type;
-	if (et == PGW_T_INT16 || et == PGW_T_INT32 || et == PGW_T_INT64) {
-		/* integers need no quoting: '[1,N,-2]' (N for NULL), without a subquery per row */
-		if (l == L_PG)
-			pgw_buf_printf(
-				b, "CASE WHEN %s IS NULL THEN %s ELSE '[' || array_to_string(%s, ',', 'N') || ']' END",
-				col, lang_of(v, WH) == L_CH ? "'[]'" : "NULL", col);
-		else if (l == L_DUCK)
-			pgw_buf_printf(b,
-				       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || "
-				       "coalesce(array_to_string(list_transform(%s, "
-				       "_pgw_e -> coalesce(CAST(_pgw_e AS VARCHAR), 'N')), ','), '') || ']' END",
-				       col, col);
-		else
-			pgw_buf_printf(b,
-				       "'[' || arrayStringConcat(arrayMap(_pgw_e -> ifNull(toString(_pgw_e), 'N'), "
-				       "%s), ',') || ']'",
-				       col);
-		return true;
-	}
+	bool ints = int_type(ti->elem->type), ok = ti->elem->type != PGW_T_LIST;
 	struct pgw_buf e, pe;
 	pgw_buf_init(&e);
 	pgw_buf_init(&pe);
-	bool ok = true;
-	if (l == L_CH && ti->elem->type == PGW_T_ENUM) /* 18.16 keeps arrays of enums as strings */
-		pgw_buf_puts(&e, "toString(_pgw_e)");
-	else
-		ok = canon(&e, v, s, ti->elem, "_pgw_e");
-	quoted(&pe, l, e.data);
-	if (ok && l == L_PG)
+	if (ints)
+		pgw_buf_puts(&pe,
+			     l == L_CH ? "ifNull(toString(_pgw_e), 'N')" : "coalesce(CAST(_pgw_e AS VARCHAR), 'N')");
+	else if (l == L_CH && ti->elem->type == PGW_T_ENUM) /* 18.16 keeps arrays of enums as strings */
+		quoted(&pe, l, "toString(_pgw_e)");
+	else if (ok && (ok = canon(&e, v, s, ti->elem, "_pgw_e")))
+		quoted(&pe, l, e.data);
+	const char *null = lang_of(v, WH) == L_CH ? "'[]'" : "NULL";
+	if (ok && l == L_PG && ints)
+		pgw_buf_printf(b, "CASE WHEN %s IS NULL THEN %s ELSE '[' || array_to_string(%s, ',', 'N') || ']' END",
+			       col, null, col);
+	else if (ok && l == L_PG)
 		pgw_buf_printf(b,
 			       "CASE WHEN %s IS NULL THEN %s ELSE '[' || coalesce((SELECT string_agg(_pgw_x, ',' "
 			       "ORDER BY _pgw_o) FROM unnest(%s) WITH ORDINALITY AS _pgw_u(_pgw_e, _pgw_o), LATERAL "
 			       "(SELECT %s AS _pgw_x) AS _pgw_l), '') || ']' END",
-			       col, lang_of(v, WH) == L_CH ? "'[]'" : "NULL", col, pe.data);
+			       col, null, col, pe.data);
 	else if (ok && l == L_DUCK)
 		pgw_buf_printf(b,
 			       "CASE WHEN %s IS NULL THEN NULL ELSE '[' || coalesce(array_to_string(list_transform(%s, "
@@ -210,6 +201,12 @@ static bool canon_list(struct pgw_buf *b, const struct vtable *v, enum side s, c
 	pgw_buf_cleanup(&e);
 	pgw_buf_cleanup(&pe);
 	return ok;
+}
+
+/* A key of one integer column */
+static bool int_key(const struct pgw_table_def *def)
+{
+	return def->npk == 1 && int_type(def->cols[def->pk[0]].ti.type);
 }
 
 struct vtable {
@@ -293,20 +290,13 @@ static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const 
 	return ok;
 }
 
-/* A column name quoted for one side: ClickHouse quotes with backquotes */
-static void ident(struct pgw_buf *b, enum lang l, const char *name)
+/* A column name quoted for one side */
+static void ident(struct pgw_buf *b, const struct vtable *v, enum side s, const char *name)
 {
-	if (l != L_CH) {
+	if (s == PG)
 		pgw_buf_ident(b, name);
-		return;
-	}
-	pgw_buf_puts(b, "`");
-	for (const char *p = name; *p; p++) {
-		if (*p == '`' || *p == '\\')
-			pgw_buf_add(b, "\\", 1);
-		pgw_buf_add(b, p, 1);
-	}
-	pgw_buf_puts(b, "`");
+	else
+		v->sink->ops->ident(b, name);
 }
 
 /* Prefixed canonical texts of cols (all columns: n = -1), concatenated */
@@ -319,7 +309,7 @@ static void row_text(struct pgw_buf *b, const struct vtable *v, enum side s, con
 		struct pgw_buf q, t;
 		pgw_buf_init(&q);
 		pgw_buf_init(&t);
-		ident(&q, lang_of(v, s), c->name);
+		ident(&q, v, s, c->name);
 		canon(&t, v, s, &c->ti, q.data);
 		pgw_buf_puts(b, i ? " || " : "");
 		if (s == WH && plain(&c->ti))
@@ -357,7 +347,7 @@ static void key_display(struct pgw_buf *b, const struct vtable *v, enum side s)
 		struct pgw_buf q, t;
 		pgw_buf_init(&q);
 		pgw_buf_init(&t);
-		ident(&q, l, c->name);
+		ident(&q, v, s, c->name);
 		to_text(&t, l, q.data);
 		pgw_buf_puts(b, i ? " || ', ' || " : "");
 		if (s == WH)
@@ -384,15 +374,14 @@ static void build_exprs(struct vtable *v)
 		pgw_buf_init(&disp);
 		row_text(&all, v, (enum side)s, NULL, -1);
 		hash_expr(&h, l, all.data, 60, 0);
-		enum pgw_type kt = def->npk == 1 ? def->cols[def->pk[0]].ti.type : PGW_T_TEXT;
 		if (def->npk) {
 			row_text(&key, v, (enum side)s, def->pk, def->npk);
 			key_display(&disp, v, (enum side)s);
 		}
-		if (kt == PGW_T_INT16 || kt == PGW_T_INT32 || kt == PGW_T_INT64) { /* no hash needed */
+		if (int_key(def)) { /* no hash needed */
 			struct pgw_buf q;
 			pgw_buf_init(&q);
-			ident(&q, l, def->cols[def->pk[0]].name);
+			ident(&q, v, (enum side)s, def->cols[def->pk[0]].name);
 			if (v->ranges && l == L_CH)
 				pgw_buf_printf(
 					&bk,
@@ -655,7 +644,7 @@ static char *predicate(const struct vtable *v, enum side s, const bool *differs)
 		pgw_buf_puts(&p, ")");
 		return pgw_buf_steal(&p);
 	}
-	ident(&q, lang_of(v, s), v->def->cols[v->def->pk[0]].name);
+	ident(&q, v, s, v->def->cols[v->def->pk[0]].name);
 	for (long long b = 0; b < v->buckets; b++) {
 		if (!differs[b])
 			continue;
@@ -739,6 +728,15 @@ static int stage_upserts(struct pgw_run *run, struct vtable *v, const struct pgw
 	return rc;
 }
 
+/* Column c's place in the key, or -1 */
+static int key_index(const struct pgw_table_def *def, int c)
+{
+	for (int k = 0; k < def->npk; k++)
+		if (def->pk[k] == c)
+			return k;
+	return -1;
+}
+
 /* The extra rows, staged as deletes of their keys (read back from the warehouse as text) */
 static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch *b, struct pgw_err *err)
 {
@@ -749,7 +747,7 @@ static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch
 	for (int k = 0; k < def->npk; k++) {
 		struct pgw_buf q;
 		pgw_buf_init(&q);
-		ident(&q, v->wh, def->cols[def->pk[k]].name);
+		ident(&q, v, WH, def->cols[def->pk[k]].name);
 		pgw_buf_puts(&sql, k ? ", " : "");
 		to_text(&sql, v->wh, q.data);
 		pgw_buf_cleanup(&q);
@@ -761,14 +759,14 @@ static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch
 	pgw_buf_cleanup(&sql);
 	pgw_batch_reset(b);
 	for (int i = 0; rc == 0 && i < r.nrows; i++) {
-		for (int c = 0; c < def->ncols; c++)
-			pgw_col_push_null(&b->cols[c]);
-		for (int k = 0; rc == 0 && k < def->npk; k++) {
-			struct pgw_column *col = &b->cols[def->pk[k]];
-			const char *t = r.cells[i * def->npk + k];
-			col->count--; /* the NULL pushed above */
-			rc = pgw_text_decode(def->cols[def->pk[k]].name, &def->cols[def->pk[k]].ti, t, strlen(t), col,
-					     err);
+		for (int c = 0; rc == 0 && c < def->ncols; c++) {
+			int k = key_index(def, c);
+			const char *t = k < 0 ? NULL : r.cells[i * def->npk + k];
+			if (t)
+				rc = pgw_text_decode(def->cols[c].name, &def->cols[c].ti, t, strlen(t), &b->cols[c],
+						     err);
+			else
+				pgw_col_push_null(&b->cols[c]);
 		}
 		*(int64_t *)pgw_col_push(&b->cols[def->ncols]) = PGW_OP_DELETE;
 		pgw_col_push_null(&b->cols[def->ncols + 1]);
@@ -814,8 +812,7 @@ static int repair_rows(struct pgw_run *run, struct vtable *v, struct pgw_err *er
 static int key_ranges(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
 	const struct pgw_table_def *def = v->def;
-	enum pgw_type kt = def->npk == 1 ? def->cols[def->pk[0]].ti.type : PGW_T_TEXT;
-	if (kt != PGW_T_INT16 && kt != PGW_T_INT32 && kt != PGW_T_INT64)
+	if (!int_key(def))
 		return 0;
 	struct pgw_buf sql, q;
 	pgw_buf_init(&sql);

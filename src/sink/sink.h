@@ -119,6 +119,8 @@ struct pgw_sink_ops {
 	/* verify: appends the quoted, qualified name of t's table; and whether the warehouse keeps
 	 * values of type ti as PostgreSQL's text (time types on old ClickHouse servers...). */
 	void (*relation)(struct pgw_sink *s, const struct pgw_target *t, struct pgw_buf *b);
+	/* Appends a column name quoted in the sink's dialect. */
+	void (*ident)(struct pgw_buf *b, const char *name);
 	bool (*keeps_pg_text)(struct pgw_sink *s, const struct pgw_typeinfo *ti);
 };
 

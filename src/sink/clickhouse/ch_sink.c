@@ -804,6 +804,7 @@ const struct pgw_sink_ops pgw_clickhouse_sink = {
 	.watermark = ch_watermark,
 	.holds_text = ch_holds_text,
 	.relation = ch_relation,
+	.ident = pgw_ch_ident,
 	.keeps_pg_text = ch_keeps_pg_text,
 	.begin = ch_begin,
 	.write = ch_write,

@@ -809,6 +809,7 @@ const struct pgw_sink_ops pgw_duckdb_sink = {
 	.watermark = duck_watermark,
 	.holds_text = duck_holds_text,
 	.relation = duck_relation,
+	.ident = pgw_buf_ident,
 	.keeps_pg_text = duck_keeps_pg_text,
 	.begin = duck_begin,
 	.write = duck_write,
