@@ -3,7 +3,9 @@
 # chDB (when deps/lib/libchdb.so exists), in one run: a reload (the reference), verify with no
 # differences, then 100 scattered differences made in PostgreSQL (updates, deletes, inserts) and
 # verify --repair, then verify again (equal). Prints Markdown for the README: seconds, rows/s and
-# each as a fraction of the reload's time.
+# each as a fraction of the reload's time; then 30 rows deleted and 30 inserted in PostgreSQL and a
+# sync with `deletes: true` (the key check finds the deletes, the load applies them with the new
+# rows), with the key check's own time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -20,7 +22,7 @@ PGC_EXTRA_OPTS="-c shared_buffers=512MB" pgc_start
 chs_start
 cd "$work"
 bench_table "$ROWS"
-printf 'tables:\n  - t\n' > pgwarehouse_conf.yaml
+printf 'tables:\n  - t: {deletes: true}\n' > pgwarehouse_conf.yaml
 
 backends=(duckdb clickhouse)
 declare -A envs=([duckdb]="PGWAREHOUSE_BACKEND=duckdb DUCKDB_PATH=$work/duck.db" [clickhouse]="PGWAREHOUSE_BACKEND=clickhouse")
@@ -41,7 +43,14 @@ SQL
 undo() { # the same table again for the next backend
   psql -qX -c "DELETE FROM t WHERE id > $ROWS" > /dev/null
 }
-declare -A reload verify repair fix
+# 30 more deletes, scattered, and 30 inserts above the largest key
+deletes_and_inserts() {
+  psql -qX -v ON_ERROR_STOP=1 <<SQL
+DELETE FROM t WHERE id IN (SELECT 1 + (g * 15485863) % $ROWS FROM generate_series(1, 30) g);
+INSERT INTO t SELECT $ROWS + 1000 + g, 1, 1.5, now(), localtimestamp, 'new', 'new row', ARRAY[1], '{}' FROM generate_series(1, 30) g;
+SQL
+}
+declare -A reload verify repair fix dsync kcheck
 for b in "${backends[@]}"; do
   echo "$b: reload, verify, 100 differences, verify --repair..." >&2
   seconds pgw "$b" -q reload t; reload[$b]=$T
@@ -53,6 +62,12 @@ for b in "${backends[@]}"; do
   fix[$b]=$(sed -n 's/.*repaired: .* (\([0-9.]*\) s)$/\1/p' <<<"$OUT")
   seconds pgw "$b" verify t
   [[ $OUT == "t: equal ($((ROWS))) rows)" || $OUT == t:\ equal* ]] || { echo "$b: after the repair: $OUT" >&2; exit 1; }
+  deletes_and_inserts
+  seconds pgw "$b" -d sync t 2> "$work/sync.log"; dsync[$b]=$T
+  grep -q "30 rows deleted in PostgreSQL are deleted in the warehouse" "$work/sync.log" || { echo "$b: the deletes: true sync said: $(grep -v "debug: " "$work/sync.log")" >&2; exit 1; }
+  kcheck[$b]=$(sed -n 's/.*key check in \([0-9.]*\) s.*/\1/p' "$work/sync.log")
+  seconds pgw "$b" verify t
+  [[ $OUT == t:\ equal* ]] || { echo "$b: after the deletes: true sync: $OUT" >&2; exit 1; }
   # put the table back as it was for the next backend (deleted rows come back from a fresh table)
   psql -qX -c "DROP TABLE t" > /dev/null; bench_table "$ROWS" 2> /dev/null
 done
@@ -67,4 +82,11 @@ for b in "${backends[@]}"; do
   printf "| %s | %.1f s | %.1f s | %s | %.2f | %.1f s | %.1f s | %.2f |\n" "$b" "${reload[$b]}" "${verify[$b]}" \
     "$(rate "$ROWS" "${verify[$b]}")" "$(awk -v r="${reload[$b]}" -v v="${verify[$b]}" 'BEGIN { print r / v }')" \
     "${repair[$b]}" "${fix[$b]}" "$(awk -v r="${reload[$b]}" -v v="${fix[$b]}" 'BEGIN { print v / r }')"
+done
+echo
+echo "| warehouse | sync, deletes: true (30 deletes, 30 inserts) | of which the key check | key check rows/s | reload / key check |"
+echo "|---|---:|---:|---:|---:|"
+for b in "${backends[@]}"; do
+  printf "| %s | %.1f s | %.2f s | %s | %.1f |\n" "$b" "${dsync[$b]}" "${kcheck[$b]}" "$(rate "$ROWS" "${kcheck[$b]}")" \
+    "$(awk -v r="${reload[$b]}" -v k="${kcheck[$b]}" 'BEGIN { print r / k }')"
 done

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+
 static void typeinfo_cleanup(struct pgw_typeinfo *ti)
 {
 	for (int i = 0; i < ti->nlabels; i++)
@@ -30,6 +32,16 @@ void pgw_table_def_free(struct pgw_table_def *def)
 	free(def->schema);
 	free(def->name);
 	free(def);
+}
+
+struct pgw_batch *pgw_batch_for_def(const struct pgw_table_def *def, size_t cap)
+{
+	const struct pgw_typeinfo **types = pgw_calloc((size_t)def->ncols + 1, sizeof(*types));
+	for (int i = 0; i < def->ncols; i++)
+		types[i] = &def->cols[i].ti;
+	struct pgw_batch *b = pgw_batch_new(def->ncols, types, cap);
+	free(types);
+	return b;
 }
 
 int pgw_table_def_col(const struct pgw_table_def *def, const char *name)

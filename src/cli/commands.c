@@ -200,7 +200,10 @@ static void print_summary(char **names, struct pgw_table_result *res, int n)
 		row[1] = pgw_strdup(res[i].strategy ? res[i].strategy : "-");
 		row[2] = pgw_asprintf("%lld", res[i].rows);
 		row[3] = pgw_asprintf("%.1fs", res[i].seconds);
-		row[4] = pgw_strdup(res[i].ok ? "ok" : res[i].name ? "FAILED" : "not run");
+		row[4] = pgw_strdup(res[i].ok && res[i].warning ? "ok, warning"
+				    : res[i].ok			? "ok"
+				    : res[i].name		? "FAILED"
+								: "not run");
 	}
 	const bool right[] = {false, false, true, true, false};
 	print_table(cells, n + 1, 5, right);
@@ -280,9 +283,7 @@ static int run_tables(const struct pgw_cli *cli, struct pgw_run *run)
 		}
 	print_summary(names, res, n);
 	for (int i = 0; i < n; i++) {
-		free(res[i].name);
-		free(res[i].wm_before);
-		free(res[i].wm_after);
+		pgw_table_result_cleanup(&res[i]);
 		free(names[i]);
 	}
 	free(res);

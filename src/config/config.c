@@ -244,11 +244,15 @@ static int parse_table_options(struct pgw_table_conf *t, const char *path, const
 			t->last_modified = pgw_strdup(v->value);
 		} else if (!strcmp(key, "cdc") && v->kind == PGW_Y_SCALAR) {
 			t->cdc = pgw_config_true(v->value);
+		} else if (!strcmp(key, "deletes") && v->kind == PGW_Y_SCALAR) {
+			t->deletes = pgw_config_true(v->value);
+		} else if (!strcmp(key, "key_check") && v->kind == PGW_Y_SCALAR) {
+			t->key_check = pgw_config_true(v->value);
 		} else {
 			return pgw_err_set(err, PGW_ERR_CONFIG,
 					   "%s:%d: unknown or invalid option `%s` for table `%s` "
 					   "(known: reload, "
-					   "last_modified, skip, cdc)",
+					   "last_modified, skip, cdc, deletes, key_check)",
 					   path, opts->keys[i]->line, key, t->name);
 		}
 	}
@@ -278,6 +282,8 @@ static int parse_tables(struct pgw_config *cfg, const struct pgw_ynode *seq, str
 		struct pgw_table_conf *t = &cfg->tables[cfg->ntables++];
 		t->line = item->line;
 		t->cdc = -1;
+		t->deletes = -1;
+		t->key_check = -1;
 		if (item->kind == PGW_Y_SCALAR && !item->plain_null) {
 			t->name = pgw_strdup(item->value);
 			continue;
@@ -321,10 +327,12 @@ static int parse_root(struct pgw_config *cfg, const struct pgw_ynode *root, stru
 			rc = scalar_value(cfg->path, v, key, &cfg->jobs_text, err);
 		else if (!strcmp(key, "cdc"))
 			rc = scalar_value(cfg->path, v, key, &cfg->cdc_text, err);
+		else if (!strcmp(key, "deletes"))
+			rc = scalar_value(cfg->path, v, key, &cfg->deletes_text, err);
 		else
 			rc = pgw_err_set(err, PGW_ERR_CONFIG,
 					 "%s:%d: unknown stanza `%s` (expected postgres, "
-					 "warehouse, tables, max_records, jobs, cdc)",
+					 "warehouse, tables, max_records, jobs, cdc, deletes)",
 					 cfg->path, root->keys[i]->line, key);
 		if (rc < 0)
 			return -1;
@@ -471,6 +479,12 @@ static int check_cdc(struct pgw_config *cfg, struct pgw_err *err)
 			return pgw_err_set(err, PGW_ERR_CONFIG, "cdc is true or false, not `%s`", cdc);
 		cfg->cdc = pgw_config_true(cdc);
 	}
+	if (cfg->deletes_text) {
+		if (!pgw_config_true(cfg->deletes_text) && !pgw_config_false(cfg->deletes_text))
+			return pgw_err_set(err, PGW_ERR_CONFIG, "deletes is true or false, not `%s`",
+					   cfg->deletes_text);
+		cfg->deletes = pgw_config_true(cfg->deletes_text);
+	}
 	if (!cfg->replication_slot)
 		cfg->replication_slot = pgw_strdup("pgwarehouse");
 	if (!cfg->publication)
@@ -494,6 +508,20 @@ bool pgw_table_cdc(const struct pgw_config *cfg, const char *name)
 		if (!strcmp(cfg->tables[i].name, name) && cfg->tables[i].cdc >= 0)
 			return cfg->tables[i].cdc == 1;
 	return cfg->cdc;
+}
+
+bool pgw_table_deletes(const struct pgw_config *cfg, const char *name)
+{
+	const struct pgw_table_conf *t = pgw_config_table(cfg, name);
+	return t && t->deletes >= 0 ? t->deletes == 1 : cfg->deletes;
+}
+
+bool pgw_table_key_check(const struct pgw_config *cfg, const char *name, bool new_records)
+{
+	const struct pgw_table_conf *t = pgw_config_table(cfg, name);
+	if (pgw_table_deletes(cfg, name))
+		return true;
+	return t && t->key_check >= 0 ? t->key_check == 1 : new_records;
 }
 
 int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli, struct pgw_err *err)
@@ -538,6 +566,7 @@ void pgw_config_cleanup(struct pgw_config *cfg)
 	free(cfg->tables);
 	free(cfg->jobs_text);
 	free(cfg->cdc_text);
+	free(cfg->deletes_text);
 	free(cfg->path);
 	free(cfg->data_dir);
 	memset(cfg, 0, sizeof(*cfg));

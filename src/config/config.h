@@ -19,7 +19,9 @@ struct pgw_table_conf {
 	unsigned weekdays;  /* bit 0 = Sunday */
 	uint32_t monthdays; /* bit d = day d of the month */
 	char *last_modified;
-	int cdc; /* -1: as the top-level `cdc`; 0 or 1: this table's own setting */
+	int cdc;       /* -1: as the top-level `cdc`; 0 or 1: this table's own setting */
+	int deletes;   /* -1: as the top-level `deletes`; 0 or 1 */
+	int key_check; /* -1: the default (new-records compares keys); 0 or 1 */
 };
 
 struct pgw_config {
@@ -31,6 +33,8 @@ struct pgw_config {
 	char *replication_slot, *publication; /* change data capture: defaults "pgwarehouse" */
 	char *cdc_text;			      /* top-level `cdc:` as written, or PGWAREHOUSE_CDC */
 	bool cdc;			      /* every table by change data capture unless it says cdc: false */
+	char *deletes_text;		      /* top-level `deletes:` as written */
+	bool deletes;			      /* every incremental table deletes what PostgreSQL deleted */
 	char *max_slot_lag_text;	      /* as written */
 	long long max_slot_lag_bytes;	      /* WAL a slot may retain before each run warns
 						 (10GB) */
@@ -80,6 +84,10 @@ int pgw_parse_size(const char *s, long long *out);
 /* Whether table name (as given on the command line or listed) is synced by
  * change data capture. */
 bool pgw_table_cdc(const struct pgw_config *cfg, const char *name);
+/* Whether an incremental sync of table name deletes the rows PostgreSQL deleted (`deletes`), and
+ * whether it compares keys at all (`deletes`, or `key_check`, which new-records does by default). */
+bool pgw_table_deletes(const struct pgw_config *cfg, const char *name);
+bool pgw_table_key_check(const struct pgw_config *cfg, const char *name, bool new_records);
 
 /* Parses one `reload:` day name ("sun", "monday", ...); returns 0..6 or -1. */
 int pgw_weekday_parse(const char *s);

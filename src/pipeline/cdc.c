@@ -413,12 +413,7 @@ static int stage_row(const struct cdc_table *t, const struct change *ch, struct 
 static int apply_table(struct cdc *c, struct cdc_table *t, uint64_t lsn, bool part, struct pgw_err *err)
 {
 	struct pgw_sink *sink = c->run->sink;
-	int ncols = t->stage_def->ncols;
-	const struct pgw_typeinfo **types = pgw_calloc((size_t)ncols, sizeof(*types));
-	for (int i = 0; i < ncols; i++)
-		types[i] = &t->stage_def->cols[i].ti;
-	struct pgw_batch *b = pgw_batch_new(ncols, types, 2048);
-	free(types);
+	struct pgw_batch *b = pgw_batch_for_def(t->stage_def, 2048);
 	struct pgw_cdc_pos at = {part ? c->final_lsn : lsn, part ? t->txn_seen : 0};
 	char *pos = position_sql(c, t, &at, part ? c->txn_time : c->commit_time);
 	struct pgw_target target = t->target;
@@ -1148,7 +1143,7 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 			t->res->err = r.err;
 			failed++;
 		}
-		free(r.name), free(r.wm_before), free(r.wm_after);
+		pgw_table_result_cleanup(&r);
 	}
 	return failed ? -1 : 0;
 }

@@ -420,11 +420,7 @@ static int load_files(struct pgw_run *run, const char *dir, char **files, int nf
 {
 	struct pgw_target target = {
 		.def = def, .name = def->name, .schema = strcmp(def->schema, run->cfg->pgschema) ? def->schema : NULL};
-	const struct pgw_typeinfo **types = pgw_calloc((size_t)def->ncols, sizeof(*types));
-	for (int i = 0; i < def->ncols; i++)
-		types[i] = &def->cols[i].ti;
-	struct pgw_batch *b = pgw_batch_new(def->ncols, types, 2048);
-	free(types);
+	struct pgw_batch *b = pgw_batch_for_def(def, 2048);
 	int rc = run->sink->ops->begin(run->sink, &target, mode, &res->err);
 	for (int i = 0; rc == 0 && i < nfiles; i++) {
 		char *path = pgw_asprintf("%s/%s", dir, files[i]);

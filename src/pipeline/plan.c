@@ -1,4 +1,5 @@
 /* Deciding a table's strategy and building the SELECT that feeds it. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -101,9 +102,9 @@ static void free_vals(char **vals, int n)
 	free(vals);
 }
 
-/* WHERE (cols) op (watermark) and, under max_records, ORDER BY cols so later runs continue. */
+/* plan->where: (cols) op (watermark), when the warehouse table has rows */
 static int incremental_where(struct pgw_run *run, struct pgw_plan *plan, const int *cols, int n, const char *op,
-			     struct pgw_buf *sql, struct pgw_err *err)
+			     struct pgw_err *err)
 {
 	char **vals = NULL;
 	bool found = false;
@@ -113,10 +114,12 @@ static int incremental_where(struct pgw_run *run, struct pgw_plan *plan, const i
 		return -1;
 	}
 	if (found) {
-		pgw_buf_puts(sql, " WHERE ");
-		row_expr(run, sql, plan->def, cols, n, NULL, NULL);
-		pgw_buf_printf(sql, " %s ", op);
-		row_expr(run, sql, plan->def, cols, n, vals, pgtext);
+		struct pgw_buf cond;
+		pgw_buf_init(&cond);
+		row_expr(run, &cond, plan->def, cols, n, NULL, NULL);
+		pgw_buf_printf(&cond, " %s ", op);
+		row_expr(run, &cond, plan->def, cols, n, vals, pgtext);
+		plan->where = pgw_buf_steal(&cond);
 		plan->wm_before = watermark_text(run, plan->def, cols, n, vals, pgtext);
 		pgw_debug("%s: watermark %s", plan->def->name, plan->wm_before ? plan->wm_before : "?");
 	}
@@ -236,9 +239,211 @@ static int may_replace(const struct pgw_run *run, const struct pgw_table_def *de
 		def->name);
 }
 
-/* Picks mode and strategy; appends the WHERE/ORDER BY of incremental strategies to sql. */
+/* last_modified and transactions that commit late. A row a transaction writes while a sync's
+ * snapshot is taken becomes visible only after it; its last_modified value is (by now(), a
+ * trigger or the application's clock) no earlier than that transaction's start. The horizon,
+ * read before the snapshot, is the earliest start of the transactions then open (or the time
+ * itself), less a margin for application clocks: every row with a value before it was visible to
+ * the snapshot. Each load records in the run log where the next one starts: past the largest
+ * value loaded when that value is before the horizon (the rows sharing it are not copied again),
+ * else from the horizon. */
+#define LM_MARGIN "5 seconds"
+
+static atomic_bool lm_noted;
+
+static void lm_note(const char *why)
+{
+	if (!atomic_exchange(&lm_noted, true))
+		pgw_warn("last_modified: %s, so a row of a transaction that commits after a sync starts, with an "
+			 "older last_modified value, can be missed; `pgwarehouse verify --repair` finds such rows",
+			 why);
+}
+
+int pgw_lm_horizon(struct pgw_run *run, const char *name, char **horizon, struct pgw_err *err)
+{
+	*horizon = NULL;
+	const struct pgw_table_conf *tc = pgw_config_table(run->cfg, name);
+	if (!run->last_modified && !(tc && tc->last_modified))
+		return 0;
+	char *sql = pgw_asprintf(
+		"SELECT to_char((least(clock_timestamp(), min(xact_start), (SELECT min(prepared) FROM "
+		"pg_prepared_xacts WHERE database = current_database())) - interval '" LM_MARGIN "') AT TIME ZONE "
+		"'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), count(*) FILTER (WHERE state IS NULL), pg_is_in_recovery(), "
+		"current_user FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+		"AND application_name IS DISTINCT FROM 'pgwarehouse'%s",
+		pgw_pg_version(run->pg) >= 100000
+			? " AND coalesce(backend_type, '') NOT IN ('autovacuum worker', 'walsender', 'parallel worker')"
+			: "");
+	PGresult *res = pgw_pg_query(run->pg, sql, 0, NULL, err);
+	free(sql);
+	if (!res)
+		return -1;
+	if (!strcmp(PQgetvalue(res, 0, 2), "t")) {
+		lm_note("PostgreSQL is a standby, where the primary's open transactions cannot be seen");
+	} else if (atoll(PQgetvalue(res, 0, 1)) > 0) {
+		char *why = pgw_asprintf("role %s cannot see other roles' transactions (GRANT pg_read_all_stats TO "
+					 "%s lets it)",
+					 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 3));
+		lm_note(why);
+		free(why);
+	} else {
+		*horizon = pgw_strdup(PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* The horizon as a value of c's type; NULL when c is not a time: for a timestamp without time
+ * zone, the earlier of UTC's and the server's default zone's clock, the zones writers use */
+static char *horizon_expr(const struct pgw_coldef *c, const char *horizon)
+{
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	pgw_buf_literal(&b, horizon);
+	char *t = pgw_buf_steal(&b), *e = NULL;
+	const char *local = "((%s::timestamp AT TIME ZONE 'UTC') AT TIME ZONE (SELECT reset_val FROM pg_settings "
+			    "WHERE name = 'TimeZone'))";
+	if (c->ti.type == PGW_T_TIMESTAMPTZ)
+		e = pgw_asprintf("(%s::timestamp AT TIME ZONE 'UTC')", t);
+	else if (c->ti.type == PGW_T_TIMESTAMP || c->ti.type == PGW_T_DATE) {
+		char *l = pgw_asprintf(local, t);
+		e = pgw_asprintf("least(%s::timestamp, %s)%s", t, l, c->ti.type == PGW_T_DATE ? "::date" : "");
+		free(l);
+	}
+	free(t);
+	return e;
+}
+
+/* "<column> <op> <value>", as the run log keeps where the next load starts */
+static char *lm_start_text(const struct pgw_coldef *c, const char *op, const char *value)
+{
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	pgw_buf_ident(&b, c->name);
+	pgw_buf_printf(&b, " %s %s", op, value);
+	return pgw_buf_steal(&b);
+}
+
+/* Reads a start text back: op (">" or ">=") and the value's text, for column c */
+static bool lm_start_parse(const struct pgw_coldef *c, const char *text, bool *strict, const char **value)
+{
+	struct pgw_buf id;
+	pgw_buf_init(&id);
+	pgw_buf_ident(&id, c->name);
+	bool ok = text && !strncmp(text, id.data, id.len);
+	const char *p = ok ? text + id.len : NULL;
+	if (ok && !strncmp(p, " >= ", 4))
+		*strict = false, *value = p + 4;
+	else if (ok && !strncmp(p, " > ", 3))
+		*strict = true, *value = p + 3;
+	else
+		ok = false;
+	pgw_buf_cleanup(&id);
+	return ok;
+}
+
+/* The warehouse's largest value of c as a PostgreSQL expression; false for an empty table */
+static int wh_max(struct pgw_run *run, struct pgw_plan *plan, struct pgw_buf *m, bool *found, struct pgw_err *err)
+{
+	char **vals = NULL;
+	bool pgtext = false;
+	int rc = run->sink->ops->watermark(run->sink, &plan->target, plan->order, 1, &vals, &pgtext, found, err);
+	if (rc == 0 && *found)
+		watermark_literal(run, m, &plan->def->cols[plan->order[0]], vals[0], pgtext);
+	free_vals(vals, 1);
+	return rc;
+}
+
+/* Typed literal of c's PostgreSQL text */
+static void typed_literal(struct pgw_buf *b, const struct pgw_coldef *c, const char *text)
+{
+	pgw_buf_puts(b, "(");
+	pgw_buf_literal(b, text);
+	pgw_buf_printf(b, "::%s)", c->pgtype);
+}
+
+/* last_modified's condition: from where the previous load said the next one starts, but never
+ * after the warehouse's largest value (a load from older files, a table replaced by hand) */
+static int lm_where(struct pgw_run *run, struct pgw_plan *plan, struct pgw_err *err)
+{
+	const struct pgw_coldef *c = &plan->def->cols[plan->order[0]];
+	struct pgw_buf m, sql;
+	pgw_buf_init(&m);
+	pgw_buf_init(&sql);
+	bool found = false, strict = false;
+	char *logged = NULL;
+	const char *value = NULL;
+	int rc = wh_max(run, plan, &m, &found, err);
+	if (rc == 0 && found)
+		rc = pgw_runlog_resume(run->sink, plan->def->name, &logged, err);
+	if (rc == 0 && found) {
+		pgw_buf_puts(&sql, "SELECT CASE WHEN ");
+		if (lm_start_parse(c, logged, &strict, &value)) {
+			typed_literal(&sql, c, value);
+			pgw_buf_printf(&sql, " = %s AND %s THEN '>' WHEN ", m.data, strict ? "true" : "false");
+			typed_literal(&sql, c, value);
+			pgw_buf_printf(&sql, " <= %s THEN '>=' END, ", m.data);
+			typed_literal(&sql, c, value);
+		} else {
+			pgw_buf_puts(&sql, "false THEN NULL END, NULL");
+		}
+		pgw_buf_printf(&sql, "::text, (%s)::text", m.data);
+		PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, err);
+		rc = res ? 0 : -1;
+		if (res) {
+			bool logged_ok = !PQgetisnull(res, 0, 0);
+			const char *op = logged_ok ? PQgetvalue(res, 0, 0) : ">=";
+			const char *v = PQgetvalue(res, 0, logged_ok && strcmp(op, ">") ? 1 : 2);
+			struct pgw_buf cond;
+			pgw_buf_init(&cond);
+			column_expr(run, &cond, c);
+			pgw_buf_printf(&cond, " %s ", op);
+			typed_literal(&cond, c, v);
+			plan->where = pgw_buf_steal(&cond);
+			plan->wm_before = lm_start_text(c, op, v);
+			pgw_debug("%s: last_modified from %s (run log: %s)", plan->def->name, plan->wm_before,
+				  logged ? logged : "none");
+		}
+		PQclear(res);
+	}
+	free(logged);
+	pgw_buf_cleanup(&m);
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
+char *pgw_lm_next(struct pgw_run *run, struct pgw_plan *plan, const char *horizon)
+{
+	const struct pgw_coldef *c = &plan->def->cols[plan->order[0]];
+	struct pgw_buf m, sql;
+	pgw_buf_init(&m);
+	pgw_buf_init(&sql);
+	bool found = false;
+	struct pgw_err err = {0};
+	char *text = NULL, *h = horizon ? horizon_expr(c, horizon) : NULL;
+	if (wh_max(run, plan, &m, &found, &err) == 0 && found) {
+		if (h)
+			pgw_buf_printf(
+				&sql,
+				"SELECT CASE WHEN %s < %s THEN '>' ELSE '>=' END, CASE WHEN %s < %s THEN (%s)::text "
+				"ELSE (%s)::text END",
+				m.data, h, m.data, h, m.data, h);
+		else
+			pgw_buf_printf(&sql, "SELECT '>=', (%s)::text", m.data);
+		PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, &err);
+		if (res)
+			text = lm_start_text(c, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		PQclear(res);
+	}
+	free(h);
+	pgw_buf_cleanup(&m);
+	pgw_buf_cleanup(&sql);
+	return text;
+}
+
+/* Picks mode and strategy, and the condition of incremental strategies. */
 static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_plan *plan,
-			   struct pgw_buf *sql, struct pgw_err *err)
+			   struct pgw_err *err)
 {
 	const struct pgw_table_def *def = plan->def;
 	const struct pgw_table_conf *tc = pgw_config_table(run->cfg, name);
@@ -284,7 +489,9 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 	if (lm) {
 		plan->mode = PGW_LOAD_UPSERT;
 		plan->strategy = "last-modified";
-		return incremental_where(run, plan, plan->order, plan->norder, ">=", sql, err);
+		if (plan->norder == 1) /* under max_records, by (last_modified, key) */
+			return lm_where(run, plan, err);
+		return incremental_where(run, plan, plan->order, plan->norder, ">=", err);
 	}
 	const struct pgw_coldef *k = unordered_key(run, def);
 	if (k) {
@@ -298,7 +505,7 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 	}
 	plan->mode = PGW_LOAD_APPEND;
 	plan->strategy = "new-records";
-	return incremental_where(run, plan, def->pk, def->npk, ">", sql, err);
+	return incremental_where(run, plan, def->pk, def->npk, ">", err);
 }
 
 int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_plan *plan,
@@ -318,19 +525,30 @@ int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, 
 		if (def->cols[i].lossy_text)
 			pgw_warn("column \"%s\".\"%s\" has type %s, kept as text", def->name, def->cols[i].name,
 				 def->cols[i].pgtype);
+	int rc = choose_strategy(run, cmd, name, plan, err);
+	if (rc == 0)
+		plan->select_sql = pgw_plan_select(run, plan);
+	return rc;
+}
+
+void pgw_plan_select_list(struct pgw_buf *sql, const struct pgw_plan *plan)
+{
+	pgw_pg_select_list(sql, plan->def, plan->mode == PGW_LOAD_CHANGES ? ", 0::bigint, NULL::text" : NULL);
+}
+
+char *pgw_plan_select(const struct pgw_run *run, const struct pgw_plan *plan)
+{
+	const struct pgw_table_def *def = plan->def;
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
-	pgw_pg_select_list(&sql, def);
-	if (choose_strategy(run, cmd, name, plan, &sql, err) < 0) {
-		pgw_buf_cleanup(&sql);
-		return -1;
-	}
+	pgw_plan_select_list(&sql, plan);
+	if (plan->where)
+		pgw_buf_printf(&sql, " WHERE %s", plan->where);
 	if (plan->order)
 		limit_clause(run, def, plan->order, plan->norder, &sql);
 	else
 		limit_clause(run, def, def->pk, def->npk, &sql);
-	plan->select_sql = pgw_buf_steal(&sql);
-	return 0;
+	return pgw_buf_steal(&sql);
 }
 
 char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan)
@@ -354,6 +572,9 @@ char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan)
 void pgw_plan_cleanup(struct pgw_plan *plan)
 {
 	free(plan->wm_before);
+	free(plan->where);
+	if (plan->stage_def)
+		pgw_changes_def_free(plan->stage_def);
 	pgw_table_def_free(plan->def);
 	free(plan->select_sql);
 	free(plan->order);

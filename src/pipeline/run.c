@@ -42,14 +42,71 @@ static int drain(struct pgw_run *run, struct pgw_streams *st, struct pgw_err *er
 	return rc;
 }
 
-static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_table_result *res)
+int pgw_copy_to_sink(struct pgw_run *run, const struct pgw_table_def *def, const char *sql, struct pgw_batch *b,
+		     long long *rows, struct pgw_err *err)
+{
+	struct pgw_copy *cp = pgw_copy_start(run->pg, def, sql, err);
+	if (!cp)
+		return -1;
+	long n = 0;
+	int rc = 0;
+	while (rc == 0 && (n = pgw_copy_next(cp, b, err)) > 0) {
+		*rows += n;
+		rc = run->sink->ops->write(run->sink, b, err);
+	}
+	if (rc == 0 && n < 0)
+		rc = -1;
+	pgw_copy_free(cp);
+	return rc;
+}
+
+/* The rows the key check found missing below the watermark, with the load's new rows */
+static int copy_missing(struct pgw_run *run, struct pgw_plan *plan, struct pgw_keycheck *kc,
+			struct pgw_table_result *res)
+{
+	const struct pgw_table_def *def = plan->stage_def ? plan->stage_def : plan->def;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_plan_select_list(&sql, plan);
+	pgw_buf_puts(&sql, " WHERE ");
+	pgw_keycheck_missing_where(kc, &sql);
+	pgw_buf_printf(&sql, " AND (%s) IS NOT TRUE", plan->where); /* not twice */
+	struct pgw_batch *b = pgw_batch_for_def(def, 2048);
+	int rc = pgw_copy_to_sink(run, def, sql.data, b, &res->picked_up, &res->err);
+	pgw_batch_free(b);
+	pgw_buf_cleanup(&sql);
+	res->rows += res->picked_up;
+	if (rc == 0 && res->picked_up)
+		pgw_info("%s: %lld rows that earlier syncs had not copied (keys below the watermark, or committed "
+			 "late) are loaded with this one",
+			 plan->def->name, res->picked_up);
+	return rc;
+}
+
+static int stage_deletes(struct pgw_run *run, struct pgw_plan *plan, struct pgw_keycheck *kc,
+			 struct pgw_table_result *res)
+{
+	struct pgw_batch *b = pgw_batch_for_def(plan->stage_def, 2048);
+	int rc = pgw_keycheck_stage_deletes(run, kc, b, &res->err);
+	pgw_batch_free(b);
+	if (rc == 0) {
+		res->deleted = pgw_keycheck_extra(kc);
+		pgw_info("%s: %lld rows deleted in PostgreSQL are deleted in the warehouse", plan->def->name,
+			 res->deleted);
+	}
+	return rc;
+}
+
+static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_keycheck *kc,
+		       struct pgw_table_result *res)
 {
 	struct pgw_err *err = &res->err;
 	char **sqls = NULL, *snapshot = NULL;
 	int n = pgw_split_copy(run, plan, &sqls, &snapshot, err);
 	int rc = n < 0 ? -1 : run->sink->ops->begin(run->sink, &plan->target, plan->mode, err);
 	struct pgw_streams *st = NULL;
-	if (rc == 0 && !(st = pgw_streams_start(run, plan->def, sqls, n, snapshot, err)))
+	const struct pgw_table_def *def = plan->stage_def ? plan->stage_def : plan->def;
+	if (rc == 0 && !(st = pgw_streams_start(run, def, sqls, n, snapshot, err)))
 		rc = -1;
 	if (rc == 0)
 		rc = drain(run, st, err);
@@ -58,6 +115,10 @@ static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_ta
 	pgw_streams_free(st);
 	free_strs(sqls, n);
 	free(snapshot);
+	if (rc == 0 && pgw_keycheck_missing(kc))
+		rc = copy_missing(run, plan, kc, res);
+	if (rc == 0 && kc && plan->mode == PGW_LOAD_CHANGES)
+		rc = stage_deletes(run, plan, kc, res);
 	if (rc == 0)
 		rc = run->sink->ops->commit(run->sink, err);
 	else if (n >= 0)
@@ -65,9 +126,61 @@ static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_ta
 	return rc;
 }
 
+/* new-records (by default) and tables with deletes: true compare their keys with PostgreSQL's in
+ * the load's snapshot (see pgw_table_key_check) */
+static bool wants_key_check(const struct pgw_run *run, enum pgw_command cmd, const char *name,
+			    const struct pgw_plan *plan)
+{
+	return cmd == PGW_CMD_SYNC && !run->import_snapshot && plan->where && plan->def->npk &&
+	       (plan->mode == PGW_LOAD_APPEND || plan->mode == PGW_LOAD_UPSERT) &&
+	       pgw_table_key_check(run->cfg, name, plan->mode == PGW_LOAD_APPEND);
+}
+
+/* Keys below new-records' watermark that the warehouse lacks are loaded with the new rows; keys
+ * PostgreSQL deleted are deleted in the same load (the load stages changes then) with deletes:
+ * true, and are a warning without it. */
+static int key_check(struct pgw_run *run, const char *name, struct pgw_plan *plan, struct pgw_keycheck **kc,
+		     struct pgw_table_result *res)
+{
+	bool deletes = pgw_table_deletes(run->cfg, name);
+	if (run->sink->ops->dialect == PGW_SQL_SNOWFLAKE) {
+		if (deletes)
+			return pgw_err_set(&res->err, PGW_ERR_CONFIG,
+					   "table %s: deletes: true is not built for Snowflake yet; remove it (and run "
+					   "pgwarehouse reload %s to take deletes over)",
+					   name, name);
+		pgw_debug("%s: no key check on Snowflake yet", name);
+		return 0;
+	}
+	/* new-records: the rows above the watermark are new anyway */
+	char *domain = plan->mode == PGW_LOAD_APPEND ? pgw_asprintf("NOT (%s)", plan->where) : NULL;
+	double t0 = pgw_now();
+	int rc = pgw_keycheck_run(run, plan, domain, kc, &res->err);
+	free(domain);
+	if (rc < 0)
+		return -1;
+	long long extra = pgw_keycheck_extra(*kc);
+	pgw_debug("%s: key check in %.2f s: %lld keys missing, %lld gone from PostgreSQL", name, pgw_now() - t0,
+		  pgw_keycheck_missing(*kc), extra);
+	if (extra && deletes) {
+		plan->stage_def = pgw_changes_def(plan->def);
+		plan->target.stage_def = plan->stage_def;
+		plan->mode = PGW_LOAD_CHANGES;
+		free(plan->select_sql);
+		plan->select_sql = pgw_plan_select(run, plan);
+	} else if (extra) {
+		res->warning = pgw_asprintf("%lld rows deleted in PostgreSQL are still in the warehouse; set "
+					    "deletes: true for the table, or run pgwarehouse verify %s --repair",
+					    extra, name);
+		pgw_warn("%s: %s:\n%s", name, res->warning, pgw_keycheck_keys(*kc));
+	}
+	return 0;
+}
+
 static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)
 {
 	struct pgw_plan plan;
+	struct pgw_keycheck *kc = NULL;
 	int rc = pgw_plan_table(run, cmd, name, &plan, &res->err);
 	if (rc == 0) {
 		res->strategy = plan.strategy;
@@ -78,13 +191,19 @@ static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 			res->strategy = "cdc-copy";
 		plan.target.commit_sql = run->commit_sql;
 		pgw_info("%s: %s", name, res->strategy);
-		rc = stream_rows(run, &plan, res);
+		if (wants_key_check(run, cmd, name, &plan))
+			rc = key_check(run, name, &plan, &kc, res);
+		if (rc == 0)
+			rc = stream_rows(run, &plan, kc, res);
 	}
-	if (rc == 0)
+	if (rc == 0 && plan.order && plan.norder == 1) /* last_modified */
+		res->wm_after = pgw_lm_next(run, &plan, res->horizon);
+	else if (rc == 0)
 		res->wm_after = pgw_plan_watermark_after(run, &plan);
 	/* a read-only transaction: once the warehouse committed, losing PostgreSQL here loses nothing */
 	if (rc == 0)
 		pgw_pg_exec(run->pg, "COMMIT", NULL);
+	pgw_keycheck_free(kc);
 	pgw_plan_cleanup(&plan);
 	return rc;
 }
@@ -113,7 +232,7 @@ void pgw_run_record(struct pgw_run *run, enum pgw_command cmd, const struct pgw_
 		.status = res->ok				 ? "ok"
 			  : res->err.code == PGW_ERR_INTERRUPTED ? "interrupted"
 								 : "failed",
-		.error = res->ok ? NULL : res->err.msg,
+		.error = res->ok ? res->warning : res->err.msg, /* a sync's warning: drift it found */
 	};
 	struct pgw_err err = {0};
 	pgw_cleanup_begin(); /* an interrupted table is recorded too */
@@ -168,10 +287,13 @@ static int lock_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 
 /* One snapshot for the catalog reads and the data. The table is found before the transaction
  * and locked as its first statement, before the snapshot is taken (see pgw_pg_lock). */
-static int begin_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_err *err)
+static int begin_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)
 {
+	struct pgw_err *err = &res->err;
 	struct pgw_relation rel = {0};
 	int rc = pgw_pg_find_table(run->pg, name, &rel, err);
+	if (rc == 0 && (cmd == PGW_CMD_SYNC || cmd == PGW_CMD_RELOAD) && !run->import_snapshot)
+		rc = pgw_lm_horizon(run, name, &res->horizon, err);
 	if (rc == 0)
 		rc = pgw_pg_begin(run->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
 	if (rc == 0 && run->import_snapshot) { /* before the first query of the transaction */
@@ -191,7 +313,7 @@ static int begin_table(struct pgw_run *run, enum pgw_command cmd, const char *na
 
 static int run_locked(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)
 {
-	int rc = begin_table(run, cmd, name, &res->err);
+	int rc = begin_table(run, cmd, name, res);
 	if (rc == 0) {
 		if (cmd == PGW_CMD_EXTRACT)
 			rc = pgw_extract_table(run, name, res);
@@ -203,6 +325,16 @@ static int run_locked(struct pgw_run *run, enum pgw_command cmd, const char *nam
 	if (rc < 0 && run->pg->conn && PQtransactionStatus(run->pg->conn) != PQTRANS_IDLE)
 		pgw_pg_exec(run->pg, "ROLLBACK", NULL);
 	return rc;
+}
+
+void pgw_table_result_cleanup(struct pgw_table_result *res)
+{
+	free(res->name);
+	free(res->wm_before);
+	free(res->wm_after);
+	free(res->warning);
+	free(res->horizon);
+	memset(res, 0, sizeof(*res));
 }
 
 int pgw_run_table(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_table_result *res)

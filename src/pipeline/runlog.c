@@ -146,6 +146,23 @@ int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, st
 	return rc;
 }
 
+int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT watermark_after FROM ");
+	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
+	pgw_buf_puts(&sql, " WHERE status = 'ok' AND command IN ('sync', 'reload') AND table_name = ");
+	literal(sink, &sql, table);
+	pgw_buf_puts(&sql, " ORDER BY started_us DESC LIMIT 1");
+	struct pgw_rows rows;
+	int rc = query_log(sink, sql.data, &rows, err);
+	pgw_buf_cleanup(&sql);
+	*text = rc == 0 && rows.nrows && rows.cells[0] ? pgw_strdup(rows.cells[0]) : NULL;
+	pgw_rows_cleanup(&rows);
+	return rc;
+}
+
 static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *table, struct pgw_buf *sql)
 {
 	/* times come back as text starting "YYYY-MM-DD HH:MM:SS" */

@@ -25,6 +25,9 @@ int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, str
 /* Whether the run log records a successful load of table (false when there is no log). */
 int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, struct pgw_err *err);
 
+/* The watermark_after of table's latest successful sync or reload (*text NULL when none) */
+int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err);
+
 /* The latest run of each table (or of `table`), by table name: cells table, command, strategy,
  * started, finished, rows, status, error, started of the latest ok run (NULL if none), watermark
  * after. An absent log gives no rows. */

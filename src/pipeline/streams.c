@@ -202,17 +202,13 @@ static void *worker_main(void *arg)
 static void make_pool(struct pgw_streams *st)
 {
 	const struct pgw_table_def *def = st->def;
-	const struct pgw_typeinfo **types = pgw_calloc((size_t)def->ncols, sizeof(*types));
-	for (int i = 0; i < def->ncols; i++)
-		types[i] = &def->cols[i].ti;
 	st->nbatches = BATCHES_PER_STREAM * st->nworkers;
 	st->pool = pgw_calloc((size_t)st->nbatches, sizeof(*st->pool));
 	st->free_list = pgw_calloc((size_t)st->nbatches, sizeof(*st->free_list));
 	st->full = pgw_calloc((size_t)st->nbatches, sizeof(*st->full));
 	for (int i = 0; i < st->nbatches; i++)
-		st->pool[i] = st->free_list[i] = pgw_batch_new(def->ncols, types, BATCH_ROWS);
+		st->pool[i] = st->free_list[i] = pgw_batch_for_def(def, BATCH_ROWS);
 	st->nfree = st->nbatches;
-	free(types);
 }
 
 struct pgw_streams *pgw_streams_start(struct pgw_run *run, const struct pgw_table_def *def, char **sqls, int n,

@@ -37,8 +37,12 @@ struct pgw_table_result {
 	double seconds;
 	bool ok;
 	struct pgw_err err;
-	char *wm_before, *wm_after; /* for the run log */
+	char *wm_before, *wm_after;   /* for the run log */
+	long long picked_up, deleted; /* rows the key check found missing, and gone from PostgreSQL */
+	char *warning;		      /* drift a sync found and left (the run log's error of an ok run) */
+	char *horizon;		      /* last_modified's horizon (pgw_lm_horizon) */
 };
+void pgw_table_result_cleanup(struct pgw_table_result *res);
 
 /* Adds a table's run to the warehouse's run log (a warning when it cannot).
  * started: Unix time. */
@@ -56,9 +60,25 @@ struct pgw_plan {
 	char *select_sql; /* the SELECT to COPY out */
 	int *order;	  /* columns that order rows under max_records (NULL: the key) */
 	int norder;
-	char *wm_before; /* the watermark of an incremental strategy, as PostgreSQL's
-			    text */
+	char *wm_before;		 /* the watermark of an incremental strategy, as PostgreSQL's
+					    text */
+	char *where;			 /* the incremental strategy's condition on PostgreSQL's rows, or NULL */
+	struct pgw_table_def *stage_def; /* PGW_LOAD_CHANGES: pgw_changes_def(def) */
 };
+
+/* last_modified's horizon (plan.c): run before the table's snapshot, for a table synced by
+ * last_modified; *horizon (UTC text) stays NULL when it cannot be known (a warning says why, once).
+ * pgw_lm_next: after a load, where the next one starts, for the run log. */
+int pgw_lm_horizon(struct pgw_run *run, const char *name, char **horizon, struct pgw_err *err);
+char *pgw_lm_next(struct pgw_run *run, struct pgw_plan *plan, const char *horizon);
+
+/* The SELECT of plan's rows (in stage_def's layout, as upserts, for PGW_LOAD_CHANGES), and its
+ * select list alone (SELECT ... FROM table) */
+char *pgw_plan_select(const struct pgw_run *run, const struct pgw_plan *plan);
+void pgw_plan_select_list(struct pgw_buf *sql, const struct pgw_plan *plan);
+/* Copies sql's rows (decoded as def) into the sink's current load through b; adds them to *rows */
+int pgw_copy_to_sink(struct pgw_run *run, const struct pgw_table_def *def, const char *sql, struct pgw_batch *b,
+		     long long *rows, struct pgw_err *err);
 
 /* Reads the table's definition and the warehouse's state inside the current
  * Postgres transaction and decides the strategy. */
@@ -75,6 +95,24 @@ char *pgw_plan_watermark_after(struct pgw_run *run, const struct pgw_plan *plan)
  * when a table could not be compared or repaired (err: the first; every error is printed
  * already). */
 int pgw_verify(struct pgw_run *run, char *const *names, int n, bool repair, int *differ, struct pgw_err *err);
+
+/* sync's key check (verify.c): in the current PostgreSQL snapshot, which keys of plan's table
+ * the warehouse lacks (missing) and which it holds that PostgreSQL does not (extra), by verify's
+ * range checksums of the keys alone; PostgreSQL's rows limited to pg_domain (a condition, or
+ * NULL). *out is set (free it) even when it fails. */
+struct pgw_keycheck;
+int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const char *pg_domain, struct pgw_keycheck **out,
+		     struct pgw_err *err);
+long long pgw_keycheck_missing(const struct pgw_keycheck *kc);
+long long pgw_keycheck_extra(const struct pgw_keycheck *kc);
+/* Lines naming up to 20 of the keys found ("  missing   id=5\n"), or "" */
+const char *pgw_keycheck_keys(const struct pgw_keycheck *kc);
+/* Appends PostgreSQL's condition selecting the missing rows (when there are some) */
+void pgw_keycheck_missing_where(const struct pgw_keycheck *kc, struct pgw_buf *sql);
+/* Writes the extra keys as deletes to the sink's PGW_LOAD_CHANGES load, through b (a batch of
+ * pgw_changes_def's layout) */
+int pgw_keycheck_stage_deletes(struct pgw_run *run, struct pgw_keycheck *kc, struct pgw_batch *b, struct pgw_err *err);
+void pgw_keycheck_free(struct pgw_keycheck *kc);
 
 /* Change data capture (cdc.c): the CDC tables of names[0..n) caught up with the
  * replication stream, copied first where needed (recopy: copied again, as

@@ -230,6 +230,11 @@ struct vtable {
 	char *pred[2];
 	char **up, **del;
 	int nup, ndel;
+	/* sync's key check: keys only (no row hashes), PostgreSQL's rows limited to domain (or NULL),
+	 * the table definition the sync's plan owns */
+	bool keys_only;
+	const char *domain;
+	bool borrowed_def;
 };
 
 static enum lang lang_of(const struct vtable *v, enum side s)
@@ -337,6 +342,27 @@ static void hash_expr(struct pgw_buf *b, enum lang l, const char *text, int bits
 		pgw_buf_printf(b, " %% %lld", buckets);
 }
 
+/* A hash of an integer key without text or MD5, for the key check: two multiplicative hashes
+ * modulo primes below 2^31, side by side in 62 bits (non-negative, so that ClickHouse's halves
+ * sum as the others' sums). The same integer arithmetic in every engine. */
+static void int_hash_expr(struct pgw_buf *b, enum lang l, const char *col)
+{
+	static const char *const i64[] = {[L_PG] = "(@)::int8", [L_DUCK] = "CAST(@ AS BIGINT)", [L_CH] = "toInt64(@)"};
+	struct pgw_buf k;
+	pgw_buf_init(&k);
+	fill(&k, i64[l], col);
+	const char *c = l == L_CH ? "toInt64(%lld)" : "%lld";
+	char p1[32], a1[32], p2[32], a2[32], sh[32];
+	snprintf(p1, sizeof(p1), c, 2147483647LL);
+	snprintf(a1, sizeof(a1), c, 1103515245LL);
+	snprintf(p2, sizeof(p2), c, 2147483629LL);
+	snprintf(a2, sizeof(a2), c, 48271LL);
+	snprintf(sh, sizeof(sh), c, 2147483648LL);
+	pgw_buf_printf(b, "(((%s %% %s + %s) %% %s * %s %% %s) * %s + (%s %% %s + %s) %% %s * %s %% %s)", k.data, p1,
+		       p1, p1, a1, p1, sh, k.data, p2, p2, p2, a2, p2);
+	pgw_buf_cleanup(&k);
+}
+
 static void key_display(struct pgw_buf *b, const struct vtable *v, enum side s)
 {
 	const struct pgw_table_def *def = v->def;
@@ -372,8 +398,16 @@ static void build_exprs(struct vtable *v)
 		pgw_buf_init(&h);
 		pgw_buf_init(&bk);
 		pgw_buf_init(&disp);
-		row_text(&all, v, (enum side)s, NULL, -1);
-		hash_expr(&h, l, all.data, 60, 0);
+		if (v->keys_only && int_key(def)) {
+			struct pgw_buf q;
+			pgw_buf_init(&q);
+			ident(&q, v, (enum side)s, def->cols[def->pk[0]].name);
+			int_hash_expr(&h, l, q.data);
+			pgw_buf_cleanup(&q);
+		} else {
+			row_text(&all, v, (enum side)s, v->keys_only ? def->pk : NULL, v->keys_only ? def->npk : -1);
+			hash_expr(&h, l, all.data, 60, 0);
+		}
 		if (def->npk) {
 			row_text(&key, v, (enum side)s, def->pk, def->npk);
 			key_display(&disp, v, (enum side)s);
@@ -446,6 +480,12 @@ static int query(struct pgw_run *run, enum side s, const char *sql, struct pgw_r
 	return 0;
 }
 
+/* The condition limiting the rows compared on side s, or NULL */
+static const char *domain(const struct vtable *v, enum side s)
+{
+	return s == PG ? v->domain : NULL;
+}
+
 /* The first pass's query: per bucket, the row count and the sum of the row hashes. The hash and
  * the bucket are computed below a fence (OFFSET 0), so that PostgreSQL computes each once a row,
  * in its parallel workers; ClickHouse's sum of UInt64 wraps: there it sums 30-bit halves. */
@@ -464,9 +504,10 @@ static void sums_sql(struct pgw_buf *sql, const struct vtable *v, enum side s)
 		pgw_buf_printf(
 			sql,
 			"SELECT CAST(_pgw_b AS VARCHAR), CAST(count(*) AS VARCHAR), CAST(sum(_pgw_h) AS VARCHAR), "
-			"'0' FROM (SELECT %s AS _pgw_b, _pgw_h FROM (SELECT %s AS _pgw_h, %s AS _pgw_kb FROM %s%s) "
+			"'0' FROM (SELECT %s AS _pgw_b, _pgw_h FROM (SELECT %s AS _pgw_h, %s AS _pgw_kb FROM %s%s%s%s) "
 			"AS _pgw_i) AS _pgw_s GROUP BY _pgw_b",
-			b, v->hash[s], kb, v->rel[s].data, l == L_PG ? " OFFSET 0" : "");
+			b, v->hash[s], kb, v->rel[s].data, domain(v, s) ? " WHERE " : "", domain(v, s) ? v->domain : "",
+			l == L_PG ? " OFFSET 0" : "");
 }
 
 /* high * 2^30 + low, in decimal */
@@ -560,8 +601,9 @@ static int bucket_rows(struct pgw_run *run, struct vtable *v, enum side s, struc
 	pgw_buf_init(&n);
 	if (v->def->npk) {
 		to_text(&h, l, v->hash[s]);
-		pgw_buf_printf(&sql, "SELECT %s, %s, %s FROM %s WHERE %s", v->key_text[s], h.data, v->display[s],
-			       v->rel[s].data, v->pred[s]);
+		pgw_buf_printf(&sql, "SELECT %s, %s, %s FROM %s WHERE %s%s%s%s", v->key_text[s], h.data, v->display[s],
+			       v->rel[s].data, v->pred[s], domain(v, s) ? " AND (" : "", domain(v, s) ? v->domain : "",
+			       domain(v, s) ? ")" : "");
 	} else {
 		to_text(&h, l, "_pgw_h");
 		to_text(&n, l, "count(*)");
@@ -585,10 +627,10 @@ static void add_key(char ***list, int *n, const char *key)
 	(*list)[(*n)++] = pgw_strdup(key);
 }
 
-/* WHERE <bucket> IN (...) AND <key text> IN ('...', ...) on one side */
+/* (<bucket> IN (...)) AND <key text> IN ('...', ...) on one side */
 static void keys_where(struct pgw_buf *sql, const struct vtable *v, enum side s, char **keys, int n)
 {
-	pgw_buf_printf(sql, " WHERE (%s) AND %s IN (", v->pred[s], v->key_text[s]);
+	pgw_buf_printf(sql, "(%s) AND %s IN (", v->pred[s], v->key_text[s]);
 	for (int i = 0; i < n; i++) {
 		pgw_buf_puts(sql, i ? ", " : "");
 		if (s == PG)
@@ -712,19 +754,11 @@ static int stage_upserts(struct pgw_run *run, struct vtable *v, const struct pgw
 		pgw_buf_ident(&sql, v->def->cols[i].name);
 		pgw_buf_printf(&sql, "%s, ", v->def->cols[i].cast);
 	}
-	pgw_buf_printf(&sql, "%d::bigint, NULL::text FROM %s", PGW_OP_UPSERT, v->rel[PG].data);
+	pgw_buf_printf(&sql, "%d::bigint, NULL::text FROM %s WHERE ", PGW_OP_UPSERT, v->rel[PG].data);
 	keys_where(&sql, v, PG, v->up, v->nup);
-	struct pgw_copy *cp = pgw_copy_start(run->pg, sdef, sql.data, err);
+	long long rows = 0;
+	int rc = pgw_copy_to_sink(run, sdef, sql.data, b, &rows, err);
 	pgw_buf_cleanup(&sql);
-	if (!cp)
-		return -1;
-	long n;
-	int rc = 0;
-	while (rc == 0 && (n = pgw_copy_next(cp, b, err)) > 0)
-		rc = run->sink->ops->write(run->sink, b, err);
-	if (rc == 0 && n < 0)
-		rc = -1;
-	pgw_copy_free(cp);
 	return rc;
 }
 
@@ -737,7 +771,8 @@ static int key_index(const struct pgw_table_def *def, int c)
 	return -1;
 }
 
-/* The extra rows, staged as deletes of their keys (read back from the warehouse as text) */
+/* The extra rows, staged as deletes of their keys (read back from the warehouse as text) into b,
+ * a batch of pgw_changes_def's layout */
 static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch *b, struct pgw_err *err)
 {
 	const struct pgw_table_def *def = v->def;
@@ -752,7 +787,7 @@ static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch
 		to_text(&sql, v->wh, q.data);
 		pgw_buf_cleanup(&q);
 	}
-	pgw_buf_printf(&sql, " FROM %s", v->rel[WH].data);
+	pgw_buf_printf(&sql, " FROM %s WHERE ", v->rel[WH].data);
 	keys_where(&sql, v, WH, v->del, v->ndel);
 	struct pgw_rows r = {0};
 	int rc = query(run, WH, sql.data, &r, err);
@@ -783,10 +818,7 @@ static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch
 static int repair_rows(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
 	struct pgw_table_def *sdef = pgw_changes_def(v->def);
-	const struct pgw_typeinfo **types = pgw_calloc((size_t)sdef->ncols, sizeof(*types));
-	for (int i = 0; i < sdef->ncols; i++)
-		types[i] = &sdef->cols[i].ti;
-	struct pgw_batch *b = pgw_batch_new(sdef->ncols, types, 2048);
+	struct pgw_batch *b = pgw_batch_for_def(sdef, 2048);
 	struct pgw_target t = {.name = v->def->name,
 			       .def = v->def,
 			       .stage_def = sdef,
@@ -801,7 +833,6 @@ static int repair_rows(struct pgw_run *run, struct vtable *v, struct pgw_err *er
 	else
 		run->sink->ops->abort(run->sink);
 	pgw_batch_free(b);
-	free(types);
 	pgw_changes_def_free(sdef);
 	return rc;
 }
@@ -837,18 +868,19 @@ static int key_ranges(struct pgw_run *run, struct vtable *v, struct pgw_err *err
 
 static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
-	if (pgw_pg_table_def(run->pg, v->name, &v->def, err) < 0)
+	if (!v->def && pgw_pg_table_def(run->pg, v->name, &v->def, err) < 0)
 		return -1;
-	for (int i = 0; i < v->def->ncols; i++) {
+	int n = v->keys_only ? v->def->npk : v->def->ncols;
+	for (int i = 0; i < n; i++) {
+		const struct pgw_coldef *c = &v->def->cols[v->keys_only ? v->def->pk[i] : i];
 		struct pgw_buf probe;
 		pgw_buf_init(&probe);
-		bool ok = canon(&probe, v, PG, &v->def->cols[i].ti, "x") &&
-			  canon(&probe, v, WH, &v->def->cols[i].ti, "x");
+		bool ok = canon(&probe, v, PG, &c->ti, "x") && canon(&probe, v, WH, &c->ti, "x");
 		pgw_buf_cleanup(&probe);
 		if (!ok)
 			return pgw_err_set(err, PGW_ERR_CONFIG,
 					   "table %s: verify does not compare columns of type %s (column %s) yet",
-					   v->name, v->def->cols[i].pgtype, v->def->cols[i].name);
+					   v->name, c->pgtype, c->name);
 	}
 	pgw_pg_relation_sql(&v->rel[PG], v->def);
 	struct pgw_target t = {.name = v->def->name,
@@ -910,7 +942,7 @@ static void vtable_cleanup(struct vtable *v)
 	free(v->del);
 	free(v->pred[PG]);
 	free(v->pred[WH]);
-	if (v->def)
+	if (v->def && !v->borrowed_def)
 		pgw_table_def_free(v->def);
 }
 
@@ -929,9 +961,7 @@ static int repair_by_reload(struct pgw_run *run, const char *name, struct pgw_er
 		printf("  repaired: reloaded, %lld rows\n", res.rows);
 	else
 		*err = res.err;
-	free(res.name);
-	free(res.wm_before);
-	free(res.wm_after);
+	pgw_table_result_cleanup(&res);
 	return rc;
 }
 
@@ -1043,4 +1073,74 @@ int pgw_verify(struct pgw_run *run, char *const *names, int n, bool repair, int 
 		}
 	}
 	return failed ? -1 : 0;
+}
+
+/* sync's key check: verify's comparison of the keys alone, in the sync's snapshot */
+struct pgw_keycheck {
+	struct vtable v;
+};
+
+int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const char *pg_domain, struct pgw_keycheck **out,
+		     struct pgw_err *err)
+{
+	struct pgw_keycheck *kc = pgw_calloc(1, sizeof(*kc));
+	struct vtable *v = &kc->v;
+	*v = (struct vtable){.name = plan->def->name,
+			     .sink = run->sink,
+			     .wh = run->sink->ops->dialect == PGW_SQL_CLICKHOUSE ? L_CH : L_DUCK,
+			     .pg13 = pgw_pg_version(run->pg) >= 130000,
+			     .def = plan->def,
+			     .borrowed_def = true,
+			     .keys_only = true,
+			     .domain = pg_domain};
+	pgw_buf_init(&v->rel[PG]);
+	pgw_buf_init(&v->rel[WH]);
+	pgw_buf_init(&v->keys);
+	*out = kc;
+	/* as verify_one, for these queries only: the load's own plans keep the role's settings */
+	int rc = pgw_pg_exec(run->pg,
+			     "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "
+			     "SET LOCAL enable_sort = off",
+			     err);
+	if (rc == 0)
+		rc = prepare(run, v, err);
+	if (rc == 0)
+		rc = compare_table(run, v, err);
+	if (rc == 0)
+		rc = pgw_pg_exec(run->pg, "RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET enable_sort",
+				 err);
+	return rc;
+}
+
+long long pgw_keycheck_missing(const struct pgw_keycheck *kc)
+{
+	return kc ? kc->v.missing : 0;
+}
+
+long long pgw_keycheck_extra(const struct pgw_keycheck *kc)
+{
+	return kc ? kc->v.extra : 0;
+}
+
+const char *pgw_keycheck_keys(const struct pgw_keycheck *kc)
+{
+	return kc && kc->v.keys.len ? kc->v.keys.data : "";
+}
+
+void pgw_keycheck_missing_where(const struct pgw_keycheck *kc, struct pgw_buf *sql)
+{
+	keys_where(sql, &kc->v, PG, kc->v.up, kc->v.nup);
+}
+
+int pgw_keycheck_stage_deletes(struct pgw_run *run, struct pgw_keycheck *kc, struct pgw_batch *b, struct pgw_err *err)
+{
+	return kc->v.ndel ? stage_deletes(run, &kc->v, b, err) : 0;
+}
+
+void pgw_keycheck_free(struct pgw_keycheck *kc)
+{
+	if (!kc)
+		return;
+	vtable_cleanup(&kc->v);
+	free(kc);
 }

@@ -383,7 +383,7 @@ int pgw_pg_list_tables(struct pgw_pg *pg, const char *schema, char ***names, int
 	return 0;
 }
 
-void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def)
+void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def, const char *more)
 {
 	pgw_buf_puts(sql, "SELECT ");
 	for (int i = 0; i < def->ncols; i++) {
@@ -394,6 +394,8 @@ void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def)
 	}
 	if (!def->ncols)
 		pgw_buf_puts(sql, "NULL");
+	if (more)
+		pgw_buf_puts(sql, more);
 	pgw_buf_puts(sql, " FROM ");
 	pgw_pg_relation_sql(sql, def);
 }

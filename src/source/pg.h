@@ -58,8 +58,9 @@ int pgw_pg_find_table(struct pgw_pg *pg, const char *name, struct pgw_relation *
 /* Tables (not views) of a schema, sorted by name; caller frees each and the array. */
 int pgw_pg_list_tables(struct pgw_pg *pg, const char *schema, char ***names, int *n, struct pgw_err *err);
 
-/* Appends `SELECT <cols> FROM "s"."t"` with every column in its exported form. */
-void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def);
+/* Appends `SELECT <cols><more> FROM "s"."t"` with every column in its exported form (more: further
+ * select items, or NULL). */
+void pgw_pg_select_list(struct pgw_buf *sql, const struct pgw_table_def *def, const char *more);
 /* Appends the table as a FROM item: `ONLY "s"."t"` where inheritance children would add rows. */
 void pgw_pg_relation_sql(struct pgw_buf *sql, const struct pgw_table_def *def);
 

@@ -1,0 +1,154 @@
+# Drift the key-based strategies used to leave silently: rows inserted below new-records' watermark
+# (a link table, a transaction that commits late) are picked up by the next sync; rows deleted in
+# PostgreSQL are a warning (in the summary and the run log), or deleted with deletes: true, in the
+# same load; last_modified with deletes: true.
+if [[ $BACKEND == snowflake ]]; then
+  pgq "CREATE TABLE dk (id int PRIMARY KEY); INSERT INTO dk VALUES (0)"
+  printf 'tables:\n  - dk: {deletes: true}\n' > pgwarehouse_conf.yaml
+  "$PGW" -q sync dk >/dev/null 2>&1
+  pgq "INSERT INTO dk VALUES (1)"
+  t_err "deletes: true says it is not built for Snowflake yet" 2 "deletes: true is not built for Snowflake yet" "$PGW" sync dk
+  return 0
+fi
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE film_actor (actor_id int, film_id int, role text, PRIMARY KEY (actor_id, film_id));
+INSERT INTO film_actor SELECT a, f, 'r' || a || '/' || f FROM generate_series(1, 50) a, generate_series(1, 40) f WHERE (a + f) % 3 = 0;
+CREATE TABLE orders (id bigserial PRIMARY KEY, amount numeric(10,2), note text);
+INSERT INTO orders (amount, note) SELECT g / 4.0, 'o' || g FROM generate_series(1, 5000) g;
+CREATE TABLE "del me" ("k 1" text, "k""2" int, v text, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY ("k 1", "k""2"));
+INSERT INTO "del me" SELECT 'key ' || (g % 50) || E' \'', g, 'v' || g, '2024-01-01' FROM generate_series(1, 3000) g;
+ANALYZE;
+SQL
+cat > pgwarehouse_conf.yaml <<'YAML'
+tables:
+  - film_actor
+  - orders
+  - del me:
+      last_modified: updated_at
+      deletes: true
+YAML
+t_ok "first sync" "$PGW" -q sync all
+
+# a new film's cast: every key below the watermark (actor 50 is the largest)
+pgq "INSERT INTO film_actor SELECT a, 41, 'new film' FROM generate_series(1, 30) a"
+# a transaction that took its id first and commits after the next sync
+pgq "INSERT INTO orders (amount, note) SELECT 1, 'before' FROM generate_series(1, 10)"
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
+BEGIN;
+INSERT INTO orders (amount, note) VALUES (7.5, 'late commit');
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+late=$!
+sleep 1
+pgq "INSERT INTO orders (amount, note) SELECT 2, 'after' FROM generate_series(1, 10)"
+out=$("$PGW" sync all 2>&1)
+t_eq "film_actor: the new film's 30 rows below the watermark arrive" "1" "$(grep -cE '^film_actor +new-records +30 ' <<<"$out")"
+t_same "film_actor equal to PostgreSQL" film_actor
+t_eq "the late transaction's row is not there yet" "0" "$(whq "SELECT count(*) FROM orders WHERE note = 'late commit'")"
+wait $late
+out=$("$PGW" sync orders 2>&1)
+t_eq "orders: the late commit is picked up below the watermark" "1" "$(grep -cE '^orders +new-records +1 ' <<<"$out")"
+t_eq "orders: said so" "1" "$(grep -c 'rows that earlier syncs had not copied' <<<"$out")"
+t_same "orders equal to PostgreSQL" orders
+
+# deletes in PostgreSQL: new-records without deletes: a warning naming the keys and the fix
+pgq "DELETE FROM orders WHERE id IN (3, 4000); DELETE FROM film_actor WHERE film_id = 3"
+out=$("$PGW" sync orders 2>&1); rc=$?
+t_eq "orders: deleted rows are a warning, exit 0" "0|1|1" \
+  "$rc|$(grep -c '2 rows deleted in PostgreSQL are still in the warehouse; set deletes: true' <<<"$out")|$(grep -cE '^orders +new-records +0 .*ok, warning' <<<"$out")"
+t_eq "orders: the keys are named" "id=3|id=4000" "$(grep -oE '^ +extra +id=[0-9]+' <<<"$out" | awk '{print $2}' | paste -sd'|')"
+t_eq "orders: the rows stay" "5021" "$(whq 'SELECT count(*) FROM orders')"
+t_eq "the run log records the warning" "1" \
+  "$(whq "SELECT count(*) FROM _pgwarehouse_runs WHERE table_name = 'orders' AND status = 'ok' AND error LIKE '2 rows deleted in PostgreSQL%'")"
+
+# deletes: true: the deletes and the new rows in one load
+cat > pgwarehouse_conf.yaml <<'YAML'
+deletes: true
+tables:
+  - film_actor
+  - orders
+  - del me:
+      last_modified: updated_at
+YAML
+pgq "INSERT INTO orders (amount, note) VALUES (9, 'new'); INSERT INTO film_actor VALUES (1, 4, 'below')"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "deletes: true: exit 0, no warning" "0|0" "$rc|$(grep -c 'warning' <<<"$out")"
+t_same_each "orders: deleted and added" orders "film_actor: deleted and added" film_actor
+
+# killed before its commit, the deletes and the new rows go together (DuckDB: one transaction;
+# ClickHouse: one copy swapped in), and the next sync converges
+pgq "DELETE FROM orders WHERE id BETWEEN 100 AND 109; INSERT INTO orders (amount, note) VALUES (1, 'killed')"
+if [[ $BACKEND == duckdb ]]; then
+  before=$(whq 'SELECT count(*) FROM orders')
+  PGW_FAILPOINT=apply-before-commit "$PGW" -q sync orders >/dev/null 2>&1
+  t_eq "a deletes: true sync killed before its commit" "137" "$?"
+  t_eq "...left orders as it was" "$before|0" "$(whq 'SELECT count(*) FROM orders')|$(whq "SELECT count(*) FROM orders WHERE note = 'killed'")"
+fi
+"$PGW" -q sync orders >/dev/null 2>&1
+t_same "orders equal to PostgreSQL after the next sync" orders
+
+# last_modified with deletes: a key change (delete + insert with an old timestamp), deletes, updates
+pgq "UPDATE \"del me\" SET \"k\"\"2\" = -\"k\"\"2\", updated_at = '2020-01-01' WHERE \"k\"\"2\" <= 5"
+pgq "DELETE FROM \"del me\" WHERE \"k\"\"2\" BETWEEN 100 AND 199; UPDATE \"del me\" SET v = 'upd', updated_at = now() WHERE \"k\"\"2\" = 300"
+out=$("$PGW" sync "del me" 2>&1)
+t_eq "del me: 5 old-timestamp rows picked up, 1 updated" "1" "$(grep -cE '^del me +last-modified +6 ' <<<"$out")"
+echo "$out"
+t_same "del me equal to PostgreSQL" '"del me"' "del me"
+out=$("$PGW" verify all 2>&1); rc=$?
+t_eq "verify agrees" "0" "$rc"
+
+# last_modified and a transaction that commits late: its row carries its start time, older than
+# rows committed before the sync; the next sync still takes it. Rows sharing the largest value are
+# not copied again and again.
+psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE events (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT now(), day date, local timestamp);
+INSERT INTO events SELECT g, 'v' || g, '2024-01-01', '2024-01-01', '2024-01-01' FROM generate_series(1, 1000) g;
+SQL
+cat > pgwarehouse_conf.yaml <<'YAML'
+tables:
+  - events: {last_modified: updated_at}
+YAML
+"$PGW" -q sync events >/dev/null 2>&1
+out=$("$PGW" sync events 2>&1)
+t_eq "events: the 1000 rows sharing the largest updated_at are not copied again" "1" "$(grep -cE '^events +last-modified +0 ' <<<"$out")"
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
+BEGIN;
+UPDATE events SET v = 'late', updated_at = now() WHERE id = 1;
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+late=$!
+sleep 1
+pgq "UPDATE events SET v = 'early', updated_at = now() WHERE id = 2"
+out=$("$PGW" sync events 2>&1)
+t_eq "events: the committed update arrives" "1|early|v1" \
+  "$(grep -cE '^events +last-modified +1 ' <<<"$out")|$(whq 'SELECT v FROM events WHERE id = 2')|$(whq 'SELECT v FROM events WHERE id = 1')"
+wait $late
+"$PGW" -q sync events >/dev/null 2>&1
+t_eq "events: the late commit arrives at the next sync" "late" "$(whq 'SELECT v FROM events WHERE id = 1')"
+t_same "events equal to PostgreSQL" events
+t_eq "the run log says where the next sync starts" "1" \
+  "$(whq "SELECT least(count(*), 1) FROM _pgwarehouse_runs WHERE table_name = 'events' AND watermark_after LIKE '\"updated_at\" >= 20%'")"
+# date and timestamp columns
+for col in day local; do
+  pgq "UPDATE events SET $col = '2024-01-02' WHERE id = 3"
+  "$PGW" -q sync events last_modified=$col >/dev/null 2>&1
+  out=$("$PGW" sync events last_modified=$col 2>&1)
+  t_eq "events by $col: the rows sharing the largest value are not copied again" "1" "$(grep -cE '^events +last-modified +0 ' <<<"$out")"
+done
+
+# a role that cannot see other roles' transactions is told what it risks and the grant that helps
+pgq "CREATE ROLE lm_reader_$BACKEND LOGIN PASSWORD 'lm-pass'; GRANT SELECT ON events TO lm_reader_$BACKEND"
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
+BEGIN;
+SELECT txid_current();
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+open_tx=$!
+sleep 0.5
+out=$(PGUSER=lm_reader_$BACKEND PGPASSWORD=lm-pass "$PGW" sync events 2>&1); rc=$?
+wait $open_tx
+t_eq "unprivileged role: a warning naming the grant, the sync goes on" "0|1" \
+  "$rc|$(grep -c "role lm_reader_$BACKEND cannot see other roles.* transactions (GRANT pg_read_all_stats TO lm_reader_$BACKEND lets it)" <<<"$out")"
