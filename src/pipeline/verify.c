@@ -16,7 +16,8 @@
 #define MAX_KEYS_SHOWN 20
 
 enum side { PG, WH };
-enum lang { L_PG, L_DUCK, L_CH };
+/* Snowflake (L_SF) so far only for the key check of a single integer key */
+enum lang { L_PG, L_DUCK, L_CH, L_SF };
 
 struct vtable;
 static enum lang lang_of(const struct vtable *v, enum side s);
@@ -34,7 +35,10 @@ static void fill(struct pgw_buf *b, const char *tmpl, const char *col)
 
 static void to_text(struct pgw_buf *b, enum lang l, const char *expr)
 {
-	static const char *const t[] = {[L_PG] = "(@)::text", [L_DUCK] = "CAST(@ AS VARCHAR)", [L_CH] = "toString(@)"};
+	static const char *const t[] = {[L_PG] = "(@)::text",
+					[L_DUCK] = "CAST(@ AS VARCHAR)",
+					[L_CH] = "toString(@)",
+					[L_SF] = "CAST(@ AS VARCHAR)"};
 	fill(b, t[l], expr);
 }
 
@@ -73,11 +77,11 @@ static const char decimal_ch[] =
 	"if(position(@, '.') > 0, replaceRegexpOne(replaceRegexpOne(@, '0+$', ''), '\\\\.$', ''), @)";
 
 /* Per type, the canonical text of a value held in a column of the type (docs/verify.md) */
-static const char *const canon_sql[][3] = {
+static const char *const canon_sql[][4] = {
 	[PGW_T_BOOL] = {"(@)::int::text", "CAST(CAST(@ AS INTEGER) AS VARCHAR)", "toString(toUInt8(@))"},
-	[PGW_T_INT16] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
-	[PGW_T_INT32] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
-	[PGW_T_INT64] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
+	[PGW_T_INT16] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)", "CAST(@ AS VARCHAR)"},
+	[PGW_T_INT32] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)", "CAST(@ AS VARCHAR)"},
+	[PGW_T_INT64] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)", "CAST(@ AS VARCHAR)"},
 	[PGW_T_TEXT] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
 	[PGW_T_JSON] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
 	[PGW_T_ENUM] = {"(@)::text", "CAST(@ AS VARCHAR)", "toString(@)"},
@@ -248,6 +252,8 @@ static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const 
 		  const char *col)
 {
 	enum lang l = lang_of(v, s);
+	if (l == L_SF && !int_type(ti->type))
+		return false;
 	if (ti->type == PGW_T_LIST)
 		return canon_list(b, v, s, ti, col);
 	if (v->sink->ops->keeps_pg_text(v->sink, ti)) { /* as PostgreSQL prints it */
@@ -347,7 +353,8 @@ static void hash_expr(struct pgw_buf *b, enum lang l, const char *text, int bits
  * sum as the others' sums). The same integer arithmetic in every engine. */
 static void int_hash_expr(struct pgw_buf *b, enum lang l, const char *col)
 {
-	static const char *const i64[] = {[L_PG] = "(@)::int8", [L_DUCK] = "CAST(@ AS BIGINT)", [L_CH] = "toInt64(@)"};
+	static const char *const i64[] = {
+		[L_PG] = "(@)::int8", [L_DUCK] = "CAST(@ AS BIGINT)", [L_CH] = "toInt64(@)", [L_SF] = "(@)"};
 	struct pgw_buf k;
 	pgw_buf_init(&k);
 	fill(&k, i64[l], col);
@@ -422,12 +429,13 @@ static void build_exprs(struct vtable *v)
 					"multiIf(%s < %lld, 0, %s > %lld, %lld, intDiv(toInt64(%s) - toInt64(%lld), "
 					"toInt64(%lld)))",
 					q.data, v->kmin, q.data, v->kmax, v->buckets - 1, q.data, v->kmin, v->width);
-			else if (v->ranges)
+			else if (v->ranges) /* integer division: Snowflake's / keeps fractional digits */
 				pgw_buf_printf(&bk,
-					       "CASE WHEN %s < %lld THEN 0 WHEN %s > %lld THEN %lld ELSE (%s - %lld) "
-					       "%s %lld END",
-					       q.data, v->kmin, q.data, v->kmax, v->buckets - 1, q.data, v->kmin,
-					       l == L_DUCK ? "//" : "/", v->width);
+					       "CASE WHEN %s < %lld THEN 0 WHEN %s > %lld THEN %lld ELSE %s(%s - %lld) "
+					       "%s %lld%s END",
+					       q.data, v->kmin, q.data, v->kmax, v->buckets - 1,
+					       l == L_SF ? "FLOOR(" : "", q.data, v->kmin, l == L_DUCK ? "//" : "/",
+					       v->width, l == L_SF ? ")" : "");
 			else if (l == L_CH) /* typed: ClickHouse gives x % 200 the divisor's type, Int8, and wraps */
 				pgw_buf_printf(&bk, "((toInt64(%s) %% toInt64(%lld)) + toInt64(%lld)) %% toInt64(%lld)",
 					       q.data, v->buckets, v->buckets, v->buckets);
@@ -1020,11 +1028,19 @@ static void record(struct pgw_run *run, const struct vtable *v, bool repair, dou
 }
 
 /* One table in its own PostgreSQL snapshot; 0 equal (or repaired), 1 differs, -1 error (err) */
+static enum lang wh_lang(const struct pgw_sink *sink)
+{
+	switch (sink->ops->dialect) {
+	case PGW_SQL_CLICKHOUSE: return L_CH;
+	case PGW_SQL_SNOWFLAKE: return L_SF;
+	default: return L_DUCK;
+	}
+}
+
 static int verify_one(struct pgw_run *run, const char *name, bool repair, struct pgw_err *err)
 {
 	double started = wall_time();
-	struct vtable v = {
-		.name = name, .sink = run->sink, .wh = run->sink->ops->dialect == PGW_SQL_CLICKHOUSE ? L_CH : L_DUCK};
+	struct vtable v = {.name = name, .sink = run->sink, .wh = wh_lang(run->sink)};
 	pgw_buf_init(&v.rel[PG]);
 	pgw_buf_init(&v.rel[WH]);
 	pgw_buf_init(&v.keys);
@@ -1109,7 +1125,7 @@ int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const cha
 	struct vtable *v = &kc->v;
 	*v = (struct vtable){.name = plan->def->name,
 			     .sink = run->sink,
-			     .wh = run->sink->ops->dialect == PGW_SQL_CLICKHOUSE ? L_CH : L_DUCK,
+			     .wh = wh_lang(run->sink),
 			     .pg13 = pgw_pg_version(run->pg) >= 130000,
 			     .def = plan->def,
 			     .borrowed_def = true,

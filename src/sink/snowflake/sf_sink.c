@@ -737,6 +737,19 @@ static bool sf_holds_text(struct pgw_sink *s, const struct pgw_typeinfo *ti)
 	}
 }
 
+static void sf_relation(struct pgw_sink *s, const struct pgw_target *t, struct pgw_buf *b)
+{
+	(void)s;
+	qualified(b, t, t->name);
+}
+
+/* Types kept as PostgreSQL's own text in a TEXT column (see pgw_sf_type_sql) */
+static bool sf_keeps_pg_text(struct pgw_sink *s, const struct pgw_typeinfo *ti)
+{
+	(void)s;
+	return ti->type == PGW_T_TIMETZ || ti->type == PGW_T_INTERVAL || (ti->type == PGW_T_TEXT && ti->precision > 0);
+}
+
 const struct pgw_sink_ops pgw_snowflake_sink = {
 	.dialect = PGW_SQL_SNOWFLAKE,
 	.sql = sf_sql,
@@ -748,6 +761,9 @@ const struct pgw_sink_ops pgw_snowflake_sink = {
 	.inspect = sf_inspect,
 	.watermark = sf_watermark,
 	.holds_text = sf_holds_text,
+	.relation = sf_relation,
+	.ident = ident,
+	.keeps_pg_text = sf_keeps_pg_text,
 	.begin = sf_begin,
 	.write = sf_write,
 	.commit = sf_commit,
