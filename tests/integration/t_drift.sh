@@ -17,6 +17,16 @@ if [[ $BACKEND == snowflake ]]; then
     "deletes: true on Snowflake takes a table with a single integer key so far" "$PGW" sync tk
   return 0
 fi
+# hold_open SQL: runs SQL in a transaction, in the background, left open (waiting for an advisory
+# lock this script's session holds) until release; returns once SQL has run
+hold_open() {
+  pgq "SELECT pg_advisory_lock(4242)" >/dev/null
+  printf 'BEGIN;\n%s;\nSELECT pg_advisory_lock(4242);\nCOMMIT;\n' "$1" | psql -qX -v ON_ERROR_STOP=1 >/dev/null &
+  held=$!
+  until [[ $(pgq "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 1 ]]; do sleep 0.05; done
+}
+release() { pgq "SELECT pg_advisory_unlock(4242)" >/dev/null; wait "$held"; }
+
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TABLE film_actor (actor_id int, film_id int, role text, PRIMARY KEY (actor_id, film_id));
 INSERT INTO film_actor SELECT a, f, 'r' || a || '/' || f FROM generate_series(1, 50) a, generate_series(1, 40) f WHERE (a + f) % 3 = 0;
@@ -40,20 +50,13 @@ t_ok "first sync" "$PGW" -q sync all
 pgq "INSERT INTO film_actor SELECT a, 41, 'new film' FROM generate_series(1, 30) a"
 # a transaction that took its id first and commits after the next sync
 pgq "INSERT INTO orders (amount, note) SELECT 1, 'before' FROM generate_series(1, 10)"
-psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
-BEGIN;
-INSERT INTO orders (amount, note) VALUES (7.5, 'late commit');
-SELECT pg_sleep(3);
-COMMIT;
-SQL
-late=$!
-sleep 1
+hold_open "INSERT INTO orders (amount, note) VALUES (7.5, 'late commit')"
 pgq "INSERT INTO orders (amount, note) SELECT 2, 'after' FROM generate_series(1, 10)"
 out=$("$PGW" sync all 2>&1)
 t_eq "film_actor: the new film's 30 rows below the watermark arrive" "1" "$(grep -cE '^film_actor +new-records +30 ' <<<"$out")"
 t_same "film_actor equal to PostgreSQL" film_actor
 t_eq "the late transaction's row is not there yet" "0" "$(whq "SELECT count(*) FROM orders WHERE note = 'late commit'")"
-wait $late
+release
 out=$("$PGW" sync orders 2>&1)
 t_eq "orders: the late commit is picked up below the watermark" "1" "$(grep -cE '^orders +new-records +1 ' <<<"$out")"
 t_eq "orders: said so" "1" "$(grep -c 'rows that earlier syncs had not copied' <<<"$out")"
@@ -119,19 +122,12 @@ YAML
 "$PGW" -q sync events >/dev/null 2>&1
 out=$("$PGW" sync events 2>&1)
 t_eq "events: the 1000 rows sharing the largest updated_at are not copied again" "1" "$(grep -cE '^events +last-modified +0 ' <<<"$out")"
-psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
-BEGIN;
-UPDATE events SET v = 'late', updated_at = now() WHERE id = 1;
-SELECT pg_sleep(3);
-COMMIT;
-SQL
-late=$!
-sleep 1
+hold_open "UPDATE events SET v = 'late', updated_at = now() WHERE id = 1"
 pgq "UPDATE events SET v = 'early', updated_at = now() WHERE id = 2"
 out=$("$PGW" sync events 2>&1)
 t_eq "events: the committed update arrives" "1|early|v1" \
   "$(grep -cE '^events +last-modified +1 ' <<<"$out")|$(whq 'SELECT v FROM events WHERE id = 2')|$(whq 'SELECT v FROM events WHERE id = 1')"
-wait $late
+release
 "$PGW" -q sync events >/dev/null 2>&1
 t_eq "events: the late commit arrives at the next sync" "late" "$(whq 'SELECT v FROM events WHERE id = 1')"
 t_same "events equal to PostgreSQL" events
@@ -147,15 +143,8 @@ done
 
 # a role that cannot see other roles' transactions is told what it risks and the grant that helps
 pgq "CREATE ROLE lm_reader_$BACKEND LOGIN PASSWORD 'lm-pass'; GRANT SELECT ON events TO lm_reader_$BACKEND"
-psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
-BEGIN;
-SELECT txid_current();
-SELECT pg_sleep(2);
-COMMIT;
-SQL
-open_tx=$!
-sleep 0.5
+hold_open "SELECT txid_current()"
 out=$(PGUSER=lm_reader_$BACKEND PGPASSWORD=lm-pass "$PGW" sync events 2>&1); rc=$?
-wait $open_tx
+release
 t_eq "unprivileged role: a warning naming the grant, the sync goes on" "0|1" \
   "$rc|$(grep -c "role lm_reader_$BACKEND cannot see other roles.* transactions (GRANT pg_read_all_stats TO lm_reader_$BACKEND lets it)" <<<"$out")"
