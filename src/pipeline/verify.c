@@ -1137,16 +1137,17 @@ int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const cha
 	*out = kc;
 	/* as verify_one, for these queries only (the load's own plans keep the role's settings), and
 	 * for tables big enough: parallel workers would cost a small table more than they save */
-	int rc = plan->def->est_rows < 100000 ? 0
-					       : pgw_pg_exec(run->pg,
-							     "SET LOCAL parallel_setup_cost = 0; SET LOCAL "
-							     "parallel_tuple_cost = 0; SET LOCAL enable_sort = off",
-							     err);
+	bool parallel = plan->def->est_rows >= 100000;
+	int rc = !parallel ? 0
+			   : pgw_pg_exec(run->pg,
+					 "SET LOCAL parallel_setup_cost = 0; SET LOCAL "
+					 "parallel_tuple_cost = 0; SET LOCAL enable_sort = off",
+					 err);
 	if (rc == 0 && (rc = prepare(run, v, err)) == 0)
 		rc = compare_table(run, v, err);
 	/* also after a failure of its own (a key type not compared): the load may go on without it */
 	struct pgw_err reset_err = {0};
-	if (PQtransactionStatus(run->pg->conn) == PQTRANS_INTRANS &&
+	if (parallel && PQtransactionStatus(run->pg->conn) == PQTRANS_INTRANS &&
 	    pgw_pg_exec(run->pg,
 			"SET LOCAL parallel_setup_cost TO DEFAULT; SET LOCAL parallel_tuple_cost TO DEFAULT; "
 			"SET LOCAL enable_sort TO DEFAULT",
