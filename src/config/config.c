@@ -516,12 +516,12 @@ bool pgw_table_deletes(const struct pgw_config *cfg, const char *name)
 	return t && t->deletes >= 0 ? t->deletes == 1 : cfg->deletes;
 }
 
-bool pgw_table_key_check(const struct pgw_config *cfg, const char *name, bool new_records)
+int pgw_table_key_check(const struct pgw_config *cfg, const char *name, bool new_records)
 {
 	const struct pgw_table_conf *t = pgw_config_table(cfg, name);
 	if (pgw_table_deletes(cfg, name))
-		return true;
-	return t && t->key_check >= 0 ? t->key_check == 1 : new_records;
+		return 1;
+	return t && t->key_check >= 0 ? t->key_check : new_records ? -1 : 0;
 }
 
 int pgw_config_load(struct pgw_config *cfg, const struct pgw_cli_overrides *cli, struct pgw_err *err)

@@ -85,9 +85,10 @@ int pgw_parse_size(const char *s, long long *out);
  * change data capture. */
 bool pgw_table_cdc(const struct pgw_config *cfg, const char *name);
 /* Whether an incremental sync of table name deletes the rows PostgreSQL deleted (`deletes`), and
- * whether it compares keys at all (`deletes`, or `key_check`, which new-records does by default). */
+ * whether it compares keys at all: 1 (`deletes`, or `key_check: true`), 0 (`key_check: false`,
+ * or not new-records), -1 (new-records' default: by the table's size). */
 bool pgw_table_deletes(const struct pgw_config *cfg, const char *name);
-bool pgw_table_key_check(const struct pgw_config *cfg, const char *name, bool new_records);
+int pgw_table_key_check(const struct pgw_config *cfg, const char *name, bool new_records);
 
 /* Parses one `reload:` day name ("sun", "monday", ...); returns 0..6 or -1. */
 int pgw_weekday_parse(const char *s);

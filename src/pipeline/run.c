@@ -126,14 +126,32 @@ static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_ke
 	return rc;
 }
 
-/* new-records (by default) and tables with deletes: true compare their keys with PostgreSQL's in
- * the load's snapshot (see pgw_table_key_check) */
+/* The largest table (PostgreSQL's estimate) new-records checks by default: the check scans the
+ * key on both sides, which on a huge table would cost every sync more than its new rows do */
+static double key_check_max_rows(void)
+{
+	const char *v = getenv("PGWAREHOUSE_KEY_CHECK_MAX_ROWS");
+	return v && *v ? atof(v) : 10e6;
+}
+
+/* new-records (by default, up to a size) and tables with deletes: true compare their keys with
+ * PostgreSQL's in the load's snapshot (see pgw_table_key_check) */
 static bool wants_key_check(const struct pgw_run *run, enum pgw_command cmd, const char *name,
 			    const struct pgw_plan *plan)
 {
-	return cmd == PGW_CMD_SYNC && !run->import_snapshot && plan->where && plan->def->npk &&
-	       (plan->mode == PGW_LOAD_APPEND || plan->mode == PGW_LOAD_UPSERT) &&
-	       pgw_table_key_check(run->cfg, name, plan->mode == PGW_LOAD_APPEND);
+	if (cmd != PGW_CMD_SYNC || run->import_snapshot || !plan->where || !plan->def->npk ||
+	    (plan->mode != PGW_LOAD_APPEND && plan->mode != PGW_LOAD_UPSERT))
+		return false;
+	int want = pgw_table_key_check(run->cfg, name, plan->mode == PGW_LOAD_APPEND);
+	if (want >= 0)
+		return want == 1;
+	if (plan->def->est_rows <= key_check_max_rows())
+		return true;
+	pgw_info("%s: no key check (about %.0f rows, more than %.0f): rows below the watermark and rows "
+		 "deleted in PostgreSQL are not looked for; set key_check: true (or deletes: true) to check "
+		 "every sync, or run pgwarehouse verify %s on a schedule",
+		 name, plan->def->est_rows, key_check_max_rows(), name);
+	return false;
 }
 
 /* Keys below new-records' watermark that the warehouse lacks are loaded with the new rows; keys

@@ -72,6 +72,15 @@ t_eq "orders: the rows stay" "5021" "$(whq 'SELECT count(*) FROM orders')"
 t_eq "the run log records the warning" "1" \
   "$(whq "SELECT count(*) FROM _pgwarehouse_runs WHERE table_name = 'orders' AND status = 'ok' AND error LIKE '2 rows deleted in PostgreSQL%'")"
 
+# tables above PGWAREHOUSE_KEY_CHECK_MAX_ROWS (PostgreSQL's estimate; 10M by default): no key check
+# unless asked for, and the run says so
+out=$(PGWAREHOUSE_KEY_CHECK_MAX_ROWS=100 "$PGW" sync orders 2>&1)
+t_eq "a big table: no key check by default, said so" "1|0" \
+  "$(grep -c 'orders: no key check (about [0-9]* rows, more than 100)' <<<"$out")|$(grep -c 'still in the warehouse' <<<"$out")"
+printf 'tables:\n  - orders: {key_check: true}\n' > pgwarehouse_conf.yaml
+out=$(PGWAREHOUSE_KEY_CHECK_MAX_ROWS=100 "$PGW" sync orders 2>&1)
+t_eq "...key_check: true checks it anyway" "1" "$(grep -c '2 rows deleted in PostgreSQL are still in the warehouse' <<<"$out")"
+
 # deletes: true: the deletes and the new rows in one load
 cat > pgwarehouse_conf.yaml <<'YAML'
 deletes: true
