@@ -34,6 +34,14 @@ void pgw_table_def_free(struct pgw_table_def *def)
 	free(def);
 }
 
+bool pgw_table_int_key(const struct pgw_table_def *def)
+{
+	if (def->npk != 1)
+		return false;
+	enum pgw_type t = def->cols[def->pk[0]].ti.type;
+	return t == PGW_T_INT16 || t == PGW_T_INT32 || t == PGW_T_INT64;
+}
+
 struct pgw_batch *pgw_batch_for_def(const struct pgw_table_def *def, size_t cap)
 {
 	const struct pgw_typeinfo **types = pgw_calloc((size_t)def->ncols + 1, sizeof(*types));

@@ -31,6 +31,8 @@ struct pgw_table_def {
 };
 
 void pgw_table_def_free(struct pgw_table_def *def);
+/* Whether def's key is one integer column (int2, int4, int8) */
+bool pgw_table_int_key(const struct pgw_table_def *def);
 /* A batch of cap rows in def's column types */
 struct pgw_batch *pgw_batch_for_def(const struct pgw_table_def *def, size_t cap);
 /* Index of the column called name, or -1. */

@@ -161,10 +161,7 @@ static int key_check(struct pgw_run *run, const char *name, struct pgw_plan *pla
 		     struct pgw_table_result *res)
 {
 	bool deletes = pgw_table_deletes(run->cfg, name);
-	const struct pgw_table_def *def = plan->def;
-	enum pgw_type kt = def->cols[def->pk[0]].ti.type;
-	bool int_key = def->npk == 1 && (kt == PGW_T_INT16 || kt == PGW_T_INT32 || kt == PGW_T_INT64);
-	if (run->sink->ops->dialect == PGW_SQL_SNOWFLAKE && !int_key) { /* see verify.c: L_SF */
+	if (run->sink->ops->dialect == PGW_SQL_SNOWFLAKE && !pgw_table_int_key(plan->def)) { /* see verify.c: L_SF */
 		if (deletes)
 			return pgw_err_set(
 				&res->err, PGW_ERR_CONFIG,

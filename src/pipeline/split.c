@@ -9,14 +9,6 @@
 
 enum split { SPLIT_NONE, SPLIT_CTID, SPLIT_KEY };
 
-static bool integer_key(const struct pgw_table_def *def)
-{
-	if (def->npk != 1)
-		return false;
-	enum pgw_type t = def->cols[def->pk[0]].ti.type;
-	return t == PGW_T_INT16 || t == PGW_T_INT32 || t == PGW_T_INT64;
-}
-
 static enum split choose(struct pgw_run *run, const struct pgw_plan *plan)
 {
 	const struct pgw_config *cfg = run->cfg;
@@ -30,7 +22,7 @@ static enum split choose(struct pgw_run *run, const struct pgw_plan *plan)
 	bool key_only = force && !strcmp(force, "key");
 	if (pgw_pg_version(run->pg) >= 140000 && !key_only)
 		return SPLIT_CTID;
-	if (integer_key(def))
+	if (pgw_table_int_key(def))
 		return SPLIT_KEY;
 	pgw_debug("%s: one COPY stream: no TID range scans before PostgreSQL 14 and no single integer key", def->name);
 	return SPLIT_NONE;

@@ -207,12 +207,6 @@ static bool canon_list(struct pgw_buf *b, const struct vtable *v, enum side s, c
 	return ok;
 }
 
-/* A key of one integer column */
-static bool int_key(const struct pgw_table_def *def)
-{
-	return def->npk == 1 && int_type(def->cols[def->pk[0]].ti.type);
-}
-
 struct vtable {
 	const char *name;
 	struct pgw_sink *sink;
@@ -405,7 +399,7 @@ static void build_exprs(struct vtable *v)
 		pgw_buf_init(&h);
 		pgw_buf_init(&bk);
 		pgw_buf_init(&disp);
-		if (v->keys_only && int_key(def)) {
+		if (v->keys_only && pgw_table_int_key(def)) {
 			struct pgw_buf q;
 			pgw_buf_init(&q);
 			ident(&q, v, (enum side)s, def->cols[def->pk[0]].name);
@@ -419,7 +413,7 @@ static void build_exprs(struct vtable *v)
 			row_text(&key, v, (enum side)s, def->pk, def->npk);
 			key_display(&disp, v, (enum side)s);
 		}
-		if (int_key(def)) { /* no hash needed */
+		if (pgw_table_int_key(def)) { /* no hash needed */
 			struct pgw_buf q;
 			pgw_buf_init(&q);
 			ident(&q, v, (enum side)s, def->cols[def->pk[0]].name);
@@ -872,7 +866,7 @@ static int repair_rows(struct pgw_run *run, struct vtable *v, struct pgw_err *er
 static int key_ranges(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
 	const struct pgw_table_def *def = v->def;
-	if (!int_key(def))
+	if (!pgw_table_int_key(def))
 		return 0;
 	struct pgw_buf sql, q;
 	pgw_buf_init(&sql);
