@@ -47,7 +47,8 @@ t_ok "...and changed the table" test "$(pgq 'SELECT count(*) FROM acct')" -gt 50
 
 # One stream's connection dropped by the server, or cut on the network (through a throttled
 # proxy): the table fails, the old copy stays, the next run converges.
-# A wide table, so each stream holds more than the socket buffers and its server is still sending.
+# A wide table, so each stream holds more than the socket buffers (the proxy keeps its own small;
+# PostgreSQL's send buffer still takes ~4 MB) and its server is still sending.
 pgq "CREATE TABLE wide (id bigint PRIMARY KEY, body text)"
 pgq "INSERT INTO wide SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 80000) g"
 t_ok "first copy of wide" "$PGW" -q reload wide

@@ -3,7 +3,10 @@
 
 usage: tcpproxy.py TARGET_PORT [RATE_BYTES_PER_S [TAG]]   (TAG: ignored; lets pkill find it)
 Prints "listening PORT" once ready. Forwards 127.0.0.1:PORT -> 127.0.0.1:TARGET_PORT, each
-direction at most RATE bytes/s per connection (0: unlimited).
+direction at most RATE bytes/s per connection (0: unlimited). With a RATE, the connection to the
+target has a small receive buffer: the target's sending is throttled too, not megabytes ahead of
+what the client has read (loopback buffers grow to ~10 MB, so a test's "mid-copy" server could
+otherwise have finished, on a fast machine).
 SIGUSR1 resets every open connection (RST, as a dropped network path would look).
 """
 import asyncio
@@ -35,8 +38,14 @@ async def pump(reader, writer):
 
 async def handle(client_r, client_w):
     try:
-        server_r, server_w = await asyncio.open_connection("127.0.0.1", target)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rate:  # before connect: the window scale is agreed then
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", target))
+        server_r, server_w = await asyncio.open_connection(sock=sock)
     except OSError:
+        sock.close()
         client_w.close()
         return
     open_writers.update((client_w, server_w))
