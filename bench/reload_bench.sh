@@ -42,24 +42,25 @@ t1=$(now)
 raw2_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
 cd "$work"
-# timed CMD...: runs CMD, sets T (seconds) and RSS (MB)
+# timed CMD...: runs CMD, sets T (seconds), RSS (MB) and CPU (its user + system seconds: the
+# tool's own CPU, not the servers')
 timed() {
-  local out; out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -n1)
-  T=${out% *}; RSS=$(awk -v k="${out#* }" 'BEGIN { printf "%.0f", k / 1024 }')
+  local out; out=$( { /usr/bin/time -f "%e %M %U %S" "$@" > /dev/null; } 2>&1 | tail -n1)
+  read -r T RSS CPU <<<"$(awk '{ printf "%s %.0f %.2f", $1, $2 / 1024, $3 + $4 }' <<<"$out")"
 }
 check_rows() { [[ "$1" == "$ROWS" ]] || { echo "$2 has $1 rows, expected $ROWS" >&2; exit 1; }; }
 
-declare -A duck_s duck_rss
+declare -A duck_s duck_rss duck_cpu
 for n in ${BENCH_STREAMS:-1 2 3 4}; do
-  timed env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q --streams "$n" reload t; duck_s[$n]=$T; duck_rss[$n]=$RSS
+  timed env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q --streams "$n" reload t; duck_s[$n]=$T; duck_rss[$n]=$RSS; duck_cpu[$n]=$CPU
   check_rows "$("$DUCKQ" duck.db "SELECT count(*) FROM t")" "DuckDB"
 done
-timed env PGWAREHOUSE_BACKEND=clickhouse "$PGW" -q reload t; ch_s=$T; ch_rss=$RSS
+timed env PGWAREHOUSE_BACKEND=clickhouse "$PGW" -q reload t; ch_s=$T; ch_rss=$RSS; ch_cpu=$CPU
 check_rows "$(chq "SELECT count() FROM t")" "ClickHouse"
 chdb_s=
 if [[ -f "$root/deps/lib/libchdb.so" ]]; then
   timed env PGWAREHOUSE_BACKEND=clickhouse CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$work/chdb" "$PGW" -q reload t
-  chdb_s=$T; chdb_rss=$RSS
+  chdb_s=$T; chdb_rss=$RSS; chdb_cpu=$CPU
 fi
 
 mkdir -p seed
@@ -80,21 +81,23 @@ seed_extract=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 seed_duck=$(awk -v a="$t0" -v b="$t2" -v c="$t1" -v d="$t3" 'BEGIN { print b - a }')
 seed_ch=$(awk -v a="$t0" -v e="$t1" -v b="$t2" -v c="$t3" 'BEGIN { print (e - a) + (c - b) }')
 
-row() { # label seconds rss
-  printf "| %s | %.2f | %s | %.0f | %s |\n" "$1" "$2" "$(rate "$ROWS" "$2")" "$(awk -v m="$mb" -v s="$2" 'BEGIN{print m/s}')" "$3"
+row() { # label seconds rss [cpu seconds]
+  local us=-
+  [[ -n ${4:-} ]] && us=$(awk -v c="$4" -v n="$ROWS" 'BEGIN { printf "%.2f", c * 1e6 / n }')
+  printf "| %s | %.2f | %s | %.0f | %s | %s |\n" "$1" "$2" "$(rate "$ROWS" "$2")" "$(awk -v m="$mb" -v s="$2" 'BEGIN{print m/s}')" "$3" "$us"
 }
 echo
 echo "rows: $ROWS, COPY binary size: $(printf %.0f "$mb") MB, $(nproc) cores, PostgreSQL $(psql -qAtX -c 'SHOW server_version'), ClickHouse $(chq 'SELECT version()')"
 echo
-echo "| path | seconds | rows/s | MB/s (of COPY binary) | peak RSS |"
-echo "|---|---:|---:|---:|---:|"
+echo "| path | seconds | rows/s | MB/s (of COPY binary) | peak RSS | pgwarehouse CPU µs/row |"
+echo "|---|---:|---:|---:|---:|---:|"
 row "raw \`COPY ... (FORMAT binary)\` to /dev/null" "$raw_s" "-"
 row "raw, two ctid-range COPYs at once (reference)" "$raw2_s" "-"
 for n in ${BENCH_STREAMS:-1 2 3 4}; do
-  row "\`pgwarehouse reload --streams $n\` into DuckDB" "${duck_s[$n]}" "${duck_rss[$n]} MB"
+  row "\`pgwarehouse reload --streams $n\` into DuckDB" "${duck_s[$n]}" "${duck_rss[$n]} MB" "${duck_cpu[$n]}"
 done
-row "\`pgwarehouse reload\` into ClickHouse over HTTP" "$ch_s" "$ch_rss MB"
-[[ -n $chdb_s ]] && row "\`pgwarehouse reload\` into embedded ClickHouse (chDB)" "$chdb_s" "$chdb_rss MB"
+row "\`pgwarehouse reload\` into ClickHouse over HTTP" "$ch_s" "$ch_rss MB" "$ch_cpu"
+[[ -n $chdb_s ]] && row "\`pgwarehouse reload\` into embedded ClickHouse (chDB)" "$chdb_s" "$chdb_rss MB" "$chdb_cpu"
 row "seed's way into DuckDB: CSV + gzip -9 files ($(printf %.1f "$seed_extract") s), then COPY FROM" "$seed_duck" "-"
 row "seed's way into ClickHouse: the same files, one INSERT per file" "$seed_ch" "-"
 echo
@@ -104,4 +107,5 @@ for n in ${BENCH_STREAMS:-1 2 3 4}; do
 done
 awk -v r="$raw_s" -v c="$ch_s" -v sc="$seed_ch" 'BEGIN {
   printf "ClickHouse (HTTP): %.2fx the raw COPY rate, %.1fx faster than the seed'"'"'s way\n", r / c, sc / c }'
+[[ -n $chdb_s ]] && awk -v r="$raw_s" -v c="$chdb_s" 'BEGIN { printf "chDB: %.2fx the raw COPY rate\n", r / c }'
 exit 0

@@ -88,6 +88,17 @@ if [[ $BACKEND == chdb ]]; then  # modern ClickHouse keeps numeric(50,0) as Deci
   out=$("$PGW" sync widekey 2>&1)
   t_eq "Decimal256 keys use new-records" "1" "$(grep -cE '^widekey +new-records +50 ' <<<"$out")"
   t_same "widekey: no row twice, none missing" widekey
+  # Decimal256 goes in RowBinary as a 256-bit integer made from PostgreSQL's text: the widest
+  # values, negatives, fractions, zero, NULL; NaN, which Decimal cannot hold, is refused
+  pgq "CREATE TABLE dec256 (id int PRIMARY KEY, v numeric(76,10), w numeric(39,0))"
+  pgq "INSERT INTO dec256 VALUES (1, (repeat('9', 66) || '.' || repeat('9', 10))::numeric, repeat('9', 39)::numeric),
+    (2, ('-' || repeat('9', 66) || '.' || repeat('9', 10))::numeric, -1), (3, -1.5, 0), (4, 0, NULL), (5, NULL, 10::numeric ^ 38),
+    (6, '-0.0000000001', ('-' || repeat('9', 39))::numeric), (7, 12345678901234567890.0123456789, 1)"
+  t_eq "...(the values are there)" "7" "$(pgq 'SELECT count(*) FROM dec256')"
+  t_ok "sync of Decimal256 values" "$PGW" -q sync dec256
+  t_same "dec256 equals PostgreSQL, value by value" dec256
+  pgq "INSERT INTO dec256 VALUES (8, 'NaN', 1)"
+  t_err "NaN in a Decimal256 column is refused, naming the column" 1 'column "v" holds NaN, which ClickHouse.s Decimal\(76\) cannot hold' "$PGW" reload dec256
 fi
 
 # 6. max_records with last_modified: (last_modified, key) order converges even when more rows

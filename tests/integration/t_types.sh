@@ -51,14 +51,7 @@ pgq "CREATE VIEW every_expected AS SELECT id, i2, i4, i8, f4, f8, n12, n38, n38i
   coalesce(ab, '{}') ab, coalesce(ats, '{}') ats, coalesce(am, '{}') am, coalesce(au, '{}') au, ip, mac, pt FROM every"
 expected=every; is_ch && expected=every_expected
 ch_version=; is_ch && ch_version=$(chsql 'SELECT version()')
-if [[ $ch_version == 18.* ]]; then
-  # ClickHouse 18.16's float parser reads the smallest double (5e-324) as 0; newer servers parse
-  # it exactly. Refused there rather than stored as 0 (found by verify), then replaced by a subnormal
-  # that both its TSV paths keep (1e-323 comes out of its INSERT ... SELECT as 0: docs/clickhouse.md).
-  t_err "5e-324 is refused on ClickHouse 18.16 (its parser reads it as 0)" 1 "holds 5e-324, which ClickHouse servers before 22.3 read as 0" \
-    "$PGW" sync every
-  pgq "UPDATE every SET f8 = 1e-310 WHERE f8 = 5e-324"
-elif [[ $BACKEND == snowflake ]]; then
+if [[ $BACKEND == snowflake ]]; then
   # Snowflake's DATE/TIMESTAMP hold years 1 to 9999 and TIME stays below 24:00: outside is refused
   t_err "a value outside Snowflake's range is refused clearly" 1 "outside Snowflake's range" "$PGW" sync every
   psql -qX -v ON_ERROR_STOP=1 <<'SQL'
@@ -69,7 +62,7 @@ UPDATE every SET ts3 = '2000-01-01' WHERE ts3 IN ('infinity', '-infinity');
 UPDATE every SET tstz = '2000-01-01' WHERE tstz IN ('infinity', '-infinity');
 UPDATE every SET ats = '{"2000-01-01 00:00:00+00"}' WHERE id = 5;
 SQL
-elif is_ch; then
+elif is_ch && [[ $ch_version != 18.* ]]; then
   # Date32 and DateTime64 hold 1900-01-01 to 2299-12-31: values outside are refused, never clamped
   t_err "a date outside ClickHouse's range is refused clearly" 1 "outside ClickHouse's Date32/DateTime64 range" "$PGW" sync every
   t_eq "...and nothing was created" "0" "$(wh_tables | grep -c '^every$')"
@@ -115,7 +108,8 @@ else
   t_eq "a NULL array arrives as []" "0" "$(dq 'SELECT length(ai) FROM every WHERE id = 2')"
   t_eq "38-digit numeric exact" "9999999999999999999999999999.9999999999" "$(dq 'SELECT n38 FROM every WHERE id = 1')"
   t_eq "enum value and order" "happy 3" "$(dq "SELECT m, toInt8(m) FROM every WHERE id = 1" | tr '\t' ' ')"
-  [[ $ch_version == 18.* ]] && t_eq "ClickHouse 18.16 holds 1e-310 exactly" "1e-310" "$(dq 'SELECT f8 FROM every WHERE id = 5')"
+  # 18.16's text parser reads the smallest double as 0: the rows go in RowBinary, not parsed
+  [[ $ch_version == 18.* ]] && t_eq "ClickHouse 18.16 holds 5e-324 exactly" "1" "$(dq 'SELECT count() FROM every WHERE id = 5 AND f8 > 0 AND f8 * 1e300 < 1e-20')"
 fi
 
 # incremental append keeps types exact too

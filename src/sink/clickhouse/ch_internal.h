@@ -1,5 +1,5 @@
 /* Shared between the ClickHouse sink's files: the transport interface (HTTP or embedded chDB),
- * server features, type mapping and TSV encoding. The SQL is the same for both transports. */
+ * server features, type mapping and RowBinary encoding. The SQL is the same for both transports. */
 #ifndef PGW_CH_INTERNAL_H
 #define PGW_CH_INTERNAL_H
 
@@ -11,7 +11,7 @@ struct ch_conn {
 	/* Runs sql; the result (TabSeparated) is appended to out when out is not NULL. idempotent:
 	 * the statement may be sent again after a transport failure. */
 	int (*exec)(struct ch_conn *c, const char *sql, struct pgw_buf *out, bool idempotent, struct pgw_err *err);
-	/* INSERT INTO <table_sql> FORMAT TabSeparated with data as the rows. */
+	/* INSERT INTO <table_sql> FORMAT RowBinary with data as the rows. */
 	int (*insert)(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err);
 	void (*close)(struct ch_conn *c);
 	char *database;
@@ -43,9 +43,18 @@ void pgw_ch_ident(struct pgw_buf *b, const char *s);
 /* 'text' with backslash escapes, ClickHouse's string literal */
 void pgw_ch_literal(struct pgw_buf *b, const char *s, size_t len);
 
-/* Appends the first b->rows rows as TabSeparated lines. */
-int pgw_ch_tsv(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
-	       const struct ch_features *f, struct pgw_err *err);
+/* numeric(P > 38, S), which the batch holds as text, kept as Decimal(P, S) (modern servers) */
+bool pgw_ch_decimal256(const struct ch_features *f, const struct pgw_typeinfo *ti);
+/* PostgreSQL's text form of a value kept as text (CH_AS_TEXT) */
+void pgw_ch_pg_text(struct pgw_buf *b, const struct pgw_typeinfo *ti, const void *v);
+/* The days Date32 and DateTime64 hold: 1900-01-01 to 2299-12-31 */
+#define PGW_CH_MIN_DAYS (-25567)
+#define PGW_CH_MAX_DAYS 120529
+/* The error of a date or timestamp (`what`) of column col outside that range */
+int pgw_ch_out_of_range(struct pgw_err *err, const char *col, const char *what);
+/* Appends the first b->rows rows in RowBinary, the columns typed as pgw_ch_type_sql makes them. */
+int pgw_ch_rowbinary(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
+		     const struct ch_features *f, struct pgw_err *err);
 
 /* Rows of sql (TabSeparated, ncols columns) as cells, NULL for \N; caller frees each and cells */
 int pgw_ch_rows(struct ch_conn *conn, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err);

@@ -40,7 +40,7 @@ struct ch_sink {
 	enum pgw_load_mode mode;
 	bool target_exists;
 	char *load_name;
-	struct pgw_buf tsv;
+	struct pgw_buf rows;
 	struct ch_send send;
 };
 
@@ -91,7 +91,7 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 {
 	struct ch_sink *s = pgw_calloc(1, sizeof(*s));
 	s->base.ops = &pgw_clickhouse_sink;
-	pgw_buf_init(&s->tsv);
+	pgw_buf_init(&s->rows);
 	bool embedded = cfg->clickhouse_host && !strcmp(cfg->clickhouse_host, "embedded");
 	s->cfg = cfg;
 	s->embedded = embedded;
@@ -134,7 +134,7 @@ static void ch_abort(struct pgw_sink *base)
 		free(s->load_name);
 		s->load_name = NULL;
 	}
-	pgw_buf_reset(&s->tsv);
+	pgw_buf_reset(&s->rows);
 }
 
 static void ch_close(struct pgw_sink *base)
@@ -143,7 +143,7 @@ static void ch_close(struct pgw_sink *base)
 	if (!s)
 		return;
 	ch_abort(base);
-	pgw_buf_cleanup(&s->tsv);
+	pgw_buf_cleanup(&s->rows);
 	pgw_buf_cleanup(&s->send.data);
 	if (s->conn)
 		s->conn->close(s->conn);
@@ -364,7 +364,7 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	pgw_buf_init(&sql);
 	s->target = *t;
 	s->mode = mode;
-	pgw_buf_reset(&s->tsv);
+	pgw_buf_reset(&s->rows);
 	int rc = 0;
 	if (t->schema) {
 		pgw_buf_puts(&sql, "CREATE DATABASE IF NOT EXISTS ");
@@ -393,7 +393,7 @@ static int flush(struct ch_sink *s, struct pgw_err *err)
 {
 	if (send_wait(s, err) < 0)
 		return -1;
-	if (!s->tsv.len)
+	if (!s->rows.len)
 		return 0;
 	struct ch_send *snd = &s->send;
 	struct pgw_buf name;
@@ -402,9 +402,9 @@ static int flush(struct ch_sink *s, struct pgw_err *err)
 	snd->table_sql = pgw_buf_steal(&name);
 	snd->conn = s->conn;
 	struct pgw_buf t = snd->data; /* swap buffers: keep both allocations */
-	snd->data = s->tsv;
-	s->tsv = t;
-	pgw_buf_reset(&s->tsv);
+	snd->data = s->rows;
+	s->rows = t;
+	pgw_buf_reset(&s->rows);
 	memset(&snd->err, 0, sizeof(snd->err));
 	if (pthread_create(&snd->thread, NULL, send_main, snd) != 0) {
 		snd->rc = snd->conn->insert(snd->conn, snd->table_sql, snd->data.data, snd->data.len, err);
@@ -419,9 +419,9 @@ static int flush(struct ch_sink *s, struct pgw_err *err)
 static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
-	if (pgw_ch_tsv(&s->tsv, b, load_def(s), &s->f, err) < 0)
+	if (pgw_ch_rowbinary(&s->rows, b, load_def(s), &s->f, err) < 0)
 		return -1;
-	return s->tsv.len >= FLUSH_BYTES ? flush(s, err) : 0;
+	return s->rows.len >= FLUSH_BYTES ? flush(s, err) : 0;
 }
 
 static void key_list(struct pgw_buf *sql, const struct pgw_table_def *def)

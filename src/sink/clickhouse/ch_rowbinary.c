@@ -1,0 +1,229 @@
+/* RowBinary: the rows ClickHouse inserts, in its own binary form. The server copies fixed-width
+ * values as they are and strings after a length, where TabSeparated made it parse (and us print)
+ * every number, date and escape; the bytes sent are about a third fewer on the bench table. */
+#include <math.h>
+#include <string.h>
+
+#include "sink/clickhouse/ch_internal.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "RowBinary is little-endian: the values below are copied as this machine holds them"
+#endif
+
+struct rb {
+	const struct ch_features *f;
+	const char *col;
+	struct pgw_err *err;
+	struct pgw_buf tmp;
+};
+
+static void put(struct pgw_buf *b, const void *p, size_t n)
+{
+	pgw_buf_add(b, p, n);
+}
+
+static void put_u8(struct pgw_buf *b, uint8_t v)
+{
+	pgw_buf_add(b, &v, 1);
+}
+
+/* A length: unsigned LEB128 */
+static void put_len(struct pgw_buf *b, uint64_t v)
+{
+	uint8_t x[10];
+	int n = 0;
+	do {
+		x[n] = v & 0x7f;
+		v >>= 7;
+		if (v)
+			x[n] |= 0x80;
+		n++;
+	} while (v);
+	put(b, x, (size_t)n);
+}
+
+static void put_str(struct pgw_buf *b, const char *s, size_t len)
+{
+	put_len(b, len);
+	put(b, s, len);
+}
+
+/* UUID: its two 8-byte halves, each as a little-endian UInt64 */
+static void put_uuid(struct pgw_buf *b, const unsigned char *u)
+{
+	unsigned char x[16];
+	for (int i = 0; i < 8; i++) {
+		x[i] = u[7 - i];
+		x[8 + i] = u[15 - i];
+	}
+	put(b, x, 16);
+}
+
+/* Decimal(P, S): the scaled integer in 4, 8 or 16 bytes by P */
+static void put_decimal(struct pgw_buf *b, const struct pgw_typeinfo *ti, pgw_int128 v)
+{
+	if (ti->precision <= 9) {
+		int32_t x = (int32_t)v;
+		put(b, &x, 4);
+	} else if (ti->precision <= 18) {
+		int64_t x = (int64_t)v;
+		put(b, &x, 8);
+	} else {
+		put(b, &v, 16);
+	}
+}
+
+/* Decimal(P > 38, S) from PostgreSQL's text ("-123.4500"): a 256-bit integer scaled by S, as
+ * four little-endian 64-bit limbs, two's complement. */
+static int put_decimal256(struct rb *e, struct pgw_buf *b, int scale, const char *s, size_t len)
+{
+	uint64_t limb[4] = {0};
+	bool neg = len && s[0] == '-', point = false;
+	int frac = 0, digits = 0;
+	for (size_t i = neg; i < len; i++) {
+		if (s[i] == '.' && !point) {
+			point = true;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9' || ++digits > 76 || (point && ++frac > scale))
+			return pgw_err_set(e->err, PGW_ERR_DATA,
+					   "column \"%s\" holds %.*s, which ClickHouse's Decimal(76) cannot hold; "
+					   "change the value or the column's type",
+					   e->col, (int)(len > 40 ? 40 : len), s);
+		unsigned carry = (unsigned)(s[i] - '0');
+		for (int k = 0; k < 4; k++) {
+			unsigned __int128 t = (unsigned __int128)limb[k] * 10 + carry;
+			limb[k] = (uint64_t)t;
+			carry = (unsigned)(t >> 64);
+		}
+	}
+	for (; frac < scale; frac++) /* PostgreSQL prints every decimal of the scale; to be sure */
+		for (int k = 0, carry = 0; k < 4; k++) {
+			unsigned __int128 t = (unsigned __int128)limb[k] * 10 + (unsigned)carry;
+			limb[k] = (uint64_t)t;
+			carry = (int)(t >> 64);
+		}
+	if (neg) { /* two's complement: invert and add one */
+		unsigned carry = 1;
+		for (int k = 0; k < 4; k++) {
+			unsigned __int128 t = (unsigned __int128)(~limb[k]) + carry;
+			limb[k] = (uint64_t)t;
+			carry = (unsigned)(t >> 64);
+		}
+	}
+	put(b, limb, 32);
+	return 0;
+}
+
+static int put_date(struct rb *e, struct pgw_buf *b, int32_t d)
+{
+	if (d < PGW_CH_MIN_DAYS || d > PGW_CH_MAX_DAYS)
+		return pgw_ch_out_of_range(e->err, e->col, "a date");
+	put(b, &d, 4);
+	return 0;
+}
+
+static int put_timestamp(struct rb *e, struct pgw_buf *b, int64_t t)
+{
+	if (t < (int64_t)PGW_CH_MIN_DAYS * 86400000000LL || t >= (int64_t)(PGW_CH_MAX_DAYS + 1) * 86400000000LL)
+		return pgw_ch_out_of_range(e->err, e->col, "a timestamp");
+	put(b, &t, 8);
+	return 0;
+}
+
+/* One non-NULL value of column c, row i. Inside an array an enum of an old server is its label. */
+static int value(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, size_t i, bool in_array)
+{
+	const struct pgw_typeinfo *ti = c->type;
+	const char *p = (const char *)c->data + i * pgw_type_width(ti->type);
+	if (pgw_ch_store(e->f, ti->type) == CH_AS_TEXT) {
+		pgw_buf_reset(&e->tmp);
+		pgw_ch_pg_text(&e->tmp, ti, p);
+		put_str(b, e->tmp.data, e->tmp.len);
+		return 0;
+	}
+	size_t len;
+	const char *s;
+	switch (ti->type) {
+	case PGW_T_BOOL: put_u8(b, *p ? 1 : 0); return 0;
+	case PGW_T_INT16: put(b, p, 2); return 0;
+	case PGW_T_INT32:
+	case PGW_T_FLOAT32: put(b, p, 4); return 0;
+	case PGW_T_INT64:
+	case PGW_T_FLOAT64: put(b, p, 8); return 0;
+	case PGW_T_DECIMAL: put_decimal(b, ti, *(const pgw_int128 *)p); return 0;
+	case PGW_T_TEXT:
+		s = pgw_col_str(c, i, &len);
+		if (pgw_ch_decimal256(e->f, ti))
+			return put_decimal256(e, b, ti->scale, s, len);
+		put_str(b, s, len);
+		return 0;
+	case PGW_T_BYTES:
+	case PGW_T_JSON:
+		s = pgw_col_str(c, i, &len);
+		put_str(b, s, len);
+		return 0;
+	case PGW_T_ENUM: {
+		uint32_t k = *(const uint32_t *)p;
+		if (in_array && !e->f->modern) {
+			put_str(b, ti->labels[k], strlen(ti->labels[k]));
+		} else if (ti->nlabels < 128) {
+			put_u8(b, (uint8_t)(k + 1));
+		} else {
+			int16_t x = (int16_t)(k + 1);
+			put(b, &x, 2);
+		}
+		return 0;
+	}
+	case PGW_T_UUID: put_uuid(b, (const unsigned char *)p); return 0;
+	case PGW_T_DATE: return put_date(e, b, *(const int32_t *)p);
+	case PGW_T_TIMESTAMP:
+	case PGW_T_TIMESTAMPTZ: return put_timestamp(e, b, *(const int64_t *)p);
+	default: return pgw_err_set(e->err, PGW_ERR_INTERNAL, "column \"%s\": no RowBinary form", e->col);
+	}
+}
+
+/* Array(Nullable(T)): the element count, then each element after its NULL flag; a NULL array is
+ * empty (ClickHouse's arrays cannot be NULL) */
+static int array(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, size_t i)
+{
+	if (!c->valid[i]) {
+		put_u8(b, 0);
+		return 0;
+	}
+	const struct pgw_list_entry *le = (const struct pgw_list_entry *)c->data + i;
+	put_len(b, le->len);
+	for (uint32_t k = 0; k < le->len; k++) {
+		bool null = !c->child->valid[le->off + k];
+		put_u8(b, null);
+		if (!null && value(e, b, c->child, le->off + k, true) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int field(struct rb *e, struct pgw_buf *b, const struct pgw_coldef *def, const struct pgw_column *c, size_t i)
+{
+	if (c->type->type == PGW_T_LIST)
+		return array(e, b, c, i);
+	if (!def->notnull)
+		put_u8(b, !c->valid[i]);
+	else if (!c->valid[i])
+		return pgw_err_set(e->err, PGW_ERR_INTERNAL, "column \"%s\" is NOT NULL and holds a NULL", e->col);
+	return c->valid[i] ? value(e, b, c, i, false) : 0;
+}
+
+int pgw_ch_rowbinary(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
+		     const struct ch_features *f, struct pgw_err *err)
+{
+	struct rb e = {.f = f, .err = err};
+	pgw_buf_init(&e.tmp);
+	int rc = 0;
+	for (size_t r = 0; r < b->rows && rc == 0; r++)
+		for (int c = 0; c < b->ncols && rc == 0; c++) {
+			e.col = def->cols[c].name;
+			rc = field(&e, out, &def->cols[c], &b->cols[c], r);
+		}
+	pgw_buf_cleanup(&e.tmp);
+	return rc;
+}
