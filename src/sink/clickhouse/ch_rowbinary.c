@@ -1,7 +1,7 @@
 /* RowBinary: the rows ClickHouse inserts, in its own binary form. The server copies fixed-width
  * values as they are and strings after a length, where TabSeparated made it parse (and us print)
  * every number, date and escape; the bytes sent are about a third fewer on the bench table. */
-#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sink/clickhouse/ch_internal.h"
@@ -10,6 +10,13 @@
 #error "RowBinary is little-endian: the values below are copied as this machine holds them"
 #endif
 
+/* What a column's values need, worked out once per batch rather than per value */
+struct rb_col {
+	size_t width; /* of one value in the batch column */
+	bool as_text; /* kept as PostgreSQL's text (CH_AS_TEXT) */
+	bool dec256;  /* numeric(P > 38) held as text, sent as Decimal256 */
+};
+
 struct rb {
 	const struct ch_features *f;
 	const char *col;
@@ -17,32 +24,41 @@ struct rb {
 	struct pgw_buf tmp;
 };
 
-static void put(struct pgw_buf *b, const void *p, size_t n)
+/* Room for n more bytes at the end of b: the caller writes there and adds n to b->len. The values
+ * are written in place, not through pgw_buf_add (half of the encoding's time in a profile). */
+static inline char *room(struct pgw_buf *b, size_t n)
 {
-	pgw_buf_add(b, p, n);
+	if (b->cap - b->len <= n)
+		pgw_buf_reserve(b, n);
+	return b->data + b->len;
 }
 
-static void put_u8(struct pgw_buf *b, uint8_t v)
+static inline void put(struct pgw_buf *b, const void *p, size_t n)
 {
-	pgw_buf_add(b, &v, 1);
+	memcpy(room(b, n), p, n);
+	b->len += n;
+}
+
+static inline void put_u8(struct pgw_buf *b, uint8_t v)
+{
+	*room(b, 1) = (char)v;
+	b->len++;
 }
 
 /* A length: unsigned LEB128 */
-static void put_len(struct pgw_buf *b, uint64_t v)
+static inline void put_len(struct pgw_buf *b, uint64_t v)
 {
-	uint8_t x[10];
-	int n = 0;
-	do {
-		x[n] = v & 0x7f;
+	char *w = room(b, 10);
+	size_t n = 0;
+	while (v >= 0x80) {
+		w[n++] = (char)((v & 0x7f) | 0x80);
 		v >>= 7;
-		if (v)
-			x[n] |= 0x80;
-		n++;
-	} while (v);
-	put(b, x, (size_t)n);
+	}
+	w[n++] = (char)v;
+	b->len += n;
 }
 
-static void put_str(struct pgw_buf *b, const char *s, size_t len)
+static inline void put_str(struct pgw_buf *b, const char *s, size_t len)
 {
 	put_len(b, len);
 	put(b, s, len);
@@ -132,11 +148,12 @@ static int put_timestamp(struct rb *e, struct pgw_buf *b, int64_t t)
 }
 
 /* One non-NULL value of column c, row i. Inside an array an enum of an old server is its label. */
-static int value(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, size_t i, bool in_array)
+static int value(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const struct pgw_column *c, size_t i,
+		 bool in_array)
 {
 	const struct pgw_typeinfo *ti = c->type;
-	const char *p = (const char *)c->data + i * pgw_type_width(ti->type);
-	if (pgw_ch_store(e->f, ti->type) == CH_AS_TEXT) {
+	const char *p = (const char *)c->data + i * k->width;
+	if (k->as_text) {
 		pgw_buf_reset(&e->tmp);
 		pgw_ch_pg_text(&e->tmp, ti, p);
 		put_str(b, e->tmp.data, e->tmp.len);
@@ -154,7 +171,7 @@ static int value(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, si
 	case PGW_T_DECIMAL: put_decimal(b, ti, *(const pgw_int128 *)p); return 0;
 	case PGW_T_TEXT:
 		s = pgw_col_str(c, i, &len);
-		if (pgw_ch_decimal256(e->f, ti))
+		if (k->dec256)
 			return put_decimal256(e, b, ti->scale, s, len);
 		put_str(b, s, len);
 		return 0;
@@ -164,13 +181,13 @@ static int value(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, si
 		put_str(b, s, len);
 		return 0;
 	case PGW_T_ENUM: {
-		uint32_t k = *(const uint32_t *)p;
+		uint32_t label = *(const uint32_t *)p;
 		if (in_array && !e->f->modern) {
-			put_str(b, ti->labels[k], strlen(ti->labels[k]));
+			put_str(b, ti->labels[label], strlen(ti->labels[label]));
 		} else if (ti->nlabels < 128) {
-			put_u8(b, (uint8_t)(k + 1));
+			put_u8(b, (uint8_t)(label + 1));
 		} else {
-			int16_t x = (int16_t)(k + 1);
+			int16_t x = (int16_t)(label + 1);
 			put(b, &x, 2);
 		}
 		return 0;
@@ -185,7 +202,7 @@ static int value(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, si
 
 /* Array(Nullable(T)): the element count, then each element after its NULL flag; a NULL array is
  * empty (ClickHouse's arrays cannot be NULL) */
-static int array(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, size_t i)
+static int array(struct rb *e, struct pgw_buf *b, const struct rb_col *elem, const struct pgw_column *c, size_t i)
 {
 	if (!c->valid[i]) {
 		put_u8(b, 0);
@@ -196,34 +213,51 @@ static int array(struct rb *e, struct pgw_buf *b, const struct pgw_column *c, si
 	for (uint32_t k = 0; k < le->len; k++) {
 		bool null = !c->child->valid[le->off + k];
 		put_u8(b, null);
-		if (!null && value(e, b, c->child, le->off + k, true) < 0)
+		if (!null && value(e, b, elem, c->child, le->off + k, true) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int field(struct rb *e, struct pgw_buf *b, const struct pgw_coldef *def, const struct pgw_column *c, size_t i)
+static int field(struct rb *e, struct pgw_buf *b, const struct pgw_coldef *def, const struct rb_col *k,
+		 const struct pgw_column *c, size_t i)
 {
 	if (c->type->type == PGW_T_LIST)
-		return array(e, b, c, i);
+		return array(e, b, k, c, i);
 	if (!def->notnull)
 		put_u8(b, !c->valid[i]);
 	else if (!c->valid[i])
 		return pgw_err_set(e->err, PGW_ERR_INTERNAL, "column \"%s\" is NOT NULL and holds a NULL", e->col);
-	return c->valid[i] ? value(e, b, c, i, false) : 0;
+	return c->valid[i] ? value(e, b, k, c, i, false) : 0;
+}
+
+/* An array column's facts are its elements' */
+static void col_facts(const struct ch_features *f, const struct pgw_typeinfo *ti, struct rb_col *k)
+{
+	if (ti->type == PGW_T_LIST)
+		ti = ti->elem;
+	k->width = pgw_type_width(ti->type);
+	k->as_text = pgw_ch_store(f, ti->type) == CH_AS_TEXT;
+	k->dec256 = pgw_ch_decimal256(f, ti);
 }
 
 int pgw_ch_rowbinary(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
 		     const struct ch_features *f, struct pgw_err *err)
 {
 	struct rb e = {.f = f, .err = err};
+	struct rb_col *k = pgw_calloc((size_t)b->ncols, sizeof(*k));
+	for (int c = 0; c < b->ncols; c++)
+		col_facts(f, b->cols[c].type, &k[c]);
 	pgw_buf_init(&e.tmp);
 	int rc = 0;
 	for (size_t r = 0; r < b->rows && rc == 0; r++)
 		for (int c = 0; c < b->ncols && rc == 0; c++) {
 			e.col = def->cols[c].name;
-			rc = field(&e, out, &def->cols[c], &b->cols[c], r);
+			rc = field(&e, out, &def->cols[c], &k[c], &b->cols[c], r);
 		}
+	pgw_buf_reserve(out, 0); /* the buffer stays NUL-terminated, as every pgw_buf */
+	out->data[out->len] = '\0';
 	pgw_buf_cleanup(&e.tmp);
+	free(k);
 	return rc;
 }

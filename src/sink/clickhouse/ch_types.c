@@ -138,13 +138,11 @@ void pgw_ch_pg_text(struct pgw_buf *b, const struct pgw_typeinfo *ti, const void
 		int64_t t = *(const int64_t *)v;
 		if (ti->type == PGW_T_TIMESTAMPTZ && t != PGW_TS_INF && t != PGW_TS_NINF) {
 			/* keep the BC marker after the offset, as PostgreSQL prints it */
-			struct pgw_buf tmp;
-			pgw_buf_init(&tmp);
-			pgw_fmt_timestamp(&tmp, t, true, true);
-			bool bc = tmp.len > 3 && !strcmp(tmp.data + tmp.len - 3, " BC");
-			pgw_buf_add(b, tmp.data, bc ? tmp.len - 3 : tmp.len);
-			pgw_buf_puts(b, bc ? "+00 BC" : "+00");
-			pgw_buf_cleanup(&tmp);
+			size_t start = b->len;
+			pgw_fmt_timestamp(b, t, true, true);
+			bool bc = b->len - start > 3 && !memcmp(b->data + b->len - 3, " BC", 3);
+			b->len -= bc ? 3 : 0;
+			pgw_buf_add(b, bc ? "+00 BC" : "+00", bc ? 6 : 3);
 		} else if (!pgw_fmt_timestamp(b, t, true, true)) {
 			pgw_buf_puts(b, t == PGW_TS_INF ? "infinity" : "-infinity");
 		}
