@@ -88,7 +88,7 @@ if [[ $BACKEND == chdb ]]; then  # modern ClickHouse keeps numeric(50,0) as Deci
   out=$("$PGW" sync widekey 2>&1)
   t_eq "Decimal256 keys use new-records" "1" "$(grep -cE '^widekey +new-records +50 ' <<<"$out")"
   t_same "widekey: no row twice, none missing" widekey
-  # Decimal256 goes in RowBinary as a 256-bit integer made from PostgreSQL's text: the widest
+  # Decimal256 goes in binary as a 256-bit integer made from PostgreSQL's text: the widest
   # values, negatives, fractions, zero, NULL; NaN, which Decimal cannot hold, is refused
   pgq "CREATE TABLE dec256 (id int PRIMARY KEY, v numeric(76,10), w numeric(39,0))"
   pgq "INSERT INTO dec256 VALUES (1, (repeat('9', 66) || '.' || repeat('9', 10))::numeric, repeat('9', 39)::numeric),

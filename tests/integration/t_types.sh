@@ -108,7 +108,7 @@ else
   t_eq "a NULL array arrives as []" "0" "$(dq 'SELECT length(ai) FROM every WHERE id = 2')"
   t_eq "38-digit numeric exact" "9999999999999999999999999999.9999999999" "$(dq 'SELECT n38 FROM every WHERE id = 1')"
   t_eq "enum value and order" "happy 3" "$(dq "SELECT m, toInt8(m) FROM every WHERE id = 1" | tr '\t' ' ')"
-  # 18.16's text parser reads the smallest double as 0: the rows go in RowBinary, not parsed
+  # 18.16's text parser reads the smallest double as 0: the rows go in binary, not parsed
   [[ $ch_version == 18.* ]] && t_eq "ClickHouse 18.16 holds 5e-324 exactly" "1" "$(dq 'SELECT count() FROM every WHERE id = 5 AND f8 > 0 AND f8 * 1e300 < 1e-20')"
 fi
 

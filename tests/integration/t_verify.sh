@@ -136,7 +136,7 @@ if [[ $BACKEND == duckdb ]]; then
 fi
 pgq "CREATE TABLE tiny (id int PRIMARY KEY, f float8); INSERT INTO tiny VALUES (1, 5e-324), (2, -5e-324), (3, 1e-323), (4, 2.857142857142857)"
 # (ClickHouse 18.16's text parser reads 5e-324 as 0 and 2.857142857142857 1 ulp off: the rows
-# go in RowBinary)
+# go in binary)
 t_ok "sync of the smallest doubles" "$PGW" -q sync tiny
 t_eq "...verify: equal" "tiny: equal (4 rows)" "$("$PGW" verify tiny 2>&1)"
 

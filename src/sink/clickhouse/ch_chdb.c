@@ -102,8 +102,8 @@ static int chdb_insert(struct ch_conn *base, const char *table_sql, const char *
 {
 	struct ch_chdb *c = (struct ch_chdb *)base;
 	char *q = pgw_asprintf("INSERT INTO %s", table_sql);
-	pgw_debug("chdb: %s FORMAT RowBinary (%zu bytes)", q, len);
-	chdb_insert_stream s = c->api.stream_insert(*c->conn, q, "RowBinary");
+	pgw_debug("chdb: %s FORMAT Native (%zu bytes)", q, len);
+	chdb_insert_stream s = c->api.stream_insert(*c->conn, q, "Native");
 	free(q);
 	const char *e = c->api.stream_insert_error(s);
 	int rc = 0;

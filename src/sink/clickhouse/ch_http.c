@@ -111,7 +111,7 @@ static int http_exec(struct ch_conn *c, const char *sql, struct pgw_buf *out, bo
 static int http_insert(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err)
 {
 	struct ch_http *h = (struct ch_http *)c;
-	char *q = pgw_asprintf("INSERT INTO %s FORMAT RowBinary", table_sql);
+	char *q = pgw_asprintf("INSERT INTO %s FORMAT Native", table_sql);
 	pgw_debug("clickhouse: %s (%zu bytes)", q, len);
 	int rc = post(h, q, data, len, h->gzip, false, NULL, err);
 	free(q);

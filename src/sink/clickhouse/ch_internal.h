@@ -1,5 +1,5 @@
 /* Shared between the ClickHouse sink's files: the transport interface (HTTP or embedded chDB),
- * server features, type mapping and RowBinary encoding. The SQL is the same for both transports. */
+ * server features, type mapping and Native encoding. The SQL is the same for both transports. */
 #ifndef PGW_CH_INTERNAL_H
 #define PGW_CH_INTERNAL_H
 
@@ -11,7 +11,7 @@ struct ch_conn {
 	/* Runs sql; the result (TabSeparated) is appended to out when out is not NULL. idempotent:
 	 * the statement may be sent again after a transport failure. */
 	int (*exec)(struct ch_conn *c, const char *sql, struct pgw_buf *out, bool idempotent, struct pgw_err *err);
-	/* INSERT INTO <table_sql> FORMAT RowBinary with data as the rows. */
+	/* INSERT INTO <table_sql> FORMAT Native with data as the rows. */
 	int (*insert)(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err);
 	void (*close)(struct ch_conn *c);
 	char *database;
@@ -52,9 +52,10 @@ void pgw_ch_pg_text(struct pgw_buf *b, const struct pgw_typeinfo *ti, const void
 #define PGW_CH_MAX_DAYS 120529
 /* The error of a date or timestamp (`what`) of column col outside that range */
 int pgw_ch_out_of_range(struct pgw_err *err, const char *col, const char *what);
-/* Appends the first b->rows rows in RowBinary, the columns typed as pgw_ch_type_sql makes them. */
-int pgw_ch_rowbinary(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
-		     const struct ch_features *f, struct pgw_err *err);
+/* Appends the first b->rows rows as a block of the Native format, the columns typed as
+ * pgw_ch_type_sql makes them. */
+int pgw_ch_native(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
+		  const struct ch_features *f, struct pgw_err *err);
 
 /* Rows of sql (TabSeparated, ncols columns) as cells, NULL for \N; caller frees each and cells */
 int pgw_ch_rows(struct ch_conn *conn, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err);

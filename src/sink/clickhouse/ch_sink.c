@@ -419,7 +419,7 @@ static int flush(struct ch_sink *s, struct pgw_err *err)
 static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
-	if (pgw_ch_rowbinary(&s->rows, b, load_def(s), &s->f, err) < 0)
+	if (pgw_ch_native(&s->rows, b, load_def(s), &s->f, err) < 0)
 		return -1;
 	return s->rows.len >= FLUSH_BYTES ? flush(s, err) : 0;
 }

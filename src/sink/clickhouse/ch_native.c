@@ -1,13 +1,15 @@
-/* RowBinary: the rows ClickHouse inserts, in its own binary form. The server copies fixed-width
- * values as they are and strings after a length, where TabSeparated made it parse (and us print)
- * every number, date and escape; the bytes sent are about a third fewer on the bench table. */
+/* Native: the rows ClickHouse inserts, as its own columns, a block per batch. Fixed-width values go
+ * as they are (a column of integers or floats is one copy), strings after a length, where
+ * TabSeparated made the server parse (and us print) every number, date and escape. Measured against
+ * RowBinary (the same values row by row): equal on the 18.16 server, 12% less CPU into chDB. The
+ * values' binary forms are the ones RowBinary documents. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "sink/clickhouse/ch_internal.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "RowBinary is little-endian: the values below are copied as this machine holds them"
+#error "ClickHouse's binary forms are little-endian: the values below are copied as this machine holds them"
 #endif
 
 /* What a column's values need, worked out once per batch rather than per value */
@@ -35,7 +37,8 @@ static inline char *room(struct pgw_buf *b, size_t n)
 
 static inline void put(struct pgw_buf *b, const void *p, size_t n)
 {
-	memcpy(room(b, n), p, n);
+	if (n) /* an empty column's data may be NULL */
+		memcpy(room(b, n), p, n);
 	b->len += n;
 }
 
@@ -147,7 +150,8 @@ static int put_timestamp(struct rb *e, struct pgw_buf *b, int64_t t)
 	return 0;
 }
 
-/* One non-NULL value of column c, row i. Inside an array an enum of an old server is its label. */
+/* One value of column c, row i (a NULL slot holds the type's zero). Inside an array an enum of an
+ * old server is its label. */
 static int value(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const struct pgw_column *c, size_t i,
 		 bool in_array)
 {
@@ -196,39 +200,8 @@ static int value(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const 
 	case PGW_T_DATE: return put_date(e, b, *(const int32_t *)p);
 	case PGW_T_TIMESTAMP:
 	case PGW_T_TIMESTAMPTZ: return put_timestamp(e, b, *(const int64_t *)p);
-	default: return pgw_err_set(e->err, PGW_ERR_INTERNAL, "column \"%s\": no RowBinary form", e->col);
+	default: return pgw_err_set(e->err, PGW_ERR_INTERNAL, "column \"%s\": no ClickHouse binary form", e->col);
 	}
-}
-
-/* Array(Nullable(T)): the element count, then each element after its NULL flag; a NULL array is
- * empty (ClickHouse's arrays cannot be NULL) */
-static int array(struct rb *e, struct pgw_buf *b, const struct rb_col *elem, const struct pgw_column *c, size_t i)
-{
-	if (!c->valid[i]) {
-		put_u8(b, 0);
-		return 0;
-	}
-	const struct pgw_list_entry *le = (const struct pgw_list_entry *)c->data + i;
-	put_len(b, le->len);
-	for (uint32_t k = 0; k < le->len; k++) {
-		bool null = !c->child->valid[le->off + k];
-		put_u8(b, null);
-		if (!null && value(e, b, elem, c->child, le->off + k, true) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int field(struct rb *e, struct pgw_buf *b, const struct pgw_coldef *def, const struct rb_col *k,
-		 const struct pgw_column *c, size_t i)
-{
-	if (c->type->type == PGW_T_LIST)
-		return array(e, b, k, c, i);
-	if (!def->notnull)
-		put_u8(b, !c->valid[i]);
-	else if (!c->valid[i])
-		return pgw_err_set(e->err, PGW_ERR_INTERNAL, "column \"%s\" is NOT NULL and holds a NULL", e->col);
-	return c->valid[i] ? value(e, b, k, c, i, false) : 0;
 }
 
 /* An array column's facts are its elements' */
@@ -241,23 +214,87 @@ static void col_facts(const struct ch_features *f, const struct pgw_typeinfo *ti
 	k->dec256 = pgw_ch_decimal256(f, ti);
 }
 
-int pgw_ch_rowbinary(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
-		     const struct ch_features *f, struct pgw_err *err)
+/* Values [0, n) of c, or those at idx[0..n) (an array's elements); a NULL slot holds the type's
+ * zero, which ClickHouse keeps under the null map */
+static int column_values(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const struct pgw_column *c, size_t n,
+			 const uint32_t *idx, bool in_array)
+{
+	enum pgw_type t = c->type->type;
+	bool same_bytes = !k->as_text && (t == PGW_T_BOOL || t == PGW_T_INT16 || t == PGW_T_INT32 || t == PGW_T_INT64 ||
+					  t == PGW_T_FLOAT32 || t == PGW_T_FLOAT64);
+	if (!idx && same_bytes) {
+		put(b, c->data, n * k->width);
+		return 0;
+	}
+	for (size_t j = 0; j < n; j++)
+		if (value(e, b, k, c, idx ? idx[j] : j, in_array) < 0)
+			return -1;
+	return 0;
+}
+
+static void null_map(struct pgw_buf *b, const uint8_t *valid, size_t n, const uint32_t *idx)
+{
+	char *w = room(b, n);
+	for (size_t j = 0; j < n; j++)
+		w[j] = !valid[idx ? idx[j] : j];
+	b->len += n;
+}
+
+/* Array(Nullable(T)): each row's end offset, then the elements' null map and values */
+static int native_array(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const struct pgw_column *c, size_t n,
+			struct pgw_buf *idx)
+{
+	uint64_t end = 0;
+	pgw_buf_reset(idx);
+	for (size_t i = 0; i < n; i++) {
+		const struct pgw_list_entry *le = (const struct pgw_list_entry *)c->data + i;
+		uint32_t len = c->valid[i] ? le->len : 0;
+		for (uint32_t j = 0; j < len; j++) {
+			uint32_t at = le->off + j;
+			pgw_buf_add(idx, &at, sizeof(at));
+		}
+		end += len;
+		put(b, &end, 8);
+	}
+	const uint32_t *at = (const uint32_t *)idx->data;
+	null_map(b, c->child->valid, end, at);
+	return column_values(e, b, k, c->child, end, at, true);
+}
+
+int pgw_ch_native(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
+		  const struct ch_features *f, struct pgw_err *err)
 {
 	struct rb e = {.f = f, .err = err};
-	struct rb_col *k = pgw_calloc((size_t)b->ncols, sizeof(*k));
-	for (int c = 0; c < b->ncols; c++)
-		col_facts(f, b->cols[c].type, &k[c]);
+	struct pgw_buf idx;
 	pgw_buf_init(&e.tmp);
+	pgw_buf_init(&idx);
+	put_len(out, (uint64_t)b->ncols);
+	put_len(out, b->rows);
 	int rc = 0;
-	for (size_t r = 0; r < b->rows && rc == 0; r++)
-		for (int c = 0; c < b->ncols && rc == 0; c++) {
-			e.col = def->cols[c].name;
-			rc = field(&e, out, &def->cols[c], &k[c], &b->cols[c], r);
+	for (int c = 0; c < b->ncols && rc == 0; c++) {
+		const struct pgw_coldef *cd = &def->cols[c];
+		const struct pgw_column *col = &b->cols[c];
+		struct rb_col k;
+		col_facts(f, col->type, &k);
+		e.col = cd->name;
+		put_str(out, cd->name, strlen(cd->name));
+		pgw_buf_reset(&e.tmp);
+		pgw_ch_type_sql(&e.tmp, f, cd);
+		put_str(out, e.tmp.data, e.tmp.len);
+		if (col->type->type == PGW_T_LIST) {
+			rc = native_array(&e, out, &k, col, b->rows, &idx);
+			continue;
 		}
-	pgw_buf_reserve(out, 0); /* the buffer stays NUL-terminated, as every pgw_buf */
+		if (!cd->notnull)
+			null_map(out, col->valid, b->rows, NULL);
+		else if (memchr(col->valid, 0, b->rows))
+			rc = pgw_err_set(err, PGW_ERR_INTERNAL, "column \"%s\" is NOT NULL and holds a NULL", cd->name);
+		if (rc == 0)
+			rc = column_values(&e, out, &k, col, b->rows, NULL, false);
+	}
+	pgw_buf_reserve(out, 0);
 	out->data[out->len] = '\0';
 	pgw_buf_cleanup(&e.tmp);
-	free(k);
+	pgw_buf_cleanup(&idx);
 	return rc;
 }
