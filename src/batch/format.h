@@ -1,5 +1,6 @@
-/* Text forms of canonical batch values, shared by sinks that load text (ClickHouse TSV,
- * Snowflake CSV). Each appends to a buffer; none writes a terminator. */
+/* Text forms of canonical batch values, shared by the sinks that load text (Snowflake's CSV,
+ * ClickHouse's columns kept as text). Each appends to a buffer; none writes a
+ * terminator. */
 #ifndef PGW_FORMAT_H
 #define PGW_FORMAT_H
 
