@@ -13,13 +13,13 @@
 #endif
 
 /* What a column's values need, worked out once per batch rather than per value */
-struct rb_col {
+struct facts {
 	size_t width; /* of one value in the batch column */
 	bool as_text; /* kept as PostgreSQL's text (CH_AS_TEXT) */
 	bool dec256;  /* numeric(P > 38) held as text, sent as Decimal256 */
 };
 
-struct rb {
+struct enc {
 	const struct ch_features *f;
 	const char *col;
 	struct pgw_err *err;
@@ -94,7 +94,7 @@ static void put_decimal(struct pgw_buf *b, const struct pgw_typeinfo *ti, pgw_in
 
 /* Decimal(P > 38, S) from PostgreSQL's text ("-123.4500"): a 256-bit integer scaled by S, as
  * four little-endian 64-bit limbs, two's complement. */
-static int put_decimal256(struct rb *e, struct pgw_buf *b, int scale, const char *s, size_t len)
+static int put_decimal256(struct enc *e, struct pgw_buf *b, int scale, const char *s, size_t len)
 {
 	uint64_t limb[4] = {0};
 	bool neg = len && s[0] == '-', point = false;
@@ -134,7 +134,7 @@ static int put_decimal256(struct rb *e, struct pgw_buf *b, int scale, const char
 	return 0;
 }
 
-static int put_date(struct rb *e, struct pgw_buf *b, int32_t d)
+static int put_date(struct enc *e, struct pgw_buf *b, int32_t d)
 {
 	if (d < PGW_CH_MIN_DAYS || d > PGW_CH_MAX_DAYS)
 		return pgw_ch_out_of_range(e->err, e->col, "a date");
@@ -142,7 +142,7 @@ static int put_date(struct rb *e, struct pgw_buf *b, int32_t d)
 	return 0;
 }
 
-static int put_timestamp(struct rb *e, struct pgw_buf *b, int64_t t)
+static int put_timestamp(struct enc *e, struct pgw_buf *b, int64_t t)
 {
 	if (t < (int64_t)PGW_CH_MIN_DAYS * 86400000000LL || t >= (int64_t)(PGW_CH_MAX_DAYS + 1) * 86400000000LL)
 		return pgw_ch_out_of_range(e->err, e->col, "a timestamp");
@@ -152,7 +152,7 @@ static int put_timestamp(struct rb *e, struct pgw_buf *b, int64_t t)
 
 /* One value of column c, row i (a NULL slot holds the type's zero). Inside an array an enum of an
  * old server is its label. */
-static int value(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const struct pgw_column *c, size_t i,
+static int value(struct enc *e, struct pgw_buf *b, const struct facts *k, const struct pgw_column *c, size_t i,
 		 bool in_array)
 {
 	const struct pgw_typeinfo *ti = c->type;
@@ -205,7 +205,7 @@ static int value(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const 
 }
 
 /* An array column's facts are its elements' */
-static void col_facts(const struct ch_features *f, const struct pgw_typeinfo *ti, struct rb_col *k)
+static void col_facts(const struct ch_features *f, const struct pgw_typeinfo *ti, struct facts *k)
 {
 	if (ti->type == PGW_T_LIST)
 		ti = ti->elem;
@@ -216,7 +216,7 @@ static void col_facts(const struct ch_features *f, const struct pgw_typeinfo *ti
 
 /* Values [0, n) of c, or those at idx[0..n) (an array's elements); a NULL slot holds the type's
  * zero, which ClickHouse keeps under the null map */
-static int column_values(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const struct pgw_column *c, size_t n,
+static int column_values(struct enc *e, struct pgw_buf *b, const struct facts *k, const struct pgw_column *c, size_t n,
 			 const uint32_t *idx, bool in_array)
 {
 	enum pgw_type t = c->type->type;
@@ -241,22 +241,21 @@ static void null_map(struct pgw_buf *b, const uint8_t *valid, size_t n, const ui
 }
 
 /* Array(Nullable(T)): each row's end offset, then the elements' null map and values */
-static int native_array(struct rb *e, struct pgw_buf *b, const struct rb_col *k, const struct pgw_column *c, size_t n,
+static int native_array(struct enc *e, struct pgw_buf *b, const struct facts *k, const struct pgw_column *c, size_t n,
 			struct pgw_buf *idx)
 {
 	uint64_t end = 0;
 	pgw_buf_reset(idx);
+	/* every element of the batch at most: the child column holds no others */
+	uint32_t *at = (uint32_t *)room(idx, c->child->count * sizeof(uint32_t));
 	for (size_t i = 0; i < n; i++) {
 		const struct pgw_list_entry *le = (const struct pgw_list_entry *)c->data + i;
 		uint32_t len = c->valid[i] ? le->len : 0;
-		for (uint32_t j = 0; j < len; j++) {
-			uint32_t at = le->off + j;
-			pgw_buf_add(idx, &at, sizeof(at));
-		}
+		for (uint32_t j = 0; j < len; j++)
+			at[end + j] = le->off + j;
 		end += len;
 		put(b, &end, 8);
 	}
-	const uint32_t *at = (const uint32_t *)idx->data;
 	null_map(b, c->child->valid, end, at);
 	return column_values(e, b, k, c->child, end, at, true);
 }
@@ -264,7 +263,7 @@ static int native_array(struct rb *e, struct pgw_buf *b, const struct rb_col *k,
 int pgw_ch_native(struct pgw_buf *out, const struct pgw_batch *b, const struct pgw_table_def *def,
 		  const struct ch_features *f, struct pgw_err *err)
 {
-	struct rb e = {.f = f, .err = err};
+	struct enc e = {.f = f, .err = err};
 	struct pgw_buf idx;
 	pgw_buf_init(&e.tmp);
 	pgw_buf_init(&idx);
@@ -274,7 +273,7 @@ int pgw_ch_native(struct pgw_buf *out, const struct pgw_batch *b, const struct p
 	for (int c = 0; c < b->ncols && rc == 0; c++) {
 		const struct pgw_coldef *cd = &def->cols[c];
 		const struct pgw_column *col = &b->cols[c];
-		struct rb_col k;
+		struct facts k;
 		col_facts(f, col->type, &k);
 		e.col = cd->name;
 		put_str(out, cd->name, strlen(cd->name));

@@ -1,6 +1,5 @@
 /* ClickHouse types for PostgreSQL columns, identifier/literal quoting, and the text kept for the
  * types an old server lacks. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
