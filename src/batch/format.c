@@ -1,6 +1,7 @@
 /* Text forms of canonical values (see format.h). */
 #include "batch/format.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,7 +217,10 @@ void pgw_fmt_float(struct pgw_buf *b, float v)
 	if (special(b, v))
 		return;
 	char tmp[32];
-	for (int prec = 6; prec <= 9; prec++) {
+	/* the shortest digits that read back the same (PostgreSQL's text of it), which a double column
+	 * then holds: a normal float's shortest never needs fewer than the six rounded ones (trailing
+	 * zeros dropped); a subnormal's six are more than its precision (1e-40, not 9.99995e-41) */
+	for (int prec = fabsf(v) < FLT_MIN ? 1 : 6; prec <= 9; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)v);
 		if (strtof(tmp, NULL) == v)
 			break;

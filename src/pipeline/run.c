@@ -193,18 +193,6 @@ static int key_check(struct pgw_run *run, const char *name, struct pgw_plan *pla
 		     struct pgw_table_result *res)
 {
 	bool deletes = pgw_table_deletes(run->cfg, name);
-	if (run->sink->ops->dialect == PGW_SQL_SNOWFLAKE && !pgw_table_int_key(plan->def)) { /* see verify.c: L_SF */
-		if (deletes)
-			return pgw_err_set(
-				&res->err, PGW_ERR_CONFIG,
-				"table %s: deletes: true on Snowflake takes a table with a single integer key "
-				"so far; remove it (pgwarehouse reload %s takes deletes over)",
-				name, name);
-		pgw_info("%s: no key check on Snowflake for a key that is not a single integer (yet): rows "
-			 "below the watermark are not looked for",
-			 name);
-		return 0;
-	}
 	/* new-records: the rows above the watermark are new anyway */
 	char *domain = plan->mode == PGW_LOAD_APPEND ? pgw_asprintf("NOT (%s)", plan->where) : lm_domain(run, plan);
 	double t0 = pgw_now();

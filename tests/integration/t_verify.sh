@@ -3,12 +3,8 @@
 # value of every type changed, -0 against 0, NaN, NULL against empty, rows deleted and added) and
 # rows added in the warehouse; a composite text key with odd identifiers, a table without a key
 # (duplicates), a table of 20,000 rows where only the differing buckets are read again.
-if [[ $BACKEND == snowflake ]]; then
-  pgq "CREATE TABLE vt (id int PRIMARY KEY)"
-  t_err "verify says which warehouses it compares so far" 2 "verify compares DuckDB and ClickHouse warehouses so far" \
-    "$PGW" verify vt
-  return 0
-fi
+# Snowflake: json and arrays (VARIANT, whose text has no fixed key order) are not compared, and
+# said so; TIME stays below 24:00 there.
 # ClickHouse: dates and timestamps between 1900 and 2299 (Date32/DateTime64; text on 18.16)
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TYPE v_mood AS ENUM ('sad', 'ok');
@@ -43,10 +39,13 @@ CREATE TABLE big (id bigint PRIMARY KEY, v text);
 INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
 ANALYZE big;
 SQL
+[[ $BACKEND == snowflake ]] && pgq "UPDATE allt SET tm = '23:59:59.999999' WHERE tm = '24:00:00'"
 printf 'tables:\n  - allt\n  - odd "names"\n  - bag\n  - big\n' > pgwarehouse_conf.yaml
 t_ok "sync" "$PGW" -q sync all
 out=$("$PGW" verify all 2>&1); rc=$?
-t_eq "verify all: every table equal, exit 0" "0|allt: equal (3005 rows)|odd \"names\": equal (400 rows)|bag: equal (103 rows)|big: equal (20000 rows)" \
+skipped=""
+[[ $BACKEND == snowflake ]] && skipped="|  not compared on Snowflake (json and arrays): j, js, arr, ia, ma"
+t_eq "verify all: every table equal, exit 0" "0|allt: equal (3005 rows)$skipped|odd \"names\": equal (400 rows)|bag: equal (103 rows)|big: equal (20000 rows)" \
   "$rc|$(paste -sd'|' <<<"$out")"
 
 # differences: in PostgreSQL, one change per type (rows 11-25), -0 against 0 and NaN, rows gone
@@ -68,19 +67,26 @@ pgq "DELETE FROM bag WHERE ctid = (SELECT min(ctid) FROM bag WHERE v IS NULL); I
 pgq "DELETE FROM big WHERE id = 777; UPDATE big SET v = 'updated' WHERE id = 4242"
 case $BACKEND in
   duckdb) "$DUCKQ" --exec "$DUCKDB_PATH" "INSERT INTO big VALUES (12345678, 'only here')" ;;
+  snowflake) wh_duckq --exec "$WH_DUCKDB" "INSERT INTO BIG VALUES (12345678, 'only here')" ;;
   *) chsql "INSERT INTO big VALUES (12345678, 'only here')" ;;
 esac
 # 100 rows a bucket: big has 200 (ClickHouse typed x % 200 as Int8 and wrapped past 127: found
 # by bench/verify_bench.sh)
 out=$(PGW_VERIFY_BUCKET_ROWS=100 "$PGW" -d verify all 2>"$PWD/verify.log"); rc=$?
 t_eq "verify exits 1 when a table differs" "1" "$rc"
-t_eq "allt: the counts" "allt: differs: 1 missing, 2 extra, 18 different (PostgreSQL has 3004 rows)" "$(grep '^allt' <<<"$out")"
-want=$( { printf 'extra id=%s\n' 5 77; echo "missing id=100000"; printf 'different id=%s\n' -1 -2 -4 $(seq 11 25); } | sort | paste -sd'|')
-# 21 keys: 20 are named, then how many more
-shown=$(sed -n '/^allt/,/^[a-z]/p' <<<"$out" | awk '/^  [a-z]/ {print $1 " " $2}' | sort)
-t_eq "allt: 20 keys named, each one of the differences" "20|0" \
+# Snowflake does not see the changes of arrays (16, 17), json (21) and an array of enums (24)
+unseen=" "; [[ $BACKEND == snowflake ]] && unseen=" 16 17 21 24 "
+changed=$(for i in $(seq 11 25); do [[ $unseen == *" $i "* ]] || echo "$i"; done)
+ndiff=$(( $(wc -l <<<"$changed") + 3 ))
+t_eq "allt: the counts" "allt: differs: 1 missing, 2 extra, $ndiff different (PostgreSQL has 3004 rows)" "$(grep '^allt' <<<"$out")"
+want=$( { printf 'extra id=%s\n' 5 77; echo "missing id=100000"; printf 'different id=%s\n' -1 -2 -4 $changed; } | sort | paste -sd'|')
+# 21 keys (17 on Snowflake): 20 are named, then how many more
+total=$((ndiff + 3)); named=$((total > 20 ? 20 : total))
+shown=$(sed -n '/^allt/,/^[a-z]/p' <<<"$out" | awk '/^  [a-z]/ && !/not compared/ {print $1 " " $2}' | sort)
+t_eq "allt: $named keys named, each one of the differences" "$named|0" \
   "$(wc -l <<<"$shown")|$(comm -23 <(echo "$shown") <(tr '|' '\n' <<<"$want" | sort) | wc -l)"
-t_eq "allt: ...and the one more counted" "  ... and 1 more" "$(sed -n '/^allt/,/^[a-z]/p' <<<"$out" | grep '\.\.\.')"
+more=""; ((total > 20)) && more="  ... and $((total - 20)) more"
+t_eq "allt: ...and the ones more counted" "$more" "$(sed -n '/^allt/,/^[a-z]/p' <<<"$out" | grep '\.\.\.')"
 t_eq "a composite key with odd names: line" "odd \"names\": differs: 0 missing, 0 extra, 1 different (PostgreSQL has 400 rows)" "$(grep '^odd' <<<"$out")"
 t_eq "a composite key with odd names: its key" "  different the key=key 7'\"\`, k\`2=7" "$(grep -A1 '^odd' <<<"$out" | tail -n1)"
 t_eq "a table without a key: a multiset (duplicates counted)" "bag: differs: 2 missing, 1 extra, 0 different (PostgreSQL has 104 rows)" \
@@ -92,23 +98,29 @@ t_eq "big: a row gone, one added in the warehouse, one updated" "  different id=
 t_ok "big: only the buckets that differ are read again, by key ranges" \
   grep -qF 'FROM ONLY "public"."big" WHERE (("id" >= 701 AND "id" <= 800) OR ("id" >= 4201 AND "id" <= 4300) OR "id" >= 19901)' "$PWD/verify.log"
 
-# --repair: killed before its transaction commits, the table is as it was (DuckDB; on ClickHouse
-# the repair is a copy swapped in atomically, as every ClickHouse load)
-if [[ $BACKEND == duckdb ]]; then
+# --repair: killed before its transaction commits, the table is as it was (DuckDB, Snowflake; on
+# ClickHouse the repair is a copy swapped in atomically, as every ClickHouse load)
+if ! is_ch; then
   PGW_FAILPOINT=apply-before-commit "$PGW" -q verify allt --repair >/dev/null 2>&1
   t_eq "a repair killed before its commit" "137" "$?"
-  t_eq "...left the table as it was" "allt: differs: 1 missing, 2 extra, 18 different (PostgreSQL has 3004 rows)" \
+  t_eq "...left the table as it was" "allt: differs: 1 missing, 2 extra, $ndiff different (PostgreSQL has 3004 rows)" \
     "$("$PGW" verify allt 2>&1 | head -n1)"
 fi
 out=$("$PGW" verify all --repair 2>&1); rc=$?
 t_eq "verify --repair: exit 0" "0" "$rc"
-t_eq "allt: the differing rows written and deleted, in one transaction" "  repaired: 19 rows written, 2 deleted" \
+t_eq "allt: the differing rows written and deleted, in one transaction" "  repaired: $((ndiff + 1)) rows written, 2 deleted" \
   "$(sed -n '/^allt/,/^[a-z]/p' <<<"$out" | grep repaired | sed 's/ ([0-9.]* s)$//')"
 t_eq "odd names: one row written" "  repaired: 1 rows written, 0 deleted" "$(sed -n '/^odd/,/^[a-z]/p' <<<"$out" | grep repaired | sed 's/ ([0-9.]* s)$//')"
 t_eq "a table without a key is reloaded" "  repaired: reloaded, 104 rows" "$(sed -n '/^bag/,/^[a-z]/p' <<<"$out" | grep repaired)"
 t_eq "big: one written, two deleted" "  repaired: 1 rows written, 2 deleted" "$(sed -n '/^big/,$p' <<<"$out" | grep repaired | sed 's/ ([0-9.]* s)$//')"
-t_eq "the run log records each repair with its differences" "4|1 missing, 2 extra, 18 different" \
+t_eq "the run log records each repair with its differences" "4|1 missing, 2 extra, $ndiff different" \
   "$(dq "SELECT count(*) FROM _pgwarehouse_runs WHERE command = 'verify' AND strategy = 'repair' AND status = 'repaired'")|$(dq "SELECT error FROM _pgwarehouse_runs WHERE table_name = 'allt' AND strategy = 'repair'")"
+if [[ $BACKEND == snowflake ]]; then
+  # the json and array changes it did not see, put back; and -0 in row -1: the double's DuckDB
+  # (1.4.4) skips an UPDATE to a value equal by = (0 over -0), which Snowflake's MERGE would write
+  pgq "UPDATE allt SET arr = ARRAY['a', NULL, 'b,c', ''] WHERE id IN (16, 17); UPDATE allt SET js = '{\"z\": 1,  \"a\": 2}' WHERE id = 21;
+    UPDATE allt SET ma = ARRAY['ok', NULL]::v_mood[] WHERE id = 24; UPDATE allt SET f8 = '-0' WHERE id = -1"
+fi
 out=$("$PGW" verify all 2>&1); rc=$?
 t_eq "after the repair: all equal" "0|4" "$rc|$(grep -c ': equal' <<<"$out")"
 if is_ch; then # ClickHouse arrays cannot be NULL: a NULL array is []

@@ -258,9 +258,63 @@ function splitArgs(a) {
   return out;
 }
 
+// Snowflake's string constants take backslash escapes besides '' (\\ \' \" \b \f \n \r \t \0,
+// \ooo octal, \xhh hex, \uhhhh; a backslash before any other character is dropped); DuckDB's take
+// none. Each '...' constant is rewritten as the characters it means, its quotes doubled;
+// double-quoted identifiers and $$ constants are left as they are.
+const ESCAPES = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', 0: '\0' };
+function literals(sql) {
+  let out = '', i = 0;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (c === '"' || (c === '$' && sql[i + 1] === '$')) {
+      const close = c === '"' ? '"' : '$$';
+      let j = sql.indexOf(close, i + close.length);
+      while (c === '"' && j >= 0 && sql[j + 1] === '"') j = sql.indexOf('"', j + 2);
+      const end = j < 0 ? sql.length : j + close.length;
+      out += sql.slice(i, end);
+      i = end;
+      continue;
+    }
+    if (c !== "'") { out += c; i++; continue; }
+    let v = '';
+    for (i++; i < sql.length; ) {
+      const d = sql[i];
+      if (d === "'" && sql[i + 1] === "'") { v += "'"; i += 2; continue; }
+      if (d === "'") { i++; break; }
+      if (d !== '\\' || i + 1 >= sql.length) { v += d; i++; continue; }
+      const e = sql[i + 1];
+      let m;
+      if ((m = /^[0-7]{3}/.exec(sql.slice(i + 1)))) { v += String.fromCharCode(parseInt(m[0], 8)); i += 4; }
+      else if (e === 'x' && (m = /^[0-9a-fA-F]{2}/.exec(sql.slice(i + 2)))) { v += String.fromCharCode(parseInt(m[0], 16)); i += 4; }
+      else if (e === 'u' && (m = /^[0-9a-fA-F]{4}/.exec(sql.slice(i + 2)))) { v += String.fromCharCode(parseInt(m[0], 16)); i += 6; }
+      else { v += ESCAPES[e] !== undefined ? ESCAPES[e] : e; i += 2; }
+    }
+    out += "'" + v.replace(/'/g, "''") + "'";
+  }
+  return out;
+}
+
+// TO_VARCHAR(expr, format) for the formats pgwarehouse sends: 'HEX' of a BINARY, and date/time
+// formats (YYYY MM DD HH24 MI SS FF6 TZH:TZM; the double keeps every TIMESTAMP_TZ in UTC). A
+// format without a year formats a TIME.
+function toVarchar(a) {
+  const [x, fmt] = splitArgs(a);
+  if (fmt === undefined) return `CAST(${x} AS VARCHAR)`;
+  const f = fmt.replace(/^'|'$/g, '');
+  if (/^hex$/i.test(f)) return `hex(${x})`;
+  const codes = { YYYY: '%Y', MM: '%m', DD: '%d', HH24: '%H', MI: '%M', SS: '%S', FF6: '%f', 'TZH:TZM': '+00:00' };
+  const d = f.replace(/YYYY|HH24|MI|SS|FF6|TZH:TZM|MM|DD/g, (t) => codes[t]);
+  const v = /YYYY/.test(f) ? x : `(DATE '1970-01-01' + ${x})`;
+  return `strftime(${v}, '${d}')`;
+}
+
 // Snowflake SQL -> DuckDB SQL, for the statements pgwarehouse sends.
 function rewrite(sql) {
-  sql = replaceCall(sql, 'TO_VARCHAR', (a) => `CAST(${a} AS VARCHAR)`);
+  sql = literals(sql);
+  sql = replaceCall(sql, 'TO_VARCHAR', toVarchar);
+  // MD5_NUMBER_LOWER64(s): the low 64 bits of the MD5 as an unsigned number
+  sql = replaceCall(sql, 'MD5_NUMBER_LOWER64', (a) => `CAST('0x' || substr(md5(${a}), 17, 16) AS UBIGINT)`);
   // FLATTEN(INPUT => array): a row per element, the element as VALUE (the other output columns
   // of Snowflake's FLATTEN are not made)
   sql = replaceCall(sql, 'FLATTEN', (a) => {
@@ -289,7 +343,7 @@ function rewrite(sql) {
     .replace(/\bBINARY\b/gi, 'BLOB')
     .replace(/\bTEXT\b/gi, 'VARCHAR')
     .replace(/\bSTARTSWITH\(/gi, 'starts_with(')
-    .replace(/\bDATEDIFF\(\s*day\s*,/gi, "date_diff('day',")
+    .replace(/\bDATEDIFF\(\s*(\w+)\s*,/gi, "date_diff('$1',")
     .replace(/\bDATE_PART\(\s*epoch_microsecond\s*,/gi, 'epoch_us(')
     .replace(/\bHEX_ENCODE\(/gi, 'hex(')
     .replace(/\bHEX_DECODE_BINARY\(/gi, 'unhex(')
