@@ -390,6 +390,37 @@ static void int_hash_expr(struct pgw_buf *b, enum lang l, const char *col)
 	pgw_buf_cleanup(&k);
 }
 
+/* A key column's value as PostgreSQL's text (which reads it back for deletes, and shows it): the
+ * warehouses' own text but for binaries (DuckDB writes \x00\x07), ClickHouse's timestamptz (UTC, no
+ * offset written) and Snowflake's dates and times (session formats, milliseconds by default) */
+static void key_pg_text(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
+			const char *col)
+{
+	const char *f = NULL;
+	enum lang l = lang_of(v, s);
+	if (ti->type == PGW_T_BYTES && l == L_DUCK)
+		f = "'\\x' || lower(hex(@))";
+	else if (ti->type == PGW_T_BYTES && l == L_CH)
+		f = "concat('\\\\x', lower(hex(@)))";
+	else if (ti->type == PGW_T_TIMESTAMPTZ && l == L_CH && !v->sink->ops->keeps_pg_text(v->sink, ti))
+		f = "concat(toString(@), '+00')"; /* DateTime64(6, 'UTC') */
+	else if (l == L_SF) {
+		switch (ti->type) {
+		case PGW_T_DATE: f = "TO_VARCHAR(@, 'YYYY-MM-DD')"; break;
+		case PGW_T_TIME: f = "TO_VARCHAR(@, 'HH24:MI:SS.FF6')"; break;
+		case PGW_T_TIMESTAMP: f = "TO_VARCHAR(@, 'YYYY-MM-DD HH24:MI:SS.FF6')"; break;
+		case PGW_T_TIMESTAMPTZ: f = "TO_VARCHAR(@, 'YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM')"; break;
+		case PGW_T_BOOL: f = "CASE WHEN @ THEN 't' WHEN NOT @ THEN 'f' END"; break;
+		case PGW_T_BYTES: f = "'\\\\x' || LOWER(HEX_ENCODE(@))"; break;
+		default: break;
+		}
+	}
+	if (f)
+		fill(b, f, col);
+	else
+		to_text(b, l, col);
+}
+
 static void key_display(struct pgw_buf *b, const struct vtable *v, enum side s)
 {
 	const struct pgw_table_def *def = v->def;
@@ -401,7 +432,7 @@ static void key_display(struct pgw_buf *b, const struct vtable *v, enum side s)
 		pgw_buf_init(&q);
 		pgw_buf_init(&t);
 		ident(&q, v, s, c->name);
-		to_text(&t, l, q.data);
+		key_pg_text(&t, v, s, &c->ti, q.data);
 		pgw_buf_puts(b, i ? " || ', ' || " : "");
 		if (s == WH)
 			v->sink->ops->literal(b, label);
@@ -820,29 +851,6 @@ static int key_index(const struct pgw_table_def *def, int c)
 	return -1;
 }
 
-/* A key column's value as PostgreSQL's text reads it back: the warehouses' own text but
- * Snowflake's, whose dates, times and binaries print by session formats (milliseconds by
- * default) */
-static void key_pg_text(struct pgw_buf *b, const struct vtable *v, const struct pgw_typeinfo *ti, const char *col)
-{
-	const char *f = NULL;
-	if (v->wh == L_SF) {
-		switch (ti->type) {
-		case PGW_T_DATE: f = "TO_VARCHAR(@, 'YYYY-MM-DD')"; break;
-		case PGW_T_TIME: f = "TO_VARCHAR(@, 'HH24:MI:SS.FF6')"; break;
-		case PGW_T_TIMESTAMP: f = "TO_VARCHAR(@, 'YYYY-MM-DD HH24:MI:SS.FF6')"; break;
-		case PGW_T_TIMESTAMPTZ: f = "TO_VARCHAR(@, 'YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM')"; break;
-		case PGW_T_BOOL: f = "CASE WHEN @ THEN 't' WHEN NOT @ THEN 'f' END"; break;
-		case PGW_T_BYTES: f = "'\\\\x' || LOWER(HEX_ENCODE(@))"; break;
-		default: break;
-		}
-	}
-	if (f)
-		fill(b, f, col);
-	else
-		to_text(b, v->wh, col);
-}
-
 /* The extra rows, staged as deletes of their keys (read back from the warehouse as text) into b,
  * a batch of pgw_changes_def's layout */
 static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch *b, struct pgw_err *err)
@@ -856,7 +864,7 @@ static int stage_deletes(struct pgw_run *run, struct vtable *v, struct pgw_batch
 		pgw_buf_init(&q);
 		ident(&q, v, WH, def->cols[def->pk[k]].name);
 		pgw_buf_puts(&sql, k ? ", " : "");
-		key_pg_text(&sql, v, &def->cols[def->pk[k]].ti, q.data);
+		key_pg_text(&sql, v, WH, &def->cols[def->pk[k]].ti, q.data);
 		pgw_buf_cleanup(&q);
 	}
 	pgw_buf_printf(&sql, " FROM %s WHERE ", v->rel[WH].data);
