@@ -257,6 +257,35 @@ static bool not_compared(const struct vtable *v, const struct pgw_typeinfo *ti)
 	return v->wh == L_SF && (ti->type == PGW_T_JSON || ti->type == PGW_T_LIST);
 }
 
+/* Snowflake's own text of a FLOAT has 12 or 13 significant digits (its TO_VARCHAR, what its drivers
+ * report), so against Snowflake a double's canonical text is its exact value in integers, by IEEE
+ * arithmetic both engines do exactly: "m p q" for |x| = m * 2^q, q = max(e - 52, -1074), e the
+ * binary exponent (ln's estimate, corrected by one either way: |x| / 2^e is in [1, 2)); nan, inf,
+ * -inf, 0 and -0 (atan2 tells it) as words. x is a double expression. */
+static void float_exact(struct pgw_buf *b, enum lang l, const char *x)
+{
+	const char *f8 = l == L_PG ? "float8" : "FLOAT", *i8 = l == L_PG ? "bigint" : "NUMBER(20, 0)";
+	char *a = pgw_asprintf("abs(%s)", x);
+	/* the estimate kept within the exponents a double has: PostgreSQL's power() fails beyond them */
+	char *e1 = pgw_asprintf("least(greatest(floor(ln(%s) / ln(CAST(2 AS %s))), -1074), 1023)", a, f8);
+	char *r = pgw_asprintf("%s / power(2, %s)", a, e1);
+	char *e = pgw_asprintf("(%s - CASE WHEN %s < 1 THEN 1 ELSE 0 END + CASE WHEN %s >= 2 THEN 1 ELSE 0 END)", e1, r,
+			       r);
+	char *q = pgw_asprintf("greatest(%s - 52, -1074)", e);
+	pgw_buf_printf(
+		b,
+		"CASE WHEN %s IS NULL THEN NULL WHEN %s = CAST('NaN' AS %s) THEN 'nan' WHEN %s = CAST('inf' AS %s) "
+		"THEN 'inf' WHEN %s = CAST('-inf' AS %s) THEN '-inf' WHEN %s = 0 THEN CASE WHEN atan2(%s, -1) < 0 "
+		"THEN '-0' ELSE '0' END ELSE CASE WHEN %s < 0 THEN '-' ELSE '' END || CAST(CAST(%s / power(2, %s) "
+		"AS %s) AS VARCHAR) || 'p' || CAST(CAST(%s AS %s) AS VARCHAR) END",
+		x, x, f8, x, f8, x, f8, x, x, x, a, q, i8, q, i8);
+	free(a);
+	free(e1);
+	free(r);
+	free(e);
+	free(q);
+}
+
 /* The canonical text of a value of type ti held in expression col, on one side (see
  * docs/verify.md). Returns false for a type not compared yet. */
 static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
@@ -274,13 +303,20 @@ static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const 
 	struct pgw_buf text;
 	pgw_buf_init(&text);
 	bool ok = true;
-	if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
+	if ((ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) && v->wh == L_SF) {
+		/* a real went to Snowflake's FLOAT (a double) as its shortest text */
+		char *x = l != L_PG		      ? pgw_strdup(col)
+			  : ti->type == PGW_T_FLOAT32 ? pgw_asprintf("(%s)::text::float8", col)
+						      : pgw_asprintf("(%s)::float8", col);
+		float_exact(b, l, x);
+		free(x);
+	} else if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
 		if (l == L_CH) { /* 18.16 has no Nullable arrays: the NULL case apart */
 			pgw_buf_printf(&text, "lower(toString(assumeNotNull(%s)))", col);
 			pgw_buf_printf(b, "if(isNull(%s), NULL, ", col);
 			fill(b, float_ch, text.data);
 			pgw_buf_puts(b, ")");
-		} else { /* a real in Snowflake's FLOAT (a double) has the real's digits: it went as text */
+		} else {
 			pgw_buf_puts(&text, "lower(");
 			to_text(&text, l, col);
 			pgw_buf_puts(&text, ")");
