@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # verify on the bench table (BENCH_ROWS, default 10,000,000) in DuckDB, ClickHouse over HTTP, chDB
 # (when deps/lib/libchdb.so exists) and the Snowflake double (when BENCH_SNOWFLAKE=1: it measures
-# pgwarehouse's side and the double, not the service; json and arrays are not compared there), in
+# pgwarehouse's side and the double, not the service; json and arrays compared by shape there), in
 # one run: a reload (the reference), verify with no
 # differences, then 100 scattered differences made in PostgreSQL (updates, deletes, inserts) and
 # verify --repair, then verify again (equal). Prints Markdown for the README: seconds, rows/s and

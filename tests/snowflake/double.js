@@ -346,6 +346,7 @@ function rewrite(sql) {
     .replace(/\bDATEDIFF\(\s*(\w+)\s*,/gi, "date_diff('$1',")
     .replace(/\bDATE_PART\(\s*epoch_microsecond\s*,/gi, 'epoch_us(')
     .replace(/\bHEX_ENCODE\(/gi, 'hex(')
+    .replace(/\bARRAY_SIZE\(/gi, 'json_array_length(') // ARRAYs are JSON here
     .replace(/\bHEX_DECODE_BINARY\(/gi, 'unhex(')
     .replace(/\bPARSE_JSON\(/gi, 'json(')
     .replace(/\bINFORMATION_SCHEMA\.TABLES\b/gi,
