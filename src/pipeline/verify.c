@@ -124,21 +124,17 @@ static void quoted(struct pgw_buf *b, enum lang l, const char *v)
 {
 	if (l == L_PG)
 		pgw_buf_printf(b, "quote_nullable(%s)", v);
-	else if (l == L_DUCK) /* most texts hold neither a quote nor a backslash: no replace() then */
+	else if (l == L_DUCK || l == L_SF) {
+		/* most texts hold neither a quote nor a backslash: no replace() then. A backslash is an
+		 * escape character in Snowflake's literals ('\\'), not in DuckDB's ('\') */
+		const char *bs = l == L_SF ? "'\\\\'" : "'\\'", *bs2 = l == L_SF ? "'\\\\\\\\'" : "'\\\\'";
 		pgw_buf_printf(
 			b,
-			"CASE WHEN %s IS NULL THEN 'NULL' WHEN NOT contains(%s, '''') AND NOT contains(%s, '\\') "
-			"THEN '''' || %s || '''' WHEN strpos(%s, '\\') > 0 THEN 'E''' || replace(replace(%s, '\\', "
-			"'\\\\'), '''', '''''') || '''' ELSE '''' || replace(%s, '''', '''''') || '''' END",
-			v, v, v, v, v, v, v);
-	else if (l == L_SF) /* a backslash is an escape character in Snowflake's literals: '\\' */
-		pgw_buf_printf(
-			b,
-			"CASE WHEN %s IS NULL THEN 'NULL' WHEN position('\\\\' IN %s) > 0 THEN 'E''' || "
-			"replace(replace(%s, '\\\\', '\\\\\\\\'), '''', '''''') || '''' ELSE '''' || replace(%s, "
-			"'''', '''''') || '''' END",
-			v, v, v, v);
-	else
+			"CASE WHEN %s IS NULL THEN 'NULL' WHEN NOT contains(%s, '''') AND NOT contains(%s, %s) "
+			"THEN '''' || %s || '''' WHEN contains(%s, %s) THEN 'E''' || replace(replace(%s, %s, %s), "
+			"'''', '''''') || '''' ELSE '''' || replace(%s, '''', '''''') || '''' END",
+			v, v, v, bs, v, v, bs, v, bs, bs2, v);
+	} else
 		pgw_buf_printf(b,
 			       "multiIf(isNull(%s), 'NULL', position(assumeNotNull(%s), '\\\\') > 0, concat('E''', "
 			       "replaceAll(replaceAll(assumeNotNull(%s), '\\\\', '\\\\\\\\'), '''', ''''''), ''''), "
@@ -230,8 +226,8 @@ struct vtable {
 	/* results */
 	long long rows, missing, extra, different;
 	int shown;
-	struct pgw_buf keys;	/* lines naming them */
-	struct pgw_buf skipped; /* the columns compared by their shape only (see shape_only()) */
+	struct pgw_buf keys;	   /* lines naming them */
+	struct pgw_buf shape_cols; /* the columns compared by their shape only (see shape_only()) */
 	/* a single integer key is bucketed by ranges of width keys from kmin (an index answers them) */
 	bool ranges;
 	long long kmin, kmax, width;
@@ -998,7 +994,7 @@ static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 		const struct pgw_coldef *c = &v->def->cols[v->keys_only ? v->def->pk[i] : i];
 		bool key = key_index(v->def, v->keys_only ? v->def->pk[i] : i) >= 0;
 		if (shape_only(v, &c->ti) && !key)
-			pgw_buf_printf(&v->skipped, "%s%s", v->skipped.len ? ", " : "", c->name);
+			pgw_buf_printf(&v->shape_cols, "%s%s", v->shape_cols.len ? ", " : "", c->name);
 		struct pgw_buf probe;
 		pgw_buf_init(&probe);
 		bool ok = !(shape_only(v, &c->ti) && key) && canon(&probe, v, PG, &c->ti, "x") &&
@@ -1040,14 +1036,15 @@ static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 
 static void report(const struct vtable *v)
 {
-	if (!v->missing && !v->extra && !v->different)
+	bool equal = !v->missing && !v->extra && !v->different;
+	if (equal)
 		printf("%s: equal (%lld rows)\n", v->name, v->rows);
 	else
 		printf("%s: differs: %lld missing, %lld extra, %lld different (PostgreSQL has %lld rows)\n", v->name,
 		       v->missing, v->extra, v->different, v->rows);
-	if (v->skipped.len)
-		printf("  on Snowflake compared only as NULL or not, and by array length: %s\n", v->skipped.data);
-	if (!v->missing && !v->extra && !v->different)
+	if (v->shape_cols.len)
+		printf("  on Snowflake compared only as NULL or not, and by array length: %s\n", v->shape_cols.data);
+	if (equal)
 		return;
 	if (v->keys.len)
 		fputs(v->keys.data, stdout);
@@ -1065,7 +1062,7 @@ static void vtable_cleanup(struct vtable *v)
 		free(v->display[s]);
 	}
 	pgw_buf_cleanup(&v->keys);
-	pgw_buf_cleanup(&v->skipped);
+	pgw_buf_cleanup(&v->shape_cols);
 	for (int i = 0; i < v->nup; i++)
 		free(v->up[i]);
 	for (int i = 0; i < v->ndel; i++)
@@ -1146,7 +1143,7 @@ static int verify_one(struct pgw_run *run, const char *name, bool repair, struct
 	pgw_buf_init(&v.rel[PG]);
 	pgw_buf_init(&v.rel[WH]);
 	pgw_buf_init(&v.keys);
-	pgw_buf_init(&v.skipped);
+	pgw_buf_init(&v.shape_cols);
 	int rc = pgw_pg_begin(run->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
 	/* hashing is the cost PostgreSQL's planner does not see: let it use its parallel workers
 	 * (as many as the server allows) and hash its aggregates */
@@ -1236,7 +1233,7 @@ int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const cha
 	pgw_buf_init(&v->rel[PG]);
 	pgw_buf_init(&v->rel[WH]);
 	pgw_buf_init(&v->keys);
-	pgw_buf_init(&v->skipped);
+	pgw_buf_init(&v->shape_cols);
 	*out = kc;
 	/* as verify_one, for these queries only (the load's own plans keep the role's settings), and
 	 * for tables big enough: parallel workers would cost a small table more than they save */

@@ -295,14 +295,13 @@ function literals(sql) {
   return out;
 }
 
-// TO_VARCHAR(expr, format) for the formats pgwarehouse sends: 'HEX' of a BINARY, and date/time
-// formats (YYYY MM DD HH24 MI SS FF6 TZH:TZM; the double keeps every TIMESTAMP_TZ in UTC). A
-// format without a year formats a TIME.
+// TO_VARCHAR(expr, format) for the formats pgwarehouse sends: date/time formats (YYYY MM DD HH24 MI
+// SS FF6 TZH:TZM; the double keeps every TIMESTAMP_TZ in UTC). A format without a year formats a
+// TIME.
 function toVarchar(a) {
   const [x, fmt] = splitArgs(a);
   if (fmt === undefined) return `CAST(${x} AS VARCHAR)`;
   const f = fmt.replace(/^'|'$/g, '');
-  if (/^hex$/i.test(f)) return `hex(${x})`;
   const codes = { YYYY: '%Y', MM: '%m', DD: '%d', HH24: '%H', MI: '%M', SS: '%S', FF6: '%f', 'TZH:TZM': '+00:00' };
   const d = f.replace(/YYYY|HH24|MI|SS|FF6|TZH:TZM|MM|DD/g, (t) => codes[t]);
   const v = /YYYY/.test(f) ? x : `(DATE '1970-01-01' + ${x})`;
