@@ -70,7 +70,8 @@ struct cdc_table {
 
 struct cdc {
 	struct pgw_run *run;
-	bool recopy; /* reload: copy the tables again, whatever their positions */
+	bool recopy;	       /* reload: copy the tables again, whatever their positions */
+	bool copy_partitioned; /* the publication now publishes through roots: partitioned tables copied again */
 	struct cdc_table *t;
 	int n;
 	struct pgw_repl repl;
@@ -922,17 +923,36 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 	char oid[16];
 	snprintf(oid, sizeof(oid), "%u", def->oid);
 	const char *params[] = {oid};
+	/* attgenerated is PostgreSQL 12's: read through to_jsonb so older servers answer too */
 	PGresult *res = pgw_pg_query(pg,
 				     "SELECT c.relreplident::text, coalesce((SELECT i.indisprimary FROM pg_index i "
 				     "WHERE i.indrelid = c.oid AND i.indisreplident), false)::text, "
-				     "c.oid::regclass::text FROM pg_class c WHERE c.oid = $1::oid",
+				     "c.oid::regclass::text, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY "
+				     "a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
+				     "a.attisdropped AND to_jsonb(a)->>'attgenerated' = 's') FROM pg_class c "
+				     "WHERE c.oid = $1::oid",
 				     1, params, err);
 	if (!res)
 		return -1;
 	const char *ident = PQntuples(res) ? PQgetvalue(res, 0, 0) : "d";
 	bool key_index = PQntuples(res) && !strcmp(PQgetvalue(res, 0, 1), "true");
 	int rc = 0;
-	if (def->npk == 0 && strcmp(ident, "f"))
+	/* pgoutput leaves stored generated columns out of its rows (before PostgreSQL 18's
+	 * publish_generated_columns): their values would never arrive */
+	if (def->relkind != 'r' && def->relkind != 'p')
+		rc = pgw_err_set(err, PGW_ERR_TABLE,
+				 "%s is a %s, and change data capture follows tables only: set cdc: false for it (a "
+				 "sync by key or a reload copies it)",
+				 def->name,
+				 def->relkind == 'v'   ? "view"
+				 : def->relkind == 'm' ? "materialized view"
+						       : "foreign table");
+	else if (PQntuples(res) && !PQgetisnull(res, 0, 3))
+		rc = pgw_err_set(err, PGW_ERR_TABLE,
+				 "table %s has generated columns (%s), whose values PostgreSQL's logical replication "
+				 "does not send: set cdc: false for it (a sync by key or a reload copies them)",
+				 def->name, PQgetvalue(res, 0, 3));
+	else if (def->npk == 0 && strcmp(ident, "f"))
 		rc = pgw_err_set(err, PGW_ERR_TABLE,
 				 "table %s has no primary key: change data capture needs its whole old rows, ALTER "
 				 "TABLE %s REPLICA IDENTITY FULL (or add a primary key, or set cdc: false for it)",
@@ -947,6 +967,40 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 	return rc;
 }
 
+/* Runs the publication statement stmt, naming the SQL for its owner when this user may not */
+static int publication_exec(struct pgw_pg *pg, const char *stmt, const char *owner, struct pgw_err *err)
+{
+	int rc = pgw_pg_exec(pg, stmt, err);
+	if (rc < 0 && !strcmp(err->sqlstate, "42501"))
+		pgw_err_set(err, PGW_ERR_SOURCE, "the publication needs %s or a superuser: one of them runs %s", owner,
+			    stmt);
+	return rc;
+}
+
+/* A partitioned table's rows change in its partitions, which pgoutput names unless the publication
+ * publishes through the root (PostgreSQL 13+). A publication made before it had that option gets it,
+ * and the partitioned tables are copied again: their changes so far went out under other names. */
+static int publish_via_root(struct cdc *c, const char *viaroot, struct pgw_err *err)
+{
+	bool partitioned = false;
+	for (int i = 0; i < c->n; i++)
+		partitioned |= c->t[i].def->relkind == 'p';
+	if (!partitioned || !viaroot || strcmp(viaroot, "false"))
+		return 0;
+	struct pgw_buf stmt;
+	pgw_buf_init(&stmt);
+	pgw_buf_puts(&stmt, "ALTER PUBLICATION ");
+	pgw_buf_ident(&stmt, c->run->cfg->publication);
+	pgw_buf_puts(&stmt, " SET (publish_via_partition_root = true)");
+	int rc = publication_exec(c->run->pg, stmt.data, "its owner", err);
+	if (rc == 0)
+		pgw_info("publication %s: now publishes partitioned tables through their root",
+			 c->run->cfg->publication);
+	c->copy_partitioned = rc == 0;
+	pgw_buf_cleanup(&stmt);
+	return rc;
+}
+
 /* CREATE PUBLICATION, or ALTER PUBLICATION ... ADD TABLE for the tables it
  * lacks */
 static int ensure_publication(struct cdc *c, struct pgw_err *err)
@@ -954,27 +1008,29 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 	struct pgw_pg *pg = c->run->pg;
 	const char *pub = c->run->cfg->publication;
 	const char *params[] = {pub};
-	PGresult *res = pgw_pg_query(pg, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, err);
+	/* pubviaroot is PostgreSQL 13's: read through to_jsonb so older servers answer too */
+	PGresult *res = pgw_pg_query(pg, "SELECT to_jsonb(p)->>'pubviaroot' FROM pg_publication p WHERE pubname = $1",
+				     1, params, err);
 	if (!res)
 		return -1;
 	bool exists = PQntuples(res) > 0;
+	int rc = exists ? publish_via_root(c, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0), err) : 0;
 	PQclear(res);
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	int added = 0;
-	for (int i = 0; i < c->n; i++) {
+	for (int i = 0; rc == 0 && i < c->n; i++) {
 		const struct pgw_table_def *d = c->t[i].def;
 		if (exists) {
-			const char *p[] = {pub, d->schema, d->name};
-			res = pgw_pg_query(pg,
-					   "SELECT 1 FROM pg_publication_tables WHERE pubname = "
-					   "$1 AND schemaname = $2 AND tablename = $3",
-					   3, p, err);
+			char oid[16];
+			snprintf(oid, sizeof(oid), "%u", d->oid);
+			const char *p[] = {pub, oid};
+			res = pgw_pg_query(pg, "SELECT " PGW_CDC_IN_PUBLICATION, 2, p, err);
 			if (!res) {
-				pgw_buf_cleanup(&sql);
-				return -1;
+				rc = -1;
+				break;
 			}
-			bool has = PQntuples(res) > 0;
+			bool has = !strcmp(PQgetvalue(res, 0, 0), "t");
 			PQclear(res);
 			if (has)
 				continue;
@@ -984,20 +1040,16 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 		pgw_buf_puts(&sql, ".");
 		pgw_buf_ident(&sql, d->name);
 	}
-	int rc = 0;
-	if (added) {
+	if (rc == 0 && added) {
 		struct pgw_buf stmt;
 		pgw_buf_init(&stmt);
 		pgw_buf_puts(&stmt, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
 		pgw_buf_ident(&stmt, pub);
 		pgw_buf_printf(&stmt, exists ? " ADD TABLE %s" : " FOR TABLE %s", sql.data);
-		rc = pgw_pg_exec(pg, stmt.data, err);
-		if (rc < 0 && !strcmp(err->sqlstate, "42501"))
-			pgw_err_set(err, PGW_ERR_SOURCE,
-				    "the publication needs the tables' owner or a superuser: one "
-				    "of them runs %s",
-				    stmt.data);
-		else if (rc == 0)
+		if (!exists && pgw_pg_version(pg) >= 130000)
+			pgw_buf_puts(&stmt, " WITH (publish_via_partition_root = true)");
+		rc = publication_exec(pg, stmt.data, "the tables' owner", err);
+		if (rc == 0)
 			pgw_info("publication %s: %s %s", pub, exists ? "added" : "created for", sql.data);
 		pgw_buf_cleanup(&stmt);
 	}
@@ -1248,6 +1300,13 @@ static int reshaped(struct cdc *c, struct pgw_err *err)
 		struct pgw_wh_state st = {0};
 		if (!t->pos)
 			continue;
+		if (c->copy_partitioned && t->def->relkind == 'p') {
+			pgw_warn("%s: partitioned, its changes so far were published under its partitions' names; "
+				 "copying it again",
+				 t->name);
+			t->pos = 0;
+			continue;
+		}
 		if (sink->ops->inspect(sink, &t->target, &st, err) < 0)
 			return -1;
 		if (!st.exists || !st.same_shape) {

@@ -289,6 +289,41 @@ t_eq "...reports the slot and each CDC table" "3" \
 t_eq "...and a keyless table followed by whole rows" "1" \
   "$(grep -c "^ok    table ev (5 columns, key: none, change data capture of whole rows: REPLICA IDENTITY FULL)$" <<<"$out")"
 
+# a partitioned table: its partitions' changes arrive through it (the publication publishes via the
+# root), rows moved between partitions included; a publication without that option (made by an
+# earlier version) gets it, and the table is copied again
+pgq "CREATE TABLE parted (id int, at date NOT NULL, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)"
+pgq "CREATE TABLE parted_a PARTITION OF parted FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+pgq "CREATE TABLE parted_b PARTITION OF parted FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+pgq "INSERT INTO parted SELECT g, date '2025-06-01' + g, 'v' || g FROM generate_series(1, 400) g"
+printf 'cdc: true\ntables:\n  - acct\n  - parted\n' > pgwarehouse_conf.yaml
+t_ok "check warns that a partition's TRUNCATE, DETACH or DROP is not in the stream" \
+  grep -q "^warn  table parted is partitioned: .* no TRUNCATE, DETACH or DROP of one partition; after one, \`pgwarehouse reload parted\`" <<<"$("$PGW" check 2>&1)"
+t_ok "a partitioned table added to the publication" "$PGW" -q sync all
+t_same "...is copied" parted
+t_eq "the publication lists it, not its partitions" "parted" \
+  "$(pgq "SELECT string_agg(tablename, ' ') FROM pg_publication_tables WHERE pubname = '$slot' AND tablename LIKE 'parted%'")"
+pgq "INSERT INTO parted VALUES (1000, '2026-03-03', 'new'), (1001, '2025-02-02', 'old')"
+pgq "UPDATE parted SET v = 'changed' WHERE id <= 20"
+pgq "UPDATE parted SET at = at + 250 WHERE id BETWEEN 150 AND 160"
+pgq "DELETE FROM parted WHERE id BETWEEN 300 AND 310"
+t_ok "sync after changes in both partitions" "$PGW" -q sync all
+t_same "...applies them, rows moved to the other partition included" parted
+t_eq "...which PostgreSQL holds in both" "2" "$(pgq "SELECT count(DISTINCT tableoid) FROM parted WHERE id BETWEEN 150 AND 160 OR id = 1")"
+t_ok "the next sync finds it in the publication" "$PGW" -q sync all
+pgq "ALTER PUBLICATION $slot SET (publish_via_partition_root = false)"
+pgq "UPDATE parted SET v = 'published under a partition' WHERE id <= 5"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "a publication without publish_via_partition_root gets it, and the table is copied again" "0 1 1" \
+  "$rc $(grep -c "publication $slot: now publishes partitioned tables through their root" <<<"$out") $(grep -c 'parted: partitioned, .* copying it again' <<<"$out")"
+pgq "UPDATE parted SET v = 'after' WHERE id = 7"
+t_ok "...and it streams on" "$PGW" -q sync all
+t_same "...equal" parted
+pgq "TRUNCATE parted"
+pgq "INSERT INTO parted VALUES (1, '2025-01-01', 'after the truncate')"
+t_ok "a TRUNCATE of the partitioned table" "$PGW" -q sync all
+t_same "...is applied" parted
+
 # bad setup: one line, nothing changed
 printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
 t_err "a table without a primary key nor REPLICA IDENTITY FULL is refused, naming the fix" 1 \
@@ -302,6 +337,17 @@ printf 'cdc: true\ntables:\n  - ri_none\n' > pgwarehouse_conf.yaml
 t_err "a table whose deletes carry no key (REPLICA IDENTITY NOTHING) is refused, naming the fix" 1 \
   "ri_none has REPLICA IDENTITY NOTHING.*ALTER TABLE ri_none REPLICA IDENTITY DEFAULT" "$PGW" sync ri_none
 t_ok "check names it" grep -q "^FAIL  table ri_none has REPLICA IDENTITY NOTHING" <<<"$("$PGW" check 2>&1)"
+pgq "CREATE TABLE gen_t (id int PRIMARY KEY, a int, twice int GENERATED ALWAYS AS (a * 2) STORED)"
+printf 'cdc: true\ntables:\n  - gen_t\n' > pgwarehouse_conf.yaml
+t_err "a table with generated columns (which pgoutput does not send) is refused, naming them and the fix" 1 \
+  "gen_t has generated columns \(twice\), whose values PostgreSQL's logical replication does not send: set cdc: false for it" \
+  "$PGW" sync gen_t
+pgq "CREATE VIEW acct_view AS SELECT id, note FROM acct"
+printf 'cdc: true\ntables:\n  - acct_view\n' > pgwarehouse_conf.yaml
+t_err "a view is refused, naming the fix" 1 "acct_view is a view, and change data capture follows tables only: set cdc: false for it" \
+  "$PGW" sync acct_view
+t_eq "...and neither was added to the publication" "0" \
+  "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename IN ('gen_t', 'acct_view')")"
 # a role without REPLICATION, and one that does not own a table the publication lacks
 norepl=pgw_norepl_$BACKEND notowner=pgw_notowner_$BACKEND
 pgq "CREATE TABLE not_mine (id int PRIMARY KEY)"
