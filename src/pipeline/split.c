@@ -15,8 +15,10 @@ static enum split choose(struct pgw_run *run, const struct pgw_plan *plan)
 	const struct pgw_table_def *def = plan->def;
 	if (cfg->copy_streams < 2 || plan->mode != PGW_LOAD_REPLACE || cfg->max_records > 0)
 		return SPLIT_NONE;
-	if (def->relkind != 'r' && def->relkind != 'm')
+	if (def->relkind != 'r' && def->relkind != 'm' && def->relkind != 'p')
 		return SPLIT_NONE;
+	if (def->relkind == 'p' && pgw_pg_version(run->pg) < 140000)
+		return SPLIT_NONE; /* split by its partitions' ctid ranges only */
 	/* PGWAREHOUSE_COPY_SPLIT=key forces what servers before 14 get (for tests) */
 	const char *force = getenv("PGWAREHOUSE_COPY_SPLIT");
 	bool key_only = force && !strcmp(force, "key");
@@ -28,17 +30,25 @@ static enum split choose(struct pgw_run *run, const struct pgw_plan *plan)
 	return SPLIT_NONE;
 }
 
-/* Size on disk and block count; -1 on error. */
+/* Size on disk and block count; -1 on error. A partitioned table's ctid ranges apply to each of its
+ * partitions (each scans its own range): its size is theirs, its block count the largest one's, and
+ * 0 (one stream) when a partition is not a plain table (a foreign one has no ctid). */
 static int table_size(struct pgw_run *run, const struct pgw_table_def *def, long long *bytes, long long *blocks,
 		      struct pgw_err *err)
 {
 	char oid[16];
 	snprintf(oid, sizeof(oid), "%u", def->oid);
 	const char *params[] = {oid};
-	PGresult *res = pgw_pg_query(run->pg,
-				     "SELECT pg_relation_size($1::oid), pg_relation_size($1::oid) / "
-				     "current_setting('block_size')::int8",
-				     1, params, err);
+	PGresult *res = pgw_pg_query(
+		run->pg,
+		def->relkind != 'p' ? "SELECT pg_relation_size($1::oid), pg_relation_size($1::oid) / "
+				      "current_setting('block_size')::int8"
+				    : "SELECT coalesce(sum(pg_relation_size(c.oid)), 0), CASE WHEN "
+				      "bool_and(c.relkind = 'r') THEN coalesce(max(pg_relation_size(c.oid)), 0) / "
+				      "current_setting('block_size')::int8 ELSE 0 END FROM "
+				      "pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid "
+				      "WHERE t.isleaf",
+		1, params, err);
 	if (!res)
 		return -1;
 	*bytes = atoll(PQgetvalue(res, 0, 0));
