@@ -1163,8 +1163,8 @@ int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err)
 }
 
 /* Copies the tables not copied yet, inside the snapshot of the slot's
- * consistent point. */
-static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
+ * consistent point. A failure is the run's error (naming the table); any further one its own line. */
+static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn, struct pgw_err *err)
 {
 	struct pgw_run *run = c->run;
 	int failed = 0;
@@ -1193,7 +1193,10 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn)
 		} else {
 			t->failed = true;
 			t->res->err = r.err;
-			failed++;
+			if (failed++)
+				pgw_error("the copy of %s failed: %s", t->name, r.err.msg);
+			else
+				pgw_err_set(err, r.err.code, "the copy of %s failed: %s", t->name, r.err.msg);
 		}
 		pgw_table_result_cleanup(&r);
 	}
@@ -1221,8 +1224,7 @@ static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
 		rc = pgw_repl_create_slot(r, name, !slot_new, &lsn, &snapshot, err);
 	if (rc == 0) {
 		pgw_info("change data capture: copying from the snapshot of slot %s", name);
-		if (copy_tables(c, snapshot, lsn) < 0)
-			rc = pgw_err_set(err, PGW_ERR_TABLE, "the copy of some tables failed");
+		rc = copy_tables(c, snapshot, lsn, err);
 	}
 	if (!slot_new) { /* gone now, not when the server notices the connection
 			    closed */

@@ -348,6 +348,12 @@ t_err "a view is refused, naming the fix" 1 "acct_view is a view, and change dat
   "$PGW" sync acct_view
 t_eq "...and neither was added to the publication" "0" \
   "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename IN ('gen_t', 'acct_view')")"
+pgq "CREATE TABLE arr2d (id int PRIMARY KEY, m int[])"
+pgq "INSERT INTO arr2d VALUES (1, '{{1,2},{3,4}}')"
+printf 'cdc: true\ntables:\n  - arr2d\n' > pgwarehouse_conf.yaml
+t_err "a copy that fails names the table and why" 1 \
+  'the copy of arr2d failed: column "m" holds a 2-dimensional array' "$PGW" sync arr2d
+pgq "DROP TABLE arr2d"
 # a role without REPLICATION, and one that does not own a table the publication lacks
 norepl=pgw_norepl_$BACKEND notowner=pgw_notowner_$BACKEND
 pgq "CREATE TABLE not_mine (id int PRIMARY KEY)"
