@@ -929,8 +929,8 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 				     "WHERE i.indrelid = c.oid AND i.indisreplident), false)::text, "
 				     "c.oid::regclass::text, (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY "
 				     "a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
-				     "a.attisdropped AND to_jsonb(a)->>'attgenerated' = 's') FROM pg_class c "
-				     "WHERE c.oid = $1::oid",
+				     "a.attisdropped AND to_jsonb(a)->>'attgenerated' = 's'), c.relpersistence::text "
+				     "FROM pg_class c WHERE c.oid = $1::oid",
 				     1, params, err);
 	if (!res)
 		return -1;
@@ -947,6 +947,11 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 				 def->relkind == 'v'   ? "view"
 				 : def->relkind == 'm' ? "materialized view"
 						       : "foreign table");
+	else if (PQntuples(res) && !strcmp(PQgetvalue(res, 0, 4), "u"))
+		rc = pgw_err_set(err, PGW_ERR_TABLE,
+				 "table %s is UNLOGGED: its changes are not in the WAL that change data capture reads; "
+				 "ALTER TABLE %s SET LOGGED, or set cdc: false for it",
+				 def->name, PQgetvalue(res, 0, 2));
 	else if (PQntuples(res) && !PQgetisnull(res, 0, 3))
 		rc = pgw_err_set(err, PGW_ERR_TABLE,
 				 "table %s has generated columns (%s), whose values PostgreSQL's logical replication "

@@ -342,6 +342,11 @@ printf 'cdc: true\ntables:\n  - gen_t\n' > pgwarehouse_conf.yaml
 t_err "a table with generated columns (which pgoutput does not send) is refused, naming them and the fix" 1 \
   "gen_t has generated columns \(twice\), whose values PostgreSQL's logical replication does not send: set cdc: false for it" \
   "$PGW" sync gen_t
+pgq "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)"
+printf 'cdc: true\ntables:\n  - scratch\n' > pgwarehouse_conf.yaml
+t_err "an UNLOGGED table (whose changes are not in the WAL) is refused, naming the fix" 1 \
+  "scratch is UNLOGGED: its changes are not in the WAL that change data capture reads; ALTER TABLE scratch SET LOGGED" \
+  "$PGW" sync scratch
 pgq "CREATE VIEW acct_view AS SELECT id, note FROM acct"
 printf 'cdc: true\ntables:\n  - acct_view\n' > pgwarehouse_conf.yaml
 t_err "a view is refused, naming the fix" 1 "acct_view is a view, and change data capture follows tables only: set cdc: false for it" \
