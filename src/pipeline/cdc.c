@@ -782,7 +782,9 @@ static int reconnect(struct cdc *c, struct pgw_err *err)
 		}
 		pgw_repl_close(&c->repl);
 		*err = e;
-		if (!pgw_pg_transient(e.msg))
+		/* the slot still read: the walsender of the lost connection lives on until the server
+		 * notices (wal_sender_timeout) */
+		if (!pgw_pg_transient(e.msg) && strcmp(e.sqlstate, "55006"))
 			return -1;
 	}
 }

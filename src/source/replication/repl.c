@@ -133,8 +133,18 @@ int pgw_repl_start(struct pgw_repl *r, const char *slot, const char *publication
 	PGresult *res = PQexec(r->pg.conn, sql.data);
 	pgw_buf_cleanup(&sql);
 	int rc = 0;
-	if (PQresultStatus(res) != PGRES_COPY_BOTH)
+	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
 		rc = pgw_pg_result_error(&r->pg, res, "starting replication: ", err);
+		/* a slot has one reader: most often an earlier run still going (a cron run overlapping) */
+		if (!strcmp(err->sqlstate, "55006")) {
+			pgw_err_set(err, PGW_ERR_SOURCE,
+				    "replication slot %s is being read by another process (%s): another pgwarehouse "
+				    "sync or stream is still running; let it finish (or stop it), or give this one "
+				    "its own replication_slot",
+				    slot, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+			strcpy(err->sqlstate, "55006");
+		}
+	}
 	PQclear(res);
 	if (rc == 0) {
 		r->streaming = true;
