@@ -362,6 +362,27 @@ static void typed_literal(struct pgw_buf *b, const struct pgw_coldef *c, const c
 	pgw_buf_printf(b, "::%s)", c->pgtype);
 }
 
+/* Rows without a last_modified value are read on every load; says how many, as they cost a copy */
+static void note_null_lm(struct pgw_run *run, const struct pgw_plan *plan, const struct pgw_coldef *c)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT count(*) FROM ");
+	pgw_pg_relation_sql(&sql, plan->def);
+	pgw_buf_puts(&sql, " WHERE ");
+	pgw_buf_ident(&sql, c->name);
+	pgw_buf_puts(&sql, " IS NULL");
+	struct pgw_err err = {0};
+	PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, &err);
+	long long n = res ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	if (n > 0)
+		pgw_info("%s: %lld rows have no %s (NULL), so each sync copies them again (nothing says when they "
+			 "changed); give them a value to spare that",
+			 plan->def->name, n, c->name);
+	PQclear(res);
+	pgw_buf_cleanup(&sql);
+}
+
 /* last_modified's condition: from where the previous load said the next one starts, but never
  * after the warehouse's largest value (a load from older files, a table replaced by hand) */
 static int lm_where(struct pgw_run *run, struct pgw_plan *plan, struct pgw_err *err)
@@ -396,9 +417,16 @@ static int lm_where(struct pgw_run *run, struct pgw_plan *plan, struct pgw_err *
 			const char *v = PQgetvalue(res, 0, logged_ok && strcmp(op, ">") ? 1 : 2);
 			struct pgw_buf cond;
 			pgw_buf_init(&cond);
+			pgw_buf_puts(&cond, c->notnull ? "" : "(");
 			column_expr(run, &cond, c);
 			pgw_buf_printf(&cond, " %s ", op);
 			typed_literal(&cond, c, v);
+			if (!c->notnull) { /* NULL says nothing about when a row changed: such rows every time */
+				pgw_buf_puts(&cond, " OR ");
+				pgw_buf_ident(&cond, c->name);
+				pgw_buf_puts(&cond, " IS NULL)");
+				note_null_lm(run, plan, c);
+			}
 			plan->where = pgw_buf_steal(&cond);
 			plan->wm_before = lm_start_text(c, op, v);
 			pgw_debug("%s: last_modified from %s (run log: %s)", plan->def->name, plan->wm_before,
