@@ -24,6 +24,13 @@ static const char *connect_hint(const char *msg)
 	if (strstr(msg, "REPLICATION attribute") || strstr(msg, "superuser or replication role"))
 		return "change data capture reads the replication stream: a superuser runs ALTER ROLE <user> WITH "
 		       "REPLICATION";
+	/* pg_hba.conf's hostssl lines: the server takes this client only over SSL */
+	if (strstr(msg, "no encryption"))
+		return "the server takes this connection only with SSL: set pgsslmode (PGSSLMODE) to require, or "
+		       "verify-full with PGSSLROOTCERT naming its CA certificate";
+	if (strstr(msg, "server does not support SSL"))
+		return "the server has no SSL: set pgsslmode (PGSSLMODE) to prefer or disable, or turn ssl on in "
+		       "the server";
 	if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied"))
 		return "check pgpassword in the config or PGPASSWORD";
 	if (strstr(msg, "does not exist") && strstr(msg, "database"))

@@ -1,6 +1,6 @@
 # Production databases: a TRUNCATE racing the snapshot, roles with timeouts, row-level security,
 # char(n) padding, keys that the warehouse keeps as text, max_records with last_modified,
-# inheritance, and load refusing incomplete extract files.
+# inheritance, load refusing incomplete extract files, and SSL (hostssl, require, verify-full).
 psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TABLE race (id int PRIMARY KEY, v text);
 INSERT INTO race SELECT g, 'old' || g FROM generate_series(1, 100) g;
@@ -161,3 +161,45 @@ t_eq "...and say so" "1" "$(grep -c 'plain: no column "touched", so not synced b
 # an unpopulated materialized view fails as a table (exit 1), with PostgreSQL's hint
 pgq "CREATE MATERIALIZED VIEW unfilled AS SELECT 1 AS x WITH NO DATA"
 t_err "an unpopulated materialized view: exit 1 with the hint" 1 'has not been populated; .*REFRESH MATERIALIZED VIEW' "$PGW" sync unfilled
+
+# SSL, as managed databases require it: a role the server takes only over SSL (hostssl) syncs with
+# sslmode=require and verify-full (its certificate checked against PGSSLROOTCERT), its replication
+# connection included; without SSL, one line naming pgsslmode. The cluster's SSL and pg_hba lines
+# are put back afterwards (the pass's other scripts share the cluster).
+if [[ $BACKEND == duckdb ]]; then
+  ssl_dir="$PWD/ssl"; mkdir -p "$ssl_dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$ssl_dir/server.key" -out "$ssl_dir/server.crt" >/dev/null 2>&1
+  for f in server.key server.crt; do pgc_as_owner tee "$PGC_DIR/data/$f" < "$ssl_dir/$f" >/dev/null; done
+  pgc_as_owner chmod 600 "$PGC_DIR/data/server.key"
+  hba="$PGC_DIR/data/pg_hba.conf"
+  pgc_as_owner cp "$hba" "$hba.before-ssl"
+  { printf 'hostssl all pgw_ssl 127.0.0.1/32 scram-sha-256\nhostnossl all pgw_ssl 127.0.0.1/32 reject\n'
+    cat "$hba.before-ssl"; } > "$ssl_dir/pg_hba.conf"
+  pgc_as_owner tee "$hba" < "$ssl_dir/pg_hba.conf" >/dev/null
+  pgq "ALTER SYSTEM SET ssl = on"
+  pgq "SELECT pg_reload_conf()"
+  pgq "CREATE ROLE pgw_ssl LOGIN REPLICATION PASSWORD 'ssl-pw'; GRANT SELECT ON race TO pgw_ssl"
+  pgq "CREATE PUBLICATION pgw_ssl_pub FOR TABLE race"
+  t_eq "the server now takes SSL connections" "t" "$(PGSSLMODE=require psql -qAtX -c "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")"
+  export PGUSER=pgw_ssl PGPASSWORD=ssl-pw
+  t_err "a server that takes the role only over SSL, with sslmode=disable: one line naming pgsslmode" 3 \
+    "no encryption; the server takes this connection only with SSL: set pgsslmode \(PGSSLMODE\) to require" \
+    env PGSSLMODE=disable "$PGW" sync race
+  t_ok "sslmode=require: the sync runs over SSL" env PGSSLMODE=require "$PGW" -q reload race
+  t_ok "sslmode=verify-full with the server's CA certificate" env PGSSLMODE=verify-full PGSSLROOTCERT="$ssl_dir/server.crt" \
+    "$PGW" -q reload race
+  printf 'tables:\n  - race: {cdc: true}\npostgres:\n  replication_slot: pgw_ssl_slot\n  publication: pgw_ssl_pub\n' > "$PWD/ssl.yaml"
+  t_ok "change data capture over SSL: the copy" env PGSSLMODE=require "$PGW" -q -c "$PWD/ssl.yaml" sync race
+  export PGUSER=pgw PGPASSWORD=$(cat "$PGC_DIR/pw")
+  pgq "UPDATE race SET v = 'over ssl' WHERE id = 1"
+  export PGUSER=pgw_ssl PGPASSWORD=ssl-pw
+  t_ok "...and the stream" env PGSSLMODE=require "$PGW" -q -c "$PWD/ssl.yaml" sync race
+  export PGUSER=pgw PGPASSWORD=$(cat "$PGC_DIR/pw")
+  t_same "race equal to PostgreSQL after its changes came over SSL" race
+  pgq "SELECT pg_drop_replication_slot('pgw_ssl_slot')"
+  pgq "DROP PUBLICATION pgw_ssl_pub"
+  pgc_as_owner cp "$hba.before-ssl" "$hba"
+  pgq "ALTER SYSTEM RESET ssl"
+  pgq "SELECT pg_reload_conf()"
+fi
