@@ -92,12 +92,14 @@ static const char *const canon_sql[][4] = {
 			"CASE WHEN isfinite(@) THEN CAST(date_diff('day', DATE '1970-01-01', @) AS VARCHAR) "
 			"ELSE CAST(@ AS VARCHAR) END",
 			"toString(toInt32(@))", "CAST(DATEDIFF(day, DATE '1970-01-01', @) AS VARCHAR)"},
-	[PGW_T_TIMESTAMP] = {"CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
-			     "ELSE (@)::text END",
+	/* PostgreSQL's timestamps go past a bigint of µs since 1970 (to year 294276): those beyond, which no
+	 * warehouse holds, keep their text */
+	[PGW_T_TIMESTAMP] = {"CASE WHEN isfinite(@) AND @ < TIMESTAMP '294247-01-10 04:00:54.775807' THEN "
+			     "(extract(epoch FROM @) * 1000000)::bigint::text ELSE (@)::text END",
 			     "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
 			     "toString(toUnixTimestamp64Micro(@))", "CAST(DATE_PART(epoch_microsecond, @) AS VARCHAR)"},
-	[PGW_T_TIMESTAMPTZ] = {"CASE WHEN isfinite(@) THEN (extract(epoch FROM @) * 1000000)::bigint::text "
-			       "ELSE (@)::text END",
+	[PGW_T_TIMESTAMPTZ] = {"CASE WHEN isfinite(@) AND @ < TIMESTAMPTZ '294247-01-10 04:00:54.775807+00' THEN "
+			       "(extract(epoch FROM @) * 1000000)::bigint::text ELSE (@)::text END",
 			       "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
 			       "toString(toUnixTimestamp64Micro(@))",
 			       "CAST(DATE_PART(epoch_microsecond, @) AS VARCHAR)"},
@@ -666,7 +668,7 @@ static int bucket_sums(struct pgw_run *run, struct vtable *v, char **sums[2], st
 	}
 	pgw_debug("pg: %s", sql[PG].data);
 	double t0 = pgw_now();
-	int rc = PQsendQuery(run->pg->conn, sql[PG].data) ? 0 : pgw_pg_result_error(run->pg, NULL, NULL, err);
+	int rc = PQsendQuery(run->pg->conn, sql[PG].data) ? 0 : pgw_pg_result_error(run->pg, NULL, "", err);
 	struct pgw_err wh_err = {0};
 	int wrc = rc == 0 ? query(run, WH, sql[WH].data, &r[WH], &wh_err) : 0;
 	double t1 = pgw_now();
@@ -677,7 +679,7 @@ static int bucket_sums(struct pgw_run *run, struct vtable *v, char **sums[2], st
 	}
 	pgw_debug("%s: the warehouse's sums in %.3f s, PostgreSQL's %.3f s later", v->name, t1 - t0, pgw_now() - t1);
 	if (rc == 0 && PQresultStatus(last) != PGRES_TUPLES_OK)
-		rc = pgw_pg_result_error(run->pg, last, NULL, err);
+		rc = pgw_pg_result_error(run->pg, last, "", err);
 	else if (rc == 0)
 		rows_of(last, &r[PG]);
 	PQclear(last);
@@ -985,6 +987,26 @@ static int key_ranges(struct pgw_run *run, struct vtable *v, struct pgw_err *err
 	return 0;
 }
 
+/* A table never synced, or altered in PostgreSQL since: one line saying what brings it to where it
+ * can be compared */
+static int warehouse_table_ready(struct vtable *v, const struct pgw_target *t, struct pgw_err *err)
+{
+	struct pgw_wh_state st = {0};
+	if (v->sink->ops->inspect(v->sink, t, &st, err) < 0)
+		return -1;
+	if (!st.exists)
+		return pgw_err_set(err, PGW_ERR_TABLE,
+				   "table %s is not in the warehouse yet: `pgwarehouse sync %s` copies it", v->name,
+				   v->name);
+	/* a table of pgwarehouse's carries its columns' fingerprint; another one is compared by names */
+	if (!st.same_shape && (st.ours || !st.same_columns))
+		return pgw_err_set(err, PGW_ERR_TABLE,
+				   "table %s in the warehouse has other columns or types than in PostgreSQL (an ALTER "
+				   "TABLE since its last sync?): `pgwarehouse sync %s` brings it up to date first",
+				   v->name, v->name);
+	return 0;
+}
+
 static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 {
 	if (!v->def && pgw_pg_table_def(run->pg, v->name, &v->def, err) < 0)
@@ -1010,6 +1032,8 @@ static int prepare(struct pgw_run *run, struct vtable *v, struct pgw_err *err)
 			       .def = v->def,
 			       .schema = strcmp(v->def->schema, run->cfg->pgschema) ? v->def->schema : NULL};
 	v->sink->ops->relation(v->sink, &t, &v->rel[WH]);
+	if (!v->keys_only && warehouse_table_ready(v, &t, err) < 0)
+		return -1;
 	/* about a thousand rows a bucket: the rows read again for a difference (a table never
 	 * analyzed has no estimate: count it) */
 	double est = v->def->est_rows;

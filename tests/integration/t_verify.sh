@@ -173,3 +173,18 @@ t_eq "...a double one ulp away is different" "1|  different id=4" "$("$PGW" veri
 # date in 290279 BC; it is refused with one line, and nothing is stored
 pgq "CREATE TABLE farther (id int PRIMARY KEY, ts timestamptz); INSERT INTO farther VALUES (1, '294276-12-31 23:59:59.999999+00')"
 t_err "a timestamp past what 64-bit microseconds hold is refused" 1 'column "ts": a timestamp is after 294247-01-10' "$PGW" sync farther
+# ...and once in the warehouse, a row whose timestamp then moves past it is a difference (PostgreSQL's
+# side hashed it through a bigint of µs and failed: "bigint out of range")
+pgq "UPDATE farther SET ts = '2024-01-01 00:00:00+00'"
+t_ok "...a synced row" "$PGW" -q sync farther
+pgq "UPDATE farther SET ts = '294276-12-31 23:59:59.999999+00'; INSERT INTO farther VALUES (2, '294247-01-10 04:00:54.775807+00')"
+t_eq "...moved past what the warehouse holds: different, and the new one missing" "1|1 missing|1 different" \
+  "$("$PGW" verify farther >"$PWD/farther.out" 2>&1; echo $?)|$(grep -oE '[0-9]+ missing' "$PWD/farther.out")|$(grep -oE '[0-9]+ different' "$PWD/farther.out")"
+
+# a table not synced yet, or altered since its last sync: one line naming the sync that fixes it
+pgq "CREATE TABLE unsynced (id int PRIMARY KEY)"
+t_err "verify of a table not in the warehouse yet" 1 'table unsynced is not in the warehouse yet: `pgwarehouse sync unsynced` copies it' \
+  "$PGW" verify unsynced
+pgq "ALTER TABLE tiny ADD COLUMN note text"
+t_err "verify of a table altered since its sync" 1 'table tiny in the warehouse has other columns or types than in PostgreSQL .*`pgwarehouse sync tiny` brings it up to date first' \
+  "$PGW" verify tiny
