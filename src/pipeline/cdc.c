@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "pipeline/cdc_state.h"
+#include "pipeline/runlog.h"
 #include "pipeline/sync.h"
 #include "source/replication/pgoutput.h"
 #include "source/replication/repl.h"
@@ -66,6 +67,7 @@ struct cdc_table {
 	size_t nslots;
 	bool truncate;
 	bool *keep_cols;
+	char *parts; /* a partitioned table's partitions now, as the run log keeps them */
 };
 
 struct cdc {
@@ -1292,26 +1294,76 @@ static void close_tables(struct cdc *c)
 		pgw_table_def_free(t->def);
 		free(t->name);
 		free(t->qualified);
+		free(t->parts);
 	}
 	free(c->t);
 	free(c->row);
 }
 
+/* A partitioned table's partitions (each one's relfilenode included: a TRUNCATE gives a new one) as
+ * "partitions N, signature HEX"; caller frees */
+static char *partitions_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
+{
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", def->oid);
+	const char *params[] = {oid};
+	PGresult *res =
+		pgw_pg_query(pg,
+			     "SELECT 'partitions ' || count(*) || ', signature ' || left(md5(coalesce(string_agg("
+			     "c.oid || ':' || c.relfilenode, ',' ORDER BY c.oid), '')), 16) FROM "
+			     "pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
+			     1, params, err);
+	char *text = res ? pgw_strdup(PQgetvalue(res, 0, 0)) : NULL;
+	PQclear(res);
+	return text;
+}
+
+/* PostgreSQL's stream carries no TRUNCATE of one partition (published through the root), and no
+ * rows for an ATTACH, DETACH or DROP of one: a partitioned table whose partitions are not those of
+ * its last run is copied again. True when so. */
+static int partitions_changed(struct cdc *c, struct cdc_table *t, bool *changed, struct pgw_err *err)
+{
+	*changed = false;
+	if (!t->parts)
+		return 0;
+	char *before = NULL;
+	if (pgw_runlog_cdc_partitions(c->run->sink, t->name, &before, err) < 0)
+		return -1;
+	*changed = before && strcmp(before, t->parts);
+	free(before);
+	return 0;
+}
+
 /* A table whose columns changed since its copy (ALTER TABLE), or whose
  * warehouse table is gone, is copied again from a slot's snapshot, with the
  * position that goes with it: the stream's older transactions (of the old
- * shape) are then behind its position. */
+ * shape) are then behind its position. So is a partitioned table whose partitions changed. */
 static int reshaped(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_sink *sink = c->run->sink;
 	for (int i = 0; i < c->n; i++) {
 		struct cdc_table *t = &c->t[i];
 		struct pgw_wh_state st = {0};
+		/* read before any copy's snapshot: a change after it is seen again next time */
+		free(t->parts);
+		t->parts = NULL;
+		if (t->def->relkind == 'p' && !(t->parts = partitions_now(c->run->pg, t->def, err)))
+			return -1;
 		if (!t->pos)
 			continue;
 		if (c->copy_partitioned && t->def->relkind == 'p') {
 			pgw_warn("%s: partitioned, its changes so far were published under its partitions' names; "
 				 "copying it again",
+				 t->name);
+			t->pos = 0;
+			continue;
+		}
+		bool parts_changed = false;
+		if (partitions_changed(c, t, &parts_changed, err) < 0)
+			return -1;
+		if (parts_changed) {
+			pgw_warn("%s: its partitions changed since the last sync (one truncated, attached, detached, "
+				 "dropped or rewritten: PostgreSQL's stream does not carry that); copying it again",
 				 t->name);
 			t->pos = 0;
 			continue;
@@ -1391,6 +1443,7 @@ static int cdc_main(struct pgw_run *run, char *const *names, int n, bool recopy,
 		struct pgw_table_result logged = *r;
 		logged.rows = c.t[i].applied;
 		logged.wm_after = c.t[i].pos ? at : NULL;
+		logged.wm_before = c.t[i].parts;
 		if (c.t[i].def)
 			pgw_run_record(run, PGW_CMD_SYNC, &logged, (double)wall.tv_sec + wall.tv_nsec / 1e9);
 	}

@@ -146,13 +146,16 @@ int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, st
 	return rc;
 }
 
-int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)
+/* column (a constant) of table's latest successful run matching cond (a constant); *text NULL when
+ * none */
+static int latest_ok(struct pgw_sink *sink, const char *table, const char *column, const char *cond, char **text,
+		     struct pgw_err *err)
 {
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "SELECT watermark_after FROM ");
+	pgw_buf_printf(&sql, "SELECT %s FROM ", column);
 	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
-	pgw_buf_puts(&sql, " WHERE status = 'ok' AND command IN ('sync', 'reload') AND table_name = ");
+	pgw_buf_printf(&sql, " WHERE status = 'ok' AND %s AND table_name = ", cond);
 	literal(sink, &sql, table);
 	pgw_buf_puts(&sql, " ORDER BY started_us DESC LIMIT 1");
 	struct pgw_rows rows;
@@ -161,6 +164,16 @@ int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, str
 	*text = rc == 0 && rows.nrows && rows.cells[0] ? pgw_strdup(rows.cells[0]) : NULL;
 	pgw_rows_cleanup(&rows);
 	return rc;
+}
+
+int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)
+{
+	return latest_ok(sink, table, "watermark_after", "command IN ('sync', 'reload')", text, err);
+}
+
+int pgw_runlog_cdc_partitions(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)
+{
+	return latest_ok(sink, table, "watermark_before", "strategy = 'cdc'", text, err);
 }
 
 static void latest_sql(enum pgw_dialect d, struct pgw_sink *sink, const char *table, struct pgw_buf *sql)
