@@ -116,7 +116,7 @@ static void check_in_publication(struct report *r, struct pgw_run *run, const st
 	pgw_buf_init(&sql);
 	pgw_buf_puts(&sql, exists ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
 	pgw_buf_ident(&sql, pub);
-	pgw_buf_printf(&sql, exists ? " ADD TABLE %s" : " FOR TABLE %s", PQgetvalue(res, 0, 4));
+	pgw_buf_printf(&sql, exists ? " ADD TABLE ONLY %s" : " FOR TABLE ONLY %s", PQgetvalue(res, 0, 4));
 	if (!in && (!owner || (!exists && !create)))
 		line(r, "FAIL",
 		     "table %s is not in publication %s, and this user may not %s it: the owner or a "

@@ -1044,7 +1044,10 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 			if (has)
 				continue;
 		}
-		pgw_buf_puts(&sql, added++ ? ", " : "");
+		/* ONLY: an inheritance parent's children would be published too, and PostgreSQL then refuses
+		 * UPDATE and DELETE on those without a replica identity (a partitioned table keeps its
+		 * partitions) */
+		pgw_buf_puts(&sql, added++ ? ", ONLY " : "ONLY ");
 		pgw_buf_ident(&sql, d->schema);
 		pgw_buf_puts(&sql, ".");
 		pgw_buf_ident(&sql, d->name);

@@ -343,6 +343,19 @@ done
 out=$("$PGW" sync all 2>&1)
 t_eq "with no partition changed, no copy" "0" "$(grep -c 'copying it again' <<<"$out")"
 
+# an inheritance parent: its own rows followed, and its children left out of the publication (with
+# them in it, PostgreSQL refuses UPDATE and DELETE on a child without a replica identity)
+pgq "CREATE TABLE inh_parent (id int PRIMARY KEY, v text); CREATE TABLE inh_child (extra int) INHERITS (inh_parent)"
+pgq "INSERT INTO inh_parent VALUES (1, 'parent'); INSERT INTO inh_child VALUES (2, 'child', 7)"
+printf 'cdc: true\ntables:\n  - acct\n  - inh_parent\n' > pgwarehouse_conf.yaml
+t_ok "an inheritance parent added" "$PGW" -q sync all
+t_eq "...the publication lists it, not its child" "inh_parent" \
+  "$(pgq "SELECT string_agg(tablename, ' ') FROM pg_publication_tables WHERE pubname = '$slot' AND tablename LIKE 'inh%'")"
+t_ok "...the application still updates and deletes the child" pgq "UPDATE inh_child SET v = 'still writable'; DELETE FROM inh_child"
+pgq "UPDATE inh_parent SET v = 'changed' WHERE id = 1"
+t_ok "...and the parent's changes stream" "$PGW" -q sync all
+t_eq "...its own rows only" "1 changed" "$(dq 'SELECT count(*), max(v) FROM inh_parent' | tr '\t' ' ')"
+
 # bad setup: one line, nothing changed
 printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
 t_err "a table without a primary key nor REPLICA IDENTITY FULL is refused, naming the fix" 1 \
@@ -389,10 +402,10 @@ t_err "a role without REPLICATION is refused, naming the grant" 3 "user $norepl 
 t_ok "check names it" grep -q "^FAIL  change data capture reads a replication stream, which user $norepl may not" \
   <<<"$(PGUSER=$norepl PGPASSWORD=norepl-pw "$PGW" check 2>&1)"
 t_err "a table the role may not add to the publication is refused, naming the SQL" 3 \
-  "the publication needs the tables' owner or a superuser: one of them runs ALTER PUBLICATION \"$slot\" ADD TABLE \"public\".\"not_mine\"" \
+  "the publication needs the tables' owner or a superuser: one of them runs ALTER PUBLICATION \"$slot\" ADD TABLE ONLY \"public\".\"not_mine\"" \
   env PGUSER=$notowner PGPASSWORD=notowner-pw "$PGW" sync not_mine
 out=$(PGUSER=$notowner PGPASSWORD=notowner-pw "$PGW" check 2>&1); rc=$?
-t_eq "check fails on it, naming the SQL" "1 1" "$rc $(grep -c "^FAIL  table not_mine is not in publication $slot, and this user may not add it: the owner or a superuser runs ALTER PUBLICATION \"$slot\" ADD TABLE not_mine$" <<<"$out")"
+t_eq "check fails on it, naming the SQL" "1 1" "$rc $(grep -c "^FAIL  table not_mine is not in publication $slot, and this user may not add it: the owner or a superuser runs ALTER PUBLICATION \"$slot\" ADD TABLE ONLY not_mine$" <<<"$out")"
 t_eq "...nothing was changed (not added to the publication)" "0" \
   "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename IN ('not_mine', 'ri_none')")"
 pgq "DROP TABLE not_mine; DROP OWNED BY $norepl, $notowner; DROP ROLE $norepl; DROP ROLE $notowner"
