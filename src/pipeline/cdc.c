@@ -922,6 +922,37 @@ int pgw_cdc_check_role(struct pgw_pg *pg, struct pgw_err *err)
  * other than the key sends other columns. A table without a key is followed as a multiset of
  * rows, which needs every column of the old row: FULL (PostgreSQL itself refuses an UPDATE or
  * DELETE on a published table that has no replica identity). */
+/* A partitioned table's replica identity setting does not reach its partitions, whose own one
+ * PostgreSQL checks at each UPDATE and DELETE once the table is published: a partition that would
+ * send no key (or no whole row, without a key) would make the application's writes fail. */
+static int check_partitions(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
+{
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", def->oid);
+	const char *params[] = {oid, def->npk ? "t" : "f"};
+	PGresult *res = pgw_pg_query(
+		pg,
+		"SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY c.oid) FROM "
+		"pg_partition_tree($1::oid::regclass) "
+		"t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf AND NOT (c.relreplident = 'f' OR ($2::bool AND "
+		"c.relreplident IN ('d', 'i') AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
+		"i.indisprimary AND (c.relreplident = 'd' OR i.indisreplident))))",
+		2, params, err);
+	if (!res)
+		return -1;
+	int rc = 0;
+	if (!PQgetisnull(res, 0, 0))
+		rc = pgw_err_set(
+			err, PGW_ERR_TABLE,
+			"table %s is partitioned, and its partitions %s would send %s with an update or delete "
+			"(PostgreSQL would then refuse those): ALTER TABLE ... REPLICA IDENTITY %s on each (the "
+			"partitioned table's own setting does not reach them)",
+			def->name, PQgetvalue(res, 0, 0), def->npk ? "no primary key" : "no whole row",
+			def->npk ? "DEFAULT" : "FULL");
+	PQclear(res);
+	return rc;
+}
+
 int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
 {
 	char oid[16];
@@ -941,8 +972,6 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 	const char *ident = PQntuples(res) ? PQgetvalue(res, 0, 0) : "d";
 	bool key_index = PQntuples(res) && !strcmp(PQgetvalue(res, 0, 1), "true");
 	int rc = 0;
-	/* pgoutput leaves stored generated columns out of its rows (before PostgreSQL 18's
-	 * publish_generated_columns): their values would never arrive */
 	if (def->relkind != 'r' && def->relkind != 'p')
 		rc = pgw_err_set(err, PGW_ERR_TABLE,
 				 "%s is a %s, and change data capture follows tables only: set cdc: false for it (a "
@@ -956,6 +985,8 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 				 "table %s is UNLOGGED: its changes are not in the WAL that change data capture reads; "
 				 "ALTER TABLE %s SET LOGGED, or set cdc: false for it",
 				 def->name, PQgetvalue(res, 0, 2));
+	/* pgoutput leaves stored generated columns out of its rows (before PostgreSQL 18's
+	 * publish_generated_columns): their values would never arrive */
 	else if (PQntuples(res) && !PQgetisnull(res, 0, 3))
 		rc = pgw_err_set(err, PGW_ERR_TABLE,
 				 "table %s has generated columns (%s), whose values PostgreSQL's logical replication "
@@ -973,7 +1004,7 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 				 def->name, !strcmp(ident, "n") ? "NOTHING" : "USING INDEX (not the key)",
 				 PQgetvalue(res, 0, 2));
 	PQclear(res);
-	return rc;
+	return rc == 0 && def->relkind == 'p' ? check_partitions(pg, def, err) : rc;
 }
 
 /* Runs the publication statement stmt, naming the SQL for its owner when this user may not */

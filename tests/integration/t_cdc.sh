@@ -374,6 +374,12 @@ printf 'cdc: true\ntables:\n  - gen_t\n' > pgwarehouse_conf.yaml
 t_err "a table with generated columns (which pgoutput does not send) is refused, naming them and the fix" 1 \
   "gen_t has generated columns \(twice\), whose values PostgreSQL's logical replication does not send: set cdc: false for it" \
   "$PGW" sync gen_t
+pgq "CREATE TABLE nk_parted (a int, b text) PARTITION BY LIST (a); CREATE TABLE nk_p1 PARTITION OF nk_parted FOR VALUES IN (1)"
+pgq "ALTER TABLE nk_parted REPLICA IDENTITY FULL"
+printf 'cdc: true\ntables:\n  - nk_parted\n' > pgwarehouse_conf.yaml
+t_err "a keyless partitioned table whose partitions lack REPLICA IDENTITY FULL is refused, naming them" 1 \
+  "nk_parted is partitioned, and its partitions nk_p1 would send no whole row .*REPLICA IDENTITY FULL on each" "$PGW" sync nk_parted
+t_ok "...and the application can still update it (not published)" pgq "INSERT INTO nk_parted VALUES (1, 'x'); UPDATE nk_parted SET b = 'y'"
 pgq "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)"
 printf 'cdc: true\ntables:\n  - scratch\n' > pgwarehouse_conf.yaml
 t_err "an UNLOGGED table (whose changes are not in the WAL) is refused, naming the fix" 1 \
