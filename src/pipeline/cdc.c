@@ -19,6 +19,9 @@
 #include "core/progress.h"
 #include "pipeline/cdc_state.h"
 #include "pipeline/runlog.h"
+
+/* COMMENT ON PUBLICATION of the publications pgwarehouse creates */
+#define PUBLICATION_MARK "created by pgwarehouse"
 #include "pipeline/sync.h"
 #include "source/replication/pgoutput.h"
 #include "source/replication/repl.h"
@@ -822,9 +825,8 @@ static int follow(struct cdc *c, struct pgw_err *err)
  * -------------------------------------------------- */
 
 /* Whether the qualified name is of a table `sync all` follows by change data capture */
-static bool in_cdc_set(struct cdc *c, char *const *names, int n, const char *qualified)
+static bool in_cdc_set(const struct pgw_config *cfg, char *const *names, int n, const char *qualified)
 {
-	const struct pgw_config *cfg = c->run->cfg;
 	for (int i = 0; i < n; i++) {
 		char *q = strchr(names[i], '.') ? pgw_strdup(names[i]) : pgw_asprintf("%s.%s", cfg->pgschema, names[i]);
 		bool same = !strcmp(q, qualified);
@@ -850,7 +852,7 @@ static int forget_dropped(struct cdc *c, const struct pgw_rows *rows, struct pgw
 			continue;
 		if (n < 0 && (rc = pgw_all_tables(c->run, &names, &n, err)) < 0)
 			break;
-		if (in_cdc_set(c, names, n, name))
+		if (in_cdc_set(c->run->cfg, names, n, name))
 			continue;
 		pgw_info("%s is no longer synced by change data capture: its position is forgotten, so slot %s "
 			 "no longer keeps WAL for it",
@@ -1020,7 +1022,7 @@ static int publication_exec(struct pgw_pg *pg, const char *stmt, const char *own
 /* A partitioned table's rows change in its partitions, which pgoutput names unless the publication
  * publishes through the root (PostgreSQL 13+). A publication made before it had that option gets it,
  * and the partitioned tables are copied again: their changes so far went out under other names. */
-static int publish_via_root(struct cdc *c, const char *viaroot, struct pgw_err *err)
+static int publish_via_root(struct cdc *c, const char *viaroot, bool ours, struct pgw_err *err)
 {
 	bool partitioned = false;
 	for (int i = 0; i < c->n; i++)
@@ -1032,7 +1034,16 @@ static int publish_via_root(struct cdc *c, const char *viaroot, struct pgw_err *
 	pgw_buf_puts(&stmt, "ALTER PUBLICATION ");
 	pgw_buf_ident(&stmt, c->run->cfg->publication);
 	pgw_buf_puts(&stmt, " SET (publish_via_partition_root = true)");
-	int rc = publication_exec(c->run->pg, stmt.data, "its owner", err);
+	/* the option changes what every subscriber of a publication receives: not pgwarehouse's call on
+	 * one it did not make */
+	int rc =
+		ours ? publication_exec(c->run->pg, stmt.data, "its owner", err)
+		     : pgw_err_set(
+			       err, PGW_ERR_SOURCE,
+			       "publication %s does not publish partitioned tables through their root, which "
+			       "pgwarehouse needs: its owner runs %s (its other subscribers then receive those "
+			       "tables' changes under their root's name), or give pgwarehouse a publication of its own",
+			       c->run->cfg->publication, stmt.data);
 	if (rc == 0)
 		pgw_info("publication %s: now publishes partitioned tables through their root",
 			 c->run->cfg->publication);
@@ -1049,12 +1060,17 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 	const char *pub = c->run->cfg->publication;
 	const char *params[] = {pub};
 	/* pubviaroot is PostgreSQL 13's: read through to_jsonb so older servers answer too */
-	PGresult *res = pgw_pg_query(pg, "SELECT to_jsonb(p)->>'pubviaroot' FROM pg_publication p WHERE pubname = $1",
-				     1, params, err);
+	PGresult *res =
+		pgw_pg_query(pg,
+			     "SELECT to_jsonb(p)->>'pubviaroot', obj_description(p.oid, 'pg_publication') IS NOT "
+			     "DISTINCT FROM '" PUBLICATION_MARK "' FROM pg_publication p WHERE pubname = $1",
+			     1, params, err);
 	if (!res)
 		return -1;
 	bool exists = PQntuples(res) > 0;
-	int rc = exists ? publish_via_root(c, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0), err) : 0;
+	int rc = exists ? publish_via_root(c, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+					   !strcmp(PQgetvalue(res, 0, 1), "t"), err)
+			: 0;
 	PQclear(res);
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
@@ -1091,6 +1107,11 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 		pgw_buf_printf(&stmt, exists ? " ADD TABLE %s" : " FOR TABLE %s", sql.data);
 		if (!exists && pgw_pg_version(pg) >= 130000)
 			pgw_buf_puts(&stmt, " WITH (publish_via_partition_root = true)");
+		if (!exists) { /* in the same transaction: teardown drops only what pgwarehouse made */
+			pgw_buf_puts(&stmt, "; COMMENT ON PUBLICATION ");
+			pgw_buf_ident(&stmt, pub);
+			pgw_buf_puts(&stmt, " IS '" PUBLICATION_MARK "'");
+		}
 		rc = publication_exec(pg, stmt.data, "the tables' owner", err);
 		if (rc == 0)
 			pgw_info("publication %s: %s %s", pub, exists ? "added" : "created for", sql.data);
@@ -1499,6 +1520,76 @@ int pgw_cdc_stream(struct pgw_run *run, char *const *names, int n, double interv
 	return cdc_main(run, names, n, false, interval, res, err);
 }
 
+/* The tables publication pub holds that change data capture does not follow here (NULL: none), or
+ * "every table" / "the tables of a schema"; caller frees */
+static int publication_others(struct pgw_run *run, PGresult *pubrow, char **others, struct pgw_err *err)
+{
+	*others = NULL;
+	if (!strcmp(PQgetvalue(pubrow, 0, 1), "t") || strcmp(PQgetvalue(pubrow, 0, 3), "0")) {
+		*others = pgw_strdup(!strcmp(PQgetvalue(pubrow, 0, 1), "t") ? "every table" : "the tables of a schema");
+		return 0;
+	}
+	char **names = NULL;
+	int n = 0;
+	if (pgw_all_tables(run, &names, &n, err) < 0)
+		return -1;
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	char *list = pgw_strdup(PQgetvalue(pubrow, 0, 2)), *save = NULL;
+	for (char *q = strtok_r(list, "\x1f", &save); q; q = strtok_r(NULL, "\x1f", &save))
+		if (!in_cdc_set(run->cfg, names, n, q))
+			pgw_buf_printf(&b, "%s%s", b.len ? ", " : "", q);
+	free(list);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	*others = b.len ? pgw_buf_steal(&b) : NULL;
+	pgw_buf_cleanup(&b);
+	return 0;
+}
+
+/* Drops the publication when pgwarehouse made it (its comment says so) or it publishes only tables
+ * followed here; one shared with other subscribers is left, naming what else it publishes */
+static int teardown_publication(struct pgw_run *run, struct pgw_err *err)
+{
+	const char *pub = run->cfg->publication;
+	const char *params[] = {pub};
+	/* pg_publication_namespace is PostgreSQL 15's (FOR TABLES IN SCHEMA) */
+	char *sql = pgw_asprintf(
+		"SELECT coalesce(obj_description(p.oid, 'pg_publication'), '') = '" PUBLICATION_MARK "', "
+		"p.puballtables, coalesce((SELECT string_agg(n.nspname || '.' || c.relname, chr(31)) FROM "
+		"pg_publication_rel r JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = "
+		"c.relnamespace WHERE r.prpubid = p.oid), ''), %s FROM pg_publication p WHERE p.pubname = $1",
+		pgw_pg_version(run->pg) >= 150000
+			? "(SELECT count(*) FROM pg_publication_namespace s WHERE s.pnpubid = p.oid)"
+			: "0");
+	PGresult *res = pgw_pg_query(run->pg, sql, 1, params, err);
+	free(sql);
+	if (!res)
+		return -1;
+	char *others = NULL;
+	int rc = 0;
+	if (!PQntuples(res))
+		printf("no publication %s\n", pub);
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") && (rc = publication_others(run, res, &others, err)) == 0 && others)
+		printf("left publication %s: it also publishes %s, which pgwarehouse does not follow (DROP "
+		       "PUBLICATION %s drops it)\n",
+		       pub, others, pub);
+	else if (rc == 0) {
+		struct pgw_buf drop;
+		pgw_buf_init(&drop);
+		pgw_buf_puts(&drop, "DROP PUBLICATION ");
+		pgw_buf_ident(&drop, pub);
+		rc = pgw_pg_exec(run->pg, drop.data, err);
+		pgw_buf_cleanup(&drop);
+		if (rc == 0)
+			printf("dropped publication %s\n", pub);
+	}
+	free(others);
+	PQclear(res);
+	return rc;
+}
+
 int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = run->cfg;
@@ -1511,26 +1602,8 @@ int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 	} else if (rc == 0) {
 		printf("no replication slot %s\n", cfg->replication_slot);
 	}
-	if (rc < 0)
+	if (rc < 0 || teardown_publication(run, err) < 0)
 		return -1;
-	const char *params[] = {cfg->publication};
-	PGresult *res = pgw_pg_query(run->pg, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params, err);
-	if (!res)
-		return -1;
-	bool pub = PQntuples(res) > 0;
-	PQclear(res);
-	if (pub) {
-		struct pgw_buf sql;
-		pgw_buf_init(&sql);
-		pgw_buf_puts(&sql, "DROP PUBLICATION ");
-		pgw_buf_ident(&sql, cfg->publication);
-		rc = pgw_pg_exec(run->pg, sql.data, err);
-		pgw_buf_cleanup(&sql);
-		if (rc == 0)
-			printf("dropped publication %s\n", cfg->publication);
-	} else {
-		printf("no publication %s\n", cfg->publication);
-	}
 	/* the positions */
 	if (rc == 0 && (rc = pgw_cdc_state_create(run->sink, err)) == 0)
 		rc = pgw_cdc_state_forget(run->sink, cfg->replication_slot, NULL, err);

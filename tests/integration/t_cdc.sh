@@ -416,6 +416,24 @@ t_eq "...nothing was changed (not added to the publication)" "0" \
   "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename IN ('not_mine', 'ri_none')")"
 pgq "DROP TABLE not_mine; DROP OWNED BY $norepl, $notowner; DROP ROLE $norepl; DROP ROLE $notowner"
 
+# a publication made by hand and shared with another subscriber (it publishes another table too):
+# the sync adds its table to it, and teardown leaves it, saying why
+pgq "CREATE TABLE shared_other (id int PRIMARY KEY); CREATE PUBLICATION shared_pub FOR TABLE shared_other"
+printf 'cdc: true\ntables:\n  - later\n' > pgwarehouse_conf.yaml
+t_ok "a sync into a shared publication" env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" -q sync later
+pgq "CREATE TABLE sh_parted (id int PRIMARY KEY) PARTITION BY RANGE (id); CREATE TABLE sh_p1 PARTITION OF sh_parted FOR VALUES FROM (0) TO (100)"
+printf 'cdc: true\ntables:\n  - sh_parted\n' > pgwarehouse_conf.yaml
+t_err "...a partitioned table in it, which has not publish_via_partition_root: refused, naming the SQL for its owner" 3 \
+  "publication shared_pub does not publish partitioned tables through their root, which pgwarehouse needs: its owner runs ALTER PUBLICATION \"shared_pub\" SET \(publish_via_partition_root = true\)" \
+  env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" sync sh_parted
+t_eq "...and the publication is as it was" "f" "$(pgq "SELECT pubviaroot FROM pg_publication WHERE pubname = 'shared_pub'")"
+printf 'cdc: true\ntables:\n  - later\n' > pgwarehouse_conf.yaml
+t_eq "teardown drops the slot and leaves the shared publication" "dropped replication slot ${slot}_sh
+left publication shared_pub: it also publishes public.shared_other, which pgwarehouse does not follow (DROP PUBLICATION shared_pub drops it)" \
+  "$(PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" teardown 2>&1)"
+t_eq "...which is still there" "1" "$(pgq "SELECT count(*) FROM pg_publication WHERE pubname = 'shared_pub'")"
+pgq "DROP PUBLICATION shared_pub"
+
 out=$("$PGW" teardown 2>&1)
 t_eq "teardown says what it dropped" "dropped replication slot $slot
 dropped publication $slot" "$out"
