@@ -1267,6 +1267,23 @@ static int copy_tables(struct cdc *c, const char *snapshot, uint64_t lsn, struct
 	return failed ? -1 : 0;
 }
 
+/* Creating a slot waits until every transaction holding a transaction id ends (its snapshot must
+ * see them whole): a long one makes the run look hung, so the wait is named before it starts */
+static void note_open_transactions(struct pgw_pg *pg, const char *slot)
+{
+	struct pgw_err ignored = {0};
+	PGresult *res = pgw_pg_query(pg,
+				     "SELECT count(*) OVER (), pid, to_char(now() - xact_start, 'HH24:MI:SS') FROM "
+				     "pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+				     "ORDER BY xact_start LIMIT 1",
+				     0, NULL, &ignored);
+	if (res && PQntuples(res))
+		pgw_info("creating replication slot %s: PostgreSQL waits for the %s transaction(s) open now to end "
+			 "(the oldest: pid %s, open for %s)",
+			 slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	PQclear(res);
+}
+
 /* A slot whose exported snapshot the copies use: the run's slot when it is new,
  * else a temporary one (dropped with its connection) for tables added to change
  * data capture later. */
@@ -1284,8 +1301,10 @@ static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
 	int rc = slot_new ? 0 : pgw_repl_connect(&tmp, cfg, err);
 	uint64_t lsn = 0;
 	char *snapshot = NULL;
-	if (rc == 0)
+	if (rc == 0) {
+		note_open_transactions(c->run->pg, name);
 		rc = pgw_repl_create_slot(r, name, !slot_new, &lsn, &snapshot, err);
+	}
 	if (rc == 0) {
 		pgw_info("change data capture: copying from the snapshot of slot %s", name);
 		rc = copy_tables(c, snapshot, lsn, err);

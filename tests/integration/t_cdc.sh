@@ -172,6 +172,17 @@ t_same_each "the added table follows its changes" later \
   "acct kept streaming" acct
 t_eq "the copy's temporary slot is gone" "1" "$(pgq "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE '${slot}%'")"
 t_ok "the run log's rows of the copies are there" test "$(dq "SELECT count(*) FROM _pgwarehouse_runs WHERE strategy = 'cdc-copy'")" -ge 3
+# creating a slot waits for the transactions open at that moment: the run names the wait
+pgq "CREATE TABLE later2 (id int PRIMARY KEY)"
+psql -qX -c "BEGIN; SELECT txid_current(); SELECT pg_sleep(3); COMMIT" >/dev/null 2>&1 &
+waiter=$!
+pg_wait "(SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '%pg_sleep(3)%')" 10
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n  - later\n  - later2\n' > pgwarehouse_conf.yaml
+out=$("$PGW" sync all 2>&1)
+wait $waiter
+t_ok "a slot created while a transaction is open: the run names the wait" \
+  grep -qE "creating replication slot ${slot}_copy_[0-9]+: PostgreSQL waits for the 1 transaction\(s\) open now to end \(the oldest: pid [0-9]+, open for 00:00:0[0-3]\)" <<<"$out"
+printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n  - later\n' > pgwarehouse_conf.yaml
 
 # a sync of one CDC table leaves the others' changes in the slot for their next run
 pgq "UPDATE later SET v = 'only later synced' WHERE id = 3"
