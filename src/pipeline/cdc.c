@@ -717,6 +717,35 @@ static int stream_flush(struct cdc *c, uint64_t last_end, struct pgw_err *err)
  * seconds (sooner when much is held, as a sync does) at a transaction boundary;
  * SIGINT/SIGTERM end it at the next boundary after the changes in hand are
  * applied. */
+static char *partitions_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
+static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err);
+
+/* stream, after an apply: a partitioned table whose partitions changed meanwhile (which the stream
+ * does not carry) is copied again from a temporary slot's snapshot, as a sync would at its start;
+ * its changes before that slot's position are then skipped */
+static int recopy_repartitioned(struct cdc *c, struct pgw_err *err)
+{
+	bool any = false;
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		if (!t->parts || !t->pos)
+			continue;
+		char *now = partitions_now(c->run->pg, t->def, err);
+		if (!now)
+			return -1;
+		if (strcmp(now, t->parts)) {
+			pgw_warn("%s: its partitions changed (one truncated, attached, detached, dropped or rewritten: "
+				 "PostgreSQL's stream does not carry that); copying it again",
+				 t->name);
+			t->pos = 0;
+			any = true;
+		}
+		free(t->parts);
+		t->parts = now;
+	}
+	return any ? copy_missing(c, false, err) : 0;
+}
+
 static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 {
 	for (;;) {
@@ -724,7 +753,7 @@ static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 		if (boundary && pgw_interrupted())
 			return 0;
 		if (boundary && pgw_now() - c->last_flush >= c->interval) {
-			if (stream_flush(c, *last_end, err) < 0)
+			if (stream_flush(c, *last_end, err) < 0 || recopy_repartitioned(c, err) < 0)
 				return -1;
 			c->last_flush = pgw_now();
 		}

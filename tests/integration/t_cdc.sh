@@ -353,6 +353,22 @@ for ddl in "TRUNCATE parted_a" "ALTER TABLE parted DETACH PARTITION parted_b" \
 done
 out=$("$PGW" sync all 2>&1)
 t_eq "with no partition changed, no copy" "0" "$(grep -c 'copying it again' <<<"$out")"
+# ...and under a running stream: it copies the table again after its next apply
+pgq "INSERT INTO parted SELECT g, date '2025-03-01', 's' || g FROM generate_series(500, 520) g"
+t_ok "rows before the stream" "$PGW" -q sync all
+"$PGW" stream all --interval 0.3 > "$PWD/stream3.out" 2>&1 &
+streamer=$!
+pg_wait "(SELECT active FROM pg_replication_slots WHERE slot_name = '$slot')" 60
+pgq "TRUNCATE parted_a"
+pgq "INSERT INTO parted VALUES (900, '2025-04-04', 'after the truncate')"
+for _ in $(seq 150); do grep -q "copying from the snapshot of slot ${slot}_copy_" "$PWD/stream3.out" && break; sleep 0.2; done
+pg_wait "(SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name LIKE '${slot}_copy%')" 60
+target=$(pgq "SELECT pg_current_wal_lsn()")
+pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 60
+kill -TERM $streamer; wait $streamer; rc=$?
+t_eq "stream: a partition truncated meanwhile makes it copy the table again" "0 1" \
+  "$rc $(grep -c 'parted: its partitions changed (one truncated' "$PWD/stream3.out")"
+t_same "...equal" parted
 
 # an inheritance parent: its own rows followed, and its children left out of the publication (with
 # them in it, PostgreSQL refuses UPDATE and DELETE on a child without a replica identity)
