@@ -19,12 +19,12 @@
 #include "core/progress.h"
 #include "pipeline/cdc_state.h"
 #include "pipeline/runlog.h"
-
-/* COMMENT ON PUBLICATION of the publications pgwarehouse creates */
-#define PUBLICATION_MARK "created by pgwarehouse"
 #include "pipeline/sync.h"
 #include "source/replication/pgoutput.h"
 #include "source/replication/repl.h"
+
+/* COMMENT ON PUBLICATION of the publications pgwarehouse creates */
+#define PUBLICATION_MARK "created by pgwarehouse"
 
 #define FLUSH_ROWS 50000 /* net changes held before they are applied */
 #define FLUSH_BYTES (64LL << 20)
@@ -713,10 +713,6 @@ static int stream_flush(struct cdc *c, uint64_t last_end, struct pgw_err *err)
 	return 0;
 }
 
-/* pgwarehouse stream: reads the slot without end, applying every interval
- * seconds (sooner when much is held, as a sync does) at a transaction boundary;
- * SIGINT/SIGTERM end it at the next boundary after the changes in hand are
- * applied. */
 static char *partitions_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
 static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err);
 
@@ -746,6 +742,10 @@ static int recopy_repartitioned(struct cdc *c, struct pgw_err *err)
 	return any ? copy_missing(c, false, err) : 0;
 }
 
+/* pgwarehouse stream: reads the slot without end, applying every interval
+ * seconds (sooner when much is held, as a sync does) at a transaction boundary;
+ * SIGINT/SIGTERM end it at the next boundary after the changes in hand are
+ * applied. */
 static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 {
 	for (;;) {
@@ -948,11 +948,6 @@ int pgw_cdc_check_role(struct pgw_pg *pg, struct pgw_err *err)
 	return rc;
 }
 
-/* Changes are applied by primary key: deletes and key changes must carry it, which replica
- * identity DEFAULT (the key) and FULL (every column) do; NOTHING sends no old row, and an index
- * other than the key sends other columns. A table without a key is followed as a multiset of
- * rows, which needs every column of the old row: FULL (PostgreSQL itself refuses an UPDATE or
- * DELETE on a published table that has no replica identity). */
 /* A partitioned table's replica identity setting does not reach its partitions, whose own one
  * PostgreSQL checks at each UPDATE and DELETE once the table is published: a partition that would
  * send no key (or no whole row, without a key) would make the application's writes fail. */
@@ -984,6 +979,11 @@ static int check_partitions(struct pgw_pg *pg, const struct pgw_table_def *def, 
 	return rc;
 }
 
+/* Changes are applied by primary key: deletes and key changes must carry it, which replica
+ * identity DEFAULT (the key) and FULL (every column) do; NOTHING sends no old row, and an index
+ * other than the key sends other columns. A table without a key is followed as a multiset of
+ * rows, which needs every column of the old row: FULL (PostgreSQL itself refuses an UPDATE or
+ * DELETE on a published table that has no replica identity). */
 int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
 {
 	char oid[16];
@@ -1049,8 +1049,9 @@ static int publication_exec(struct pgw_pg *pg, const char *stmt, const char *own
 }
 
 /* A partitioned table's rows change in its partitions, which pgoutput names unless the publication
- * publishes through the root (PostgreSQL 13+). A publication made before it had that option gets it,
- * and the partitioned tables are copied again: their changes so far went out under other names. */
+ * publishes through the root (PostgreSQL 13+). pgwarehouse's own publication made before it had that
+ * option gets it, and the partitioned tables are copied again: their changes so far went out under
+ * other names. */
 static int publish_via_root(struct cdc *c, const char *viaroot, bool ours, struct pgw_err *err)
 {
 	bool partitioned = false;
