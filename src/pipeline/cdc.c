@@ -1111,13 +1111,31 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 			char oid[16];
 			snprintf(oid, sizeof(oid), "%u", d->oid);
 			const char *p[] = {pub, oid};
-			res = pgw_pg_query(pg, "SELECT " PGW_CDC_IN_PUBLICATION, 2, p, err);
+			/* prqual and prattrs are PostgreSQL 15's: read through to_jsonb */
+			res = pgw_pg_query(
+				pg,
+				"SELECT " PGW_CDC_IN_PUBLICATION ", EXISTS (SELECT 1 FROM pg_publication_rel r "
+				"JOIN pg_publication q ON q.oid = r.prpubid WHERE q.pubname = $1 AND r.prrelid = "
+				"$2::oid AND (to_jsonb(r)->>'prqual' IS NOT NULL OR to_jsonb(r)->>'prattrs' IS "
+				"NOT NULL))",
+				2, p, err);
 			if (!res) {
 				rc = -1;
 				break;
 			}
-			bool has = !strcmp(PQgetvalue(res, 0, 0), "t");
+			bool has = !strcmp(PQgetvalue(res, 0, 0), "t"), part = !strcmp(PQgetvalue(res, 0, 1), "t");
 			PQclear(res);
+			/* a row filter or a column list (someone else's publication): the stream would miss
+			 * rows or columns that the copy has */
+			if (part) {
+				rc = pgw_err_set(
+					err, PGW_ERR_TABLE,
+					"publication %s publishes table %s with a row filter or a column list, so "
+					"change data capture would miss rows or columns: publish it whole there, or "
+					"give pgwarehouse a publication of its own",
+					pub, d->name);
+				break;
+			}
 			if (has)
 				continue;
 		}

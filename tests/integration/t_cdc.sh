@@ -454,6 +454,12 @@ t_err "...a partitioned table in it, which has not publish_via_partition_root: r
   "publication shared_pub does not publish partitioned tables through their root, which pgwarehouse needs: its owner runs ALTER PUBLICATION \"shared_pub\" SET \(publish_via_partition_root = true\)" \
   env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" sync sh_parted
 t_eq "...and the publication is as it was" "f" "$(pgq "SELECT pubviaroot FROM pg_publication WHERE pubname = 'shared_pub'")"
+pgq "CREATE TABLE filtered (id int PRIMARY KEY, v text); ALTER PUBLICATION shared_pub ADD TABLE filtered WHERE (id > 10)"
+printf 'cdc: true\ntables:\n  - filtered\n' > pgwarehouse_conf.yaml
+t_err "...a table it publishes with a row filter: refused (the stream would miss rows)" 1 \
+  "publication shared_pub publishes table filtered with a row filter or a column list, so change data capture would miss rows or columns" \
+  env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" sync filtered
+pgq "ALTER PUBLICATION shared_pub DROP TABLE filtered"
 printf 'cdc: true\ntables:\n  - later\n' > pgwarehouse_conf.yaml
 t_eq "teardown drops the slot and leaves the shared publication" "dropped replication slot ${slot}_sh
 left publication shared_pub: it also publishes public.shared_other, which pgwarehouse does not follow (DROP PUBLICATION shared_pub drops it)" \
