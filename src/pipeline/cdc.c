@@ -1090,14 +1090,23 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 	const char *pub = c->run->cfg->publication;
 	const char *params[] = {pub};
 	/* pubviaroot is PostgreSQL 13's: read through to_jsonb so older servers answer too */
-	PGresult *res =
-		pgw_pg_query(pg,
-			     "SELECT to_jsonb(p)->>'pubviaroot', obj_description(p.oid, 'pg_publication') IS NOT "
-			     "DISTINCT FROM '" PUBLICATION_MARK "' FROM pg_publication p WHERE pubname = $1",
-			     1, params, err);
+	PGresult *res = pgw_pg_query(
+		pg,
+		"SELECT to_jsonb(p)->>'pubviaroot', obj_description(p.oid, 'pg_publication') IS NOT "
+		"DISTINCT FROM '" PUBLICATION_MARK "', p.pubinsert AND p.pubupdate AND p.pubdelete AND "
+		"coalesce((to_jsonb(p)->>'pubtruncate')::bool, true) FROM pg_publication p WHERE pubname = $1",
+		1, params, err);
 	if (!res)
 		return -1;
 	bool exists = PQntuples(res) > 0;
+	if (exists && strcmp(PQgetvalue(res, 0, 2), "t")) {
+		PQclear(res);
+		return pgw_err_set(err, PGW_ERR_SOURCE,
+				   "publication %s does not publish every kind of change (its publish option leaves "
+				   "some out), which change data capture needs: ALTER PUBLICATION %s SET (publish = "
+				   "'insert, update, delete, truncate'), or give pgwarehouse a publication of its own",
+				   pub, pub);
+	}
 	int rc = exists ? publish_via_root(c, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
 					   !strcmp(PQgetvalue(res, 0, 1), "t"), err)
 			: 0;

@@ -460,6 +460,11 @@ t_err "...a table it publishes with a row filter: refused (the stream would miss
   "publication shared_pub publishes table filtered with a row filter or a column list, so change data capture would miss rows or columns" \
   env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" sync filtered
 pgq "ALTER PUBLICATION shared_pub DROP TABLE filtered"
+pgq "ALTER PUBLICATION shared_pub SET (publish = 'insert, update')"
+t_err "...a publication that leaves deletes out: refused, naming the fix" 3 \
+  "publication shared_pub does not publish every kind of change .*ALTER PUBLICATION shared_pub SET \(publish = 'insert, update, delete, truncate'\)" \
+  env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" sync later
+pgq "ALTER PUBLICATION shared_pub SET (publish = 'insert, update, delete, truncate')"
 printf 'cdc: true\ntables:\n  - later\n' > pgwarehouse_conf.yaml
 t_eq "teardown drops the slot and leaves the shared publication" "dropped replication slot ${slot}_sh
 left publication shared_pub: it also publishes public.shared_other, which pgwarehouse does not follow (DROP PUBLICATION shared_pub drops it)" \
