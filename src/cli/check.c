@@ -110,6 +110,8 @@ static void check_in_publication(struct report *r, struct pgw_run *run, const st
 		PQclear(res);
 		return;
 	}
+	if (pgw_cdc_check_publication(run->pg, pub, def, &err) < 0)
+		line(r, "FAIL", "%s", err.msg);
 	bool exists = !strcmp(PQgetvalue(res, 0, 0), "true"), in = !strcmp(PQgetvalue(res, 0, 1), "true");
 	bool owner = !strcmp(PQgetvalue(res, 0, 2), "true"), create = !strcmp(PQgetvalue(res, 0, 3), "true");
 	struct pgw_buf sql;

@@ -1038,6 +1038,40 @@ int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, stru
 	return rc == 0 && def->relkind == 'p' ? check_partitions(pg, def, err) : rc;
 }
 
+/* Someone else's publication may leave kinds of change out (its publish option), or publish the
+ * table with a row filter or a column list (PostgreSQL 15+): the stream would miss what its copy
+ * has. prqual and prattrs are read through to_jsonb so older servers answer too. */
+int pgw_cdc_check_publication(struct pgw_pg *pg, const char *pub, const struct pgw_table_def *def, struct pgw_err *err)
+{
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", def->oid);
+	const char *params[] = {pub, oid};
+	PGresult *res = pgw_pg_query(
+		pg,
+		"SELECT p.pubinsert AND p.pubupdate AND p.pubdelete AND coalesce((to_jsonb(p)->>'pubtruncate')::bool, "
+		"true), EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = $2::oid "
+		"AND (to_jsonb(r)->>'prqual' IS NOT NULL OR to_jsonb(r)->>'prattrs' IS NOT NULL)) FROM "
+		"pg_publication p WHERE p.pubname = $1",
+		2, params, err);
+	if (!res)
+		return -1;
+	int rc = 0;
+	if (PQntuples(res) && strcmp(PQgetvalue(res, 0, 0), "t"))
+		rc = pgw_err_set(err, PGW_ERR_SOURCE,
+				 "publication %s does not publish every kind of change (its publish option leaves "
+				 "some out), which change data capture needs: ALTER PUBLICATION %s SET (publish = "
+				 "'insert, update, delete, truncate'), or give pgwarehouse a publication of its own",
+				 pub, pub);
+	else if (PQntuples(res) && !strcmp(PQgetvalue(res, 0, 1), "t"))
+		rc = pgw_err_set(err, PGW_ERR_TABLE,
+				 "publication %s publishes table %s with a row filter or a column list, so change "
+				 "data capture would miss rows or columns: publish it whole there, or give "
+				 "pgwarehouse a publication of its own",
+				 pub, def->name);
+	PQclear(res);
+	return rc;
+}
+
 /* Runs the publication statement stmt, naming the SQL for its owner when this user may not */
 static int publication_exec(struct pgw_pg *pg, const char *stmt, const char *owner, struct pgw_err *err)
 {
@@ -1090,23 +1124,14 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 	const char *pub = c->run->cfg->publication;
 	const char *params[] = {pub};
 	/* pubviaroot is PostgreSQL 13's: read through to_jsonb so older servers answer too */
-	PGresult *res = pgw_pg_query(
-		pg,
-		"SELECT to_jsonb(p)->>'pubviaroot', obj_description(p.oid, 'pg_publication') IS NOT "
-		"DISTINCT FROM '" PUBLICATION_MARK "', p.pubinsert AND p.pubupdate AND p.pubdelete AND "
-		"coalesce((to_jsonb(p)->>'pubtruncate')::bool, true) FROM pg_publication p WHERE pubname = $1",
-		1, params, err);
+	PGresult *res =
+		pgw_pg_query(pg,
+			     "SELECT to_jsonb(p)->>'pubviaroot', obj_description(p.oid, 'pg_publication') IS NOT "
+			     "DISTINCT FROM '" PUBLICATION_MARK "' FROM pg_publication p WHERE pubname = $1",
+			     1, params, err);
 	if (!res)
 		return -1;
 	bool exists = PQntuples(res) > 0;
-	if (exists && strcmp(PQgetvalue(res, 0, 2), "t")) {
-		PQclear(res);
-		return pgw_err_set(err, PGW_ERR_SOURCE,
-				   "publication %s does not publish every kind of change (its publish option leaves "
-				   "some out), which change data capture needs: ALTER PUBLICATION %s SET (publish = "
-				   "'insert, update, delete, truncate'), or give pgwarehouse a publication of its own",
-				   pub, pub);
-	}
 	int rc = exists ? publish_via_root(c, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
 					   !strcmp(PQgetvalue(res, 0, 1), "t"), err)
 			: 0;
@@ -1120,31 +1145,15 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 			char oid[16];
 			snprintf(oid, sizeof(oid), "%u", d->oid);
 			const char *p[] = {pub, oid};
-			/* prqual and prattrs are PostgreSQL 15's: read through to_jsonb */
-			res = pgw_pg_query(
-				pg,
-				"SELECT " PGW_CDC_IN_PUBLICATION ", EXISTS (SELECT 1 FROM pg_publication_rel r "
-				"JOIN pg_publication q ON q.oid = r.prpubid WHERE q.pubname = $1 AND r.prrelid = "
-				"$2::oid AND (to_jsonb(r)->>'prqual' IS NOT NULL OR to_jsonb(r)->>'prattrs' IS "
-				"NOT NULL))",
-				2, p, err);
+			if ((rc = pgw_cdc_check_publication(pg, pub, d, err)) < 0)
+				break;
+			res = pgw_pg_query(pg, "SELECT " PGW_CDC_IN_PUBLICATION, 2, p, err);
 			if (!res) {
 				rc = -1;
 				break;
 			}
-			bool has = !strcmp(PQgetvalue(res, 0, 0), "t"), part = !strcmp(PQgetvalue(res, 0, 1), "t");
+			bool has = !strcmp(PQgetvalue(res, 0, 0), "t");
 			PQclear(res);
-			/* a row filter or a column list (someone else's publication): the stream would miss
-			 * rows or columns that the copy has */
-			if (part) {
-				rc = pgw_err_set(
-					err, PGW_ERR_TABLE,
-					"publication %s publishes table %s with a row filter or a column list, so "
-					"change data capture would miss rows or columns: publish it whole there, or "
-					"give pgwarehouse a publication of its own",
-					pub, d->name);
-				break;
-			}
 			if (has)
 				continue;
 		}

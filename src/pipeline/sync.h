@@ -133,6 +133,8 @@ int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err);
 int pgw_cdc_check_wal_level(struct pgw_pg *pg, struct pgw_err *err);
 int pgw_cdc_check_role(struct pgw_pg *pg, struct pgw_err *err);
 int pgw_cdc_check_table(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
+/* ...and of an existing publication named pub: every kind of change, the table's whole rows */
+int pgw_cdc_check_publication(struct pgw_pg *pg, const char *pub, const struct pgw_table_def *def, struct pgw_err *err);
 /* A boolean SQL expression: publication $1 publishes the table of oid $2 (listed itself, FOR ALL
  * TABLES, or by its schema). pg_publication_tables alone would not do: it names a partitioned
  * table's partitions instead of it unless the publication publishes through the root. */

@@ -464,6 +464,8 @@ pgq "ALTER PUBLICATION shared_pub SET (publish = 'insert, update')"
 t_err "...a publication that leaves deletes out: refused, naming the fix" 3 \
   "publication shared_pub does not publish every kind of change .*ALTER PUBLICATION shared_pub SET \(publish = 'insert, update, delete, truncate'\)" \
   env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" sync later
+t_ok "...check names it too" grep -q "^FAIL  publication shared_pub does not publish every kind of change" \
+  <<<"$(PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" check 2>&1)"
 pgq "ALTER PUBLICATION shared_pub SET (publish = 'insert, update, delete, truncate')"
 printf 'cdc: true\ntables:\n  - later\n' > pgwarehouse_conf.yaml
 t_eq "teardown drops the slot and leaves the shared publication" "dropped replication slot ${slot}_sh
