@@ -1050,8 +1050,9 @@ int pgw_cdc_check_publication(struct pgw_pg *pg, const char *pub, const struct p
 		pg,
 		"SELECT p.pubinsert AND p.pubupdate AND p.pubdelete AND coalesce((to_jsonb(p)->>'pubtruncate')::bool, "
 		"true), EXISTS (SELECT 1 FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = $2::oid "
-		"AND (to_jsonb(r)->>'prqual' IS NOT NULL OR to_jsonb(r)->>'prattrs' IS NOT NULL)) FROM "
-		"pg_publication p WHERE p.pubname = $1",
+		"AND (to_jsonb(r)->>'prqual' IS NOT NULL OR to_jsonb(r)->>'prattrs' IS NOT NULL)), "
+		"to_jsonb(p)->>'pubviaroot' = 'false' AND obj_description(p.oid, 'pg_publication') IS DISTINCT "
+		"FROM '" PUBLICATION_MARK "' FROM pg_publication p WHERE p.pubname = $1",
 		2, params, err);
 	if (!res)
 		return -1;
@@ -1068,6 +1069,14 @@ int pgw_cdc_check_publication(struct pgw_pg *pg, const char *pub, const struct p
 				 "data capture would miss rows or columns: publish it whole there, or give "
 				 "pgwarehouse a publication of its own",
 				 pub, def->name);
+	else if (PQntuples(res) && def->relkind == 'p' && !strcmp(PQgetvalue(res, 0, 2), "t"))
+		rc = pgw_err_set(
+			err, PGW_ERR_SOURCE,
+			"publication %s does not publish partitioned tables through their root, which "
+			"pgwarehouse needs for %s: its owner runs ALTER PUBLICATION %s SET "
+			"(publish_via_partition_root = true) (its other subscribers then receive those tables' "
+			"changes under their root's name), or give pgwarehouse a publication of its own",
+			pub, def->name, pub);
 	PQclear(res);
 	return rc;
 }
@@ -1091,23 +1100,16 @@ static int publish_via_root(struct cdc *c, const char *viaroot, bool ours, struc
 	bool partitioned = false;
 	for (int i = 0; i < c->n; i++)
 		partitioned |= c->t[i].def->relkind == 'p';
-	if (!partitioned || !viaroot || strcmp(viaroot, "false"))
+	/* the option changes what every subscriber of a publication receives: not pgwarehouse's call on
+	 * one it did not make (pgw_cdc_check_publication refuses its partitioned tables) */
+	if (!partitioned || !viaroot || strcmp(viaroot, "false") || !ours)
 		return 0;
 	struct pgw_buf stmt;
 	pgw_buf_init(&stmt);
 	pgw_buf_puts(&stmt, "ALTER PUBLICATION ");
 	pgw_buf_ident(&stmt, c->run->cfg->publication);
 	pgw_buf_puts(&stmt, " SET (publish_via_partition_root = true)");
-	/* the option changes what every subscriber of a publication receives: not pgwarehouse's call on
-	 * one it did not make */
-	int rc =
-		ours ? publication_exec(c->run->pg, stmt.data, "its owner", err)
-		     : pgw_err_set(
-			       err, PGW_ERR_SOURCE,
-			       "publication %s does not publish partitioned tables through their root, which "
-			       "pgwarehouse needs: its owner runs %s (its other subscribers then receive those "
-			       "tables' changes under their root's name), or give pgwarehouse a publication of its own",
-			       c->run->cfg->publication, stmt.data);
+	int rc = publication_exec(c->run->pg, stmt.data, "its owner", err);
 	if (rc == 0)
 		pgw_info("publication %s: now publishes partitioned tables through their root",
 			 c->run->cfg->publication);

@@ -451,8 +451,10 @@ t_ok "a sync into a shared publication" env PGWAREHOUSE_PUBLICATION=shared_pub P
 pgq "CREATE TABLE sh_parted (id int PRIMARY KEY) PARTITION BY RANGE (id); CREATE TABLE sh_p1 PARTITION OF sh_parted FOR VALUES FROM (0) TO (100)"
 printf 'cdc: true\ntables:\n  - sh_parted\n' > pgwarehouse_conf.yaml
 t_err "...a partitioned table in it, which has not publish_via_partition_root: refused, naming the SQL for its owner" 3 \
-  "publication shared_pub does not publish partitioned tables through their root, which pgwarehouse needs: its owner runs ALTER PUBLICATION \"shared_pub\" SET \(publish_via_partition_root = true\)" \
+  "publication shared_pub does not publish partitioned tables through their root, which pgwarehouse needs for sh_parted: its owner runs ALTER PUBLICATION shared_pub SET \(publish_via_partition_root = true\)" \
   env PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" sync sh_parted
+t_ok "...check names it too" grep -q "^FAIL  publication shared_pub does not publish partitioned tables through their root" \
+  <<<"$(PGWAREHOUSE_PUBLICATION=shared_pub PGWAREHOUSE_REPLICATION_SLOT=${slot}_sh "$PGW" check 2>&1)"
 t_eq "...and the publication is as it was" "f" "$(pgq "SELECT pubviaroot FROM pg_publication WHERE pubname = 'shared_pub'")"
 pgq "CREATE TABLE filtered (id int PRIMARY KEY, v text); ALTER PUBLICATION shared_pub ADD TABLE filtered WHERE (id > 10)"
 printf 'cdc: true\ntables:\n  - filtered\n' > pgwarehouse_conf.yaml
