@@ -362,9 +362,29 @@ static void typed_literal(struct pgw_buf *b, const struct pgw_coldef *c, const c
 	pgw_buf_printf(b, "::%s)", c->pgtype);
 }
 
-/* Rows without a last_modified value are read on every load; says how many, as they cost a copy */
-static void note_null_lm(struct pgw_run *run, const struct pgw_plan *plan, const struct pgw_coldef *c)
+/* How many rows have no last_modified value: counted where an index on the column answers it,
+ * else PostgreSQL's estimate (a count would be one more scan of the whole table at every sync);
+ * -1 when unknown */
+static long long null_lm_rows(struct pgw_run *run, const struct pgw_plan *plan, const struct pgw_coldef *c,
+			      bool *estimate)
 {
+	char oid[16];
+	snprintf(oid, sizeof(oid), "%u", plan->def->oid);
+	const char *params[] = {oid, c->name};
+	struct pgw_err err = {0};
+	PGresult *res = pgw_pg_query(
+		run->pg,
+		"SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
+		"i.indkey[0] WHERE i.indrelid = $1::oid AND a.attname = $2 AND i.indpred IS NULL), (SELECT "
+		"round(s.null_frac * greatest(c.reltuples, 0))::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = "
+		"c.relnamespace JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND "
+		"s.attname = $2 AND s.inherited = (c.relkind = 'p') WHERE c.oid = $1::oid)",
+		2, params, &err);
+	*estimate = res && strcmp(PQgetvalue(res, 0, 0), "t");
+	long long n = !res ? -1 : !*estimate ? 0 : PQgetisnull(res, 0, 1) ? -1 : atoll(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (!res || *estimate)
+		return n;
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	pgw_buf_puts(&sql, "SELECT count(*) FROM ");
@@ -372,15 +392,23 @@ static void note_null_lm(struct pgw_run *run, const struct pgw_plan *plan, const
 	pgw_buf_puts(&sql, " WHERE ");
 	pgw_buf_ident(&sql, c->name);
 	pgw_buf_puts(&sql, " IS NULL");
-	struct pgw_err err = {0};
-	PGresult *res = pgw_pg_query(run->pg, sql.data, 0, NULL, &err);
-	long long n = res ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	if (n > 0)
-		pgw_info("%s: %lld rows have no %s (NULL), so each sync copies them again (nothing says when they "
-			 "changed); give them a value to spare that",
-			 plan->def->name, n, c->name);
+	res = pgw_pg_query(run->pg, sql.data, 0, NULL, &err);
+	n = res ? atoll(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
 	pgw_buf_cleanup(&sql);
+	return n;
+}
+
+/* Rows without a last_modified value are read on every load; says how many, as they cost a copy */
+static void note_null_lm(struct pgw_run *run, const struct pgw_plan *plan, const struct pgw_coldef *c)
+{
+	bool estimate = false;
+	long long n = null_lm_rows(run, plan, c, &estimate);
+	if (n > 0)
+		pgw_info("%s: %s%lld rows have no %s (NULL%s), so each sync copies them again (nothing says when "
+			 "they changed); give them a value to spare that",
+			 plan->def->name, estimate ? "about " : "", n, c->name,
+			 estimate ? ": PostgreSQL's estimate" : "");
 }
 
 /* last_modified's condition: from where the previous load said the next one starts, but never
