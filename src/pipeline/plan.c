@@ -380,11 +380,12 @@ static long long null_lm_rows(struct pgw_run *run, const struct pgw_plan *plan, 
 		"c.relnamespace JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND "
 		"s.attname = $2 AND s.inherited = (c.relkind = 'p') WHERE c.oid = $1::oid)",
 		2, params, &err);
-	*estimate = res && strcmp(PQgetvalue(res, 0, 0), "t");
-	long long n = !res ? -1 : !*estimate ? 0 : PQgetisnull(res, 0, 1) ? -1 : atoll(PQgetvalue(res, 0, 1));
+	bool indexed = res && !strcmp(PQgetvalue(res, 0, 0), "t");
+	long long guess = res && !PQgetisnull(res, 0, 1) ? atoll(PQgetvalue(res, 0, 1)) : -1;
 	PQclear(res);
-	if (!res || *estimate)
-		return n;
+	*estimate = !indexed;
+	if (!indexed)
+		return guess;
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	pgw_buf_puts(&sql, "SELECT count(*) FROM ");
@@ -393,7 +394,7 @@ static long long null_lm_rows(struct pgw_run *run, const struct pgw_plan *plan, 
 	pgw_buf_ident(&sql, c->name);
 	pgw_buf_puts(&sql, " IS NULL");
 	res = pgw_pg_query(run->pg, sql.data, 0, NULL, &err);
-	n = res ? atoll(PQgetvalue(res, 0, 0)) : -1;
+	long long n = res ? atoll(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
 	pgw_buf_cleanup(&sql);
 	return n;
