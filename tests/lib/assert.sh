@@ -275,7 +275,9 @@ pg_wait() {
     PERFORM pg_sleep(0.02);
   END LOOP;
   RAISE EXCEPTION 'timeout';
-END \$pgw_wait\$" >/dev/null 2>&1
+END \$pgw_wait\$" >/dev/null 2>&1 && return 0
+  echo "  note  pg_wait: not true after ${2:-10} s: $1"  # a later check then fails, or a script waits long
+  return 1
 }
 
 # wait_copy [PATTERN]: waits (up to 10 s) until pgwarehouse runs a COPY in PostgreSQL. The
