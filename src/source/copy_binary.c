@@ -149,7 +149,8 @@ static int decode_list(struct field_ctx *fc, const struct pgw_typeinfo *ti, stru
 		return pgw_err_set(
 			fc->err, PGW_ERR_DATA,
 			"column \"%s\" holds a %d-dimensional array; only one-dimensional arrays map to a list "
-			"(cast the column to text in a view to sync it)",
+			"(sync a view that casts it to text instead: a view is synced by key or reload, not by change "
+			"data capture)",
 			fc->col->name, ndim);
 	if (len < 20)
 		return bad_len(fc, len);
