@@ -70,7 +70,10 @@ struct cdc_table {
 	size_t nslots;
 	bool truncate;
 	bool *keep_cols;
-	char *parts; /* a partitioned table's partitions now, as the run log keeps them */
+	/* what the run log keeps of the table, to find changes the stream does not carry: "oid N", and a
+	 * partitioned table's partitions (", partitions N, signature HEX") */
+	char *ident;
+	bool unpublished; /* not in the publication at the run's start: this run added it */
 };
 
 struct cdc {
@@ -78,7 +81,9 @@ struct cdc {
 	bool recopy;	       /* reload: copy the tables again, whatever their positions */
 	bool copy_partitioned; /* the publication now publishes through roots: partitioned tables copied again */
 	struct cdc_table *t;
-	int n;
+	int n;	      /* the tables followed */
+	int nall;     /* ...and after them, those of the run that cannot be (their results hold why) */
+	bool pub_new; /* the publication did not exist: this run created it */
 	struct pgw_repl repl;
 	struct pgw_pgoutput *dec;
 	uint64_t final_lsn;	     /* of the transaction being read */
@@ -713,31 +718,52 @@ static int stream_flush(struct cdc *c, uint64_t last_end, struct pgw_err *err)
 	return 0;
 }
 
-static char *partitions_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
+static char *ident_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
 static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err);
 
-/* stream, after an apply: a partitioned table whose partitions changed meanwhile (which the stream
- * does not carry) is copied again from a temporary slot's snapshot, as a sync would at its start;
- * its changes before that slot's position are then skipped */
-static int recopy_repartitioned(struct cdc *c, struct pgw_err *err)
+/* stream, after an apply: a table dropped or taken out of the publication meanwhile sends no more
+ * changes: the stream stops, naming it (the next run copies it again, or leaves it out when it is
+ * gone). A partitioned table whose partitions changed meanwhile (which the stream does not carry)
+ * is copied again from a temporary slot's snapshot, as a sync would at its start; its changes
+ * before that slot's position are then skipped. */
+static int check_followed(struct cdc *c, struct pgw_err *err)
 {
 	bool any = false;
 	for (int i = 0; i < c->n; i++) {
 		struct cdc_table *t = &c->t[i];
-		if (!t->parts || !t->pos)
+		if (!t->pos)
 			continue;
-		char *now = partitions_now(c->run->pg, t->def, err);
+		char oid[16];
+		snprintf(oid, sizeof(oid), "%u", t->def->oid);
+		const char *params[] = {c->run->cfg->publication, oid};
+		PGresult *res = pgw_pg_query(c->run->pg,
+					     "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = $2::oid) "
+					     "AND " PGW_CDC_IN_PUBLICATION,
+					     2, params, err);
+		bool followed = res && !strcmp(PQgetvalue(res, 0, 0), "t");
+		PQclear(res);
+		if (!res)
+			return -1;
+		if (!followed)
+			return pgw_err_set(err, PGW_ERR_TABLE,
+					   "%s was dropped, or taken out of publication %s, while the stream ran: its "
+					   "changes no longer arrive; the next run copies it again (or leaves it out, "
+					   "if it is gone)",
+					   t->name, c->run->cfg->publication);
+		if (t->def->relkind != 'p')
+			continue;
+		char *now = ident_now(c->run->pg, t->def, err);
 		if (!now)
 			return -1;
-		if (strcmp(now, t->parts)) {
+		if (strcmp(now, t->ident)) {
 			pgw_warn("%s: its partitions changed (one truncated, attached, detached, dropped or rewritten: "
 				 "PostgreSQL's stream does not carry that); copying it again",
 				 t->name);
 			t->pos = 0;
 			any = true;
 		}
-		free(t->parts);
-		t->parts = now;
+		free(t->ident);
+		t->ident = now;
 	}
 	return any ? copy_missing(c, false, err) : 0;
 }
@@ -753,7 +779,7 @@ static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 		if (boundary && pgw_interrupted())
 			return 0;
 		if (boundary && pgw_now() - c->last_flush >= c->interval) {
-			if (stream_flush(c, *last_end, err) < 0 || recopy_repartitioned(c, err) < 0)
+			if (stream_flush(c, *last_end, err) < 0 || check_followed(c, err) < 0)
 				return -1;
 			c->last_flush = pgw_now();
 		}
@@ -853,17 +879,56 @@ static int follow(struct cdc *c, struct pgw_err *err)
 /* ---- setup: tables, publication, slot, copies
  * -------------------------------------------------- */
 
+/* The table as the state and the run log name it: "schema.name" */
+static char *qualified_name(const struct pgw_config *cfg, const char *name)
+{
+	return strchr(name, '.') ? pgw_strdup(name) : pgw_asprintf("%s.%s", cfg->pgschema, name);
+}
+
 /* Whether the qualified name is of a table `sync all` follows by change data capture */
 static bool in_cdc_set(const struct pgw_config *cfg, char *const *names, int n, const char *qualified)
 {
 	for (int i = 0; i < n; i++) {
-		char *q = strchr(names[i], '.') ? pgw_strdup(names[i]) : pgw_asprintf("%s.%s", cfg->pgschema, names[i]);
+		char *q = qualified_name(cfg, names[i]);
 		bool same = !strcmp(q, qualified);
 		free(q);
 		if (same)
 			return pgw_table_cdc(cfg, names[i]);
 	}
 	return false;
+}
+
+/* Whether PostgreSQL has a relation of that qualified name (schema.name); -1 on error */
+static int relation_exists(struct pgw_pg *pg, const char *qualified, struct pgw_err *err)
+{
+	const char *params[] = {qualified};
+	PGresult *res = pgw_pg_query(pg,
+				     "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+				     "WHERE n.nspname || '.' || c.relname = $1",
+				     1, params, err);
+	int found = res ? PQntuples(res) > 0 : -1;
+	PQclear(res);
+	return found;
+}
+
+/* A table of the run that cannot be followed: gone from PostgreSQL (dropped, renamed), its position is
+ * forgotten, else kept (the slot keeps its changes until the table can be followed again). 1 when
+ * forgotten. */
+static int forget_gone(struct cdc *c, const char *name, struct pgw_err *err)
+{
+	for (int i = c->n; i < c->nall; i++) {
+		if (strcmp(name, c->t[i].qualified))
+			continue;
+		int exists = relation_exists(c->run->pg, name, err);
+		if (exists)
+			return exists < 0 ? -1 : 0;
+		pgw_warn("%s is gone from PostgreSQL (dropped or renamed): its warehouse table keeps what the last "
+			 "sync applied, and its position is forgotten, so slot %s no longer keeps WAL for it; take it "
+			 "out of the config",
+			 name, c->run->cfg->replication_slot);
+		return pgw_cdc_state_forget(c->run->sink, c->run->cfg->replication_slot, name, err) < 0 ? -1 : 1;
+	}
+	return 0;
 }
 
 /* A table with a position that is no longer followed (taken out of the config, set to cdc: false,
@@ -877,8 +942,10 @@ static int forget_dropped(struct cdc *c, const struct pgw_rows *rows, struct pgw
 		bool in_run = false;
 		for (int i = 0; i < c->n && !in_run; i++)
 			in_run = !strcmp(name, c->t[i].qualified);
-		if (in_run)
+		if (in_run || (rc = forget_gone(c, name, err)) != 0) {
+			rc = rc < 0 ? -1 : 0;
 			continue;
+		}
 		if (n < 0 && (rc = pgw_all_tables(c->run, &names, &n, err)) < 0)
 			break;
 		if (in_cdc_set(c->run->cfg, names, n, name))
@@ -1134,6 +1201,7 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 	if (!res)
 		return -1;
 	bool exists = PQntuples(res) > 0;
+	c->pub_new = !exists;
 	int rc = exists ? publish_via_root(c, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
 					   !strcmp(PQgetvalue(res, 0, 1), "t"), err)
 			: 0;
@@ -1159,6 +1227,7 @@ static int ensure_publication(struct cdc *c, struct pgw_err *err)
 			if (has)
 				continue;
 		}
+		c->t[i].unpublished = true;
 		/* ONLY: an inheritance parent's children would be published too, and PostgreSQL then refuses
 		 * UPDATE and DELETE on those without a replica identity (a partitioned table keeps its
 		 * partitions) */
@@ -1389,45 +1458,58 @@ static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err)
 	return rc;
 }
 
+/* A table of the run, read from the catalog and checked; false when it cannot be followed (its
+ * result says why) */
+static bool open_table(struct cdc *c, struct cdc_table *t, const char *name, struct pgw_table_result *res)
+{
+	const struct pgw_config *cfg = c->run->cfg;
+	res->name = pgw_strdup(name);
+	res->strategy = "cdc";
+	t->name = pgw_strdup(name);
+	t->res = res;
+	if (pgw_pg_table_def(c->run->pg, name, &t->def, &res->err) < 0 ||
+	    pgw_cdc_check_table(c->run->pg, t->def, &res->err) < 0) {
+		t->failed = true;
+		t->qualified = qualified_name(cfg, name); /* to find its position, should it be gone */
+		return false;
+	}
+	t->qualified = pgw_asprintf("%s.%s", t->def->schema, t->def->name);
+	t->stage_def = pgw_changes_def(t->def);
+	t->target = (struct pgw_target){.def = t->def,
+					.name = t->def->name,
+					.stage_def = t->stage_def,
+					.schema = strcmp(t->def->schema, cfg->pgschema) ? t->def->schema : NULL};
+	t->keep_cols = pgw_calloc((size_t)t->def->ncols, sizeof(bool));
+	return true;
+}
+
+/* The tables that can be followed come first (c->n of them), the others after: each of those is
+ * named with its error and left out, and the rest go on (a dropped table or a bad new one must not
+ * stop the others, whose WAL the slot would keep meanwhile). When none can be followed, nothing is
+ * created. */
 static int open_tables(struct cdc *c, char *const *names, int n, struct pgw_table_result *res, struct pgw_err *err)
 {
-	struct pgw_run *run = c->run;
 	c->t = pgw_calloc((size_t)n, sizeof(*c->t));
+	c->nall = n;
+	int bad = n;
 	for (int i = 0; i < n; i++) {
-		struct cdc_table *t = &c->t[c->n];
-		res[i].name = pgw_strdup(names[i]);
-		res[i].strategy = "cdc";
-		t->name = pgw_strdup(names[i]);
-		t->res = &res[i];
-		c->n++;
-		if (pgw_pg_table_def(run->pg, names[i], &t->def, &res[i].err) < 0) {
-			t->failed = true;
-			continue;
-		}
-		if (pgw_cdc_check_table(run->pg, t->def, &res[i].err) < 0) {
-			t->failed = true;
-			continue;
-		}
-		t->qualified = pgw_asprintf("%s.%s", t->def->schema, t->def->name);
-		t->stage_def = pgw_changes_def(t->def);
-		t->target = (struct pgw_target){.def = t->def,
-						.name = t->def->name,
-						.stage_def = t->stage_def,
-						.schema = strcmp(t->def->schema, run->cfg->pgschema) ? t->def->schema
-												     : NULL};
-		t->keep_cols = pgw_calloc((size_t)t->def->ncols, sizeof(bool));
+		struct cdc_table t = {0};
+		if (open_table(c, &t, names[i], &res[i]))
+			c->t[c->n++] = t;
+		else
+			c->t[--bad] = t;
 	}
-	/* bad setup changes nothing: no publication, no slot, no copy until every
-	 * table can be followed */
-	for (int i = 0; i < c->n; i++)
-		if (c->t[i].failed)
-			return pgw_err_set(err, c->t[i].res->err.code, "%s", c->t[i].res->err.msg);
+	if (!c->n)
+		return pgw_err_set(err, res[0].err.code, "%s", res[0].err.msg);
+	const char *cmd = c->interval > 0 ? "stream" : c->recopy ? "reload" : "sync";
+	for (int i = n - 1; i >= c->n; i--) /* in the run's order */
+		pgw_error("%s %s: %s", cmd, c->t[i].name, c->t[i].res->err.msg);
 	return 0;
 }
 
 static void close_tables(struct cdc *c)
 {
-	for (int i = 0; i < c->n; i++) {
+	for (int i = 0; i < c->nall; i++) {
 		struct cdc_table *t = &c->t[i];
 		if (t->def)
 			free_changes(t);
@@ -1436,16 +1518,19 @@ static void close_tables(struct cdc *c)
 		pgw_table_def_free(t->def);
 		free(t->name);
 		free(t->qualified);
-		free(t->parts);
+		free(t->ident);
 	}
 	free(c->t);
 	free(c->row);
 }
 
-/* A partitioned table's partitions (each one's relfilenode included: a TRUNCATE gives a new one) as
- * "partitions N, signature HEX"; caller frees */
-static char *partitions_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
+/* The table's identity now, as the run log keeps it: "oid N", and a partitioned table's partitions
+ * (each one's relfilenode included: a TRUNCATE gives a new one) as ", partitions N, signature HEX";
+ * caller frees */
+static char *ident_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
 {
+	if (def->relkind != 'p')
+		return pgw_asprintf("oid %u", def->oid);
 	char oid[16];
 	snprintf(oid, sizeof(oid), "%u", def->oid);
 	const char *params[] = {oid};
@@ -1455,23 +1540,47 @@ static char *partitions_now(struct pgw_pg *pg, const struct pgw_table_def *def, 
 			     "c.oid || ':' || c.relfilenode, ',' ORDER BY c.oid), '')), 16) FROM "
 			     "pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
 			     1, params, err);
-	char *text = res ? pgw_strdup(PQgetvalue(res, 0, 0)) : NULL;
+	char *text = res ? pgw_asprintf("oid %s, %s", oid, PQgetvalue(res, 0, 0)) : NULL;
 	PQclear(res);
 	return text;
 }
 
-/* PostgreSQL's stream carries no TRUNCATE of one partition (published through the root), and no
- * rows for an ATTACH, DETACH or DROP of one: a partitioned table whose partitions are not those of
- * its last run is copied again. True when so. */
-static int partitions_changed(struct cdc *c, struct cdc_table *t, bool *changed, struct pgw_err *err)
+/* An identity's oid (0: none, as in a run logged before it was kept) and what follows it */
+static const char *ident_rest(const char *ident, unsigned long *oid)
 {
-	*changed = false;
-	if (!t->parts)
-		return 0;
+	*oid = 0;
+	if (strncmp(ident, "oid ", 4))
+		return ident;
+	char *end;
+	*oid = strtoul(ident + 4, &end, 10);
+	return *end == ',' ? end + 2 : end;
+}
+
+/* Why the table must be copied again, from what PostgreSQL's stream does not carry: the table
+ * dropped and created again under its name (a new oid), its partitions changed (a TRUNCATE of one,
+ * published through the root, is not sent; an ATTACH, DETACH or DROP sends no rows), or the table
+ * taken out of the publication meanwhile. why stays empty when it need not be. */
+static int not_carried(struct cdc *c, const struct cdc_table *t, char *why, size_t size, struct pgw_err *err)
+{
 	char *before = NULL;
-	if (pgw_runlog_cdc_partitions(c->run->sink, t->name, &before, err) < 0)
+	why[0] = 0;
+	if (pgw_runlog_cdc_identity(c->run->sink, t->name, &before, err) < 0)
 		return -1;
-	*changed = before && strcmp(before, t->parts);
+	unsigned long was = 0, is = 0;
+	const char *rest_was = before ? ident_rest(before, &was) : "", *rest_is = ident_rest(t->ident, &is);
+	if (was && was != is)
+		snprintf(why, size,
+			 "it was dropped and created again since the last sync (PostgreSQL's stream does not "
+			 "carry that)");
+	else if (rest_was[0] && strcmp(rest_was, rest_is))
+		snprintf(why, size,
+			 "its partitions changed since the last sync (one truncated, attached, detached, dropped or "
+			 "rewritten: PostgreSQL's stream does not carry that)");
+	else if (t->unpublished && !c->pub_new)
+		snprintf(why, size,
+			 "it was taken out of publication %s since the last sync (its changes meanwhile were not "
+			 "published)",
+			 c->run->cfg->publication);
 	free(before);
 	return 0;
 }
@@ -1479,7 +1588,7 @@ static int partitions_changed(struct cdc *c, struct cdc_table *t, bool *changed,
 /* A table whose columns changed since its copy (ALTER TABLE), or whose
  * warehouse table is gone, is copied again from a slot's snapshot, with the
  * position that goes with it: the stream's older transactions (of the old
- * shape) are then behind its position. So is a partitioned table whose partitions changed. */
+ * shape) are then behind its position. So is one changed in a way the stream does not carry. */
 static int reshaped(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_sink *sink = c->run->sink;
@@ -1487,11 +1596,10 @@ static int reshaped(struct cdc *c, struct pgw_err *err)
 		struct cdc_table *t = &c->t[i];
 		struct pgw_wh_state st = {0};
 		/* read before any copy's snapshot: a change after it is seen again next time */
-		free(t->parts);
-		t->parts = NULL;
-		if (t->def->relkind == 'p' && !(t->parts = partitions_now(c->run->pg, t->def, err)))
+		free(t->ident);
+		if (!(t->ident = ident_now(c->run->pg, t->def, err)))
 			return -1;
-		if (!t->pos)
+		if (!t->pos || c->recopy)
 			continue;
 		if (c->copy_partitioned && t->def->relkind == 'p') {
 			pgw_warn("%s: partitioned, its changes so far were published under its partitions' names; "
@@ -1500,13 +1608,11 @@ static int reshaped(struct cdc *c, struct pgw_err *err)
 			t->pos = 0;
 			continue;
 		}
-		bool parts_changed = false;
-		if (partitions_changed(c, t, &parts_changed, err) < 0)
+		char why[256];
+		if (not_carried(c, t, why, sizeof(why), err) < 0)
 			return -1;
-		if (parts_changed) {
-			pgw_warn("%s: its partitions changed since the last sync (one truncated, attached, detached, "
-				 "dropped or rewritten: PostgreSQL's stream does not carry that); copying it again",
-				 t->name);
+		if (why[0]) {
+			pgw_warn("%s: %s; copying it again", t->name, why);
 			t->pos = 0;
 			continue;
 		}
@@ -1536,6 +1642,16 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	bool exists = slot_exists(run->pg, slot, &lost, err, &rc);
 	if (rc < 0 || warn_slot_lag(run, err) < 0)
 		return -1;
+	/* the slot's changes before the publication existed cannot be decoded through it (PostgreSQL
+	 * looks the publication up as of each change): a new slot, and every table copied again */
+	if (exists && !lost && c->pub_new) {
+		pgw_warn("publication %s did not exist (dropped, or renamed in the config, since the last sync): "
+			 "slot %s cannot be read through a new one; making a new slot and copying the tables again",
+			 run->cfg->publication, slot);
+		if (drop_slot(run->pg, slot, err) < 0)
+			return -1;
+		exists = false;
+	}
 	if (lost && !c->recopy)
 		return pgw_err_set(err, PGW_ERR_SOURCE,
 				   "replication slot %s was invalidated (wal_status lost: "
@@ -1573,7 +1689,7 @@ static int cdc_main(struct pgw_run *run, char *const *names, int n, bool recopy,
 	int rc = open_tables(&c, names, n, res, err);
 	if (rc == 0)
 		rc = run_cdc(&c, err);
-	for (int i = 0; i < c.n; i++) {
+	for (int i = 0; i < c.nall; i++) {
 		struct pgw_table_result *r = c.t[i].res;
 		r->ok = rc == 0 && !c.t[i].failed;
 		if (!r->ok && !r->err.msg[0])
@@ -1585,7 +1701,7 @@ static int cdc_main(struct pgw_run *run, char *const *names, int n, bool recopy,
 		struct pgw_table_result logged = *r;
 		logged.rows = c.t[i].applied;
 		logged.wm_after = c.t[i].pos ? at : NULL;
-		logged.wm_before = c.t[i].parts;
+		logged.wm_before = c.t[i].ident;
 		if (c.t[i].def)
 			pgw_run_record(run, PGW_CMD_SYNC, &logged, (double)wall.tv_sec + wall.tv_nsec / 1e9);
 	}

@@ -171,7 +171,7 @@ int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, str
 	return latest_ok(sink, table, "watermark_after", "command IN ('sync', 'reload')", text, err);
 }
 
-int pgw_runlog_cdc_partitions(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)
+int pgw_runlog_cdc_identity(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)
 {
 	return latest_ok(sink, table, "watermark_before", "strategy = 'cdc'", text, err);
 }

@@ -28,9 +28,10 @@ int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, st
 /* The watermark_after of table's latest successful sync or reload (*text NULL when none) */
 int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err);
 
-/* What the latest successful change data capture run of a partitioned table recorded of its
- * partitions (in watermark_before: "partitions N, signature HEX"), *text NULL when none */
-int pgw_runlog_cdc_partitions(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err);
+/* What the latest successful change data capture run of a table recorded of its identity (in
+ * watermark_before: "oid N", and a partitioned table's ", partitions N, signature HEX"; runs before
+ * the oid was kept: the partitions only), *text NULL when none */
+int pgw_runlog_cdc_identity(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err);
 
 /* The latest run of each table (or of `table`), by table name: cells table, command, strategy,
  * started, finished, rows, status, error, started of the latest ok run (NULL if none), watermark

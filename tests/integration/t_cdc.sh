@@ -383,6 +383,50 @@ pgq "UPDATE inh_parent SET v = 'changed' WHERE id = 1"
 t_ok "...and the parent's changes stream" "$PGW" -q sync all
 t_eq "...its own rows only" "1 changed" "$(dq 'SELECT count(*), max(v) FROM inh_parent' | tr '\t' ' ')"
 
+# what the stream does not carry, on any table: the table dropped and created again under its name,
+# taken out of the publication by hand (while a sync or a stream runs), the publication dropped; a
+# followed table dropped must not stop the others (the slot would keep their WAL meanwhile)
+pgq "CREATE TABLE re_made (id int PRIMARY KEY, v text); INSERT INTO re_made SELECT g, 'old ' || g FROM generate_series(1, 50) g"
+printf 'cdc: true\ntables:\n  - later\n  - re_made\n' > pgwarehouse_conf.yaml
+t_ok "a table to be made again, synced" "$PGW" -q sync all
+pgq "DROP TABLE re_made; CREATE TABLE re_made (id int PRIMARY KEY, v text); INSERT INTO re_made VALUES (7, 'new')"
+pgq "UPDATE later SET extra = 21 WHERE id = 3"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "dropped and created again with the same columns: copied again, saying why" "0 1" \
+  "$rc $(grep -c "warning: re_made: it was dropped and created again since the last sync (PostgreSQL's stream does not carry that); copying it again" <<<"$out")"
+t_same_each "...equal (the old table's rows gone)" re_made "...and the other table too" later
+pgq "ALTER PUBLICATION $slot DROP TABLE re_made"
+pgq "INSERT INTO re_made VALUES (8, 'while unpublished')"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "taken out of the publication by hand: added back and copied again, saying why" "0 1" \
+  "$rc $(grep -c "warning: re_made: it was taken out of publication $slot since the last sync (its changes meanwhile were not published); copying it again" <<<"$out")"
+t_same "...equal" re_made
+"$PGW" stream all --interval 0.3 > "$PWD/stream4.out" 2>&1 &
+streamer=$!
+pg_wait "(SELECT active FROM pg_replication_slots WHERE slot_name = '$slot')" 60
+pgq "ALTER PUBLICATION $slot DROP TABLE re_made"
+for _ in $(seq 150); do kill -0 $streamer 2>/dev/null || break; sleep 0.2; done
+kill -TERM $streamer 2>/dev/null; wait $streamer; rc=$?
+t_eq "...under a stream: it stops, naming the table (its changes no longer arrive)" "1 1" \
+  "$rc $(grep -c "re_made was dropped, or taken out of publication $slot, while the stream ran: its changes no longer arrive; the next run copies it again" "$PWD/stream4.out")"
+pgq "INSERT INTO re_made VALUES (9, 'after the stream')"
+t_ok "...the next sync copies it again" "$PGW" -q sync all
+t_same "...equal" re_made
+pgq "DROP PUBLICATION $slot"
+pgq "UPDATE later SET extra = 22 WHERE id = 3; INSERT INTO re_made VALUES (10, 'no publication')"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "the publication dropped: a new slot (the old one's changes cannot be read through a new publication), both copied again" "0 1" \
+  "$rc $(grep -c "warning: publication $slot did not exist (dropped, or renamed in the config, since the last sync): slot $slot cannot be read through a new one; making a new slot and copying the tables again" <<<"$out")"
+t_same_each "...equal" re_made "...both" later
+pgq "DROP TABLE re_made"
+pgq "UPDATE later SET extra = 23 WHERE id = 3"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "a followed table dropped: the run fails naming it, and forgets its position" "1 1 1" \
+  "$rc $(grep -c '^pgwarehouse: error: sync re_made: table "re_made" not found in PostgreSQL schema "public"' <<<"$out") $(grep -c "warning: public.re_made is gone from PostgreSQL (dropped or renamed): its warehouse table keeps what the last sync applied, and its position is forgotten, so slot $slot no longer keeps WAL for it; take it out of the config" <<<"$out")"
+t_same "...while the other table is synced" later
+t_eq "...and the slot no longer keeps WAL for it" "0" "$("$PGW" status 2>&1 | grep -c 'public\.re_made:')"
+t_eq "...its warehouse table keeps its rows" "4" "$(dq 'SELECT count(*) FROM re_made')"
+
 # bad setup: one line, nothing changed
 printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
 t_err "a table without a primary key nor REPLICA IDENTITY FULL is refused, naming the fix" 1 \
