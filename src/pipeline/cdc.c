@@ -1702,6 +1702,7 @@ static int cdc_main(struct pgw_run *run, char *const *names, int n, bool recopy,
 		logged.rows = c.t[i].applied;
 		logged.wm_after = c.t[i].pos ? at : NULL;
 		logged.wm_before = c.t[i].ident;
+		logged.source_oid = c.t[i].def ? c.t[i].def->oid : 0;
 		if (c.t[i].def)
 			pgw_run_record(run, PGW_CMD_SYNC, &logged, (double)wall.tv_sec + wall.tv_nsec / 1e9);
 	}

@@ -499,6 +499,23 @@ char *pgw_lm_next(struct pgw_run *run, struct pgw_plan *plan, const char *horizo
 }
 
 /* Picks mode and strategy, and the condition of incremental strategies. */
+/* A table dropped and created again under its name since its last sync: its keys and last_modified
+ * values start again, which a key-based sync would never see (below the watermark) while the old
+ * table's rows stay; it is reloaded instead. */
+static int made_again_since(struct pgw_run *run, const char *name, const struct pgw_table_def *def, bool *again,
+			    struct pgw_err *err)
+{
+	unsigned logged = 0;
+	if (pgw_runlog_source_oid(run->sink, name, &logged, err) < 0)
+		return -1;
+	*again = logged && logged != def->oid;
+	if (*again)
+		pgw_warn("table \"%s\" was dropped and created again in PostgreSQL since its last sync (a new table "
+			 "under its name, whose rows a sync by key would miss); reloading it",
+			 def->name);
+	return 0;
+}
+
 static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_plan *plan,
 			   struct pgw_err *err)
 {
@@ -537,6 +554,11 @@ static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char
 		return 0;
 	}
 	if (pgw_table_reload_due(tc, time(NULL)))
+		return 0;
+	bool made_again = false;
+	if (made_again_since(run, name, def, &made_again, err) < 0)
+		return -1;
+	if (made_again)
 		return 0;
 	if (def->npk == 0) {
 		pgw_warn("table \"%s\" has no primary key; reloading it in full (set reload: true to silence this)",

@@ -232,6 +232,7 @@ static int sync_table(struct pgw_run *run, enum pgw_command cmd, const char *nam
 	int rc = pgw_plan_table(run, cmd, name, &plan, &res->err);
 	if (rc == 0) {
 		res->strategy = plan.strategy;
+		res->source_oid = plan.def->oid;
 		res->wm_before = plan.wm_before ? pgw_strdup(plan.wm_before) : NULL;
 		if (plan.mode == PGW_LOAD_REPLACE && run->cfg->max_records <= 0)
 			pgw_progress_estimate(run->progress, plan.def->est_rows);
@@ -281,6 +282,7 @@ void pgw_run_record(struct pgw_run *run, enum pgw_command cmd, const struct pgw_
 			  : res->err.code == PGW_ERR_INTERRUPTED ? "interrupted"
 								 : "failed",
 		.error = res->ok ? res->warning : res->err.msg, /* a sync's warning: drift it found */
+		.source_oid = res->source_oid,
 	};
 	struct pgw_err err = {0};
 	pgw_cleanup_begin(); /* an interrupted table is recorded too */

@@ -11,13 +11,13 @@
 
 /* Plain lower-case names that no dialect reserves, left unquoted so Snowflake resolves them
  * (it upper-cases unquoted names) the same way in CREATE, INSERT and SELECT. */
-static const char *const columns[] = {"table_name",	 "command",   "strategy",   "started_at",
-				      "finished_at",	 "row_count", "byte_count", "watermark_before",
-				      "watermark_after", "status",    "error",	    "started_us"};
+static const char *const columns[] = {"table_name", "command",	  "strategy",	      "started_at",	 "finished_at",
+				      "row_count",  "byte_count", "watermark_before", "watermark_after", "status",
+				      "error",	    "started_us", "source_oid"};
 
 /* Column types, in the order of columns[]: t text, T time, i integer. started_us (microseconds
  * since 1970) orders runs everywhere: ClickHouse's DateTime holds whole seconds only. */
-static const char kinds[] = "tttTTiitttti";
+static const char kinds[] = "tttTTiittttii";
 
 static const char *type_of(enum pgw_dialect d, char kind)
 {
@@ -73,13 +73,45 @@ static int create_table(struct pgw_sink *sink, struct pgw_err *err)
 	return rc;
 }
 
+/* A log made before source_oid was kept gets the column (last, as the INSERT lists its values) */
+static int add_source_oid(struct pgw_sink *sink, struct pgw_err *err)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SELECT source_oid FROM ");
+	sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
+	pgw_buf_puts(&sql, " WHERE 1 = 0");
+	struct pgw_err probe = {0};
+	int rc = sink->ops->sql(sink, sql.data, NULL, &probe);
+	if (rc < 0) {
+		pgw_buf_reset(&sql);
+		pgw_buf_puts(&sql, "ALTER TABLE ");
+		sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
+		pgw_buf_printf(&sql, " ADD COLUMN source_oid %s", type_of(sink->ops->dialect, 'i'));
+		rc = sink->ops->sql(sink, sql.data, NULL, err);
+	}
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
+/* The log, made or brought up to date once per process (jobs share one warehouse: concurrent
+ * CREATEs of the same table could conflict) */
+static int ensure_log(struct pgw_sink *sink, struct pgw_err *err)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static bool ready;
+	pthread_mutex_lock(&mu);
+	int rc = ready ? 0 : create_table(sink, err);
+	if (rc == 0 && !ready)
+		rc = add_source_oid(sink, err);
+	ready = rc == 0;
+	pthread_mutex_unlock(&mu);
+	return rc;
+}
+
 int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, struct pgw_err *err)
 {
-	/* jobs share one warehouse: concurrent CREATEs of the same table could conflict */
-	static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&create_mu);
-	int rc = create_table(sink, err);
-	pthread_mutex_unlock(&create_mu);
+	int rc = ensure_log(sink, err);
 	if (rc < 0)
 		return -1;
 	enum pgw_dialect d = sink->ops->dialect;
@@ -102,7 +134,7 @@ int pgw_runlog_append(struct pgw_sink *sink, const struct pgw_run_record *r, str
 		pgw_buf_puts(&sql, ", ");
 		literal(sink, &sql, tail[i]);
 	}
-	pgw_buf_printf(&sql, ", %lld)", (long long)(r->started * 1e6));
+	pgw_buf_printf(&sql, ", %lld, %u)", (long long)(r->started * 1e6), r->source_oid);
 	rc = sink->ops->sql(sink, sql.data, NULL, err);
 	pgw_buf_cleanup(&sql);
 	return rc;
@@ -169,6 +201,21 @@ static int latest_ok(struct pgw_sink *sink, const char *table, const char *colum
 int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)
 {
 	return latest_ok(sink, table, "watermark_after", "command IN ('sync', 'reload')", text, err);
+}
+
+int pgw_runlog_source_oid(struct pgw_sink *sink, const char *table, unsigned *oid, struct pgw_err *err)
+{
+	char *text = NULL;
+	*oid = 0;
+	bool exists = false;
+	if (log_exists(sink, &exists, err) < 0 || (exists && ensure_log(sink, err) < 0) ||
+	    latest_ok(sink, table,
+		      sink->ops->dialect == PGW_SQL_CLICKHOUSE ? "toString(source_oid)" : "CAST(source_oid AS VARCHAR)",
+		      "command IN ('sync', 'reload')", &text, err) < 0)
+		return -1;
+	*oid = text ? (unsigned)strtoul(text, NULL, 10) : 0;
+	free(text);
+	return 0;
 }
 
 int pgw_runlog_cdc_identity(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err)

@@ -17,6 +17,7 @@ struct pgw_run_record {
 	const char *watermark_before, *watermark_after; /* PostgreSQL's text of the key values, or NULL */
 	const char *status;				/* ok, failed, interrupted */
 	const char *error;				/* NULL when ok */
+	unsigned source_oid; /* the PostgreSQL table's oid: a new one means dropped and created again (0: unknown) */
 };
 
 /* Appends r, creating the table on first use. */
@@ -27,6 +28,9 @@ int pgw_runlog_loaded(struct pgw_sink *sink, const char *table, bool *loaded, st
 
 /* The watermark_after of table's latest successful sync or reload (*text NULL when none) */
 int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, struct pgw_err *err);
+
+/* The PostgreSQL oid of table at its latest successful sync or reload (0 when none is recorded) */
+int pgw_runlog_source_oid(struct pgw_sink *sink, const char *table, unsigned *oid, struct pgw_err *err);
 
 /* What the latest successful change data capture run of a table recorded of its identity (in
  * watermark_before: "oid N", and a partitioned table's ", partitions N, signature HEX"; runs before

@@ -41,6 +41,7 @@ struct pgw_table_result {
 	long long picked_up, deleted; /* rows the key check found missing, and gone from PostgreSQL */
 	char *warning;		      /* drift a sync found and left (the run log's error of an ok run) */
 	char *horizon;		      /* last_modified's horizon (pgw_lm_horizon) */
+	unsigned source_oid;	      /* the PostgreSQL table's oid (0: not read), for the run log */
 };
 void pgw_table_result_cleanup(struct pgw_table_result *res);
 

@@ -174,3 +174,26 @@ t_eq "unprivileged role: a warning naming the grant, the sync goes on" "0|1" \
   "$rc|$(grep -c "role lm_reader_$BACKEND cannot see other roles.* transactions (GRANT pg_read_all_stats TO lm_reader_$BACKEND lets it)" <<<"$out")"
 
 lm_burst
+
+# a table dropped and created again under its name: its keys and timestamps start again, below the
+# watermark, and the old table's rows are not PostgreSQL's: reloaded, saying why
+pgq "CREATE TABLE remade_nr (id int PRIMARY KEY, v text); INSERT INTO remade_nr SELECT g, 'old ' || g FROM generate_series(1, 100) g"
+pgq "CREATE TABLE remade_lm (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL); INSERT INTO remade_lm SELECT g, 'old ' || g, now() FROM generate_series(1, 100) g"
+printf 'tables:\n  - remade_nr\n  - remade_lm: {last_modified: updated_at}\n' > "$PWD/remade.yaml"
+t_ok "tables to be made again, synced" "$PGW" -q -c "$PWD/remade.yaml" sync all
+pgq "DROP TABLE remade_nr; CREATE TABLE remade_nr (id int PRIMARY KEY, v text); INSERT INTO remade_nr SELECT g, 'new ' || g FROM generate_series(1, 5) g"
+pgq "DROP TABLE remade_lm; CREATE TABLE remade_lm (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL); INSERT INTO remade_lm VALUES (1, 'new', '2020-01-01')"
+out=$("$PGW" -c "$PWD/remade.yaml" sync all 2>&1); rc=$?
+t_eq "made again under their names (same columns): both reloaded, saying why" "0 2 1 1" \
+  "$rc $(grep -c 'was dropped and created again in PostgreSQL since its last sync (a new table under its name, whose rows a sync by key would miss); reloading it' <<<"$out") $(grep -cE '^remade_nr +reload +5 ' <<<"$out") $(grep -cE '^remade_lm +reload +1 ' <<<"$out")"
+t_same_each "...equal (new-records)" remade_nr "...equal (last_modified)" remade_lm
+pgq "INSERT INTO remade_nr VALUES (6, 'six')"
+out=$("$PGW" -c "$PWD/remade.yaml" sync all 2>&1)
+t_eq "...then synced by key again" "1 1" "$(grep -cE '^remade_nr +new-records +1 ' <<<"$out") $(grep -cE '^remade_lm +last-modified +0 ' <<<"$out")"
+# a run log from before the oid was kept gets its column
+whx "ALTER TABLE _pgwarehouse_runs DROP COLUMN source_oid"
+pgq "INSERT INTO remade_nr VALUES (7, 'seven')"
+t_ok "a run log without the oid column: the sync adds it" "$PGW" -q -c "$PWD/remade.yaml" sync all
+t_same "...equal" remade_nr
+t_eq "...and records the oid again" "$(pgq "SELECT 'remade_nr'::regclass::oid")" \
+  "$(whq "SELECT source_oid FROM _pgwarehouse_runs WHERE table_name = 'remade_nr' ORDER BY started_us DESC LIMIT 1")"

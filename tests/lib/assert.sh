@@ -114,6 +114,13 @@ wh_duckq() {
   "$DUCKQ" "$@"
 }
 dq() { whq "$1"; }
+# whx SQL: runs a statement in the warehouse (read-write)
+whx() {
+  case $BACKEND in
+    duckdb | snowflake) wh_duckq --exec "$WH_DUCKDB" "$1" ;;
+    *) chsql "$1" ;;
+  esac
+}
 # Snowflake creates a name PostgreSQL leaves unquoted in upper case (snowflake_names: upper): the
 # helpers below take and print PostgreSQL's names, so the tests read the same on every backend.
 # sf_name NAME: the name as the Snowflake double holds it
