@@ -600,11 +600,13 @@ int pgw_plan_table(struct pgw_run *run, enum pgw_command cmd, const char *name, 
 	plan->target.def = def;
 	plan->target.name = def->name;
 	plan->target.schema = strcmp(def->schema, run->cfg->pgschema) ? def->schema : NULL;
-	for (int i = 0; i < def->ncols; i++)
+	int rc = choose_strategy(run, cmd, name, plan, err);
+	/* said when the warehouse table is made, not at every sync into it (cron would mail it each
+	 * time); `check` lists them at any time */
+	for (int i = 0; rc == 0 && plan->mode == PGW_LOAD_REPLACE && i < def->ncols; i++)
 		if (def->cols[i].lossy_text)
 			pgw_warn("column \"%s\".\"%s\" has type %s, kept as text", def->name, def->cols[i].name,
 				 def->cols[i].pgtype);
-	int rc = choose_strategy(run, cmd, name, plan, err);
 	if (rc == 0)
 		plan->select_sql = pgw_plan_select(run, plan);
 	return rc;
