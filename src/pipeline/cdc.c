@@ -304,8 +304,16 @@ static struct cdc_table *table_of(struct cdc *c, const struct pgw_repl_relation 
 	return NULL;
 }
 
+static bool in_key(const struct pgw_table_def *def, int col)
+{
+	for (int k = 0; k < def->npk; k++)
+		if (def->pk[k] == col)
+			return true;
+	return false;
+}
+
 /* A Relation message: the table as the stream describes it must be the one
- * copied. */
+ * copied (its columns, and under the default replica identity its key). */
 static int check_relation(struct cdc *c, const struct pgw_repl_relation *rel, struct pgw_err *err)
 {
 	struct cdc_table *t = table_of(c, rel);
@@ -314,7 +322,8 @@ static int check_relation(struct cdc *c, const struct pgw_repl_relation *rel, st
 		return 0;
 	bool same = rel->ncols == t->def->ncols;
 	for (int i = 0; same && i < rel->ncols; i++)
-		same = !strcmp(rel->cols[i].name, t->def->cols[i].name);
+		same = !strcmp(rel->cols[i].name, t->def->cols[i].name) &&
+		       (rel->identity != 'd' || rel->cols[i].key == in_key(t->def, i));
 	if (!same)
 		return pgw_err_set(err, PGW_ERR_TABLE,
 				   "table %s changed shape (ALTER TABLE) during this run; "
@@ -719,6 +728,7 @@ static int stream_flush(struct cdc *c, uint64_t last_end, struct pgw_err *err)
 }
 
 static char *ident_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
+static bool ident_differs(const char *a, const char *b, const char *field);
 static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err);
 
 /* stream, after an apply: a table dropped or taken out of the publication meanwhile sends no more
@@ -755,7 +765,7 @@ static int check_followed(struct cdc *c, struct pgw_err *err)
 		char *now = ident_now(c->run->pg, t->def, err);
 		if (!now)
 			return -1;
-		if (strcmp(now, t->ident)) {
+		if (ident_differs(now, t->ident, "partitions")) {
 			pgw_warn("%s: its partitions changed (one truncated, attached, detached, dropped or rewritten: "
 				 "PostgreSQL's stream does not carry that); copying it again",
 				 t->name);
@@ -1524,13 +1534,19 @@ static void close_tables(struct cdc *c)
 	free(c->row);
 }
 
-/* The table's identity now, as the run log keeps it: "oid N", and a partitioned table's partitions
- * (each one's relfilenode included: a TRUNCATE gives a new one) as ", partitions N, signature HEX";
- * caller frees */
+/* The table's identity now, as the run log keeps it: "oid N; key I,J" (its primary key's column
+ * indexes, "-" without one), and a partitioned table's partitions (each one's relfilenode included:
+ * a TRUNCATE gives a new one) as "; partitions N, signature HEX"; caller frees */
 static char *ident_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err)
 {
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	pgw_buf_printf(&b, "oid %u; key ", def->oid);
+	for (int i = 0; i < def->npk; i++)
+		pgw_buf_printf(&b, "%s%d", i ? "," : "", def->pk[i]);
+	pgw_buf_puts(&b, def->npk ? "" : "-");
 	if (def->relkind != 'p')
-		return pgw_asprintf("oid %u", def->oid);
+		return pgw_buf_steal(&b);
 	char oid[16];
 	snprintf(oid, sizeof(oid), "%u", def->oid);
 	const char *params[] = {oid};
@@ -1540,39 +1556,49 @@ static char *ident_now(struct pgw_pg *pg, const struct pgw_table_def *def, struc
 			     "c.oid || ':' || c.relfilenode, ',' ORDER BY c.oid), '')), 16) FROM "
 			     "pg_partition_tree($1::oid::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
 			     1, params, err);
-	char *text = res ? pgw_asprintf("oid %s, %s", oid, PQgetvalue(res, 0, 0)) : NULL;
+	if (res)
+		pgw_buf_printf(&b, "; %s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	char *text = res ? pgw_buf_steal(&b) : NULL;
+	pgw_buf_cleanup(&b);
 	return text;
 }
 
-/* An identity's oid (0: none, as in a run logged before it was kept) and what follows it */
-static const char *ident_rest(const char *ident, unsigned long *oid)
+/* Whether field ("oid", "key", "partitions") of two identities differs; false when either lacks it
+ * (a run logged before it was kept: runs before the oid was kept logged the partitions alone) */
+static bool ident_differs(const char *a, const char *b, const char *field)
 {
-	*oid = 0;
-	if (strncmp(ident, "oid ", 4))
-		return ident;
-	char *end;
-	*oid = strtoul(ident + 4, &end, 10);
-	return *end == ',' ? end + 2 : end;
+	size_t n = strlen(field), len[2] = {0, 0};
+	const char *v[2] = {NULL, NULL}, *ident[2] = {a, b};
+	for (int k = 0; k < 2; k++)
+		for (const char *p = ident[k]; p && !v[k]; p = strstr(p, "; ") ? strstr(p, "; ") + 2 : NULL)
+			if (!strncmp(p, field, n) && p[n] == ' ') {
+				v[k] = p + n + 1;
+				len[k] = strstr(v[k], "; ") ? (size_t)(strstr(v[k], "; ") - v[k]) : strlen(v[k]);
+			}
+	return v[0] && v[1] && (len[0] != len[1] || memcmp(v[0], v[1], len[0]));
 }
 
 /* Why the table must be copied again, from what PostgreSQL's stream does not carry: the table
- * dropped and created again under its name (a new oid), its partitions changed (a TRUNCATE of one,
- * published through the root, is not sent; an ATTACH, DETACH or DROP sends no rows), or the table
- * taken out of the publication meanwhile. why stays empty when it need not be. */
+ * dropped and created again under its name (a new oid), its primary key changed (the older changes
+ * name rows by the old one), its partitions changed (a TRUNCATE of one, published through the root,
+ * is not sent; an ATTACH, DETACH or DROP sends no rows), or the table taken out of the publication
+ * meanwhile. why stays empty when it need not be. */
 static int not_carried(struct cdc *c, const struct cdc_table *t, char *why, size_t size, struct pgw_err *err)
 {
 	char *before = NULL;
 	why[0] = 0;
 	if (pgw_runlog_cdc_identity(c->run->sink, t->name, &before, err) < 0)
 		return -1;
-	unsigned long was = 0, is = 0;
-	const char *rest_was = before ? ident_rest(before, &was) : "", *rest_is = ident_rest(t->ident, &is);
-	if (was && was != is)
+	if (ident_differs(before, t->ident, "oid"))
 		snprintf(why, size,
 			 "it was dropped and created again since the last sync (PostgreSQL's stream does not "
 			 "carry that)");
-	else if (rest_was[0] && strcmp(rest_was, rest_is))
+	else if (ident_differs(before, t->ident, "key"))
+		snprintf(why, size,
+			 "its primary key changed since the last sync (the stream's older changes name "
+			 "rows by the old one)");
+	else if (ident_differs(before, t->ident, "partitions"))
 		snprintf(why, size,
 			 "its partitions changed since the last sync (one truncated, attached, detached, dropped or "
 			 "rewritten: PostgreSQL's stream does not carry that)");

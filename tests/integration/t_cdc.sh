@@ -427,6 +427,32 @@ t_same "...while the other table is synced" later
 t_eq "...and the slot no longer keeps WAL for it" "0" "$("$PGW" status 2>&1 | grep -c 'public\.re_made:')"
 t_eq "...its warehouse table keeps its rows" "4" "$(dq 'SELECT count(*) FROM re_made')"
 
+# a primary key changed (ALTER TABLE ... ADD PRIMARY KEY on other columns): the stream's older
+# changes name rows by the old key (a delete sends only it), so the table is copied again; under a
+# stream, the stream stops at the Relation message that shows the new key
+pgq "CREATE TABLE rekeyed (id int PRIMARY KEY, code text NOT NULL, v text); INSERT INTO rekeyed SELECT g, 'c' || g, 'v' FROM generate_series(1, 10) g"
+printf 'cdc: true\ntables:\n  - later\n  - rekeyed\n' > pgwarehouse_conf.yaml
+t_ok "a table whose key will change, synced" "$PGW" -q sync all
+pgq "DELETE FROM rekeyed WHERE id = 5; UPDATE rekeyed SET code = 'changed' WHERE id = 6"
+pgq "ALTER TABLE rekeyed DROP CONSTRAINT rekeyed_pkey; ALTER TABLE rekeyed ADD PRIMARY KEY (code)"
+pgq "UPDATE rekeyed SET id = 100 + id, v = 'moved' WHERE id <= 3"
+out=$("$PGW" sync all 2>&1); rc=$?
+t_eq "the primary key changed: copied again, saying why" "0 1" \
+  "$rc $(grep -c "warning: rekeyed: its primary key changed since the last sync (the stream's older changes name rows by the old one); copying it again" <<<"$out")"
+t_same "...equal" rekeyed
+"$PGW" stream all --interval 0.3 > "$PWD/stream5.out" 2>&1 &
+streamer=$!
+pg_wait "(SELECT active FROM pg_replication_slots WHERE slot_name = '$slot')" 60
+pgq "DELETE FROM rekeyed WHERE code = 'c7'"
+pgq "ALTER TABLE rekeyed DROP CONSTRAINT rekeyed_pkey; ALTER TABLE rekeyed ADD PRIMARY KEY (id)"
+pgq "DELETE FROM rekeyed WHERE id = 8"
+for _ in $(seq 150); do kill -0 $streamer 2>/dev/null || break; sleep 0.2; done
+kill -TERM $streamer 2>/dev/null; wait $streamer; rc=$?
+t_eq "...under a stream: it stops at the new key, naming the table" "1 1" \
+  "$rc $(grep -c 'table rekeyed changed shape (ALTER TABLE) during this run; the next run copies it again' "$PWD/stream5.out")"
+t_ok "...the next sync copies it again" "$PGW" -q sync all
+t_same "...equal" rekeyed
+
 # bad setup: one line, nothing changed
 printf 'cdc: true\ntables:\n  - nokey\n' > pgwarehouse_conf.yaml
 t_err "a table without a primary key nor REPLICA IDENTITY FULL is refused, naming the fix" 1 \
