@@ -103,12 +103,15 @@ static int stream_rows(struct pgw_run *run, struct pgw_plan *plan, struct pgw_ke
 {
 	struct pgw_err *err = &res->err;
 	char **sqls = NULL, *snapshot = NULL;
-	int n = pgw_split_copy(run, plan, &sqls, &snapshot, err);
+	struct pgw_pg *conns = NULL;
+	int n = pgw_split_copy(run, plan, &sqls, &snapshot, &conns, err);
 	int rc = n < 0 ? -1 : run->sink->ops->begin(run->sink, &plan->target, plan->mode, err);
 	struct pgw_streams *st = NULL;
 	const struct pgw_table_def *def = plan->stage_def ? plan->stage_def : plan->def;
-	if (rc == 0 && !(st = pgw_streams_start(run, def, sqls, n, snapshot, err)))
+	if (rc == 0 && !(st = pgw_streams_start(run, def, sqls, n, snapshot, conns, err)))
 		rc = -1;
+	else if (rc < 0) /* the streams' connections were not handed over */
+		pgw_pg_close_all(conns, n);
 	if (rc == 0)
 		rc = drain(run, st, err);
 	if (st)

@@ -146,12 +146,43 @@ static int stream_count(struct pgw_run *run, const struct pgw_plan *plan, enum s
 	return n;
 }
 
-int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot, struct pgw_err *err)
+/* The streams' own connections, as many of n as PostgreSQL gives (a role's CONNECTION LIMIT, a
+ * server near max_connections): the copy goes on with those, or on the table's own connection when
+ * fewer than two, rather than fail. Returns how many streams. */
+static int open_streams(struct pgw_run *run, const struct pgw_plan *plan, int n, struct pgw_pg **conns)
+{
+	struct pgw_pg *c = pgw_calloc((size_t)n, sizeof(*c));
+	struct pgw_err e = {0};
+	int got = 0;
+	while (got < n && pgw_pg_connect_once(&c[got], run->cfg, &e) == 0)
+		got++;
+	if (got < n)
+		pgw_info("%s: copying with %d COPY stream%s instead of %d, as PostgreSQL gives no more connections "
+			 "(%s)",
+			 plan->def->name, got < 2 ? 1 : got, got < 2 ? "" : "s", n, e.msg);
+	if (got < 2) {
+		pgw_pg_close_all(c, got);
+		return 1;
+	}
+	*conns = c;
+	return got;
+}
+
+int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot,
+		   struct pgw_pg **conns, struct pgw_err *err)
 {
 	enum split how = choose(run, plan);
 	long long blocks = 0, lo = 0, hi = 0;
+	*conns = NULL;
 	int n = stream_count(run, plan, how, &blocks, &lo, &hi, err);
-	if (n < 0 || (n > 1 && export_snapshot(run, snapshot, err) < 0))
+	if (n > 1)
+		n = open_streams(run, plan, n, conns);
+	if (n > 1 && export_snapshot(run, snapshot, err) < 0) {
+		pgw_pg_close_all(*conns, n);
+		*conns = NULL;
+		return -1;
+	}
+	if (n < 0)
 		return -1;
 	*sqls = pgw_calloc((size_t)n, sizeof(char *));
 	if (n == 1) {

@@ -15,9 +15,8 @@ struct worker {
 	struct pgw_streams *st;
 	pthread_t thread;
 	bool started;
-	struct pgw_pg own; /* the worker's connection when there are several streams */
-	struct pgw_pg *pg;
-	PGcancel *cancel; /* set once the COPY runs, so stop can interrupt it */
+	struct pgw_pg *pg; /* the table's connection, or the worker's own when there are several streams */
+	PGcancel *cancel;  /* set once the COPY runs, so stop can interrupt it */
 	const char *sql;
 	struct pgw_sink_writer *out; /* writes its own batches to the sink, else hands them over */
 };
@@ -26,6 +25,7 @@ struct pgw_streams {
 	struct pgw_run *run;
 	const struct pgw_table_def *def;
 	const char *snapshot;
+	struct pgw_pg *conns; /* the workers' own connections (several streams) */
 	int nworkers, running;
 	struct worker *workers;
 	pthread_mutex_t mu;
@@ -56,9 +56,6 @@ static void worker_fail(struct pgw_streams *st, const struct pgw_err *err)
 static int join_snapshot(struct worker *w, struct pgw_err *err)
 {
 	const struct pgw_table_def *def = w->st->def;
-	if (pgw_pg_connect(&w->own, w->st->run->cfg, err) < 0)
-		return -1;
-	w->pg = &w->own;
 	if (pgw_pg_begin(w->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err) < 0 ||
 	    pgw_pg_lock(w->pg, def->schema, def->name, def->relkind, true, err) < 0)
 		return -1;
@@ -191,7 +188,7 @@ static void *worker_main(void *arg)
 	if (rc < 0)
 		worker_fail(st, &err);
 	if (st->nworkers > 1)
-		pgw_pg_close(&w->own);
+		pgw_pg_close(w->pg);
 	pthread_mutex_lock(&st->mu);
 	st->running--;
 	pthread_cond_broadcast(&st->changed);
@@ -212,12 +209,13 @@ static void make_pool(struct pgw_streams *st)
 }
 
 struct pgw_streams *pgw_streams_start(struct pgw_run *run, const struct pgw_table_def *def, char **sqls, int n,
-				      const char *snapshot, struct pgw_err *err)
+				      const char *snapshot, struct pgw_pg *conns, struct pgw_err *err)
 {
 	struct pgw_streams *st = pgw_calloc(1, sizeof(*st));
 	st->run = run;
 	st->def = def;
 	st->snapshot = snapshot;
+	st->conns = conns;
 	st->nworkers = n;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->changed, NULL);
@@ -232,7 +230,7 @@ struct pgw_streams *pgw_streams_start(struct pgw_run *run, const struct pgw_tabl
 	for (int i = 0; i < n; i++) {
 		struct worker *w = &st->workers[i];
 		w->st = st;
-		w->pg = run->pg;
+		w->pg = n > 1 ? &conns[i] : run->pg;
 		w->sql = sqls[i];
 		pthread_mutex_lock(&st->mu);
 		st->running++;
@@ -311,6 +309,7 @@ void pgw_streams_free(struct pgw_streams *st)
 		if (st->workers[i].out)
 			st->run->sink->ops->writer_close(st->workers[i].out, false, NULL);
 	}
+	pgw_pg_close_all(st->conns, st->nworkers); /* those of workers never started */
 	for (int i = 0; i < st->nbatches; i++)
 		pgw_batch_free(st->pool[i]);
 	free(st->pool);

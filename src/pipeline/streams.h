@@ -9,10 +9,10 @@
 
 struct pgw_streams;
 
-/* Starts n workers. n == 1: sqls[0] runs on run->pg. n > 1: each worker opens its own
- * connection, imports `snapshot` and runs sqls[i]. */
+/* Starts n workers. n == 1: sqls[0] runs on run->pg. n > 1: worker i takes connection conns[i]
+ * (open: st closes them, and frees conns, in pgw_streams_free), imports `snapshot` and runs sqls[i]. */
 struct pgw_streams *pgw_streams_start(struct pgw_run *run, const struct pgw_table_def *def, char **sqls, int n,
-				      const char *snapshot, struct pgw_err *err);
+				      const char *snapshot, struct pgw_pg *conns, struct pgw_err *err);
 /* The next filled batch; NULL at the end (0) or on error (-1 in *rc, err set). */
 struct pgw_batch *pgw_streams_next(struct pgw_streams *st, int *rc, struct pgw_err *err);
 /* Gives a batch from pgw_streams_next back to the workers. */

@@ -154,10 +154,10 @@ int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err);
 int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err);
 
 /* The SELECT of each COPY stream for plan (see split.c); returns how many (1:
- * plan->select_sql), or -1. *snapshot is the exported snapshot the streams
- * adopt when there are several. */
+ * plan->select_sql), or -1. When there are several, *snapshot is the exported snapshot the streams
+ * adopt and *conns their connections, open (the caller owns both). */
 int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot,
-		   struct pgw_err *err);
+		   struct pgw_pg **conns, struct pgw_err *err);
 
 double pgw_now(void);
 /* Whether col can serve as the table's last_modified column; *idx is its index.

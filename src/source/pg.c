@@ -85,6 +85,11 @@ int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_e
 	return connect_retrying(pg, cfg, false, err);
 }
 
+int pgw_pg_connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
+{
+	return connect_once(pg, cfg, false, err);
+}
+
 int pgw_pg_connect_replication(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err)
 {
 	return connect_retrying(pg, cfg, true, err);
@@ -161,6 +166,13 @@ void pgw_pg_close(struct pgw_pg *pg)
 	if (pg->conn)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
+}
+
+void pgw_pg_close_all(struct pgw_pg *pgs, int n)
+{
+	for (int i = 0; pgs && i < n; i++)
+		pgw_pg_close(&pgs[i]);
+	free(pgs);
 }
 
 int pgw_pg_version(struct pgw_pg *pg)

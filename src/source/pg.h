@@ -17,9 +17,13 @@ struct pgw_pg {
 };
 
 int pgw_pg_connect(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
+/* One attempt, no retries: for connections the run can do without (extra COPY streams) */
+int pgw_pg_connect_once(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
 /* The same with replication=database: a walsender connection for logical replication commands. */
 int pgw_pg_connect_replication(struct pgw_pg *pg, const struct pgw_config *cfg, struct pgw_err *err);
 void pgw_pg_close(struct pgw_pg *pg);
+/* Closes n connections of an array (NULL: none) and frees it */
+void pgw_pg_close_all(struct pgw_pg *pgs, int n);
 /* Whether an error message is of a failure that may be gone a moment later (a server restarting or
  * shutting down, a connection refused or reset, too many clients) */
 bool pgw_pg_transient(const char *msg);

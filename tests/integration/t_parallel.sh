@@ -11,6 +11,22 @@ t_ok "the log says 3 streams" grep -q "acct: 3 COPY streams" <<<"$out"
 t_eq "every row exactly once" "50000 50000 1250025000" "$(dq 'SELECT count(*), count(DISTINCT id), sum(id) FROM acct' | tr '\t' ' ')"
 t_same "3-stream copy equals Postgres" acct
 
+# A role's CONNECTION LIMIT (or a server near max_connections) gives fewer connections than
+# streams: the copy goes on with those it gets, or with the table's own connection
+lim=pgw_limited_$BACKEND
+pgq "CREATE ROLE $lim LOGIN PASSWORD 'limited-pw' CONNECTION LIMIT 3; GRANT SELECT ON acct TO $lim"
+pgq "UPDATE acct SET note = 'while limited' WHERE id % 1000 = 0"
+out=$(PGUSER=$lim PGPASSWORD=limited-pw "$PGW" --streams 4 reload acct 2>&1); rc=$?
+t_eq "a connection limit below the streams: 2 streams instead of 4, saying why" "0 1" \
+  "$rc $(grep -c "acct: copying with 2 COPY streams instead of 4, as PostgreSQL gives no more connections (.*too many connections for role" <<<"$out")"
+t_same "...equal" acct
+pgq "ALTER ROLE $lim CONNECTION LIMIT 1; UPDATE acct SET note = 'one connection' WHERE id % 1000 = 1"
+out=$(PGUSER=$lim PGPASSWORD=limited-pw "$PGW" --streams 4 reload acct 2>&1); rc=$?
+t_eq "...no connection to spare: one stream on the table's own" "0 1" \
+  "$rc $(grep -c "acct: copying with 1 COPY stream instead of 4" <<<"$out")"
+t_same "...equal" acct
+pgq "DROP OWNED BY $lim; DROP ROLE $lim"
+
 # What servers before 14 get: ranges of the integer key instead of ctid ranges.
 out=$(PGWAREHOUSE_COPY_SPLIT=key "$PGW" --streams 3 reload acct 2>&1)
 t_ok "key-range split: 3 streams" grep -q "acct: 3 COPY streams over key ranges from 1 to 50000" <<<"$out"
