@@ -17,9 +17,12 @@ enum pgw_errcode {
 	PGW_ERR_INTERRUPTED, /* SIGINT/SIGTERM */
 };
 
+/* SQL's connection_failure, set on a warehouse that did not answer (a restart, a network cut) */
+#define PGW_SQLSTATE_UNREACHABLE "08006"
+
 struct pgw_err {
 	enum pgw_errcode code;
-	char sqlstate[6];
+	char sqlstate[6]; /* PostgreSQL's; PGW_SQLSTATE_UNREACHABLE for a warehouse that did not answer */
 	char msg[1024];
 };
 

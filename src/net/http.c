@@ -192,8 +192,12 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 			"cannot reach %s: its TLS certificate is not trusted (%s); if a proxy or a private CA "
 			"signs it, set PGWAREHOUSE_CA_FILE to that CA's PEM file",
 			what, curl_easy_strerror(rc));
-	if (rc != CURLE_OK)
-		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot reach %s: %s", what, curl_easy_strerror(rc));
+	if (rc != CURLE_OK) {
+		pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot reach %s: %s", what, curl_easy_strerror(rc));
+		if (err && transient(rc)) /* SQL's connection_failure: a caller that can wait may try again */
+			snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", PGW_SQLSTATE_UNREACHABLE);
+		return -1;
+	}
 	return 0;
 }
 

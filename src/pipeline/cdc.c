@@ -102,6 +102,7 @@ struct cdc {
 	long long flushed_changes; /* net changes applied by that flush */
 	long long stream_applied;  /* ...and by every flush of the stream */
 	double oldest_held;	   /* commit time (s since 1970) of the oldest transaction held, 0: none */
+	int retry_wait;		   /* stream: seconds before the next attempt to go on after a failure */
 };
 
 static void free_changes(struct cdc_table *t)
@@ -484,8 +485,11 @@ static int apply_held(struct cdc *c, uint64_t lsn, bool part, struct pgw_err *er
 	c->held_rows = c->held_bytes = 0;
 	c->oldest_held = 0;
 	for (int i = 0; i < c->n; i++)
-		if (c->t[i].failed) /* its changes are not applied: the slot keeps them for the next run */
-			return pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", c->t[i].name, c->t[i].res->err.msg);
+		if (c->t[i].failed) { /* its changes are not applied: the slot keeps them for the next run */
+			pgw_err_set(err, PGW_ERR_TABLE, "%s: %s", c->t[i].name, c->t[i].res->err.msg);
+			memcpy(err->sqlstate, c->t[i].res->err.sqlstate, sizeof(err->sqlstate));
+			return -1;
+		}
 	return 0;
 }
 
@@ -522,6 +526,8 @@ static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 		pgw_failpoint("cdc-before-confirm");
 	c->flushed = lsn;
 	c->last_flush = pgw_now();
+	if (rc == 0)
+		c->retry_wait = 0;
 	return rc == 0 ? pgw_repl_confirm(&c->repl, confirm, err) : -1;
 }
 
@@ -729,6 +735,7 @@ static int stream_flush(struct cdc *c, uint64_t last_end, struct pgw_err *err)
 
 static char *ident_now(struct pgw_pg *pg, const struct pgw_table_def *def, struct pgw_err *err);
 static bool ident_differs(const char *a, const char *b, const char *field);
+static int read_positions(struct cdc *c, struct pgw_err *err);
 static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err);
 
 /* stream, after an apply: a table dropped or taken out of the publication meanwhile sends no more
@@ -826,25 +833,42 @@ static bool connection_lost(struct cdc *c)
  * applied is dropped, and the slot is read again from where it was confirmed (each table skips
  * what it holds), with waits of 1, 2, 4... up to 30 s between attempts while the failure is one
  * that passes. 0 when streaming again, 1 when stopped meanwhile, -1 on a lasting failure. */
+/* A ClickHouse server that did not answer an apply (a restart, a network cut): the stream waits for
+ * it as for PostgreSQL. Its applies are idempotent, and recover drops what a cut one left; not
+ * Snowflake's, where a transaction may stay open in the session. */
+static bool warehouse_away(const struct cdc *c, const struct pgw_err *err)
+{
+	return c->run->sink->ops->recover && !strcmp(err->sqlstate, PGW_SQLSTATE_UNREACHABLE);
+}
+
 static int reconnect(struct cdc *c, struct pgw_err *err)
 {
-	for (int i = 0; i < c->n; i++)
+	for (int i = 0; i < c->n; i++) { /* what was read is read again, and a failed apply done again */
 		free_changes(&c->t[i]);
+		c->t[i].failed = false;
+		pgw_err_clear(&c->t[i].res->err);
+	}
 	c->held_rows = c->held_bytes = 0;
 	c->final_lsn = 0;
 	pgw_repl_close(&c->repl);
 	pgw_pgoutput_free(c->dec);
 	c->dec = pgw_pgoutput_new();
-	for (int wait = 1;; wait = wait < 16 ? wait * 2 : 30) {
+	for (int wait = c->retry_wait ? c->retry_wait : 1;; wait = wait < 16 ? wait * 2 : 30) {
+		/* the next failure before an apply succeeds waits longer */
+		c->retry_wait = wait < 16 ? wait * 2 : 30;
 		pgw_warn("stream: %s; connecting again in %ds", err->msg, wait);
 		for (int t = 0; t < wait * 10 && !pgw_interrupted(); t++)
 			usleep(100000);
 		if (pgw_interrupted())
 			return 1;
 		struct pgw_err e = {0};
-		/* the other connection too: after a restart it is dead even where libpq does not know yet */
+		/* the other connection too: after a restart it is dead even where libpq does not know yet;
+		 * and the positions as the warehouse holds them: an apply cut after it wrote its
+		 * position must not be applied twice (a keyless table's rows would double) */
 		pgw_pg_close(c->run->pg);
+		const struct pgw_sink_ops *ops = c->run->sink->ops;
 		if (pgw_pg_connect(c->run->pg, c->run->cfg, &e) == 0 &&
+		    (!ops->recover || ops->recover(c->run->sink, &e) == 0) && read_positions(c, &e) == 0 &&
 		    pgw_repl_connect(&c->repl, c->run->cfg, &e) == 0 && start_stream(c, &e) == 0) {
 			pgw_info("stream: connected again; reading slot %s from where it was confirmed",
 				 c->run->cfg->replication_slot);
@@ -854,7 +878,7 @@ static int reconnect(struct cdc *c, struct pgw_err *err)
 		*err = e;
 		/* the slot still read: the walsender of the lost connection lives on until the server
 		 * notices (wal_sender_timeout) */
-		if (!pgw_pg_transient(e.msg) && strcmp(e.sqlstate, "55006"))
+		if (!pgw_pg_transient(e.msg) && strcmp(e.sqlstate, "55006") && !warehouse_away(c, &e))
 			return -1;
 	}
 }
@@ -873,8 +897,8 @@ static int follow(struct cdc *c, struct pgw_err *err)
 	 * short by it, and the changes in hand are applied before the exit */
 	pgw_cleanup_begin();
 	int rc, again = 0;
-	while ((rc = follow_loop(c, &last_end, err)) < 0 && connection_lost(c) && !pgw_interrupted() &&
-	       (again = reconnect(c, err)) == 0)
+	while ((rc = follow_loop(c, &last_end, err)) < 0 && (connection_lost(c) || warehouse_away(c, err)) &&
+	       !pgw_interrupted() && (again = reconnect(c, err)) == 0)
 		last_end = 0;
 	if (again == 1) /* stopped while the server was away: nothing is held */
 		rc = 0;

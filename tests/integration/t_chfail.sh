@@ -37,3 +37,28 @@ fi
 
 # CLICKHOUSE_PASSWORD, the name the Python pgwarehouse's code read, works like CLICKHOUSE_PWD
 t_ok "CLICKHOUSE_PASSWORD is read when CLICKHOUSE_PWD is unset" env -u CLICKHOUSE_PWD CLICKHOUSE_PASSWORD="$CLICKHOUSE_PWD" "$PGW" listwh
+
+# a running stream outlives the server: killed under it, the applies fail and the stream waits
+# (1, 2, 4... s) as for PostgreSQL; restarted, it goes on from the positions ClickHouse holds
+# (nothing lost, and a keyless table's rows not applied twice)
+slot="pgw_chfail_${RANDOM}"
+export PGWAREHOUSE_REPLICATION_SLOT=$slot PGWAREHOUSE_PUBLICATION=$slot
+pgq "CREATE TABLE cdc_k (id int PRIMARY KEY, v text); INSERT INTO cdc_k SELECT g, 'v' || g FROM generate_series(1, 100) g"
+pgq "CREATE TABLE cdc_nk (k text, n int); ALTER TABLE cdc_nk REPLICA IDENTITY FULL; INSERT INTO cdc_nk SELECT 'k' || (g % 3), g FROM generate_series(1, 30) g"
+printf 'cdc: true\ntables:\n  - cdc_k\n  - cdc_nk\n' > "$PWD/cdc.yaml"
+t_ok "CDC tables copied" "$PGW" -q -c "$PWD/cdc.yaml" sync all
+"$PGW" -c "$PWD/cdc.yaml" stream all --interval 0.3 > "$PWD/stream.out" 2>&1 &
+streamer=$!
+pg_wait "(SELECT active FROM pg_replication_slots WHERE slot_name = '$slot')" 30
+chs_kill
+pgq "UPDATE cdc_k SET v = 'while away' WHERE id <= 10; INSERT INTO cdc_nk VALUES ('k1', 99), ('k1', 99)"
+for _ in $(seq 100); do grep -q 'connecting again in 2s' "$PWD/stream.out" && break; sleep 0.1; done
+t_ok "the server restarts under the stream" chs_restart
+pgq "DELETE FROM cdc_k WHERE id = 50; DELETE FROM cdc_nk WHERE n = 5"
+target=$(pgq "SELECT pg_current_wal_lsn()")
+pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 60
+kill -TERM $streamer; wait $streamer; rc=$?
+t_eq "the stream waited for the server and went on (exit 0 on SIGTERM)" "0 1 1" \
+  "$rc $(grep -c 'warning: stream: .*cannot reach ClickHouse at .*connecting again in 1s' "$PWD/stream.out") $(grep -c 'stream: connected again' "$PWD/stream.out")"
+t_same_each "...equal" cdc_k "...the keyless table too, no row twice" cdc_nk
+"$PGW" -c "$PWD/cdc.yaml" teardown >/dev/null 2>&1
