@@ -70,8 +70,8 @@ struct cdc_table {
 	size_t nslots;
 	bool truncate;
 	bool *keep_cols;
-	/* what the run log keeps of the table, to find changes the stream does not carry: "oid N", and a
-	 * partitioned table's partitions (", partitions N, signature HEX") */
+	/* what the run log keeps of the table, to find changes the stream does not carry: "oid N; key
+	 * I,J", and a partitioned table's partitions ("; partitions N, signature HEX"): see ident_now */
 	char *ident;
 	bool unpublished; /* not in the publication at the run's start: this run added it */
 };
@@ -829,10 +829,6 @@ static bool connection_lost(struct cdc *c)
 	return !c->repl.streaming || !a || PQstatus(a) != CONNECTION_OK || !b || PQstatus(b) != CONNECTION_OK;
 }
 
-/* stream, after a lost connection (a restarted server, a network cut): what was read but not
- * applied is dropped, and the slot is read again from where it was confirmed (each table skips
- * what it holds), with waits of 1, 2, 4... up to 30 s between attempts while the failure is one
- * that passes. 0 when streaming again, 1 when stopped meanwhile, -1 on a lasting failure. */
 /* A ClickHouse server that did not answer an apply (a restart, a network cut): the stream waits for
  * it as for PostgreSQL. Its applies are idempotent, and recover drops what a cut one left; not
  * Snowflake's, where a transaction may stay open in the session. */
@@ -841,6 +837,11 @@ static bool warehouse_away(const struct cdc *c, const struct pgw_err *err)
 	return c->run->sink->ops->recover && !strcmp(err->sqlstate, PGW_SQLSTATE_UNREACHABLE);
 }
 
+/* stream, after a lost connection (a restarted server, a network cut) or a warehouse away: what
+ * was read but not applied is dropped, and the slot is read again from where it was confirmed (each
+ * table skips what it holds), with waits of 1, 2, 4... up to 30 s between attempts while the failure
+ * is one that passes (growing on from the last attempt's until an apply succeeds). 0 when streaming
+ * again, 1 when stopped meanwhile, -1 on a lasting failure. */
 static int reconnect(struct cdc *c, struct pgw_err *err)
 {
 	for (int i = 0; i < c->n; i++) { /* what was read is read again, and a failed apply done again */
