@@ -498,7 +498,6 @@ char *pgw_lm_next(struct pgw_run *run, struct pgw_plan *plan, const char *horizo
 	return text;
 }
 
-/* Picks mode and strategy, and the condition of incremental strategies. */
 /* A table dropped and created again under its name since its last sync: its keys and last_modified
  * values start again, which a key-based sync would never see (below the watermark) while the old
  * table's rows stay; it is reloaded instead. */
@@ -516,6 +515,7 @@ static int made_again_since(struct pgw_run *run, const char *name, const struct 
 	return 0;
 }
 
+/* Picks mode and strategy, and the condition of incremental strategies. */
 static int choose_strategy(struct pgw_run *run, enum pgw_command cmd, const char *name, struct pgw_plan *plan,
 			   struct pgw_err *err)
 {
