@@ -178,17 +178,17 @@ static void check_table(struct report *r, struct pgw_run *run, const char *name)
 }
 
 /* The replication slot, and room for it and for the walsender that reads it */
-static void check_slot(struct report *r, struct pgw_pg *pg, const char *slot)
+static void check_slot(struct report *r, struct pgw_pg *pg, const char *slot, const char *pub)
 {
-	const char *params[] = {slot};
+	const char *params[] = {slot, pub};
 	PGresult *res = pgw_pg_query(
 		pg,
 		"SELECT (SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1), "
 		"current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots), "
 		"current_setting('max_replication_slots'), current_setting('max_wal_senders')::int - "
 		"(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'), "
-		"current_setting('max_wal_senders')",
-		1, params, NULL);
+		"current_setting('max_wal_senders'), EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)",
+		2, params, NULL);
 	if (!res || !PQntuples(res)) {
 		line(r, "FAIL", "cannot read pg_replication_slots (PostgreSQL 13 or later is needed)");
 		PQclear(res);
@@ -202,6 +202,11 @@ static void check_slot(struct report *r, struct pgw_pg *pg, const char *slot)
 		     "replication slot %s was invalidated (wal_status lost): `pgwarehouse reload all` makes a new "
 		     "slot and copies the tables again",
 		     slot);
+	else if (exists && strcmp(PQgetvalue(res, 0, 5), "t"))
+		line(r, "warn",
+		     "replication slot %s exists, publication %s does not (dropped, or another name in the config): "
+		     "the next sync makes a new slot and copies the change data capture tables again",
+		     slot, pub);
 	else if (exists)
 		line(r, "ok", "replication slot %s (wal_status %s)", slot, status);
 	else if (free_slots < 1)
@@ -242,7 +247,7 @@ static void check_replication(struct report *r, struct pgw_run *run, char *const
 		line(r, "FAIL", "%s", err.msg);
 	else
 		line(r, "ok", "this user may read a replication stream (REPLICATION)");
-	check_slot(r, run->pg, run->cfg->replication_slot);
+	check_slot(r, run->pg, run->cfg->replication_slot, run->cfg->publication);
 }
 
 int pgw_cmd_check(struct pgw_run *run)

@@ -413,6 +413,8 @@ pgq "INSERT INTO re_made VALUES (9, 'after the stream')"
 t_ok "...the next sync copies it again" "$PGW" -q sync all
 t_same "...equal" re_made
 pgq "DROP PUBLICATION $slot"
+t_eq "check: the slot without its publication is a warning naming what the next sync does" "1" \
+  "$("$PGW" check 2>&1 | grep -c "^warn  replication slot $slot exists, publication $slot does not (dropped, or another name in the config): the next sync makes a new slot and copies the change data capture tables again$")"
 pgq "UPDATE later SET extra = 22 WHERE id = 3; INSERT INTO re_made VALUES (10, 'no publication')"
 out=$("$PGW" sync all 2>&1); rc=$?
 t_eq "the publication dropped: a new slot (the old one's changes cannot be read through a new publication), both copied again" "0 1" \
