@@ -203,18 +203,48 @@ int pgw_runlog_resume(struct pgw_sink *sink, const char *table, char **text, str
 	return latest_ok(sink, table, "watermark_after", "command IN ('sync', 'reload')", text, err);
 }
 
+/* Every table's oid at its latest successful sync or reload, read once per process (one query, not
+ * one per table: a round trip each on a remote warehouse); rows of table_name, source_oid */
+static int source_oids(struct pgw_sink *sink, const struct pgw_rows **rows, struct pgw_err *err)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct pgw_rows cache;
+	static bool loaded;
+	pthread_mutex_lock(&mu);
+	bool exists = false;
+	int rc = loaded ? 0 : log_exists(sink, &exists, err);
+	if (rc == 0 && !loaded && exists && (rc = ensure_log(sink, err)) == 0) {
+		struct pgw_buf sql;
+		pgw_buf_init(&sql);
+		bool ch = sink->ops->dialect == PGW_SQL_CLICKHOUSE;
+		pgw_buf_puts(&sql,
+			     ch ? "SELECT table_name, toString(argMax(source_oid, started_us)) FROM "
+				: "SELECT table_name, CAST(source_oid AS VARCHAR) FROM (SELECT table_name, "
+				  "source_oid, row_number() OVER (PARTITION BY table_name ORDER BY started_us DESC) "
+				  "AS pgw_n FROM ");
+		sink->ops->own_table(sink, &sql, PGW_RUNS_TABLE);
+		pgw_buf_puts(&sql, " WHERE status = 'ok' AND command IN ('sync', 'reload')");
+		pgw_buf_puts(&sql, ch ? " GROUP BY table_name" : ") AS pgw_latest WHERE pgw_n = 1");
+		rc = sink->ops->sql(sink, sql.data, &cache, err);
+		pgw_buf_cleanup(&sql);
+	}
+	loaded = rc == 0;
+	*rows = &cache;
+	pthread_mutex_unlock(&mu);
+	return rc;
+}
+
 int pgw_runlog_source_oid(struct pgw_sink *sink, const char *table, unsigned *oid, struct pgw_err *err)
 {
-	char *text = NULL;
+	const struct pgw_rows *rows = NULL;
 	*oid = 0;
-	bool exists = false;
-	if (log_exists(sink, &exists, err) < 0 || (exists && ensure_log(sink, err) < 0) ||
-	    latest_ok(sink, table,
-		      sink->ops->dialect == PGW_SQL_CLICKHOUSE ? "toString(source_oid)" : "CAST(source_oid AS VARCHAR)",
-		      "command IN ('sync', 'reload')", &text, err) < 0)
+	if (source_oids(sink, &rows, err) < 0)
 		return -1;
-	*oid = text ? (unsigned)strtoul(text, NULL, 10) : 0;
-	free(text);
+	for (int r = 0; r < rows->nrows; r++)
+		if (rows->cells[r * rows->ncols] && !strcmp(rows->cells[r * rows->ncols], table))
+			*oid = rows->cells[r * rows->ncols + 1]
+				       ? (unsigned)strtoul(rows->cells[r * rows->ncols + 1], NULL, 10)
+				       : 0;
 	return 0;
 }
 
