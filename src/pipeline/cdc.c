@@ -745,29 +745,35 @@ static int copy_missing(struct cdc *c, bool slot_new, struct pgw_err *err);
  * before that slot's position are then skipped. */
 static int check_followed(struct cdc *c, struct pgw_err *err)
 {
-	bool any = false;
-	for (int i = 0; i < c->n; i++) {
-		struct cdc_table *t = &c->t[i];
-		if (!t->pos)
-			continue;
-		char oid[16];
-		snprintf(oid, sizeof(oid), "%u", t->def->oid);
-		const char *params[] = {c->run->cfg->publication, oid};
-		PGresult *res = pgw_pg_query(c->run->pg,
-					     "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = $2::oid) "
-					     "AND " PGW_CDC_IN_PUBLICATION,
-					     2, params, err);
-		bool followed = res && !strcmp(PQgetvalue(res, 0, 0), "t");
-		PQclear(res);
-		if (!res)
-			return -1;
-		if (!followed)
+	struct pgw_buf oids;
+	pgw_buf_init(&oids);
+	pgw_buf_puts(&oids, "{");
+	for (int i = 0; i < c->n; i++)
+		if (c->t[i].pos)
+			pgw_buf_printf(&oids, "%s%u", oids.len > 1 ? "," : "", c->t[i].def->oid);
+	pgw_buf_puts(&oids, "}");
+	const char *params[] = {c->run->cfg->publication, oids.data};
+	/* one query for every table: the stream runs it at each apply */
+	PGresult *res = pgw_pg_query(c->run->pg,
+				     "SELECT u.o::text FROM unnest($2::oid[]) AS u(o) WHERE NOT (EXISTS (SELECT 1 FROM "
+				     "pg_class WHERE oid = u.o) AND " PGW_CDC_IN_PUBLICATION_OF("u.o") ") LIMIT 1",
+				     2, params, err);
+	pgw_buf_cleanup(&oids);
+	if (!res)
+		return -1;
+	unsigned gone = PQntuples(res) ? (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	PQclear(res);
+	for (int i = 0; gone && i < c->n; i++)
+		if (c->t[i].pos && c->t[i].def->oid == gone)
 			return pgw_err_set(err, PGW_ERR_TABLE,
 					   "%s was dropped, or taken out of publication %s, while the stream ran: its "
 					   "changes no longer arrive; the next run copies it again (or leaves it out, "
 					   "if it is gone)",
-					   t->name, c->run->cfg->publication);
-		if (t->def->relkind != 'p')
+					   c->t[i].name, c->run->cfg->publication);
+	bool any = false;
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		if (!t->pos || t->def->relkind != 'p')
 			continue;
 		char *now = ident_now(c->run->pg, t->def, err);
 		if (!now)

@@ -139,11 +139,12 @@ int pgw_cdc_check_publication(struct pgw_pg *pg, const char *pub, const struct p
 /* A boolean SQL expression: publication $1 publishes the table of oid $2 (listed itself, FOR ALL
  * TABLES, or by its schema). pg_publication_tables alone would not do: it names a partitioned
  * table's partitions instead of it unless the publication publishes through the root. */
-#define PGW_CDC_IN_PUBLICATION                                                                                 \
+#define PGW_CDC_IN_PUBLICATION_OF(o)                                                                           \
 	"EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = $1 AND (p.puballtables OR EXISTS (SELECT 1 " \
-	"FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = $2::oid) OR EXISTS (SELECT 1 FROM " \
+	"FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = " o ") OR EXISTS (SELECT 1 FROM "   \
 	"pg_publication_tables t JOIN pg_class c ON c.relname = t.tablename JOIN pg_namespace n ON n.oid = "   \
-	"c.relnamespace AND n.nspname = t.schemaname WHERE t.pubname = p.pubname AND c.oid = $2::oid)))"
+	"c.relnamespace AND n.nspname = t.schemaname WHERE t.pubname = p.pubname AND c.oid = " o ")))"
+#define PGW_CDC_IN_PUBLICATION PGW_CDC_IN_PUBLICATION_OF("$2::oid")
 
 /* For status: the slot (confirmed LSN, WAL retained, wal_status) and each CDC
  * table's position */
