@@ -327,8 +327,11 @@ static int cmd_stream(const struct pgw_cli *cli, struct pgw_run *run)
 		if (rc < 0)
 			rc = fail(&err);
 		print_summary(names + n - ncdc, res, ncdc);
-		for (int i = 0; i < ncdc; i++)
+		for (int i = 0; i < ncdc; i++) {
+			if (rc == 0 && !res[i].ok) /* left out at the start (gone, refused): named then */
+				rc = 1;
 			free(res[i].name);
+		}
 		free(res);
 	}
 	for (int i = 0; i < n; i++)

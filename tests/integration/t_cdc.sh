@@ -428,6 +428,12 @@ t_eq "a followed table dropped: the run fails naming it, and forgets its positio
 t_same "...while the other table is synced" later
 t_eq "...and the slot no longer keeps WAL for it" "0" "$("$PGW" status 2>&1 | grep -c 'public\.re_made:')"
 t_eq "...its warehouse table keeps its rows" "4" "$(dq 'SELECT count(*) FROM re_made')"
+"$PGW" stream all --interval 0.3 > "$PWD/stream6.out" 2>&1 &
+streamer=$!
+for _ in $(seq 300); do grep -q 'following slot' "$PWD/stream6.out" && break; sleep 0.1; done
+kill -TERM $streamer; wait $streamer; rc=$?
+t_eq "...stream follows the others, names it, and exits 1 when stopped" "1 1 1" \
+  "$rc $(grep -c '^pgwarehouse: error: stream re_made: table "re_made" not found' "$PWD/stream6.out") $(grep -c 'stream: following slot' "$PWD/stream6.out")"
 
 # a primary key changed (ALTER TABLE ... ADD PRIMARY KEY on other columns): the stream's older
 # changes name rows by the old key (a delete sends only it), so the table is copied again; under a
