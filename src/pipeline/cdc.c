@@ -1665,19 +1665,19 @@ static int reshaped(struct cdc *c, struct pgw_err *err)
 			t->pos = 0;
 			continue;
 		}
+		if (sink->ops->inspect(sink, &t->target, &st, err) < 0)
+			return -1;
+		if (!st.exists || !st.same_shape) { /* said first: a dropped column moves the key's positions too */
+			pgw_warn("%s: %s since its copy; copying it again", t->name,
+				 st.exists ? "its columns changed" : "its warehouse table is gone");
+			t->pos = 0;
+			continue;
+		}
 		char why[256];
 		if (not_carried(c, t, why, sizeof(why), err) < 0)
 			return -1;
 		if (why[0]) {
 			pgw_warn("%s: %s; copying it again", t->name, why);
-			t->pos = 0;
-			continue;
-		}
-		if (sink->ops->inspect(sink, &t->target, &st, err) < 0)
-			return -1;
-		if (!st.exists || !st.same_shape) {
-			pgw_warn("%s: %s since its copy; copying it again", t->name,
-				 st.exists ? "its columns changed" : "its warehouse table is gone");
 			t->pos = 0;
 		}
 	}

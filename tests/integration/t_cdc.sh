@@ -436,8 +436,9 @@ t_eq "...stream follows the others, names it, and exits 1 when stopped" "1 1 1" 
   "$rc $(grep -c '^pgwarehouse: error: stream re_made: table "re_made" not found' "$PWD/stream6.out") $(grep -c 'stream: following slot' "$PWD/stream6.out")"
 
 # a primary key changed (ALTER TABLE ... ADD PRIMARY KEY on other columns): the stream's older
-# changes name rows by the old key (a delete sends only it), so the table is copied again; under a
-# stream, the stream stops at the Relation message that shows the new key
+# changes name rows by the old key (a delete sends only it), so the table is copied again (the
+# warehouse table's shape shows the key on DuckDB and Snowflake, the run log's identity does on
+# ClickHouse); under a stream, the stream stops at the Relation message that shows the new key
 pgq "CREATE TABLE rekeyed (id int PRIMARY KEY, code text NOT NULL, v text); INSERT INTO rekeyed SELECT g, 'c' || g, 'v' FROM generate_series(1, 10) g"
 printf 'cdc: true\ntables:\n  - later\n  - rekeyed\n' > pgwarehouse_conf.yaml
 t_ok "a table whose key will change, synced" "$PGW" -q sync all
@@ -446,7 +447,7 @@ pgq "ALTER TABLE rekeyed DROP CONSTRAINT rekeyed_pkey; ALTER TABLE rekeyed ADD P
 pgq "UPDATE rekeyed SET id = 100 + id, v = 'moved' WHERE id <= 3"
 out=$("$PGW" sync all 2>&1); rc=$?
 t_eq "the primary key changed: copied again, saying why" "0 1" \
-  "$rc $(grep -c "warning: rekeyed: its primary key changed since the last sync (the stream's older changes name rows by the old one); copying it again" <<<"$out")"
+  "$rc $(grep -cE "warning: rekeyed: ($(is_ch && echo "its primary key changed since the last sync \(the stream's older changes name rows by the old one\)" || echo 'its columns changed since its copy')); copying it again" <<<"$out")"
 t_same "...equal" rekeyed
 "$PGW" stream all --interval 0.3 > "$PWD/stream5.out" 2>&1 &
 streamer=$!
