@@ -34,6 +34,7 @@ enum {
 
 struct pg_type_row {
 	char typtype;
+	char category; /* pg_type.typcategory: 'S' string types (text, varchar, citext...) */
 	unsigned int basetype, elem;
 	int basetypmod;
 	bool is_array;
@@ -56,9 +57,9 @@ static const char TYPES_SQL[] =
 	" UNION SELECT x.oid FROM ty JOIN pg_type t ON t.oid = ty.oid"
 	" CROSS JOIN LATERAL (VALUES (t.typbasetype), (t.typelem)) AS x(oid) WHERE x.oid <> 0)"
 	" SELECT t.oid, t.typtype, t.typbasetype, t.typtypmod, t.typelem,"
-	" t.typcategory = 'A' AND t.typelem <> 0 AND t.typlen = -1, NULL::name, 0::float4"
+	" t.typcategory = 'A' AND t.typelem <> 0 AND t.typlen = -1, NULL::name, 0::float4, t.typcategory::text"
 	" FROM ty JOIN pg_type t ON t.oid = ty.oid"
-	" UNION ALL SELECT e.enumtypid, 'l', 0::oid, 0, 0::oid, false, e.enumlabel, e.enumsortorder"
+	" UNION ALL SELECT e.enumtypid, 'l', 0::oid, 0, 0::oid, false, e.enumlabel, e.enumsortorder, ''"
 	" FROM ty JOIN pg_enum e ON e.enumtypid = ty.oid ORDER BY 1, 8";
 
 struct types {
@@ -80,6 +81,7 @@ static int type_row(const struct types *ty, unsigned int oid, struct pg_type_row
 		row->basetypmod = atoi(PQgetvalue(ty->res, i, 3));
 		row->elem = oid_at(ty, i, 4);
 		row->is_array = PQgetvalue(ty->res, i, 5)[0] == 't';
+		row->category = PQgetvalue(ty->res, i, 8)[0];
 		return 0;
 	}
 	return pgw_err_set(err, PGW_ERR_SOURCE, "type oid %u not found in pg_type", oid);
@@ -201,7 +203,7 @@ static int map_column(const struct types *ty, struct pgw_coldef *col, unsigned i
 				   oid == OID_CHAR || oid == OID_UUID;
 		if (!map_scalar(oid, typmod, ti, &lossy))
 			col->cast = "::text";
-		col->lossy_text = lossy;
+		col->lossy_text = lossy && row.category != 'S'; /* citext: text is its exact form */
 		return 0;
 	}
 	unsigned int eoid = row.elem;
@@ -220,7 +222,7 @@ static int map_column(const struct types *ty, struct pgw_coldef *col, unsigned i
 	}
 	if (!map_scalar(eoid, etypmod, ti->elem, &lossy) || erow.is_array)
 		col->cast = "::text[]";
-	col->lossy_text = lossy;
+	col->lossy_text = lossy && erow.category != 'S';
 	return 0;
 }
 
