@@ -983,10 +983,13 @@ static int forget_dropped(struct cdc *c, const struct pgw_rows *rows, struct pgw
 		bool in_run = false;
 		for (int i = 0; i < c->n && !in_run; i++)
 			in_run = !strcmp(name, c->t[i].qualified);
-		if (in_run || (rc = forget_gone(c, name, err)) != 0) {
-			rc = rc < 0 ? -1 : 0;
-			continue;
+		int gone = in_run ? 0 : forget_gone(c, name, err);
+		if (gone < 0) {
+			rc = -1;
+			break;
 		}
+		if (in_run || gone)
+			continue;
 		if (n < 0 && (rc = pgw_all_tables(c->run, &names, &n, err)) < 0)
 			break;
 		if (in_cdc_set(c->run->cfg, names, n, name))
