@@ -68,7 +68,7 @@ static const char usage_text[] =
 	"`cdc: false` to opt\n"
 	"out) makes sync read PostgreSQL's logical replication stream: inserts, "
 	"updates, deletes and\n"
-	"truncates, exactly once (DuckDB, ClickHouse; needs wal_level = logical "
+	"truncates, exactly once, into every warehouse (needs wal_level = logical "
 	"and the REPLICATION\n"
 	"attribute); postgres: replication_slot and publication name them (default "
 	"pgwarehouse).\n"

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Soak: rounds of random changes in PostgreSQL, syncs killed at random moments, concurrent writers,
+# transactions held open across a sync and schema changes, each round ended by a clean `sync all`
+# and `verify all`, which must say equal. Tables: three followed by change data capture (an integer
+# key with json, arrays and TOASTed text; a composite text key; no key, REPLICA IDENTITY FULL), one
+# new-records table with `deletes: true` (a key deleted and inserted again gets its same values:
+# to new-records anything else is an update, which it does not see) and one last_modified table
+# with `deletes: true`.
+#   bash bench/soak.sh [BUILD_DIR]
+#   SOAK_ROUNDS=20 SOAK_BACKENDS="duckdb clickhouse chdb snowflake" (default duckdb clickhouse;
+#   snowflake is the local double: pgwarehouse's side, not the service) SOAK_SEED=1 SOAK_KEEP=1
+#   (keep the work directory when a round fails)
+# A round's run is a `sync all`, a `reload` of one table, or a `stream` running through the
+# round's changes; killed now and then (kill -9, or SIGTERM for stream), or with PostgreSQL or
+# ClickHouse restarted under it.
+# Stops at the first round whose verify finds a difference or whose clean sync fails, printing
+# what it did; exit 0 when every round of every backend was equal.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+PGW="$build/pgwarehouse"
+ROUNDS=${SOAK_ROUNDS:-20}
+SEED=${SOAK_SEED:-$RANDOM}
+export PGW_TEST_TMPDIR=${PGW_TEST_TMPDIR:-/tmp}
+export PGOPTIONS="-c client_min_messages=warning"
+source "$root/tests/lib/pgcluster.sh"
+source "$root/tests/lib/chserver.sh"
+work=$(mktemp -d /tmp/pgw-soak.XXXXXX)
+chmod 777 "$work"
+failed=0
+cleanup() {
+  set +e
+  pkill -f -- "$work/" 2>/dev/null
+  [[ -n ${SFD_PID:-} ]] && sfd_stop
+  jobs -p | xargs -r kill 2>/dev/null
+  chs_stop; pgc_stop
+  if [[ $failed == 1 && -n ${SOAK_KEEP:-} ]]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+pgc_start || exit 1
+backends=${SOAK_BACKENDS:-duckdb clickhouse}
+[[ $backends == *clickhouse* ]] && { chs_start || exit 1; }
+if [[ $backends == *snowflake* ]]; then
+  export PGW_ROOT=$root SFD_KEY_CACHE=$work/sfkeys
+  source "$root/tests/lib/sfdouble.sh"
+  sfd_start "$work/sf" >&2 || exit 1
+fi
+echo "seed $SEED" >&2
+RANDOM=$SEED
+
+schema() {
+  psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE c_acct (id int PRIMARY KEY, bal numeric(14,2) NOT NULL, note text, doc jsonb,
+  tags text[] NOT NULL DEFAULT '{}', at timestamptz, big text);
+INSERT INTO c_acct SELECT g, 100, 'n' || g, jsonb_build_object('g', g), ARRAY['a', 'b' || g], now(),
+  CASE WHEN g % 50 = 0 THEN repeat(md5(g::text), 400) END FROM generate_series(1, 3000) g;
+CREATE TABLE c_link (a text, b text, w int, PRIMARY KEY (a, b));
+INSERT INTO c_link SELECT 'a' || (g % 40), 'b' || g, g FROM generate_series(1, 1000) g;
+CREATE TABLE c_ev (kind text, n int, f float8);
+ALTER TABLE c_ev REPLICA IDENTITY FULL;
+INSERT INTO c_ev SELECT 'k' || (g % 7), g % 5, g / 4.0 FROM generate_series(1, 500) g;
+CREATE TABLE k_new (id bigint PRIMARY KEY, v text, n int);
+INSERT INTO k_new SELECT g, 'v' || g, g % 1000 FROM generate_series(1, 5000) g;
+CREATE TABLE k_lm (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+INSERT INTO k_lm SELECT g, 'v' || g, clock_timestamp() FROM generate_series(1, 3000) g;
+SQL
+}
+
+config() {
+  cat > pgwarehouse_conf.yaml <<'YAML'
+tables:
+  - c_acct: {cdc: true}
+  - c_link: {cdc: true}
+  - c_ev: {cdc: true}
+  - k_new: {deletes: true, key_check: true}
+  - k_lm: {last_modified: updated_at, deletes: true}
+YAML
+}
+
+# Random changes to every table; $1 seeds PostgreSQL's random()
+changes() {
+  psql -qX -v ON_ERROR_STOP=1 > /dev/null <<SQL
+SELECT setseed($1 / 32768.0);
+UPDATE c_acct SET bal = bal + 1, doc = doc || jsonb_build_object('r', random()) WHERE random() < 0.05;
+UPDATE c_acct SET note = NULL, tags = tags || 'x'::text WHERE random() < 0.02;
+UPDATE c_acct SET id = id + 100000 WHERE id IN (SELECT id FROM c_acct WHERE id < 100000 ORDER BY random() LIMIT 3);
+DELETE FROM c_acct WHERE random() < 0.01;
+INSERT INTO c_acct SELECT coalesce((SELECT max(id) FROM c_acct WHERE id < 100000), 0) + g, 1, 'new', '{"n": 1}', '{}',
+  now(), CASE WHEN g % 3 = 0 THEN repeat('t', 5000) END FROM generate_series(1, (random() * 60)::int) g;
+UPDATE c_link SET w = w + 1 WHERE random() < 0.05;
+UPDATE c_link SET b = b || 'x' WHERE ctid IN (SELECT ctid FROM c_link ORDER BY random() LIMIT 2);
+DELETE FROM c_link WHERE random() < 0.02;
+INSERT INTO c_link SELECT 'a' || (g % 40), 'n' || md5(random()::text), g FROM generate_series(1, (random() * 40)::int) g
+  ON CONFLICT DO NOTHING;
+INSERT INTO c_ev SELECT kind, n, f FROM c_ev WHERE random() < 0.02;
+DELETE FROM c_ev WHERE ctid IN (SELECT ctid FROM c_ev ORDER BY random() LIMIT 5);
+UPDATE c_ev SET n = n + 1 WHERE random() < 0.02;
+DELETE FROM k_new WHERE random() < 0.01;
+INSERT INTO k_new SELECT id, 'v' || id, id % 1000 FROM (SELECT (random() * 5000)::bigint + 1 AS id FROM generate_series(1, 20)) r
+  ON CONFLICT DO NOTHING;
+INSERT INTO k_new SELECT id, 'v' || id, id % 1000 FROM (SELECT (SELECT max(id) FROM k_new) + g AS id
+  FROM generate_series(1, (random() * 100)::int) g) s;
+UPDATE k_lm SET v = v || '.', updated_at = clock_timestamp() WHERE random() < 0.05;
+DELETE FROM k_lm WHERE random() < 0.01;
+INSERT INTO k_lm SELECT (SELECT max(id) FROM k_lm) + g, 'n', clock_timestamp() FROM generate_series(1, (random() * 50)::int) g;
+SQL
+}
+
+# A schema change now and then: on the CDC table with a key and on the new-records table
+ddl() {
+  local r=$((RANDOM % 6)) col="x$RANDOM"
+  case $r in
+    0) psql -qX -c "ALTER TABLE c_acct ADD COLUMN $col int DEFAULT 7" ;;
+    1) psql -qX -c "ALTER TABLE c_acct ADD COLUMN $col text" -c "UPDATE c_acct SET $col = 'v' WHERE id % 3 = 0" ;;
+    2) local c; c=$(psql -qAtX -c "SELECT attname FROM pg_attribute WHERE attrelid = 'c_acct'::regclass AND attname LIKE 'x%' AND NOT attisdropped LIMIT 1")
+       [[ -n $c ]] && psql -qX -c "ALTER TABLE c_acct DROP COLUMN $c" ;;
+    3) psql -qX -c "ALTER TABLE k_new ADD COLUMN $col numeric(10,2) DEFAULT 1.5" ;;
+    4) psql -qX -c "ALTER TABLE c_link ALTER COLUMN w TYPE bigint" ;;
+    5) psql -qX -c "ALTER TABLE c_link ALTER COLUMN w TYPE int" ;;
+  esac
+}
+
+# transfers and inserts while a sync runs
+writer() {
+  while :; do
+    psql -qX -c "BEGIN; UPDATE c_acct SET bal = bal - 1 WHERE id = (SELECT min(id) FROM c_acct) ; INSERT INTO k_new SELECT max(id) + 1, 'v' || (max(id) + 1), (max(id) + 1) % 1000 FROM k_new; UPDATE k_lm SET updated_at = clock_timestamp(), v = 'w' WHERE id = (SELECT min(id) FROM k_lm); INSERT INTO c_ev VALUES ('w', 1, 0.5); COMMIT;" > /dev/null 2>&1
+  done
+}
+
+# A transaction that commits after the sync started, with an old updated_at and a low new key
+late() {
+  psql -qX > /dev/null 2>&1 <<'SQL'
+BEGIN;
+UPDATE k_lm SET v = 'late', updated_at = clock_timestamp() WHERE id = (SELECT max(id) FROM k_lm WHERE id % 2 = 0);
+INSERT INTO k_new SELECT -id, 'v' || -id, -id % 1000 FROM (SELECT coalesce(min(id), 0) - 1 AS id FROM k_new WHERE id < 0 UNION ALL SELECT 1 LIMIT 1) s
+  WHERE NOT EXISTS (SELECT 1 FROM k_new WHERE id = -s.id);
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+}
+
+fail() {
+  failed=1
+  echo "FAIL [$b round $round]: $*" >&2
+  exit 1
+}
+
+for b in $backends; do
+  db="soak_$b"
+  psql -qAtX -d postgres -c "CREATE DATABASE $db" > /dev/null
+  dir="$work/$b"; mkdir -p "$dir"; cd "$dir" || exit 1
+  export PGDATABASE=$db PGWAREHOUSE_REPLICATION_SLOT="soak_$b" PGWAREHOUSE_PUBLICATION="soak_$b"
+  case $b in
+    duckdb) export PGWAREHOUSE_BACKEND=duckdb DUCKDB_PATH="$dir/soak.duckdb" ;;
+    clickhouse) CLICKHOUSE_DATABASE=default chq "CREATE DATABASE $db"
+                export PGWAREHOUSE_BACKEND=clickhouse CLICKHOUSE_DATABASE=$db ;;
+    chdb) export PGWAREHOUSE_BACKEND=clickhouse CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$dir/chdb" ;;
+    snowflake) export PGWAREHOUSE_BACKEND=snowflake SNOWSQL_SCHEMA=SOAK; "$build/sfq" "CREATE SCHEMA IF NOT EXISTS SOAK" > /dev/null ;;
+  esac
+  schema; config
+  "$PGW" -q sync all > sync.log 2>&1 || { cat sync.log; round=0; fail "first sync"; }
+  for round in $(seq 1 "$ROUNDS"); do
+    what=""
+    if (( RANDOM % 5 == 0 )); then # stream follows the changes as they are made
+      "$PGW" -q stream all --interval 1 > stream.log 2>&1 &
+      stpid=$!; sleep 1
+      changes "$RANDOM"; sleep 1.$((RANDOM % 10))
+      if (( RANDOM % 2 )); then kill -9 "$stpid"; what+="stream-killed "
+      else kill -TERM "$stpid"; what+="stream-stopped "; fi
+      wait "$stpid" 2>/dev/null
+    else
+      changes "$RANDOM"
+    fi
+    (( RANDOM % 5 == 0 )) && { ddl > /dev/null 2>&1; what+="ddl "; }
+    (( RANDOM % 10 == 0 )) && { psql -qX -c "TRUNCATE c_ev" -c "INSERT INTO c_ev VALUES ('t', 1, 1.5)"; what+="truncate "; }
+    wpid= lpid=
+    (( RANDOM % 2 == 0 )) && { writer & wpid=$!; what+="writer "; }
+    (( RANDOM % 3 == 0 )) && { late & lpid=$!; sleep 0.3; what+="late-commit "; }
+    cmd=(sync all)
+    (( RANDOM % 8 == 0 )) && { cmd=(reload "$(shuf -n1 -e c_acct c_link c_ev k_new k_lm)"); what+="${cmd[*]} "; }
+    if (( RANDOM % 2 == 0 )); then # killed after 0 to 1.5 s
+      "$PGW" -q "${cmd[@]}" > killed.log 2>&1 &
+      spid=$!
+      sleep "0.$((RANDOM % 10))$((RANDOM % 10))"; (( RANDOM % 2 )) && sleep 0.5
+      kill -9 "$spid" 2>/dev/null && what+="killed "
+      wait "$spid" 2>/dev/null
+    elif (( RANDOM % 6 == 0 )); then # a server restarted under a run
+      "$PGW" -q "${cmd[@]}" > killed.log 2>&1 &
+      spid=$!
+      sleep "0.$((RANDOM % 10))"
+      if [[ $b == clickhouse ]] && (( RANDOM % 2 )); then
+        chs_kill; chs_restart; what+="clickhouse-restart "
+      else
+        pgc_as_owner "$PGC_BIN/pg_ctl" -D "$PGC_DIR/data" -m fast -w restart > /dev/null 2>&1; what+="pg-restart "
+      fi
+      wait "$spid" 2>/dev/null
+    fi
+    "$PGW" -q sync all > round.log 2>&1 || true # may report a late transaction's lock or a table busy
+    [[ -n $wpid ]] && { kill "$wpid"; wait "$wpid" 2>/dev/null; }
+    [[ -n $lpid ]] && wait "$lpid"
+    "$PGW" -q sync all > sync.log 2>&1 || { cat round.log sync.log; fail "clean sync after: ${what}sync"; }
+    if ! "$PGW" verify all > verify.log 2>&1; then
+      cat round.log sync.log verify.log; fail "verify after: ${what}sync"
+    fi
+    printf '%s round %d: %ssync, equal\n' "$b" "$round" "$what" >&2
+  done
+  "$PGW" -q teardown > /dev/null 2>&1
+  cd "$work" || exit 1
+done
+echo "soak: $ROUNDS rounds on each of: $backends, seed $SEED, every verify equal"
