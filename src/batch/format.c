@@ -212,17 +212,31 @@ void pgw_fmt_double(struct pgw_buf *b, double v)
 	pgw_buf_puts(b, tmp);
 }
 
+/* Whether text t lies strictly inside v's rounding interval. A text on its bound reads back as v
+ * only because strtof rounds the tie to even; PostgreSQL's shortest digits (Ryu) never take a
+ * bound, and a double column reads the bound as another value (3.934159e+07 for the real
+ * 39341592, whose PostgreSQL text is 3.9341592e+07). The bounds, halfway to the neighbours, are
+ * exact in a double. */
+static bool inside_float_interval(const char *t, float v)
+{
+	double d = strtod(t, NULL);
+	double lo = ((double)v + (double)nextafterf(v, -INFINITY)) / 2;
+	double hi = ((double)v + (double)nextafterf(v, INFINITY)) / 2;
+	return d > lo && d < hi;
+}
+
 void pgw_fmt_float(struct pgw_buf *b, float v)
 {
 	if (special(b, v))
 		return;
 	char tmp[32];
-	/* the shortest digits that read back the same (PostgreSQL's text of it), which a double column
-	 * then holds: a normal float's shortest never needs fewer than the six rounded ones (trailing
-	 * zeros dropped); a subnormal's six are more than its precision (1e-40, not 9.99995e-41) */
+	/* the shortest digits inside its rounding interval (PostgreSQL's text of it), which a double
+	 * column then holds: a normal float's shortest never needs fewer than the six rounded ones
+	 * (trailing zeros dropped); a subnormal's six are more than its precision (1e-40, not
+	 * 9.99995e-41) */
 	for (int prec = fabsf(v) < FLT_MIN ? 1 : 6; prec <= 9; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)v);
-		if (strtof(tmp, NULL) == v)
+		if (inside_float_interval(tmp, v))
 			break;
 	}
 	pgw_buf_puts(b, tmp);

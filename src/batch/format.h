@@ -24,7 +24,8 @@ bool pgw_fmt_timestamp(struct pgw_buf *b, int64_t micros, bool bc_suffix, bool t
 void pgw_fmt_offset(struct pgw_buf *b, int32_t secs);
 /* ISO 8601 duration with PostgreSQL's iso_8601 style: "P1Y2M3DT4H5M6.5S", "PT0S" */
 void pgw_fmt_interval(struct pgw_buf *b, const struct pgw_interval *iv);
-/* shortest text that reads back as the same double / float; "nan", "inf", "-inf" */
+/* shortest text that reads back as the same double / float (a float's: PostgreSQL's, strictly
+ * inside its rounding interval, so a double column reads the same value); "nan", "inf", "-inf" */
 void pgw_fmt_double(struct pgw_buf *b, double v);
 void pgw_fmt_float(struct pgw_buf *b, float v);
 /* y-m-d of days since 1970 (proleptic Gregorian, astronomical years) */

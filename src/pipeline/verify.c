@@ -41,34 +41,6 @@ static void to_text(struct pgw_buf *b, enum lang l, const char *expr)
 	fill(b, t[l], expr);
 }
 
-/* A float's shortest round-trip text (every engine prints the same digits, in different layouts:
- * "1e+15", "1000000000000000.0", "1e15"; "NaN", "nan"; "-Infinity", "-inf") as sign, significant
- * digits and exponent: value = 0.DIGITS x 10^E, written DIGITSeE ("0" / "-0" for zeros). '@' is
- * the lower-case text. */
-static const char float_sql[] =
-	"CASE WHEN @ IS NULL THEN NULL WHEN @ LIKE '%nan%' THEN 'nan' "
-	"WHEN @ LIKE '%inf%' THEN CASE WHEN @ LIKE '-%' THEN '-inf' ELSE 'inf' END "
-	"ELSE CASE WHEN @ LIKE '-%' THEN '-' ELSE '' END || "
-	"CASE WHEN rtrim(ltrim(replace(split_part(ltrim(@, '-'), 'e', 1), '.', ''), '0'), '0') = '' THEN '0' "
-	"ELSE rtrim(ltrim(replace(split_part(ltrim(@, '-'), 'e', 1), '.', ''), '0'), '0') || 'e' || "
-	"CAST(length(split_part(split_part(ltrim(@, '-'), 'e', 1), '.', 1)) "
-	"- length(replace(split_part(ltrim(@, '-'), 'e', 1), '.', '')) "
-	"+ length(ltrim(replace(split_part(ltrim(@, '-'), 'e', 1), '.', ''), '0')) "
-	"+ CASE WHEN position('e' IN @) > 0 THEN CAST(split_part(@, 'e', 2) AS INTEGER) ELSE 0 END AS VARCHAR) "
-	"END END";
-/* The same in ClickHouse (18.16 has neither split_part nor trim characters; if() evaluates both
- * branches, hence toInt32OrZero) */
-static const char float_ch[] =
-	"multiIf(@ LIKE '%nan%', 'nan', @ LIKE '%inf%', if(@ LIKE '-%', '-inf', 'inf'), "
-	"concat(if(@ LIKE '-%', '-', ''), if(replaceRegexpOne(replaceRegexpOne(replaceAll(splitByChar('e', "
-	"replaceRegexpOne(@, '^-', ''))[1], '.', ''), '^0+', ''), '0+$', '') = '', '0', "
-	"concat(replaceRegexpOne(replaceRegexpOne(replaceAll(splitByChar('e', replaceRegexpOne(@, '^-', ''))[1], "
-	"'.', ''), '^0+', ''), '0+$', ''), 'e', toString(toInt64(length(splitByChar('.', splitByChar('e', "
-	"replaceRegexpOne(@, '^-', ''))[1])[1])) - toInt64(length(replaceAll(splitByChar('e', "
-	"replaceRegexpOne(@, '^-', ''))[1], '.', ''))) + toInt64(length(replaceRegexpOne(replaceAll(splitByChar("
-	"'e', replaceRegexpOne(@, '^-', ''))[1], '.', ''), '^0+', ''))) + toInt64(toInt32OrZero("
-	"replaceRegexpOne(splitByChar('e', @)[2], '^\\\\+', ''))))))))";
-
 /* A decimal's text without trailing fractional zeros (ClickHouse prints 1.5 for 1.500; '@' is the
  * text); rtrim only where there is a zero to trim (DuckDB's rtrim was most of a decimal's cost) */
 static const char decimal_sql[] =
@@ -258,14 +230,42 @@ static bool shape_only(const struct vtable *v, const struct pgw_typeinfo *ti)
 	return v->wh == L_SF && (ti->type == PGW_T_JSON || ti->type == PGW_T_LIST);
 }
 
-/* Snowflake's own text of a FLOAT has 12 or 13 significant digits (its TO_VARCHAR, what its drivers
- * report), so against Snowflake a double's canonical text is its exact value in integers, by IEEE
- * arithmetic both engines do exactly: "m p q" for |x| = m * 2^q, q = max(e - 52, -1074), e the
- * binary exponent (ln's estimate, corrected by one either way: |x| / 2^e is in [1, 2)); nan, inf,
- * -inf, 0 and -0 (atan2 tells it) as words. x is a double expression. */
+/* A double's canonical text is its exact value in integers, "m p q" for |x| = m * 2^q, q =
+ * max(e - 52, -1074), e the binary exponent (an estimate from the logarithm, corrected by one
+ * either way: |x| / 2^e is in [1, 2)); nan, inf, -inf, 0 and -0 as words. It is IEEE arithmetic
+ * every engine does exactly (dividing by a power of two, an integer below 2^53 cast to an integer
+ * type). The engines' own texts do not agree: shortest round-trip digits differ where two
+ * candidates tie or a candidate is the rounding interval's bound (a double of a few significant
+ * bits, 1.6792762063624602e+17 in PostgreSQL, 1.67927620636246e+17 in DuckDB; a real's
+ * 406.95312 against 406.953125), and Snowflake's own text of a FLOAT has 12 or 13 significant
+ * digits (its TO_VARCHAR, what its drivers report). x is a double expression. */
+/* float_exact() in ClickHouse: if() and multiIf() evaluate every branch (a NaN's integer cast is
+ * computed and thrown away), 18.16 has no atan2 (1 / -0 is -inf) */
+static void float_exact_ch(struct pgw_buf *b, const char *col)
+{
+	char *x = pgw_asprintf("toFloat64(assumeNotNull(%s))", col);
+	char *e1 = pgw_asprintf("least(greatest(floor(log2(abs(%s))), -1074), 1023)", x);
+	char *r = pgw_asprintf("abs(%s) / pow(2, %s)", x, e1);
+	char *q = pgw_asprintf("greatest(%s - if(%s < 1, 1, 0) + if(%s >= 2, 1, 0) - 52, -1074)", e1, r, r);
+	pgw_buf_printf(b,
+		       "if(isNull(%s), NULL, multiIf(isNaN(%s), 'nan', isInfinite(%s), if(%s > 0, 'inf', '-inf'), "
+		       "%s = 0, if(1 / %s < 0, '-0', '0'), concat(if(%s < 0, '-', ''), toString(toInt64(abs(%s) / "
+		       "pow(2, %s))), 'p', toString(toInt64(%s)))))",
+		       col, x, x, x, x, x, x, x, q, q);
+	free(x);
+	free(e1);
+	free(r);
+	free(q);
+}
+
 static void float_exact(struct pgw_buf *b, enum lang l, const char *x)
 {
-	const char *f8 = l == L_PG ? "float8" : "FLOAT", *i8 = l == L_PG ? "bigint" : "NUMBER(20, 0)";
+	if (l == L_CH) {
+		float_exact_ch(b, x);
+		return;
+	}
+	const char *f8 = l == L_PG ? "float8" : l == L_DUCK ? "DOUBLE" : "FLOAT";
+	const char *i8 = l == L_PG ? "bigint" : l == L_DUCK ? "BIGINT" : "NUMBER(20, 0)";
 	char *a = pgw_asprintf("abs(%s)", x);
 	/* the estimate kept within the exponents a double has: PostgreSQL's power() fails beyond them */
 	char *e1 = pgw_asprintf("least(greatest(floor(ln(%s) / ln(CAST(2 AS %s))), -1074), 1023)", a, f8);
@@ -310,25 +310,16 @@ static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const 
 	struct pgw_buf text;
 	pgw_buf_init(&text);
 	bool ok = true;
-	if ((ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) && v->wh == L_SF) {
-		/* a real went to Snowflake's FLOAT (a double) as its shortest text */
-		char *x = l != L_PG		      ? pgw_strdup(col)
-			  : ti->type == PGW_T_FLOAT32 ? pgw_asprintf("(%s)::text::float8", col)
-						      : pgw_asprintf("(%s)::float8", col);
+	if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
+		/* a real as the double it widens to, on both sides; in Snowflake a real is the double
+		 * its shortest text reads as (the FLOAT its load made of that text) */
+		bool real = ti->type == PGW_T_FLOAT32;
+		char *x = l == L_DUCK		  ? pgw_asprintf("CAST(%s AS DOUBLE)", col)
+			  : l != L_PG		  ? pgw_strdup(col)
+			  : real && v->wh == L_SF ? pgw_asprintf("(%s)::text::float8", col)
+						  : pgw_asprintf("(%s)::float8", col);
 		float_exact(b, l, x);
 		free(x);
-	} else if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
-		if (l == L_CH) { /* 18.16 has no Nullable arrays: the NULL case apart */
-			pgw_buf_printf(&text, "lower(toString(assumeNotNull(%s)))", col);
-			pgw_buf_printf(b, "if(isNull(%s), NULL, ", col);
-			fill(b, float_ch, text.data);
-			pgw_buf_puts(b, ")");
-		} else {
-			pgw_buf_puts(&text, "lower(");
-			to_text(&text, l, col);
-			pgw_buf_puts(&text, ")");
-			fill(b, float_sql, text.data);
-		}
 	} else if ((ti->type == PGW_T_DECIMAL || (ti->type == PGW_T_TEXT && ti->precision > 0)) && l == L_PG &&
 		   v->pg13) {
 		pgw_buf_printf(b, "trim_scale((%s)::numeric)::text", col); /* one pass */

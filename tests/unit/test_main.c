@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch/batch.h"
+#include "batch/format.h"
 #include "config/config.h"
 #include "config/yamltree.h"
 #include "core/buf.h"
@@ -131,6 +132,30 @@ static void test_decode_numeric(void **state)
 	pgw_batch_free(b);
 }
 
+/* A real's text is PostgreSQL's (its shortest digits strictly inside the rounding interval): a
+ * text on the interval's bound reads back as the real, but as another double in a FLOAT column */
+static void test_fmt_float(void **state)
+{
+	(void)state;
+	static const struct {
+		float v;
+		const char *text;
+	} cases[] = {{39341592.0f, "39341592"},
+		     {406.953125f, "406.95312"},
+		     {0.1f, "0.1"},
+		     {1e-40f, "1e-40"},
+		     {-0.0f, "-0"},
+		     {3.4028235e38f, "3.4028235e+38"},
+		     {73995136.0f, "73995136"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pgw_buf b;
+		pgw_buf_init(&b);
+		pgw_fmt_float(&b, cases[i].v);
+		assert_string_equal(b.data, cases[i].text);
+		pgw_buf_cleanup(&b);
+	}
+}
+
 /* A timestamp past what 64-bit microseconds since 1970 hold is refused, never wrapped around */
 static void test_decode_timestamp_range(void **state)
 {
@@ -168,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_decode_numeric), cmocka_unit_test(test_sf_jwt),
 		cmocka_unit_test(test_sigv4),	       cmocka_unit_test(test_sf_encrypt),
 		cmocka_unit_test(test_pgoutput),       cmocka_unit_test(test_decode_timestamp_range),
+		cmocka_unit_test(test_fmt_float),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
