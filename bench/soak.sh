@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Soak: rounds of random changes in PostgreSQL, syncs killed at random moments, concurrent writers,
 # transactions held open across a sync and schema changes, each round ended by a clean `sync all`
-# and `verify all`, which must say equal. Tables: three followed by change data capture (an integer
-# key with json, arrays and TOASTed text; a composite text key; no key, REPLICA IDENTITY FULL), one
+# and `verify all`, which must say equal. Tables: five followed by change data capture (an integer
+# key with json, arrays and TOASTed text; a composite text key; no key, REPLICA IDENTITY FULL; random
+# values of many types; a partitioned table, partitions added, truncated, detached and dropped), one
 # new-records table with `deletes: true` (a key deleted and inserted again gets its same values:
 # to new-records anything else is an update, which it does not see) and one last_modified table
 # with `deletes: true`.
@@ -50,13 +51,46 @@ echo "seed $SEED" >&2
 RANDOM=$SEED
 
 schema() {
-  psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+  psql -qX -v ON_ERROR_STOP=1 -v backend="$b" <<'SQL'
 CREATE TABLE c_acct (id int PRIMARY KEY, bal numeric(14,2) NOT NULL, note text, doc jsonb,
   tags text[] NOT NULL DEFAULT '{}', at timestamptz, big text);
 INSERT INTO c_acct SELECT g, 100, 'n' || g, jsonb_build_object('g', g), ARRAY['a', 'b' || g], now(),
   CASE WHEN g % 50 = 0 THEN repeat(md5(g::text), 400) END FROM generate_series(1, 3000) g;
 CREATE TABLE c_link (a text, b text, w int, PRIMARY KEY (a, b));
 INSERT INTO c_link SELECT 'a' || (g % 40), 'b' || g, g FROM generate_series(1, 1000) g;
+CREATE TYPE soak_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE soak_opts (t24 bool); -- 24:00:00, which Snowflake's TIME refuses
+INSERT INTO soak_opts VALUES (:'backend' <> 'snowflake');
+CREATE TABLE c_types (id int PRIMARY KEY, n numeric(20,6), f float8, r real, ts timestamp, tz timestamptz, d date,
+  tm time, iv interval, b bytea, u uuid, e soak_mood, j jsonb, bo bool, ia int[] NOT NULL DEFAULT '{}',
+  ta text[] NOT NULL DEFAULT '{}', s text, c char(5), ttz timetz, na numeric(8,3)[] NOT NULL DEFAULT '{}',
+  tza timestamptz[] NOT NULL DEFAULT '{}', ea soak_mood[] NOT NULL DEFAULT '{}');
+CREATE FUNCTION soak_types(lo int, hi int) RETURNS SETOF c_types LANGUAGE sql AS $$
+  SELECT g, CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 2e8 - 1e8)::numeric, (random() * 6)::int) END,
+    CASE WHEN random() < 0.05 THEN 'NaN' WHEN random() < 0.05 THEN '-0' ELSE random() * 1e6 - 5e5 END,
+    CASE WHEN random() < 0.1 THEN NULL ELSE (random() * 1000)::real END,
+    timestamp '1900-01-01' + random() * interval '390 years', timestamptz '1950-01-01 00:00:00+00' + random() * interval '300 years',
+    CASE WHEN random() < 0.1 THEN NULL ELSE date '1900-01-01' + (random() * 140000)::int END,
+    CASE WHEN random() < 0.05 AND (SELECT t24 FROM soak_opts) THEN time '24:00' ELSE time '00:00' + random() * interval '23 hours 59 minutes' END,
+    CASE WHEN random() < 0.3 THEN make_interval(months => (random() * 40 - 20)::int, days => (random() * 60 - 30)::int,
+      secs => random() * 1e5 - 5e4) ELSE random() * interval '400 days' END,
+    CASE WHEN random() < 0.1 THEN NULL ELSE decode(md5(random()::text), 'hex') END, md5(g::text || random())::uuid,
+    (ARRAY['sad', 'ok', 'happy'])[1 + (random() * 2)::int]::soak_mood,
+    CASE WHEN random() < 0.1 THEN NULL ELSE jsonb_build_object('a', random(), 'b', ARRAY[g, NULL], 'c', 'q"\u') END,
+    random() < 0.5, ARRAY[g, NULL, -g], ARRAY['x,y', 'tab	', E'nl\n', NULL, 'ü'],
+    CASE WHEN random() < 0.1 THEN NULL WHEN random() < 0.1 THEN '' ELSE E'it''s a \\ \t ' || g END,
+    CASE WHEN random() < 0.1 THEN NULL ELSE left('c' || g, (random() * 5)::int) END,
+    time with time zone '12:34:56.789+05:30' + random() * interval '10 hours',
+    ARRAY[round((random() * 1000)::numeric, (random() * 3)::int), NULL, 1.500],
+    ARRAY[timestamptz '2000-01-01 00:00:00+00' + random() * interval '100 years', NULL],
+    ARRAY['ok', NULL, 'happy']::soak_mood[]
+  FROM generate_series(lo, hi) g
+$$;
+INSERT INTO c_types SELECT * FROM soak_types(1, 2000);
+CREATE TABLE c_part (id int, v text, n int, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+CREATE TABLE c_part_0 PARTITION OF c_part FOR VALUES FROM (0) TO (1000);
+CREATE TABLE c_part_1 PARTITION OF c_part FOR VALUES FROM (1000) TO (2000);
+INSERT INTO c_part SELECT g, 'p' || g, g % 10 FROM generate_series(0, 1999) g;
 CREATE TABLE c_ev (kind text, n int, f float8);
 ALTER TABLE c_ev REPLICA IDENTITY FULL;
 INSERT INTO c_ev SELECT 'k' || (g % 7), g % 5, g / 4.0 FROM generate_series(1, 500) g;
@@ -73,6 +107,8 @@ tables:
   - c_acct: {cdc: true}
   - c_link: {cdc: true}
   - c_ev: {cdc: true}
+  - c_types: {cdc: true}
+  - c_part: {cdc: true}
   - k_new: {deletes: true, key_check: true}
   - k_lm: {last_modified: updated_at, deletes: true}
 YAML
@@ -96,6 +132,17 @@ INSERT INTO c_link SELECT 'a' || (g % 40), 'n' || md5(random()::text), g FROM ge
 INSERT INTO c_ev SELECT kind, n, f FROM c_ev WHERE random() < 0.02;
 DELETE FROM c_ev WHERE ctid IN (SELECT ctid FROM c_ev ORDER BY random() LIMIT 5);
 UPDATE c_ev SET n = n + 1 WHERE random() < 0.02;
+UPDATE c_types t SET (n, f, r, ts, tz, d, tm, iv, b, u, e, j, bo, ia, ta, s, c, ttz, na, tza, ea) = (SELECT n, f, r, ts, tz, d, tm,
+  iv, b, u, e, j, bo, ia, ta, s, c, ttz, na, tza, ea FROM soak_types(t.id, t.id)) WHERE random() < 0.05;
+UPDATE c_types SET id = -id WHERE id IN (SELECT id FROM c_types WHERE id > 0 ORDER BY random() LIMIT 2);
+DELETE FROM c_types WHERE random() < 0.01;
+INSERT INTO c_types SELECT * FROM soak_types((SELECT max(id) + 1 FROM c_types), (SELECT max(id) FROM c_types) + (random() * 40)::int);
+UPDATE c_part SET n = n + 1 WHERE random() < 0.05;
+UPDATE c_part SET id = id + 1000 WHERE id IN (SELECT id FROM c_part ORDER BY random() LIMIT 3)
+  AND id + 1000 < (SELECT max(id) FROM c_part) AND NOT EXISTS (SELECT 1 FROM c_part p WHERE p.id = c_part.id + 1000);
+DELETE FROM c_part WHERE random() < 0.01;
+INSERT INTO c_part SELECT g, 'n' || g, 0 FROM generate_series((SELECT max(id) + 1 FROM c_part),
+  least((SELECT max(id) FROM c_part) + (random() * 80)::int, (SELECT max(id) / 1000 * 1000 + 999 FROM c_part))) g;
 DELETE FROM k_new WHERE random() < 0.01;
 INSERT INTO k_new SELECT id, 'v' || id, id % 1000 FROM (SELECT (random() * 5000)::bigint + 1 AS id FROM generate_series(1, 20)) r
   ON CONFLICT DO NOTHING;
@@ -107,9 +154,12 @@ INSERT INTO k_lm SELECT (SELECT max(id) FROM k_lm) + g, 'n', clock_timestamp() F
 SQL
 }
 
-# A schema change now and then: on the CDC table with a key and on the new-records table
+# A schema change now and then: columns added, dropped, renamed, a type changed, a primary key
+# changed, a table dropped and created again under its name (a migration), a partition added,
+# truncated, or detached and dropped
 ddl() {
-  local r=$((RANDOM % 6)) col="x$RANDOM"
+  local r=$((RANDOM % 13)) col="x$RANDOM"
+  LAST_DDL=$r
   case $r in
     0) psql -qX -c "ALTER TABLE c_acct ADD COLUMN $col int DEFAULT 7" ;;
     1) psql -qX -c "ALTER TABLE c_acct ADD COLUMN $col text" -c "UPDATE c_acct SET $col = 'v' WHERE id % 3 = 0" ;;
@@ -118,6 +168,26 @@ ddl() {
     3) psql -qX -c "ALTER TABLE k_new ADD COLUMN $col numeric(10,2) DEFAULT 1.5" ;;
     4) psql -qX -c "ALTER TABLE c_link ALTER COLUMN w TYPE bigint" ;;
     5) psql -qX -c "ALTER TABLE c_link ALTER COLUMN w TYPE int" ;;
+    6) local c; c=$(psql -qAtX -c "SELECT attname FROM pg_attribute WHERE attrelid = 'c_acct'::regclass AND attname LIKE 'x%' AND NOT attisdropped LIMIT 1")
+       [[ -n $c ]] && psql -qX -c "ALTER TABLE c_acct RENAME COLUMN $c TO y${c#x}" ;;
+    7) local k; k=$(psql -qAtX -c "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'c_link'::regclass AND i.indisprimary")
+       psql -qX -c "ALTER TABLE c_link DROP CONSTRAINT c_link_pkey, ADD PRIMARY KEY ($([[ $k == a,b ]] && echo b,a || echo a,b))" ;;
+    8) psql -qX -v ON_ERROR_STOP=1 -c "BEGIN" -c "CREATE TABLE k_lm_new (LIKE k_lm INCLUDING ALL)" \
+         -c "INSERT INTO k_lm_new SELECT * FROM k_lm WHERE id % 5 <> 0" -c "DROP TABLE k_lm" -c "ALTER TABLE k_lm_new RENAME TO k_lm" -c "COMMIT" ;;
+    9) psql -qX -v ON_ERROR_STOP=1 -c "BEGIN" -c "CREATE TABLE c_link_new (LIKE c_link INCLUDING ALL)" \
+         -c "INSERT INTO c_link_new SELECT * FROM c_link WHERE w % 4 <> 0" -c "DROP TABLE c_link" -c "ALTER TABLE c_link_new RENAME TO c_link" \
+         -c "ALTER TABLE c_link RENAME CONSTRAINT c_link_new_pkey TO c_link_pkey" -c "COMMIT" ;;
+    10) local top; top=$(psql -qAtX -c "SELECT max(id) / 1000 + 1 FROM c_part") # the next partition
+        psql -qX -c "CREATE TABLE c_part_$top PARTITION OF c_part FOR VALUES FROM ($((top * 1000))) TO ($((top * 1000 + 1000)))" \
+          -c "INSERT INTO c_part SELECT g, 'np' || g, 1 FROM generate_series($((top * 1000)), $((top * 1000 + 99))) g" ;;
+    11) local low; low=$(psql -qAtX -c "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'c_part'::regclass AND (SELECT count(*) FROM pg_inherits WHERE inhparent = 'c_part'::regclass) > 2
+          ORDER BY substring(c.relname FROM '[0-9]+$')::int LIMIT 1")
+        [[ -n $low ]] && psql -qX -c "ALTER TABLE c_part DETACH PARTITION $low" -c "DROP TABLE $low" ;; # retention
+    12) local one; one=$(psql -qAtX -c "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'c_part'::regclass ORDER BY random() LIMIT 1")
+        psql -qX -c "TRUNCATE $one" ;;
   esac
 }
 
@@ -138,6 +208,19 @@ INSERT INTO k_new SELECT -id, 'v' || -id, -id % 1000 FROM (SELECT coalesce(min(i
 SELECT pg_sleep(2);
 COMMIT;
 SQL
+}
+
+# Rows changed behind pgwarehouse's back in the warehouse (an extra row in two tables; on DuckDB
+# also a row deleted and one changed), for verify --repair to find and undo
+tamper() {
+  local sql="INSERT INTO k_new (id, v, n) VALUES (-77$round, 'tampered', 1); INSERT INTO c_acct (id, bal, tags) VALUES (-77$round, 1, [])"
+  case $b in
+    duckdb) "$build/duckq" --exec "$DUCKDB_PATH" "$sql; DELETE FROM k_lm WHERE id = (SELECT max(id) FROM k_lm);
+      UPDATE c_link SET w = -1 WHERE a = (SELECT min(a) FROM c_link)" ;;
+    clickhouse) local q; for q in "${sql%%;*}" "${sql#*; }"; do chq "$q"; done ;;
+    chdb) "$build/chdbq" "$dir/chdb" "${sql%%;*}" && "$build/chdbq" "$dir/chdb" "${sql#*; }" ;;
+    snowflake) "$build/sfq" "${sql%%;*}" "${sql#*; }" ;;
+  esac
 }
 
 fail() {
@@ -172,7 +255,7 @@ for b in $backends; do
     else
       changes "$RANDOM"
     fi
-    (( RANDOM % 5 == 0 )) && { ddl > /dev/null 2>&1; what+="ddl "; }
+    (( RANDOM % 4 == 0 )) && { ddl > ddl.log 2>&1; what+="ddl$LAST_DDL "; }
     (( RANDOM % 10 == 0 )) && { psql -qX -c "TRUNCATE c_ev" -c "INSERT INTO c_ev VALUES ('t', 1, 1.5)"; what+="truncate "; }
     wpid= lpid=
     (( RANDOM % 2 == 0 )) && { writer & wpid=$!; what+="writer "; }
@@ -197,6 +280,16 @@ for b in $backends; do
       wait "$spid" 2>/dev/null
     fi
     "$PGW" -q sync all > round.log 2>&1 || true # may report a late transaction's lock or a table busy
+    if (( RANDOM % 6 == 0 )); then # verify --repair, killed now and then
+      tamper > tamper.log 2>&1 || { cat tamper.log; fail "could not change the warehouse behind pgwarehouse"; }
+      what+="tampered "
+      "$PGW" -q verify all --repair > repair.log 2>&1 &
+      rpid=$!
+      if (( RANDOM % 2 )); then sleep "0.$((RANDOM % 10))"; kill -9 "$rpid" 2>/dev/null && what+="repair-killed "; fi
+      wait "$rpid" 2>/dev/null
+      "$PGW" -q verify all --repair > repair.log 2>&1
+      what+="repair "
+    fi
     [[ -n $wpid ]] && { kill "$wpid"; wait "$wpid" 2>/dev/null; }
     [[ -n $lpid ]] && wait "$lpid"
     "$PGW" -q sync all > sync.log 2>&1 || { cat round.log sync.log; fail "clean sync after: ${what}sync"; }
