@@ -172,6 +172,11 @@ out=$(PGUSER=lm_reader_$BACKEND PGPASSWORD=lm-pass "$PGW" sync events 2>&1); rc=
 release
 t_eq "unprivileged role: a warning naming the grant, the sync goes on" "0|1" \
   "$rc|$(grep -c "role lm_reader_$BACKEND cannot see other roles.* transactions (GRANT pg_read_all_stats TO lm_reader_$BACKEND lets it)" <<<"$out")"
+pgq "GRANT pg_read_all_stats TO lm_reader_$BACKEND"
+hold_open "SELECT txid_current()"
+out=$(PGUSER=lm_reader_$BACKEND PGPASSWORD=lm-pass "$PGW" sync events 2>&1); rc=$?
+release
+t_eq "...and with pg_read_all_stats, no warning" "0|0" "$rc|$(grep -c "cannot see other roles" <<<"$out")"
 
 lm_burst
 
