@@ -10,10 +10,11 @@
 #   bash bench/soak.sh [BUILD_DIR]
 #   SOAK_ROUNDS=20 SOAK_BACKENDS="duckdb clickhouse chdb snowflake" (default duckdb clickhouse;
 #   snowflake is the local double: pgwarehouse's side, not the service) SOAK_SEED=1 SOAK_KEEP=1
-#   (keep the work directory when a round fails)
+#   (keep the work directory when a round fails) SOAK_DDL=N (only schema change N of ddl() below)
 # A round's run is a `sync all`, a `reload` of one table, or a `stream` running through the
 # round's changes; killed now and then (kill -9, or SIGTERM for stream), or with PostgreSQL or
-# ClickHouse restarted under it.
+# ClickHouse restarted under it; in half the rounds with every copy split into parallel ctid ranges
+# and several tables at once.
 # Stops at the first round whose verify finds a difference or whose clean sync fails, printing
 # what it did; exit 0 when every round of every backend was equal.
 set -uo pipefail
@@ -156,9 +157,9 @@ SQL
 
 # A schema change now and then: columns added, dropped, renamed, a type changed, a primary key
 # changed, a table dropped and created again under its name (a migration), a partition added,
-# truncated, or detached and dropped
+# truncated, or detached and dropped, a table leaving change data capture or joining it again
 ddl() {
-  local r=$((RANDOM % 13)) col="x$RANDOM"
+  local r=${SOAK_DDL:-$((RANDOM % 14))} col="x$RANDOM"
   LAST_DDL=$r
   case $r in
     0) psql -qX -c "ALTER TABLE c_acct ADD COLUMN $col int DEFAULT 7" ;;
@@ -188,6 +189,11 @@ ddl() {
     12) local one; one=$(psql -qAtX -c "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
           WHERE i.inhparent = 'c_part'::regclass ORDER BY random() LIMIT 1")
         psql -qX -c "TRUNCATE $one" ;;
+    13) if grep -q 'c_ev: {cdc: true}' pgwarehouse_conf.yaml; then # leaves change data capture (reloaded by
+          sed -i 's/c_ev: {cdc: true}/c_ev: {cdc: false}/' pgwarehouse_conf.yaml # each sync), or joins it again
+        else
+          sed -i 's/c_ev: {cdc: false}/c_ev: {cdc: true}/' pgwarehouse_conf.yaml
+        fi ;;
   esac
 }
 
@@ -245,6 +251,11 @@ for b in $backends; do
   "$PGW" -q sync all > sync.log 2>&1 || { cat sync.log; round=0; fail "first sync"; }
   for round in $(seq 1 "$ROUNDS"); do
     what=""
+    if (( RANDOM % 2 )); then # copies split into ctid ranges however small the table, tables in parallel
+      export PGWAREHOUSE_COPY_STREAMS_MIN_SIZE=0 PGWAREHOUSE_JOBS=$((2 + RANDOM % 3)); what+="split "
+    else
+      unset PGWAREHOUSE_COPY_STREAMS_MIN_SIZE PGWAREHOUSE_JOBS
+    fi
     if (( RANDOM % 5 == 0 )); then # stream follows the changes as they are made
       "$PGW" -q stream all --interval 1 > stream.log 2>&1 &
       stpid=$!; sleep 1
