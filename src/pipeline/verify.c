@@ -230,15 +230,6 @@ static bool shape_only(const struct vtable *v, const struct pgw_typeinfo *ti)
 	return v->wh == L_SF && (ti->type == PGW_T_JSON || ti->type == PGW_T_LIST);
 }
 
-/* A double's canonical text is its exact value in integers, "m p q" for |x| = m * 2^q, q =
- * max(e - 52, -1074), e the binary exponent (an estimate from the logarithm, corrected by one
- * either way: |x| / 2^e is in [1, 2)); nan, inf, -inf, 0 and -0 as words. It is IEEE arithmetic
- * every engine does exactly (dividing by a power of two, an integer below 2^53 cast to an integer
- * type). The engines' own texts do not agree: shortest round-trip digits differ where two
- * candidates tie or a candidate is the rounding interval's bound (a double of a few significant
- * bits, 1.6792762063624602e+17 in PostgreSQL, 1.67927620636246e+17 in DuckDB; a real's
- * 406.95312 against 406.953125), and Snowflake's own text of a FLOAT has 12 or 13 significant
- * digits (its TO_VARCHAR, what its drivers report). x is a double expression. */
 /* float_exact() in ClickHouse: if() and multiIf() evaluate every branch (a NaN's integer cast is
  * computed and thrown away), 18.16 has no atan2 (1 / -0 is -inf) */
 static void float_exact_ch(struct pgw_buf *b, const char *col)
@@ -258,6 +249,15 @@ static void float_exact_ch(struct pgw_buf *b, const char *col)
 	free(q);
 }
 
+/* A double's canonical text is its exact value in integers, "m p q" for |x| = m * 2^q, q =
+ * max(e - 52, -1074), e the binary exponent (an estimate from the logarithm, corrected by one
+ * either way: |x| / 2^e is in [1, 2)); nan, inf, -inf, 0 and -0 as words. It is IEEE arithmetic
+ * every engine does exactly (dividing by a power of two, an integer below 2^53 cast to an integer
+ * type). The engines' own texts do not agree: shortest round-trip digits differ where two
+ * candidates tie or a candidate is the rounding interval's bound (a double of a few significant
+ * bits, 1.6792762063624602e+17 in PostgreSQL, 1.67927620636246e+17 in DuckDB; a real's
+ * 406.95312 against 406.953125), and Snowflake's own text of a FLOAT has 12 or 13 significant
+ * digits (its TO_VARCHAR, what its drivers report). x is a double expression. */
 static void float_exact(struct pgw_buf *b, enum lang l, const char *x)
 {
 	if (l == L_CH) {
@@ -312,7 +312,7 @@ static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const 
 	bool ok = true;
 	if (ti->type == PGW_T_FLOAT32 || ti->type == PGW_T_FLOAT64) {
 		/* a real as the double it widens to, on both sides; in Snowflake a real is the double
-		 * its shortest text reads as (the FLOAT its load made of that text) */
+		 * its PostgreSQL text reads as (the FLOAT its load made of that text) */
 		bool real = ti->type == PGW_T_FLOAT32;
 		char *x = l == L_DUCK		  ? pgw_asprintf("CAST(%s AS DOUBLE)", col)
 			  : l != L_PG		  ? pgw_strdup(col)
