@@ -81,9 +81,10 @@ struct cdc {
 	bool recopy;	       /* reload: copy the tables again, whatever their positions */
 	bool copy_partitioned; /* the publication now publishes through roots: partitioned tables copied again */
 	struct cdc_table *t;
-	int n;	      /* the tables followed */
-	int nall;     /* ...and after them, those of the run that cannot be (their results hold why) */
-	bool pub_new; /* the publication did not exist: this run created it */
+	int n;		    /* the tables followed */
+	int nall;	    /* ...and after them, those of the run that cannot be (their results hold why) */
+	bool pub_new;	    /* the publication did not exist: this run created it */
+	int held_positions; /* positions of the slot this warehouse holds (every table's, not only the run's) */
 	struct pgw_repl repl;
 	struct pgw_pgoutput *dec;
 	uint64_t final_lsn;	     /* of the transaction being read */
@@ -622,6 +623,8 @@ static int read_next(struct cdc *c, uint64_t until, bool *done, char *type, uint
 	return 1;
 }
 
+static int start_stream(struct cdc *c, struct pgw_err *err);
+
 /* Reads the slot up to the WAL position of the start of the run, applying as it goes. */
 static int catch_up(struct cdc *c, struct pgw_err *err)
 {
@@ -639,9 +642,7 @@ static int catch_up(struct cdc *c, struct pgw_err *err)
 			"'flush'); COMMIT",
 			err) < 0)
 		return -1;
-	choose_binary(c);
-	if (pgw_repl_identify(&c->repl, &until, err) < 0 || stream_settings(&c->repl, err) < 0 ||
-	    pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0)
+	if (pgw_repl_identify(&c->repl, &until, err) < 0 || start_stream(c, err) < 0)
 		return -1;
 	pgw_debug("cdc: values arrive in %s", c->repl.binary_on ? "binary" : "text");
 	uint64_t last_end = 0;
@@ -817,12 +818,17 @@ static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 	}
 }
 
+static int behind_slot(struct cdc *c, bool reading, struct pgw_err *err);
+
+/* Starts reading the slot from where it was confirmed. From then on only this run moves the slot:
+ * a table found behind it now was passed by another reader in the moment before. */
 static int start_stream(struct cdc *c, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = c->run->cfg;
 	choose_binary(c);
 	return stream_settings(&c->repl, err) < 0 ||
-			       pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0
+			       pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0 ||
+			       behind_slot(c, true, err) < 0
 		       ? -1
 		       : 0;
 }
@@ -1009,6 +1015,7 @@ static int read_positions(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_rows rows = {0};
 	int rc = pgw_cdc_state_read(c->run->sink, c->run->cfg->replication_slot, &rows, err);
+	c->held_positions = rc == 0 ? rows.nrows : 0;
 	for (int r = 0; rc == 0 && r < rows.nrows; r++)
 		for (int i = 0; i < c->n; i++)
 			if (rows.cells[r * rows.ncols] && !strcmp(rows.cells[r * rows.ncols], c->t[i].qualified)) {
@@ -1354,6 +1361,42 @@ static int slot_info(struct pgw_pg *pg, const char *slot, struct slot_info *si, 
 	return 0;
 }
 
+/* Another reader of the slot (a second warehouse or config with the same replication_slot,
+ * pg_recvlogical, pg_replication_slot_advance) confirms it past a table's position: the changes in
+ * between went to that reader, and the slot never sends them again. Only this warehouse's own
+ * confirmations move the slot otherwise, never past its lowest position. Before reading, such a
+ * table is copied again; once reading (nobody else can move the slot then), one found behind was
+ * passed in the moment before the start, and the run stops: the next one copies it. */
+static int behind_slot(struct cdc *c, bool reading, struct pgw_err *err)
+{
+	const char *slot = c->run->cfg->replication_slot;
+	struct slot_info si;
+	uint64_t confirmed;
+	if (slot_info(c->run->pg, slot, &si, err) < 0)
+		return -1;
+	if (!si.exists || pgw_lsn_parse(si.confirmed, &confirmed) < 0)
+		return 0;
+	for (int i = 0; i < c->n; i++) {
+		struct cdc_table *t = &c->t[i];
+		if (!t->pos || t->pos >= confirmed)
+			continue;
+		char held[24];
+		pgw_lsn_format(t->pos, held);
+		if (reading)
+			return pgw_err_set(err, PGW_ERR_SOURCE,
+					   "%s: replication slot %s was read past this warehouse's position (%s) by "
+					   "another reader just before this run read it (confirmed up to %s): the next "
+					   "run copies the table again; give each warehouse its own replication_slot",
+					   t->name, slot, held, si.confirmed);
+		pgw_warn("%s: replication slot %s was read past this warehouse's position (%s; confirmed up to %s) by "
+			 "another reader, which took the changes in between: copying the table again. If another "
+			 "warehouse or config syncs through slot %s, give each its own replication_slot",
+			 t->name, slot, held, si.confirmed, slot);
+		t->pos = 0;
+	}
+	return 0;
+}
+
 /* Every run warns while the slot keeps more WAL than max_slot_lag: the server's
  * disk fills if nobody reads it. */
 static int warn_slot_lag(struct pgw_run *run, struct pgw_err *err)
@@ -1394,13 +1437,19 @@ int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err)
 	struct pgw_rows rows = {0};
 	if (pgw_cdc_state_create(run->sink, err) < 0 || pgw_cdc_state_read(run->sink, slot, &rows, err) < 0)
 		return -1;
+	uint64_t confirmed = 0;
+	pgw_lsn_parse(si.confirmed, &confirmed);
 	for (int r = 0; r < rows.nrows; r++) {
 		char **row = &rows.cells[r * rows.ncols];
 		char at[24];
-		pgw_lsn_format(strtoull(row[1], NULL, 10), at);
+		uint64_t pos = strtoull(row[1], NULL, 10);
+		pgw_lsn_format(pos, at);
 		printf("  %s: holds the changes up to %s", row[0], at);
 		if (row[2])
 			printf(", last commit applied %.26s UTC", row[2]);
+		if (pos < confirmed) /* see behind_slot */
+			printf("; behind the slot (another reader took changes it needs): the next sync copies it "
+			       "again");
 		printf("\n");
 	}
 	pgw_rows_cleanup(&rows);
@@ -1727,6 +1776,14 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (!exists || c->recopy) /* without the slot, positions mean nothing: copied again */
 		for (int i = 0; i < c->n; i++)
 			c->t[i].pos = 0;
+	else if (behind_slot(c, false, err) < 0)
+		return -1;
+	if (exists && !c->recopy && !c->held_positions)
+		pgw_warn("replication slot %s exists, and this warehouse holds no position of it (a new or emptied "
+			 "warehouse): copying the tables from a temporary slot's snapshot. If another warehouse "
+			 "syncs through slot %s, give this one its own replication_slot: warehouses sharing a slot "
+			 "take each other's changes, and copy their tables again at every run",
+			 slot, slot);
 	/* a new slot: the old one's positions mean nothing, for the CDC tables not in
 	 * this run too */
 	if (!exists && pgw_cdc_state_forget(run->sink, slot, NULL, err) < 0)

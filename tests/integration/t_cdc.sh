@@ -193,6 +193,37 @@ t_eq "...and not the other tables'" "note 8" "$(dq 'SELECT note FROM acct WHERE 
 t_ok "the next sync of all" "$PGW" -q sync all
 t_same "...applies what the slot kept for them" acct
 
+# another reader of the slot (pg_replication_slot_advance here; a second warehouse configured with
+# the same replication_slot does the same) takes changes the tables need: the slot never sends them
+# again, so each table it passed is copied again, saying why
+advance_slot="DO \$\$ BEGIN FOR i IN 1..250 LOOP BEGIN PERFORM pg_replication_slot_advance('$slot', pg_current_wal_lsn());
+  RETURN; EXCEPTION WHEN object_in_use THEN PERFORM pg_sleep(0.02); END; END LOOP; RAISE 'slot still read'; END \$\$"
+pgq "UPDATE acct SET note = 'taken by another reader' WHERE id = 9"
+pgq "$advance_slot"
+"$PGW" status > "$PWD/status.out" 2>&1
+t_eq "status shows each table the slot was read past" "4" \
+  "$(grep -cE '^  public\.(acct|link|ev|later): holds the changes up to .*; behind the slot \(another reader took changes it needs\): the next sync copies it again$' "$PWD/status.out")"
+out=$("$PGW" -q sync all 2>&1); rc=$?
+t_eq "the next sync copies them again" "0" "$rc"
+t_eq "...naming each and the other reader" "4" \
+  "$(grep -cE "^pgwarehouse: warning: (acct|link|ev|later): replication slot $slot was read past this warehouse's position \([0-9A-F/]+; confirmed up to [0-9A-F/]+\) by another reader, which took the changes in between: copying the table again" <<<"$out")"
+t_eq "...with the change the other reader took" "taken by another reader" "$(dq 'SELECT note FROM acct WHERE id = 9')"
+t_same_each "acct equals PostgreSQL after the other reader" acct "later equals PostgreSQL after the other reader" later
+# ...and under a running stream, in the moment it is away (its walsender ended): the stream starts
+# reading again, finds the table behind, and stops with one line; the next sync copies it again
+"$PGW" stream all --interval 0.3 > "$PWD/stream0.out" 2>&1 &
+streamer=$!
+for _ in $(seq 1 300); do grep -q 'following slot' "$PWD/stream0.out" && break; sleep 0.1; done
+pgq "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '$slot'" >/dev/null
+pgq "UPDATE later SET v = 'taken while the stream was away' WHERE id = 2"
+pgq "$advance_slot"
+wait $streamer; rc=$?
+t_eq "a stream that finds the slot read past its tables stops (exit 3)" "3" "$rc"
+t_eq "...with one line naming the table and the fix" "1" \
+  "$(grep -cE "^pgwarehouse: error: (acct|link|ev|later): replication slot $slot was read past this warehouse's position \([0-9A-F/]+\) by another reader just before this run read it \(confirmed up to [0-9A-F/]+\): the next run copies the table again; give each warehouse its own replication_slot$" "$PWD/stream0.out")"
+t_ok "the next sync" "$PGW" -q sync all
+t_same "...copies it again, with the change the other reader took" later
+
 # stream: continuous, under writers, ended by SIGTERM after the changes in hand are applied
 pgbench -n -q -c 2 -T 3 -R 300 -f "$PWD/transfer.sql" >/dev/null 2>&1 &
 writers=$!
