@@ -1417,6 +1417,47 @@ static int warn_slot_lag(struct pgw_run *run, struct pgw_err *err)
 	return 0;
 }
 
+static bool run_follows(const struct cdc *c, const char *qualified)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!strcmp(c->t[i].qualified, qualified))
+			return true;
+	return false;
+}
+
+/* A slot this warehouse synced a table of the run through before (replication_slot renamed in the
+ * config) keeps its WAL for ever once nothing reads it: every run warns while it exists, naming
+ * the SQL that drops it (teardown would drop the publication the new slot reads through too); once
+ * it is gone, its positions are forgotten. A slot of other tables is another config's. */
+static int warn_old_slots(struct cdc *c, struct pgw_err *err)
+{
+	struct pgw_rows rows = {0};
+	const char *slot = c->run->cfg->replication_slot;
+	int rc = pgw_cdc_state_slots(c->run->sink, &rows, err);
+	const char *last = "";
+	for (int r = 0; rc == 0 && r < rows.nrows; r++) {
+		const char *old = rows.cells[r * rows.ncols];
+		if (!strcmp(old, slot) || !strcmp(old, last) || !run_follows(c, rows.cells[r * rows.ncols + 1]))
+			continue;
+		last = old;
+		struct slot_info si;
+		if ((rc = slot_info(c->run->pg, old, &si, err)) < 0)
+			break;
+		if (!si.exists) {
+			rc = pgw_cdc_state_forget(c->run->sink, old, NULL, err);
+			continue;
+		}
+		char kept[32];
+		bytes_text(si.retained, kept, sizeof(kept));
+		pgw_warn("replication slot %s, which this warehouse synced %s through before (replication_slot is "
+			 "now %s), still exists and keeps %s of WAL on the server; if nothing else reads it, drop it: "
+			 "SELECT pg_drop_replication_slot('%s')",
+			 old, rows.cells[r * rows.ncols + 1], slot, kept, old);
+	}
+	pgw_rows_cleanup(&rows);
+	return rc;
+}
+
 int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err)
 {
 	const char *slot = run->cfg->replication_slot;
@@ -1749,7 +1790,7 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (reshaped(c, err) < 0)
 		return -1;
 	bool exists = slot_exists(run->pg, slot, &lost, err, &rc);
-	if (rc < 0 || warn_slot_lag(run, err) < 0)
+	if (rc < 0 || warn_slot_lag(run, err) < 0 || warn_old_slots(c, err) < 0)
 		return -1;
 	/* the slot's changes before the publication existed cannot be decoded through it (PostgreSQL
 	 * looks the publication up as of each change): a new slot, and every table copied again */

@@ -135,6 +135,23 @@ int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows 
 	return run_sql(sink, &sql, out, err);
 }
 
+int pgw_cdc_state_slots(struct pgw_sink *sink, struct pgw_rows *out, struct pgw_err *err)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	if (is_ch(sink)) {
+		pgw_buf_puts(&sql,
+			     "SELECT slot, table_name FROM (SELECT slot, table_name, argMax(lsn, seq) AS lsn FROM ");
+		table_sql(sink, &sql);
+		pgw_buf_puts(&sql, " GROUP BY slot, table_name) WHERE lsn > 0 ORDER BY slot, table_name");
+	} else {
+		pgw_buf_puts(&sql, "SELECT slot, table_name FROM ");
+		table_sql(sink, &sql);
+		pgw_buf_puts(&sql, " ORDER BY slot, table_name");
+	}
+	return run_sql(sink, &sql, out, err);
+}
+
 /* commit_us: µs since 2000-01-01 (PostgreSQL's epoch), 0 for none */
 static void commit_time_sql(struct pgw_sink *sink, struct pgw_buf *sql, int64_t commit_us)
 {

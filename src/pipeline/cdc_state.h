@@ -20,6 +20,8 @@ struct pgw_cdc_pos {
  * applied as UTC text or NULL, txn_changes as decimal text) of the slot's tables that have a
  * position */
 int pgw_cdc_state_read(struct pgw_sink *sink, const char *slot, struct pgw_rows *out, struct pgw_err *err);
+/* Rows (slot, table_name) of every slot's tables that have a position */
+int pgw_cdc_state_slots(struct pgw_sink *sink, struct pgw_rows *out, struct pgw_err *err);
 /* The statement that sets a table's position (run in its load's transaction);
  * caller frees */
 char *pgw_cdc_state_position_sql(struct pgw_sink *sink, const char *slot, const char *table,

@@ -553,6 +553,29 @@ t_eq "...nothing was changed (not added to the publication)" "0" \
   "$(pgq "SELECT count(*) FROM pg_publication_tables WHERE pubname = '$slot' AND tablename IN ('not_mine', 'ri_none')")"
 pgq "DROP TABLE not_mine; DROP OWNED BY $norepl, $notowner; DROP ROLE $norepl; DROP ROLE $notowner"
 
+# replication_slot renamed in the config: nothing reads the old slot, which keeps its WAL until it is
+# dropped, so each run warns while it exists, naming the SQL; once it is gone, its positions are
+# forgotten
+printf 'cdc: true\ntables:\n  - later\n' > pgwarehouse_conf.yaml
+t_ok "a sync of later through slot $slot" "$PGW" -q sync all
+pgq "UPDATE later SET extra = 31 WHERE id = 3"
+old_slot_warning() {
+  grep -cE "^pgwarehouse: warning: replication slot $1, which this warehouse synced public\.later through before \(replication_slot is now $2\), still exists and keeps [0-9.]+ [kMG]?B of WAL on the server; if nothing else reads it, drop it: SELECT pg_drop_replication_slot\('$1'\)$"
+}
+out=$(PGWAREHOUSE_REPLICATION_SLOT=${slot}_re "$PGW" -q sync all 2>&1); rc=$?
+t_eq "a sync through a renamed slot copies the table from the new one" "0" "$rc"
+t_eq "...warning of the old slot, which keeps WAL, with the SQL that drops it" "1" "$(old_slot_warning "$slot" "${slot}_re" <<<"$out")"
+t_same "...and the table equals PostgreSQL" later
+t_eq "each run warns while the old slot exists" "1" \
+  "$(PGWAREHOUSE_REPLICATION_SLOT=${slot}_re "$PGW" -q sync all 2>&1 | old_slot_warning "$slot" "${slot}_re")"
+pgq "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+t_eq "...and no longer once it is dropped" "0" "$(PGWAREHOUSE_REPLICATION_SLOT=${slot}_re "$PGW" -q sync all 2>&1 | grep -c warning)"
+pgq "UPDATE later SET extra = 32 WHERE id = 3"
+out=$("$PGW" -q sync all 2>&1)
+t_eq "renamed back: the table is copied again, with a warning of the other slot" "1" "$(old_slot_warning "${slot}_re" "$slot" <<<"$out")"
+t_same "...and equals PostgreSQL" later
+pgq "SELECT pg_drop_replication_slot('${slot}_re')" >/dev/null
+
 # a publication made by hand and shared with another subscriber (it publishes another table too):
 # the sync adds its table to it, and teardown leaves it, saying why
 pgq "CREATE TABLE shared_other (id int PRIMARY KEY); CREATE PUBLICATION shared_pub FOR TABLE shared_other"
