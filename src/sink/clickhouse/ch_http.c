@@ -1,4 +1,6 @@
 /* ClickHouse over its HTTP interface: statements in the request body, credentials in headers. */
+#include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,13 +60,22 @@ static void kill_query(struct ch_http *h, const char *query_id)
 	pgw_buf_cleanup(&sql);
 }
 
+/* This machine's name in query ids: a statement's process is known to be gone only on its machine */
+static const char *host_name(void)
+{
+	static char name[128];
+	if (!name[0] && (gethostname(name, sizeof(name) - 1) < 0 || !name[0]))
+		strcpy(name, "localhost");
+	return name;
+}
+
 static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip, bool idempotent,
 		struct pgw_buf *out, struct pgw_err *err)
 {
 	static atomic_uint counter;
-	char query_id[64];
-	snprintf(query_id, sizeof(query_id), "pgwarehouse-%ld-%lld-%u", (long)getpid(), (long long)time(NULL),
-		 atomic_fetch_add(&counter, 1));
+	char query_id[200];
+	snprintf(query_id, sizeof(query_id), "pgwarehouse-%ld-%lld-%u-%s", (long)getpid(), (long long)time(NULL),
+		 atomic_fetch_add(&counter, 1), host_name());
 	struct pgw_buf url;
 	pgw_buf_init(&url);
 	pgw_buf_printf(&url, "%s?database=", h->url);
@@ -106,6 +117,49 @@ static int http_exec(struct ch_conn *c, const char *sql, struct pgw_buf *out, bo
 {
 	pgw_debug("clickhouse: %s", sql);
 	return post((struct ch_http *)c, NULL, sql, strlen(sql), false, idempotent, out, err);
+}
+
+/* The process of a query id of this machine is gone */
+static bool orphaned(const char *query_id)
+{
+	long pid;
+	long long at;
+	unsigned n;
+	int used = 0;
+	if (sscanf(query_id, "pgwarehouse-%ld-%lld-%u-%n", &pid, &at, &n, &used) != 3 || !used ||
+	    strcmp(query_id + used, host_name()) || pid <= 0)
+		return false;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* A run killed with kill -9 (or whose machine lost the connection) leaves its statement running in
+ * the server: an INSERT ... SELECT of an append or a merge goes on to the end. The next run would
+ * race with it, e.g. read a watermark before the old append lands and then append the same rows
+ * again. So each run first stops what runs for a pgwarehouse process of this machine that no longer
+ * exists (its effect is then that of a run killed at that point, which every load allows for). */
+void pgw_ch_http_stop_orphans(struct ch_conn *c)
+{
+	struct ch_http *h = (struct ch_http *)c;
+	struct pgw_buf ids;
+	pgw_buf_init(&ids);
+	struct pgw_err err = {0};
+	/* a user who may not read system.processes sees its own queries only, or none: nothing to do */
+	int rc = http_exec(c, "SELECT query_id FROM system.processes WHERE query_id LIKE 'pgwarehouse-%'", &ids, true,
+			   &err);
+	if (rc < 0)
+		pgw_debug("clickhouse: %s", err.msg);
+	for (char *line = ids.data, *next; rc == 0 && line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		if (!orphaned(line))
+			continue;
+		pgw_info("clickhouse: stopping a statement that a pgwarehouse run no longer running left in the server "
+			 "(query_id %s)",
+			 line);
+		kill_query(h, line);
+	}
+	pgw_buf_cleanup(&ids);
 }
 
 static int http_insert(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err)

@@ -18,6 +18,8 @@ struct ch_conn {
 };
 
 int pgw_ch_http_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err);
+/* Stops the statements that pgwarehouse processes of this machine, now gone (kill -9), left running */
+void pgw_ch_http_stop_orphans(struct ch_conn *c);
 /* clickhouse_host: embedded -> chDB in this process, data under clickhouse_path */
 int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err);
 

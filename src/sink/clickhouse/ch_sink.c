@@ -109,6 +109,8 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 		pgw_clickhouse_sink.close(&s->base);
 		return -1;
 	}
+	if (!embedded)
+		pgw_ch_http_stop_orphans(s->conn);
 	pgw_ch_features(v.data ? v.data : "0.0", &s->f);
 	pgw_debug("clickhouse: server %.*s%s", (int)strcspn(v.data ? v.data : "", "\n"), v.data ? v.data : "",
 		  s->f.modern ? "" : " (old: dates and timestamps kept as text)");
