@@ -90,11 +90,13 @@ static int stage_deletes(struct pgw_run *run, struct pgw_plan *plan, struct pgw_
 	struct pgw_batch *b = pgw_batch_for_def(plan->stage_def, 2048);
 	int rc = pgw_keycheck_stage_deletes(run, kc, b, &res->err);
 	pgw_batch_free(b);
-	if (rc == 0) {
-		res->deleted = pgw_keycheck_extra(kc);
+	res->deleted = pgw_keycheck_extra(kc) - pgw_keycheck_twice(kc);
+	if (rc == 0 && res->deleted)
 		pgw_info("%s: %lld rows deleted in PostgreSQL are deleted in the warehouse", plan->def->name,
 			 res->deleted);
-	}
+	if (rc == 0 && pgw_keycheck_twice(kc))
+		pgw_info("%s: %lld more copies of rows PostgreSQL holds once are removed from the warehouse",
+			 plan->def->name, pgw_keycheck_twice(kc));
 	return rc;
 }
 
@@ -213,16 +215,26 @@ static int key_check(struct pgw_run *run, const char *name, struct pgw_plan *pla
 	long long extra = pgw_keycheck_extra(*kc);
 	pgw_debug("%s: key check in %.2f s: %lld keys missing, %lld gone from PostgreSQL", name, pgw_now() - t0,
 		  pgw_keycheck_missing(*kc), extra);
+	long long twice = pgw_keycheck_twice(*kc);
 	if (extra && deletes) {
 		plan->stage_def = pgw_changes_def(plan->def);
 		plan->target.stage_def = plan->stage_def;
 		plan->mode = PGW_LOAD_CHANGES;
 		free(plan->select_sql);
 		plan->select_sql = pgw_plan_select(run, plan);
-	} else if (extra) {
+		plan->target.replace_copies = twice > 0;
+		pgw_keycheck_upsert_twice(*kc); /* the load upserts: one copy is left */
+	} else if (extra - twice) {
 		res->warning = pgw_asprintf("%lld rows deleted in PostgreSQL are still in the warehouse; set "
 					    "deletes: true for the table, or run pgwarehouse verify %s --repair",
-					    extra, name);
+					    extra - twice, name);
+		pgw_warn("%s: %s:\n%s", name, res->warning, pgw_keycheck_keys(*kc));
+	} else if (twice) {
+		res->warning =
+			pgw_asprintf("%lld more copies of rows PostgreSQL holds once are in the warehouse "
+				     "(keys held twice); run pgwarehouse verify %s --repair, or set deletes: true "
+				     "for the table",
+				     twice, name);
 		pgw_warn("%s: %s:\n%s", name, res->warning, pgw_keycheck_keys(*kc));
 	}
 	return 0;

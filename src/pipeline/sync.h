@@ -106,6 +106,11 @@ int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const cha
 		     struct pgw_err *err);
 long long pgw_keycheck_missing(const struct pgw_keycheck *kc);
 long long pgw_keycheck_extra(const struct pgw_keycheck *kc);
+/* Of the extra rows, those whose key PostgreSQL has (the warehouse holds it twice or more) */
+long long pgw_keycheck_twice(const struct pgw_keycheck *kc);
+/* For a load that upserts: such keys are loaded again from PostgreSQL (with the missing rows), which
+ * replaces every copy */
+void pgw_keycheck_upsert_twice(struct pgw_keycheck *kc);
 /* Lines naming up to 20 of the keys found ("  missing   id=5\n"), or "" */
 const char *pgw_keycheck_keys(const struct pgw_keycheck *kc);
 /* Appends PostgreSQL's condition selecting the missing rows (when there are some) */

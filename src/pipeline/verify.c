@@ -210,6 +210,12 @@ struct vtable {
 	char *pred[2];
 	char **up, **del;
 	int nup, ndel;
+	/* keys the warehouse holds twice or more that PostgreSQL has (counted in extra): a repair
+	 * upserts them, which replaces every copy; the key check keeps them aside (dup) for a load
+	 * that upserts (deletes: true), as an append would add one more copy */
+	long long twice;
+	char **dup;
+	int ndup;
 	/* sync's key check: keys only (no row hashes), PostgreSQL's rows limited to domain (or NULL),
 	 * the table definition the sync's plan owns */
 	bool keys_only;
@@ -754,6 +760,7 @@ static void keys_where(struct pgw_buf *sql, const struct vtable *v, enum side s,
 static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struct pgw_rows *w)
 {
 	int i = 0, j = 0;
+	const char *matched = NULL; /* the last key both sides hold */
 	while (i < p->nrows || j < w->nrows) {
 		char **a = i < p->nrows ? &p->cells[i * 3] : NULL, **b = j < w->nrows ? &w->cells[j * 3] : NULL;
 		int c = !a ? 1 : !b ? -1 : strcmp(a[0], b[0]);
@@ -765,6 +772,14 @@ static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struc
 			v->missing++;
 			note_key(v, "missing", a[2]);
 			add_key(&v->up, &v->nup, a[0]);
+		} else if (c > 0 && matched && !strcmp(b[0], matched)) { /* another copy: not a delete */
+			v->extra++;
+			v->twice++;
+			note_key(v, "extra", b[2]);
+			if (v->keys_only)
+				add_key(&v->dup, &v->ndup, b[0]);
+			else
+				add_key(&v->up, &v->nup, b[0]);
 		} else if (c > 0) {
 			v->extra++;
 			note_key(v, "extra", b[2]);
@@ -774,6 +789,8 @@ static void compare_rows(struct vtable *v, const struct pgw_rows *p, const struc
 			note_key(v, "different", a[2]);
 			add_key(&v->up, &v->nup, a[0]);
 		}
+		if (c == 0)
+			matched = a[0];
 		i += c <= 0;
 		j += c >= 0;
 	}
@@ -934,7 +951,8 @@ static int repair_rows(struct pgw_run *run, struct vtable *v, struct pgw_err *er
 	struct pgw_target t = {.name = v->def->name,
 			       .def = v->def,
 			       .stage_def = sdef,
-			       .schema = strcmp(v->def->schema, run->cfg->pgschema) ? v->def->schema : NULL};
+			       .schema = strcmp(v->def->schema, run->cfg->pgschema) ? v->def->schema : NULL,
+			       .replace_copies = v->twice > 0};
 	int rc = run->sink->ops->begin(run->sink, &t, PGW_LOAD_CHANGES, err);
 	if (rc == 0 && v->nup)
 		rc = stage_upserts(run, v, sdef, b, err);
@@ -1082,8 +1100,11 @@ static void vtable_cleanup(struct vtable *v)
 		free(v->up[i]);
 	for (int i = 0; i < v->ndel; i++)
 		free(v->del[i]);
+	for (int i = 0; i < v->ndup; i++)
+		free(v->dup[i]);
 	free(v->up);
 	free(v->del);
+	free(v->dup);
 	free(v->pred[PG]);
 	free(v->pred[WH]);
 	if (v->def && !v->borrowed_def)
@@ -1180,8 +1201,8 @@ static int verify_one(struct pgw_run *run, const char *name, bool repair, struct
 		double t0 = wall_time();
 		rc = repair_rows(run, &v, err);
 		if (rc == 0)
-			printf("  repaired: %lld rows written, %lld deleted (%.1f s)\n", v.missing + v.different,
-			       v.extra, wall_time() - t0);
+			printf("  repaired: %lld rows written, %lld deleted (%.1f s)\n",
+			       v.missing + v.different + v.twice, v.extra - v.twice, wall_time() - t0);
 	}
 	struct pgw_err ignored = {0};
 	pgw_pg_exec(run->pg, "ROLLBACK", &ignored);
@@ -1284,6 +1305,22 @@ long long pgw_keycheck_missing(const struct pgw_keycheck *kc)
 long long pgw_keycheck_extra(const struct pgw_keycheck *kc)
 {
 	return kc ? kc->v.extra : 0;
+}
+
+long long pgw_keycheck_twice(const struct pgw_keycheck *kc)
+{
+	return kc ? kc->v.twice : 0;
+}
+
+void pgw_keycheck_upsert_twice(struct pgw_keycheck *kc)
+{
+	struct vtable *v = &kc->v;
+	for (int i = 0; i < v->ndup; i++) {
+		add_key(&v->up, &v->nup, v->dup[i]);
+		free(v->dup[i]);
+	}
+	v->missing += v->ndup;
+	v->ndup = 0;
 }
 
 const char *pgw_keycheck_keys(const struct pgw_keycheck *kc)

@@ -45,6 +45,10 @@ struct pgw_target {
 	const struct pgw_table_def *stage_def; /* pgw_changes_def(def) */
 	bool truncate_first;		       /* empty the table first (PostgreSQL sent a TRUNCATE) */
 	const bool *keep_cols;		       /* columns some staged row keeps (ncols of def), or NULL */
+	/* some staged upserts are of keys the table holds more than once (a key check or verify found
+	 * them): each such key must end with the staged row alone (DuckDB and ClickHouse replace every
+	 * copy anyway; Snowflake's MERGE would update each) */
+	bool replace_copies;
 };
 
 struct pgw_wh_state {

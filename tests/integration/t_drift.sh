@@ -95,6 +95,20 @@ out=$("$PGW" sync all 2>&1); rc=$?
 t_eq "deletes: true: exit 0, no warning" "0|0" "$rc|$(grep -c 'warning' <<<"$out")"
 t_same_each "orders: deleted and added" orders "film_actor: deleted and added" film_actor
 
+# a key the warehouse holds twice (made behind pgwarehouse's back, or by an older version's killed
+# ClickHouse append): the key check counts the second copy, which is no delete: without deletes a
+# warning; with deletes: true the load leaves PostgreSQL's row alone for that key
+whx "INSERT INTO orders SELECT * FROM orders WHERE id = 50"
+printf 'tables:\n  - orders\n' > "$PWD/nodel.yaml"
+out=$("$PGW" -c "$PWD/nodel.yaml" sync orders 2>&1); rc=$?
+t_eq "a key held twice, without deletes: a warning naming the key and the fix" "0|1|1" \
+  "$rc|$(grep -c 'orders: 1 more copies of rows PostgreSQL holds once are in the warehouse (keys held twice); run pgwarehouse verify orders --repair' <<<"$out")|$(grep -cE '^ +extra +id=50$' <<<"$out")"
+t_eq "...and no third copy" "2" "$(whq 'SELECT count(*) FROM orders WHERE id = 50')"
+out=$("$PGW" sync orders 2>&1); rc=$?
+t_eq "...with deletes: true: one copy left" "0|1" \
+  "$rc|$(grep -c 'orders: 1 more copies of rows PostgreSQL holds once are removed from the warehouse' <<<"$out")"
+t_same "orders equal to PostgreSQL, key 50 once" orders
+
 # killed before its commit, the deletes and the new rows go together (DuckDB, Snowflake: one
 # transaction; ClickHouse: one copy swapped in), and the next sync converges
 pgq "DELETE FROM orders WHERE id BETWEEN 100 AND 109; INSERT INTO orders (amount, note) VALUES (1, 'killed')"

@@ -154,6 +154,14 @@ out=$("$PGW" verify tsk --repair 2>&1)
 t_eq "time and bytea keys: 2 extra rows deleted, 1 written" "tsk: differs: 0 missing, 2 extra, 1 different (PostgreSQL has 48 rows)|  repaired: 1 rows written, 2 deleted" \
   "$(grep -E '^tsk|repaired' <<<"$out" | sed 's/ ([0-9.]* s)$//' | paste -sd'|')"
 t_same "tsk equals PostgreSQL after the repair" tsk
+# a key the warehouse holds twice (made behind pgwarehouse's back): one extra row, named; the repair
+# leaves PostgreSQL's row once (Snowflake's MERGE alone would update both copies)
+whx "INSERT INTO tsk SELECT * FROM tsk WHERE v = 'v20'"
+out=$("$PGW" verify tsk --repair 2>&1)
+t_eq "a key held twice: one extra row, written once" "tsk: differs: 0 missing, 1 extra, 0 different (PostgreSQL has 48 rows)|  repaired: 1 rows written, 0 deleted" \
+  "$(grep -E '^tsk|repaired' <<<"$out" | sed 's/ ([0-9.]* s)$//' | paste -sd'|')"
+t_eq "...and held once after the repair" "1" "$(whq "SELECT count(*) FROM tsk WHERE v = 'v20'")"
+t_same "tsk equals PostgreSQL after that repair" tsk
 out=$("$PGW" verify big 2>&1); rc=$?
 t_eq "verify of one table" "0|big: equal (19999 rows)" "$rc|$out"
 t_err "--repair goes with verify only" 2 "--repair goes with verify" "$PGW" sync big --repair

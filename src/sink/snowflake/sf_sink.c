@@ -429,6 +429,34 @@ static void key_match(struct pgw_buf *sql, const struct pgw_table_def *def)
 	}
 }
 
+/* Keys the table holds more than once (target.replace_copies) whose staged upsert is a whole row: a
+ * MERGE would update every copy, so the copies go first and the MERGE inserts the row once */
+static void drop_copies_sql(struct sf_sink *s, struct pgw_buf *sql)
+{
+	const struct pgw_target *t = &s->target;
+	const struct pgw_table_def *def = t->def;
+	pgw_buf_puts(sql, "DELETE FROM ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " AS t WHERE EXISTS (SELECT 1 FROM ");
+	qualified(sql, t, s->load_name);
+	pgw_buf_puts(sql, " AS s WHERE s.");
+	ident(sql, "_pgw_op");
+	pgw_buf_printf(sql, " = %d AND s.", PGW_OP_UPSERT);
+	ident(sql, "_pgw_keep");
+	pgw_buf_puts(sql, " IS NULL AND ");
+	key_match(sql, def);
+	pgw_buf_puts(sql, ") AND (SELECT COUNT(*) FROM ");
+	qualified(sql, t, t->name);
+	pgw_buf_puts(sql, " AS d WHERE ");
+	for (int i = 0; i < def->npk; i++) {
+		pgw_buf_puts(sql, i ? " AND d." : "d.");
+		ident(sql, def->cols[def->pk[i]].name);
+		pgw_buf_puts(sql, " = t.");
+		ident(sql, def->cols[def->pk[i]].name);
+	}
+	pgw_buf_puts(sql, ") > 1");
+}
+
 /* A MERGE's " THEN INSERT (cols) VALUES (s.cols)" */
 static void insert_clause(struct pgw_buf *sql, const struct pgw_table_def *def)
 {
@@ -597,8 +625,14 @@ static int apply_changes(struct sf_sink *s, struct pgw_buf *sql, struct pgw_err 
 	if (rc == 0 && !s->target.def->npk) {
 		rc = apply_counts(s, sql, err);
 	} else if (rc == 0) {
-		merge_changes_sql(s, sql);
-		rc = run(s, sql, err);
+		if (s->target.replace_copies) {
+			drop_copies_sql(s, sql);
+			rc = run(s, sql, err);
+		}
+		if (rc == 0) {
+			merge_changes_sql(s, sql);
+			rc = run(s, sql, err);
+		}
 	}
 	if (rc == 0 && s->target.commit_sql)
 		rc = pgw_sf_query(s->s, s->target.commit_sql, NULL, err);
