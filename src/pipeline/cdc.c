@@ -1363,7 +1363,8 @@ static int slot_info(struct pgw_pg *pg, const char *slot, struct slot_info *si, 
 
 /* Another reader of the slot (a second warehouse or config with the same replication_slot,
  * pg_recvlogical, pg_replication_slot_advance) confirms it past a table's position: the changes in
- * between went to that reader, and the slot never sends them again. Only this warehouse's own
+ * between went to that reader, and the slot never sends them again. (So does a warehouse restored
+ * from an older copy: its positions are behind what it once confirmed.) Only this warehouse's own
  * confirmations move the slot otherwise, never past its lowest position. Before reading, such a
  * table is copied again; once reading (nobody else can move the slot then), one found behind was
  * passed in the moment before the start, and the run stops: the next one copies it. */
@@ -1388,9 +1389,10 @@ static int behind_slot(struct cdc *c, bool reading, struct pgw_err *err)
 					   "another reader just before this run read it (confirmed up to %s): the next "
 					   "run copies the table again; give each warehouse its own replication_slot",
 					   t->name, slot, held, si.confirmed);
-		pgw_warn("%s: replication slot %s was read past this warehouse's position (%s; confirmed up to %s) by "
-			 "another reader, which took the changes in between: copying the table again. If another "
-			 "warehouse or config syncs through slot %s, give each its own replication_slot",
+		pgw_warn("%s: replication slot %s was read past this warehouse's position (%s; confirmed up to %s): "
+			 "another reader took the changes in between (or the warehouse is an older copy of itself); "
+			 "copying the table again. If another warehouse or config syncs through slot %s, give each its "
+			 "own replication_slot",
 			 t->name, slot, held, si.confirmed, slot);
 		t->pos = 0;
 	}
