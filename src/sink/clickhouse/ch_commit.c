@@ -57,6 +57,25 @@ static void drop(struct ch_conn *conn, struct pgw_buf *sql)
 	pgw_buf_reset(sql);
 }
 
+void pgw_ch_clear_name(struct ch_conn *conn, const struct ch_features *f, const char *qualified)
+{
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_printf(&sql, "DROP TABLE IF EXISTS %s", qualified);
+	conn->exec(conn, sql.data, NULL, true, NULL);
+	if (!f->modern) {
+		pgw_buf_reset(&sql);
+		pgw_buf_printf(&sql, "ATTACH TABLE %s (_pgw_gone UInt8) ENGINE = MergeTree ORDER BY _pgw_gone",
+			       qualified);
+		if (conn->exec(conn, sql.data, NULL, false, NULL) == 0) {
+			pgw_buf_reset(&sql);
+			pgw_buf_printf(&sql, "DROP TABLE IF EXISTS %s", qualified);
+			conn->exec(conn, sql.data, NULL, true, NULL);
+		}
+	}
+	pgw_buf_cleanup(&sql);
+}
+
 /* The uuid of db.name as text ("" where the server has none) */
 static char *uuid_of(struct ch_conn *conn, const char *db, const char *name, struct pgw_err *err)
 {
@@ -106,7 +125,11 @@ int pgw_ch_swap_committed(struct ch_conn *conn, const struct ch_features *f, con
 		rc = run(conn, &sql, err);
 	} else if (rc == 0) {
 		table(&sql, db, old);
-		drop(conn, &sql);
+		pgw_ch_clear_name(conn, f, sql.data);
+		pgw_buf_reset(&sql);
+		witness(&sql, conn, WITNESS, db, name);
+		pgw_ch_clear_name(conn, f, sql.data);
+		pgw_buf_reset(&sql);
 		pgw_buf_puts(&sql, "RENAME TABLE ");
 		table(&sql, db, name);
 		pgw_buf_puts(&sql, " TO ");

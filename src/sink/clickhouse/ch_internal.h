@@ -62,8 +62,15 @@ int pgw_ch_native(struct pgw_buf *out, const struct pgw_batch *b, const struct p
 /* Rows of sql (TabSeparated, ncols columns) as cells, NULL for \N; caller frees each and cells */
 int pgw_ch_rows(struct ch_conn *conn, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err);
 
-/* ch_commit.c: change data capture's swap and position as one step (see there). Swaps db.merged in
- * for db.name, then runs commit_sql. */
+/* ch_commit.c. Drops the helper table `qualified` (db.name, quoted) before a CREATE or RENAME makes one of that
+ * name. On old servers (Ordinary databases: a table's data in its name's directory) also removes
+ * the directory a DROP cut short by a server crash leaves without a table, which makes every
+ * later RENAME to that name fail ("Target path already exists") and a CREATE fail ("already
+ * containing data parts") until it goes: ATTACH makes a table of it, whatever its columns were,
+ * and DROP removes it (seen by bench/soak.sh after a kill -9 of the server). */
+void pgw_ch_clear_name(struct ch_conn *conn, const struct ch_features *f, const char *qualified);
+/* Change data capture's swap and position as one step (see ch_commit.c). Swaps db.merged in for
+ * db.name, then runs commit_sql. */
 int pgw_ch_swap_committed(struct ch_conn *conn, const struct ch_features *f, const char *db, const char *name,
 			  const char *merged, const char *commit_sql, struct pgw_err *err);
 /* Runs the position statement of every swap a killed run left without it */

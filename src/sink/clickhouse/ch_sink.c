@@ -119,6 +119,16 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 	return 0;
 }
 
+/* A helper's name made free for a CREATE or RENAME (see pgw_ch_clear_name) */
+static void clear_name(struct ch_sink *s, const struct pgw_target *t, const char *name)
+{
+	struct pgw_buf q;
+	pgw_buf_init(&q);
+	qualified(&q, s, t, name);
+	pgw_ch_clear_name(s->conn, &s->f, q.data);
+	pgw_buf_cleanup(&q);
+}
+
 static void drop_quietly(struct ch_sink *s, const struct pgw_target *t, const char *name)
 {
 	struct pgw_buf sql;
@@ -378,11 +388,8 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	}
 	s->target_exists = rc == 0 && table_exists(s, t, err, &rc);
 	s->load_name = pgw_asprintf(PGW_INTERNAL_PREFIX "%s_%s", mode == PGW_LOAD_REPLACE ? "new" : "stage", t->name);
-	if (rc == 0) { /* left over by a run that was killed */
-		pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
-		qualified(&sql, s, t, s->load_name);
-		rc = run(s, &sql, true, err);
-	}
+	if (rc == 0) /* left over by a run that was killed */
+		clear_name(s, t, s->load_name);
 	if (rc == 0) {
 		create_sql(s, &sql, t, load_def(s), s->load_name);
 		rc = run(s, &sql, false, err);
@@ -459,7 +466,7 @@ static int swap_in(struct ch_sink *s, const char *name, struct pgw_buf *sql, str
 		rc = run(s, sql, false, err);
 	} else { /* one RENAME of both tables is atomic on old servers */
 		char *old = pgw_asprintf(PGW_INTERNAL_PREFIX "old_%s", t->name);
-		drop_quietly(s, t, old);
+		clear_name(s, t, old);
 		pgw_buf_puts(sql, "RENAME TABLE ");
 		qualified(sql, s, t, t->name);
 		pgw_buf_puts(sql, " TO ");
@@ -610,7 +617,7 @@ static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *e
 	const struct pgw_target *t = &s->target;
 	bool changes = s->mode == PGW_LOAD_CHANGES;
 	char *merged = pgw_asprintf(PGW_INTERNAL_PREFIX "merged_%s", t->name);
-	drop_quietly(s, t, merged);
+	clear_name(s, t, merged);
 	create_sql(s, sql, t, t->def, merged);
 	int rc = run(s, sql, false, err);
 	if (rc == 0 && changes && !t->def->npk)
