@@ -198,8 +198,10 @@ ddl() {
 }
 
 # transfers and inserts while a sync runs
+# (stopped through a file, not a signal: a killed loop left its psql running, whose transaction then
+# committed after the clean sync's snapshot, and verify named that row missing)
 writer() {
-  while :; do
+  while [[ ! -e writer.stop ]]; do
     psql -qX -c "BEGIN; UPDATE c_acct SET bal = bal - 1 WHERE id = (SELECT min(id) FROM c_acct) ; INSERT INTO k_new SELECT max(id) + 1, 'v' || (max(id) + 1), (max(id) + 1) % 1000 FROM k_new; UPDATE k_lm SET updated_at = clock_timestamp(), v = 'w' WHERE id = (SELECT min(id) FROM k_lm); INSERT INTO c_ev VALUES ('w', 1, 0.5); COMMIT;" > /dev/null 2>&1
   done
 }
@@ -301,7 +303,7 @@ for b in $backends; do
       "$PGW" -q verify all --repair > repair.log 2>&1
       what+="repair "
     fi
-    [[ -n $wpid ]] && { kill "$wpid"; wait "$wpid" 2>/dev/null; }
+    [[ -n $wpid ]] && { touch writer.stop; wait "$wpid" 2>/dev/null; rm -f writer.stop; }
     [[ -n $lpid ]] && wait "$lpid"
     "$PGW" -q sync all > sync.log 2>&1 || { cat round.log sync.log; fail "clean sync after: ${what}sync"; }
     if ! "$PGW" verify all > verify.log 2>&1; then
