@@ -1,11 +1,13 @@
 /* ClickHouse over its HTTP interface: statements in the request body, credentials in headers. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,13 +62,27 @@ static void kill_query(struct ch_http *h, const char *query_id)
 	pgw_buf_cleanup(&sql);
 }
 
-/* This machine's name in query ids: a statement's process is known to be gone only on its machine */
+/* Where this process's pid means something, in query ids: a statement's process is known to be gone
+ * only there. The machine's name, and the pid namespace's inode: containers sharing the host's
+ * network (and so its name) each have their own pids. */
+static char host[160];
+
+static void host_init(void)
+{
+	char name[128];
+	struct stat ns;
+	if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])
+		strcpy(name, "localhost");
+	name[sizeof(name) - 1] = 0;
+	snprintf(host, sizeof(host), "%s~%lu", name,
+		 stat("/proc/self/ns/pid", &ns) == 0 ? (unsigned long)ns.st_ino : 0UL);
+}
+
 static const char *host_name(void)
 {
-	static char name[128];
-	if (!name[0] && (gethostname(name, sizeof(name) - 1) < 0 || !name[0]))
-		strcpy(name, "localhost");
-	return name;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, host_init); /* the sender threads post too */
+	return host;
 }
 
 static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip, bool idempotent,
