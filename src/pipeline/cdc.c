@@ -818,17 +818,26 @@ static int follow_loop(struct cdc *c, uint64_t *last_end, struct pgw_err *err)
 	}
 }
 
-static int behind_slot(struct cdc *c, bool reading, struct pgw_err *err);
+struct slot_info {
+	bool exists, active;
+	char confirmed[32], wal_status[16];
+	long long retained; /* bytes of WAL kept for the slot */
+};
+
+static int slot_info(struct pgw_pg *pg, const char *slot, struct slot_info *si, struct pgw_err *err);
+static int behind_slot(struct cdc *c, const struct slot_info *si, bool reading, struct pgw_err *err);
 
 /* Starts reading the slot from where it was confirmed. From then on only this run moves the slot:
  * a table found behind it now was passed by another reader in the moment before. */
 static int start_stream(struct cdc *c, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = c->run->cfg;
+	struct slot_info si;
 	choose_binary(c);
 	return stream_settings(&c->repl, err) < 0 ||
 			       pgw_repl_start(&c->repl, cfg->replication_slot, cfg->publication, 0, err) < 0 ||
-			       behind_slot(c, true, err) < 0
+			       slot_info(c->run->pg, cfg->replication_slot, &si, err) < 0 ||
+			       behind_slot(c, &si, true, err) < 0
 		       ? -1
 		       : 0;
 }
@@ -1317,26 +1326,6 @@ static int drop_slot(struct pgw_pg *pg, const char *slot, struct pgw_err *err)
 	return res ? 0 : -1;
 }
 
-static bool slot_exists(struct pgw_pg *pg, const char *slot, bool *lost, struct pgw_err *err, int *rc)
-{
-	const char *params[] = {slot};
-	PGresult *res = pgw_pg_query(pg,
-				     "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1 AND "
-				     "database = current_database()",
-				     1, params, err);
-	*rc = res ? 0 : -1;
-	bool exists = res && PQntuples(res) > 0;
-	*lost = exists && !strcmp(PQgetvalue(res, 0, 0), "lost");
-	PQclear(res);
-	return exists;
-}
-
-struct slot_info {
-	bool exists, active;
-	char confirmed[32], wal_status[16];
-	long long retained; /* bytes of WAL kept for the slot */
-};
-
 static int slot_info(struct pgw_pg *pg, const char *slot, struct slot_info *si, struct pgw_err *err)
 {
 	const char *params[] = {slot};
@@ -1368,14 +1357,11 @@ static int slot_info(struct pgw_pg *pg, const char *slot, struct slot_info *si, 
  * confirmations move the slot otherwise, never past its lowest position. Before reading, such a
  * table is copied again; once reading (nobody else can move the slot then), one found behind was
  * passed in the moment before the start, and the run stops: the next one copies it. */
-static int behind_slot(struct cdc *c, bool reading, struct pgw_err *err)
+static int behind_slot(struct cdc *c, const struct slot_info *si, bool reading, struct pgw_err *err)
 {
 	const char *slot = c->run->cfg->replication_slot;
-	struct slot_info si;
 	uint64_t confirmed;
-	if (slot_info(c->run->pg, slot, &si, err) < 0)
-		return -1;
-	if (!si.exists || pgw_lsn_parse(si.confirmed, &confirmed) < 0)
+	if (!si->exists || pgw_lsn_parse(si->confirmed, &confirmed) < 0)
 		return 0;
 	for (int i = 0; i < c->n; i++) {
 		struct cdc_table *t = &c->t[i];
@@ -1388,12 +1374,12 @@ static int behind_slot(struct cdc *c, bool reading, struct pgw_err *err)
 					   "%s: replication slot %s was read past this warehouse's position (%s) by "
 					   "another reader just before this run read it (confirmed up to %s): the next "
 					   "run copies the table again; give each warehouse its own replication_slot",
-					   t->name, slot, held, si.confirmed);
+					   t->name, slot, held, si->confirmed);
 		pgw_warn("%s: replication slot %s was read past this warehouse's position (%s; confirmed up to %s): "
 			 "another reader took the changes in between (or the warehouse is an older copy of itself); "
 			 "copying the table again. If another warehouse or config syncs through slot %s, give each its "
 			 "own replication_slot",
-			 t->name, slot, held, si.confirmed, slot);
+			 t->name, slot, held, si->confirmed, slot);
 		t->pos = 0;
 	}
 	return 0;
@@ -1401,14 +1387,11 @@ static int behind_slot(struct cdc *c, bool reading, struct pgw_err *err)
 
 /* Every run warns while the slot keeps more WAL than max_slot_lag: the server's
  * disk fills if nobody reads it. */
-static int warn_slot_lag(struct pgw_run *run, struct pgw_err *err)
+static void warn_slot_lag(const struct pgw_run *run, const struct slot_info *si)
 {
-	struct slot_info si;
-	if (slot_info(run->pg, run->cfg->replication_slot, &si, err) < 0)
-		return -1;
-	if (si.exists && si.retained > run->cfg->max_slot_lag_bytes) {
+	if (si->exists && si->retained > run->cfg->max_slot_lag_bytes) {
 		char kept[32], max[32];
-		bytes_text(si.retained, kept, sizeof(kept));
+		bytes_text(si->retained, kept, sizeof(kept));
 		bytes_text(run->cfg->max_slot_lag_bytes, max, sizeof(max));
 		pgw_warn("replication slot %s keeps %s of WAL on the server, more than "
 			 "max_slot_lag (%s): sync more "
@@ -1416,7 +1399,6 @@ static int warn_slot_lag(struct pgw_run *run, struct pgw_err *err)
 			 "no longer used",
 			 run->cfg->replication_slot, kept, max);
 	}
-	return 0;
 }
 
 static bool run_follows(const struct cdc *c, const char *qualified)
@@ -1783,17 +1765,17 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 {
 	struct pgw_run *run = c->run;
 	const char *slot = run->cfg->replication_slot;
-	int rc = 0;
-	bool lost = false;
+	struct slot_info si;
 	if (pgw_cdc_check_wal_level(run->pg, err) < 0 || pgw_cdc_check_role(run->pg, err) < 0 ||
 	    ensure_publication(c, err) < 0 || pgw_cdc_state_create(run->sink, err) < 0 ||
 	    (run->sink->ops->recover && run->sink->ops->recover(run->sink, err) < 0) || read_positions(c, err) < 0)
 		return -1;
 	if (reshaped(c, err) < 0)
 		return -1;
-	bool exists = slot_exists(run->pg, slot, &lost, err, &rc);
-	if (rc < 0 || warn_slot_lag(run, err) < 0 || warn_old_slots(c, err) < 0)
+	if (slot_info(run->pg, slot, &si, err) < 0 || warn_old_slots(c, err) < 0)
 		return -1;
+	warn_slot_lag(run, &si);
+	bool exists = si.exists, lost = exists && !strcmp(si.wal_status, "lost");
 	/* the slot's changes before the publication existed cannot be decoded through it (PostgreSQL
 	 * looks the publication up as of each change): a new slot, and every table copied again */
 	if (exists && !lost && c->pub_new) {
@@ -1819,7 +1801,7 @@ static int run_cdc(struct cdc *c, struct pgw_err *err)
 	if (!exists || c->recopy) /* without the slot, positions mean nothing: copied again */
 		for (int i = 0; i < c->n; i++)
 			c->t[i].pos = 0;
-	else if (behind_slot(c, false, err) < 0)
+	else if (behind_slot(c, &si, false, err) < 0)
 		return -1;
 	if (exists && !c->recopy && !c->held_positions)
 		pgw_warn("replication slot %s exists, and this warehouse holds no position of it (a new or emptied "
@@ -1957,19 +1939,18 @@ static int teardown_publication(struct pgw_run *run, struct pgw_err *err)
 int pgw_cdc_teardown(struct pgw_run *run, struct pgw_err *err)
 {
 	const struct pgw_config *cfg = run->cfg;
-	bool lost;
-	int rc = 0;
-	if (slot_exists(run->pg, cfg->replication_slot, &lost, err, &rc)) {
+	struct slot_info si;
+	if (slot_info(run->pg, cfg->replication_slot, &si, err) < 0)
+		return -1;
+	if (si.exists) {
 		if (drop_slot(run->pg, cfg->replication_slot, err) < 0)
 			return -1;
 		printf("dropped replication slot %s\n", cfg->replication_slot);
-	} else if (rc == 0) {
+	} else {
 		printf("no replication slot %s\n", cfg->replication_slot);
 	}
-	if (rc < 0 || teardown_publication(run, err) < 0)
+	if (teardown_publication(run, err) < 0 || pgw_cdc_state_create(run->sink, err) < 0)
 		return -1;
 	/* the positions */
-	if (rc == 0 && (rc = pgw_cdc_state_create(run->sink, err)) == 0)
-		rc = pgw_cdc_state_forget(run->sink, cfg->replication_slot, NULL, err);
-	return rc;
+	return pgw_cdc_state_forget(run->sink, cfg->replication_slot, NULL, err);
 }

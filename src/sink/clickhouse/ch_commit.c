@@ -47,32 +47,32 @@ static void literal(struct pgw_buf *b, const char *s)
 	pgw_ch_literal(b, s, strlen(s));
 }
 
-static void drop(struct ch_conn *conn, struct pgw_buf *sql)
-{
-	struct pgw_buf d;
-	pgw_buf_init(&d);
-	pgw_buf_printf(&d, "DROP TABLE IF EXISTS %s", sql->data);
-	conn->exec(conn, d.data, NULL, true, NULL);
-	pgw_buf_cleanup(&d);
-	pgw_buf_reset(sql);
-}
-
-void pgw_ch_clear_name(struct ch_conn *conn, const struct ch_features *f, const char *qualified)
+/* Errors are left to the statement that needs the name free */
+void pgw_ch_drop_quietly(struct ch_conn *conn, const char *qualified)
 {
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	pgw_buf_printf(&sql, "DROP TABLE IF EXISTS %s", qualified);
 	conn->exec(conn, sql.data, NULL, true, NULL);
-	if (!f->modern) {
-		pgw_buf_reset(&sql);
-		pgw_buf_printf(&sql, "ATTACH TABLE %s (_pgw_gone UInt8) ENGINE = MergeTree ORDER BY _pgw_gone",
-			       qualified);
-		if (conn->exec(conn, sql.data, NULL, false, NULL) == 0) {
-			pgw_buf_reset(&sql);
-			pgw_buf_printf(&sql, "DROP TABLE IF EXISTS %s", qualified);
-			conn->exec(conn, sql.data, NULL, true, NULL);
-		}
-	}
+	pgw_buf_cleanup(&sql);
+}
+
+static void drop(struct ch_conn *conn, struct pgw_buf *sql)
+{
+	pgw_ch_drop_quietly(conn, sql->data);
+	pgw_buf_reset(sql);
+}
+
+void pgw_ch_clear_name(struct ch_conn *conn, const struct ch_features *f, const char *qualified)
+{
+	pgw_ch_drop_quietly(conn, qualified);
+	if (f->modern)
+		return;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_printf(&sql, "ATTACH TABLE %s (_pgw_gone UInt8) ENGINE = MergeTree ORDER BY _pgw_gone", qualified);
+	if (conn->exec(conn, sql.data, NULL, false, NULL) == 0)
+		pgw_ch_drop_quietly(conn, qualified);
 	pgw_buf_cleanup(&sql);
 }
 

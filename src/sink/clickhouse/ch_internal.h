@@ -62,7 +62,10 @@ int pgw_ch_native(struct pgw_buf *out, const struct pgw_batch *b, const struct p
 /* Rows of sql (TabSeparated, ncols columns) as cells, NULL for \N; caller frees each and cells */
 int pgw_ch_rows(struct ch_conn *conn, const char *sql, int ncols, char ***cells, int *nrows, struct pgw_err *err);
 
-/* ch_commit.c. Drops the helper table `qualified` (db.name, quoted) before a CREATE or RENAME makes one of that
+/* ch_commit.c. DROP TABLE IF EXISTS `qualified` (db.name, quoted), errors ignored */
+void pgw_ch_drop_quietly(struct ch_conn *conn, const char *qualified);
+
+/* Drops the helper table `qualified` (db.name, quoted) before a CREATE or RENAME makes one of that
  * name. On old servers (Ordinary databases: a table's data in its name's directory) also removes
  * the directory a DROP cut short by a server crash leaves without a table, which makes every
  * later RENAME to that name fail ("Target path already exists") and a CREATE fail ("already

@@ -131,12 +131,11 @@ static void clear_name(struct ch_sink *s, const struct pgw_target *t, const char
 
 static void drop_quietly(struct ch_sink *s, const struct pgw_target *t, const char *name)
 {
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "DROP TABLE IF EXISTS ");
-	qualified(&sql, s, t, name);
-	s->conn->exec(s->conn, sql.data, NULL, true, NULL);
-	pgw_buf_cleanup(&sql);
+	struct pgw_buf q;
+	pgw_buf_init(&q);
+	qualified(&q, s, t, name);
+	pgw_ch_drop_quietly(s->conn, q.data);
+	pgw_buf_cleanup(&q);
 }
 
 static void ch_abort(struct pgw_sink *base)

@@ -418,15 +418,21 @@ static int swap_in(struct sf_sink *s, const char *name, struct pgw_buf *sql, str
 	return rc;
 }
 
-static void key_match(struct pgw_buf *sql, const struct pgw_table_def *def)
+/* a.k1 = b.k1 AND a.k2 = b.k2 ... over the key columns */
+static void keys_equal(struct pgw_buf *sql, const struct pgw_table_def *def, const char *a, const char *b)
 {
 	for (int i = 0; i < def->npk; i++) {
 		const char *k = def->cols[def->pk[i]].name;
-		pgw_buf_puts(sql, i ? " AND t." : "t.");
+		pgw_buf_printf(sql, "%s%s.", i ? " AND " : "", a);
 		ident(sql, k);
-		pgw_buf_puts(sql, " = s.");
+		pgw_buf_printf(sql, " = %s.", b);
 		ident(sql, k);
 	}
+}
+
+static void key_match(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	keys_equal(sql, def, "t", "s");
 }
 
 /* Keys the table holds more than once (target.replace_copies) whose staged upsert is a whole row: a
@@ -448,12 +454,7 @@ static void drop_copies_sql(struct sf_sink *s, struct pgw_buf *sql)
 	pgw_buf_puts(sql, ") AND (SELECT COUNT(*) FROM ");
 	qualified(sql, t, t->name);
 	pgw_buf_puts(sql, " AS d WHERE ");
-	for (int i = 0; i < def->npk; i++) {
-		pgw_buf_puts(sql, i ? " AND d." : "d.");
-		ident(sql, def->cols[def->pk[i]].name);
-		pgw_buf_puts(sql, " = t.");
-		ident(sql, def->cols[def->pk[i]].name);
-	}
+	keys_equal(sql, def, "d", "t");
 	pgw_buf_puts(sql, ") > 1");
 }
 
