@@ -65,20 +65,23 @@ static const char *const canon_sql[][4] = {
 			"ELSE CAST(@ AS VARCHAR) END",
 			"toString(toInt32(@))", "CAST(DATEDIFF(day, DATE '1970-01-01', @) AS VARCHAR)"},
 	/* PostgreSQL's timestamps go past a bigint of µs since 1970 (to year 294276): those beyond, which no
-	 * warehouse holds, keep their text */
+	 * warehouse holds, keep their text. Its µs since 2000 come from the binary form: extract(epoch)
+	 * computes a numeric, which cost PostgreSQL's side 0.3-0.4 µs more per value */
 	[PGW_T_TIMESTAMP] = {"CASE WHEN isfinite(@) AND @ < TIMESTAMP '294247-01-10 04:00:54.775807' THEN "
-			     "(extract(epoch FROM @) * 1000000)::bigint::text ELSE (@)::text END",
+			     "(('x' || encode(timestamp_send(@), 'hex'))::bit(64)::bigint + 946684800000000)::text "
+			     "ELSE (@)::text END",
 			     "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
 			     "toString(toUnixTimestamp64Micro(@))", "CAST(DATE_PART(epoch_microsecond, @) AS VARCHAR)"},
 	[PGW_T_TIMESTAMPTZ] = {"CASE WHEN isfinite(@) AND @ < TIMESTAMPTZ '294247-01-10 04:00:54.775807+00' THEN "
-			       "(extract(epoch FROM @) * 1000000)::bigint::text ELSE (@)::text END",
+			       "(('x' || encode(timestamptz_send(@), 'hex'))::bit(64)::bigint + 946684800000000)::text "
+			       "ELSE (@)::text END",
 			       "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
 			       "toString(toUnixTimestamp64Micro(@))",
 			       "CAST(DATE_PART(epoch_microsecond, @) AS VARCHAR)"},
-	[PGW_T_TIME] = {"(extract(epoch FROM @) * 1000000)::bigint::text",
+	[PGW_T_TIME] = {"('x' || encode(time_send(@), 'hex'))::bit(64)::bigint::text",
 			"CAST(date_diff('microsecond', TIME '00:00:00', @) AS VARCHAR)", NULL,
 			"CAST(DATEDIFF(microsecond, TIME '00:00:00', @) AS VARCHAR)"},
-	[PGW_T_TIMETZ] = {"(extract(epoch FROM (@)::time) * 1000000)::bigint::text || ' ' || "
+	[PGW_T_TIMETZ] = {"('x' || encode(time_send((@)::time), 'hex'))::bit(64)::bigint::text || ' ' || "
 			  "extract(timezone FROM @)::int::text",
 			  "CAST(date_diff('microsecond', TIME '00:00:00', CAST(@ AS TIME)) AS VARCHAR) || ' ' || "
 			  "CAST(datepart('timezone', @) AS VARCHAR)",
