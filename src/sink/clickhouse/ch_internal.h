@@ -26,8 +26,9 @@ int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct 
 /* What the server can do, from SELECT version(). */
 struct ch_features {
 	int major, minor;
-	bool modern; /* DateTime64, Date32, Bool, EXCHANGE TABLES, Decimal up to 76 (>= 22.3) */
-	bool json;   /* the JSON type (>= 25.3) */
+	bool modern;   /* DateTime64, Date32, Bool, EXCHANGE TABLES, Decimal up to 76 (>= 22.3) */
+	bool json;     /* the JSON type (>= 25.3) */
+	bool lwdelete; /* lightweight DELETE that waits for its marks (lightweight_deletes_sync, >= 24.4) */
 };
 void pgw_ch_features(const char *version, struct ch_features *f);
 

@@ -529,6 +529,50 @@ static int merge_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf 
 	return run(s, sql, false, err);
 }
 
+/* merge_unstaged without copying a row (modern servers): the current table's parts hard-linked
+ * into the new copy (ATTACH PARTITION ... FROM), the staged keys deleted there (lightweight
+ * DELETE: a mask beside the parts it touches). The current table stays as it was until the swap,
+ * so a killed run leaves it whole, as the copy does; a plain SELECT skips deleted rows. A table
+ * made otherwise (another engine, its own partitioning) fails the ATTACH: -1, nothing said, and
+ * the caller copies. */
+static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql)
+{
+	const struct pgw_target *t = &s->target;
+	char **cells = NULL;
+	int nrows = 0, rc;
+	pgw_buf_puts(sql, "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = ");
+	pgw_ch_literal(sql, db_of(s, t), strlen(db_of(s, t)));
+	pgw_buf_puts(sql, " AND table = ");
+	pgw_ch_literal(sql, t->name, strlen(t->name));
+	rc = pgw_ch_rows(s->conn, sql->data, 1, &cells, &nrows, NULL);
+	pgw_buf_reset(sql);
+	for (int r = 0; r < nrows; r++) {
+		if (rc == 0 && cells[r]) {
+			pgw_buf_puts(sql, "ALTER TABLE ");
+			qualified(sql, s, t, merged);
+			pgw_buf_puts(sql, " ATTACH PARTITION ID ");
+			pgw_ch_literal(sql, cells[r], strlen(cells[r]));
+			pgw_buf_puts(sql, " FROM ");
+			qualified(sql, s, t, t->name);
+			rc = run(s, sql, false, NULL);
+		}
+		free(cells[r]);
+	}
+	free(cells);
+	if (rc < 0)
+		return -1;
+	pgw_buf_puts(sql, "DELETE FROM ");
+	qualified(sql, s, t, merged);
+	pgw_buf_puts(sql, " WHERE ");
+	key_list(sql, t->def);
+	pgw_buf_puts(sql, " IN (SELECT ");
+	key_columns(sql, t->def);
+	pgw_buf_puts(sql, " FROM ");
+	qualified(sql, s, t, s->load_name);
+	pgw_buf_puts(sql, ") SETTINGS lightweight_deletes_sync = 2");
+	return run(s, sql, false, NULL);
+}
+
 /* The staged upserts; a column PostgreSQL sent as unchanged (TOAST) takes the current row's value,
  * joined by key as _pgw_old_<i> */
 static int merge_changes(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
@@ -608,6 +652,23 @@ static int merge_counts(struct ch_sink *s, const char *merged, struct pgw_buf *s
 	return run(s, sql, false, err);
 }
 
+/* The current rows whose key is not staged, into the new copy: linked where the server can, else
+ * copied */
+static int unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
+{
+	if (s->f.lwdelete) {
+		if (link_unstaged(s, merged, sql) == 0)
+			return 0;
+		pgw_debug("clickhouse: %s: parts not linked; copying its rows", s->target.name);
+		pgw_buf_reset(sql);
+		clear_name(s, &s->target, merged);
+		create_sql(s, sql, &s->target, s->target.def, merged);
+		if (run(s, sql, false, err) < 0)
+			return -1;
+	}
+	return merge_unstaged(s, merged, sql, err);
+}
+
 /* A new copy of the table with the staged rows in (upserts) or the staged changes applied, swapped
  * in: a crash at any point leaves the old table whole. Changes come with their position, which
  * the swap makes count (ch_commit.c); upserts may be applied again. */
@@ -622,7 +683,7 @@ static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *e
 	if (rc == 0 && changes && !t->def->npk)
 		rc = merge_counts(s, merged, sql, err);
 	else if (rc == 0 && !(changes && t->truncate_first))
-		rc = merge_unstaged(s, merged, sql, err);
+		rc = unstaged(s, merged, sql, err);
 	if (rc == 0 && changes && t->def->npk) {
 		rc = merge_changes(s, merged, sql, err);
 	} else if (rc == 0 && !changes) {

@@ -14,6 +14,7 @@ void pgw_ch_features(const char *version, struct ch_features *f)
 	int v = f->major * 100 + f->minor;
 	f->modern = v >= 2203;
 	f->json = v >= 2503;
+	f->lwdelete = v >= 2404;
 }
 
 enum ch_store pgw_ch_store(const struct ch_features *f, enum pgw_type t)
