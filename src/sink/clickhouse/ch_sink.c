@@ -512,6 +512,19 @@ static void key_columns(struct pgw_buf *sql, const struct pgw_table_def *def)
 }
 
 /* The current rows whose key is not staged */
+/* " WHERE (keys) [NOT] IN (SELECT keys FROM stage)" */
+static void where_staged(struct ch_sink *s, struct pgw_buf *sql, bool staged)
+{
+	const struct pgw_target *t = &s->target;
+	pgw_buf_puts(sql, " WHERE ");
+	key_list(sql, t->def);
+	pgw_buf_puts(sql, staged ? " IN (SELECT " : " NOT IN (SELECT ");
+	key_columns(sql, t->def);
+	pgw_buf_puts(sql, " FROM ");
+	qualified(sql, s, t, s->load_name);
+	pgw_buf_puts(sql, ")");
+}
+
 static int merge_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
 {
 	const struct pgw_target *t = &s->target;
@@ -519,13 +532,7 @@ static int merge_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf 
 	qualified(sql, s, t, merged);
 	pgw_buf_puts(sql, " SELECT * FROM ");
 	qualified(sql, s, t, t->name);
-	pgw_buf_puts(sql, " WHERE ");
-	key_list(sql, t->def);
-	pgw_buf_puts(sql, " NOT IN (SELECT ");
-	key_columns(sql, t->def);
-	pgw_buf_puts(sql, " FROM ");
-	qualified(sql, s, t, s->load_name);
-	pgw_buf_puts(sql, ")");
+	where_staged(s, sql, false);
 	return run(s, sql, false, err);
 }
 
@@ -563,13 +570,8 @@ static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *
 		return -1;
 	pgw_buf_puts(sql, "DELETE FROM ");
 	qualified(sql, s, t, merged);
-	pgw_buf_puts(sql, " WHERE ");
-	key_list(sql, t->def);
-	pgw_buf_puts(sql, " IN (SELECT ");
-	key_columns(sql, t->def);
-	pgw_buf_puts(sql, " FROM ");
-	qualified(sql, s, t, s->load_name);
-	pgw_buf_puts(sql, ") SETTINGS lightweight_deletes_sync = 2");
+	where_staged(s, sql, true);
+	pgw_buf_puts(sql, " SETTINGS lightweight_deletes_sync = 2");
 	return run(s, sql, false, NULL);
 }
 
