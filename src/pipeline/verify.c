@@ -119,15 +119,20 @@ static void quoted(struct pgw_buf *b, enum lang l, const char *v)
 			       v, v, v, v);
 }
 
+static bool int_type(enum pgw_type t)
+{
+	return t == PGW_T_INT16 || t == PGW_T_INT32 || t == PGW_T_INT64;
+}
+
 /* Whether a type's canonical text can never hold a quote or a backslash (digits, signs, hex,
- * PostgreSQL's date and interval texts): then quoting needs no escaping */
+ * PostgreSQL's date and interval texts, arrays of integers): then quoting needs no escaping */
 static bool plain(const struct pgw_typeinfo *ti)
 {
 	switch (ti->type) {
 	case PGW_T_TEXT: return ti->precision > 0; /* a wide numeric */
+	case PGW_T_LIST: return int_type(ti->elem->type);
 	case PGW_T_JSON:
-	case PGW_T_ENUM:
-	case PGW_T_LIST: return false;
+	case PGW_T_ENUM: return false;
 	default: return true;
 	}
 }
@@ -144,11 +149,6 @@ static void quoted_plain(struct pgw_buf *b, enum lang l, const char *v)
 
 static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_typeinfo *ti,
 		  const char *col);
-
-static bool int_type(enum pgw_type t)
-{
-	return t == PGW_T_INT16 || t == PGW_T_INT32 || t == PGW_T_INT64;
-}
 
 /* An array: '[' + its elements' texts, comma-separated + ']': integers as they print (N for NULL;
  * no quoting needed, and PostgreSQL needs no subquery per row), others quoted canonical texts.
