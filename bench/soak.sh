@@ -35,6 +35,10 @@ cleanup() {
   pkill -f -- "$work/" 2>/dev/null
   [[ -n ${SFD_PID:-} ]] && sfd_stop
   jobs -p | xargs -r kill 2>/dev/null
+  if [[ $failed == 1 && -n ${SOAK_KEEP:-} ]]; then # the servers' logs, which their stop removes
+    cp "${CHS_DIR:-/nonexistent}/server.log" "$work/clickhouse-server.log" 2>/dev/null
+    cp "${PGC_DIR:-/nonexistent}/server.log" "$work/postgresql.log" 2>/dev/null
+  fi
   chs_stop; pgc_stop
   if [[ $failed == 1 && -n ${SOAK_KEEP:-} ]]; then echo "kept $work"; else rm -rf "$work"; fi
 }
@@ -233,7 +237,7 @@ tamper() {
 
 fail() {
   failed=1
-  echo "FAIL [$b round $round]: $*" >&2
+  echo "FAIL [$b round $round]: $* (the round so far: ${what:-nothing})" >&2
   exit 1
 }
 
