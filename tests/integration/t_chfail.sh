@@ -91,4 +91,14 @@ kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "the stream waited for the server and went on (exit 0 on SIGTERM)" "0 1 1" \
   "$rc $(grep -c 'warning: stream: .*cannot reach ClickHouse at .*connecting again in 1s' "$PWD/stream.out") $(grep -c 'stream: connected again' "$PWD/stream.out")"
 t_same_each "...equal" cdc_k "...the keyless table too, no row twice" cdc_nk
+
+# a run killed between the ATTACH and the DROP that clear a commit witness's name (above) leaves a
+# table of that name without a witness's columns (seen by bench/soak.sh: every later apply failed
+# reading it); the next run drops it
+w="_pgwarehouse_commit_$CLICKHOUSE_DATABASE.cdc_k"
+chq "CREATE TABLE \`$w\` (_pgw_gone UInt8) ENGINE = MergeTree ORDER BY _pgw_gone"
+pgq "UPDATE cdc_k SET v = 'after the placeholder' WHERE id = 3"
+t_ok "a sync over what a run killed while clearing a commit witness's name left" "$PGW" -q -c "$PWD/cdc.yaml" sync all
+t_eq "...drops it" "0" "$(chq "SELECT count() FROM system.tables WHERE database = '$CLICKHOUSE_DATABASE' AND name = '$w'")"
+t_same "...and cdc_k equals PostgreSQL" cdc_k
 "$PGW" -c "$PWD/cdc.yaml" teardown >/dev/null 2>&1
