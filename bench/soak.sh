@@ -47,6 +47,7 @@ trap 'exit 130' INT TERM
 pgc_start || exit 1
 backends=${SOAK_BACKENDS:-duckdb clickhouse}
 [[ $backends == *clickhouse* ]] && { chs_start || exit 1; }
+server_host=${CLICKHOUSE_HOST:-}
 if [[ $backends == *snowflake* ]]; then
   export PGW_ROOT=$root SFD_KEY_CACHE=$work/sfkeys
   source "$root/tests/lib/sfdouble.sh"
@@ -246,6 +247,9 @@ for b in $backends; do
   psql -qAtX -d postgres -c "CREATE DATABASE $db" > /dev/null
   dir="$work/$b"; mkdir -p "$dir"; cd "$dir" || exit 1
   export PGDATABASE=$db PGWAREHOUSE_REPLICATION_SLOT="soak_$b" PGWAREHOUSE_PUBLICATION="soak_$b"
+  # chDB's settings must not outlive its rounds: after them, "clickhouse" ran in chDB too, and the
+  # tampering (through the server) found no table
+  unset CLICKHOUSE_PATH; [[ -n $server_host ]] && export CLICKHOUSE_HOST=$server_host
   case $b in
     duckdb) export PGWAREHOUSE_BACKEND=duckdb DUCKDB_PATH="$dir/soak.duckdb" ;;
     clickhouse) CLICKHOUSE_DATABASE=default chq "CREATE DATABASE $db"
