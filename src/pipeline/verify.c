@@ -48,6 +48,12 @@ static const char decimal_sql[] =
 static const char decimal_ch[] =
 	"if(position(@, '.') > 0, replaceRegexpOne(replaceRegexpOne(@, '0+$', ''), '\\\\.$', ''), @)";
 
+/* PostgreSQL: the microseconds a timestamp or time holds, from its binary form (send: its send
+ * function, arg: the value) */
+#define PG_MICROS(send, arg) "('x' || encode(" send "(" arg "), 'hex'))::bit(64)::bigint"
+/* ... of a timestamp, since 1970 (its binary form counts from 2000) */
+#define PG_EPOCH_US(send) "(" PG_MICROS(send, "@") " + 946684800000000)::text"
+
 /* Per type, the canonical text of a value held in a column of the type (docs/verify.md) */
 static const char *const canon_sql[][4] = {
 	[PGW_T_BOOL] = {"(@)::int::text", "CAST(CAST(@ AS INTEGER) AS VARCHAR)", "toString(toUInt8(@))",
@@ -67,22 +73,20 @@ static const char *const canon_sql[][4] = {
 	/* PostgreSQL's timestamps go past a bigint of µs since 1970 (to year 294276): those beyond, which no
 	 * warehouse holds, keep their text. Its µs since 2000 come from the binary form: extract(epoch)
 	 * computes a numeric, which cost PostgreSQL's side 0.3-0.4 µs more per value */
-	[PGW_T_TIMESTAMP] = {"CASE WHEN isfinite(@) AND @ < TIMESTAMP '294247-01-10 04:00:54.775807' THEN "
-			     "(('x' || encode(timestamp_send(@), 'hex'))::bit(64)::bigint + 946684800000000)::text "
-			     "ELSE (@)::text END",
+	[PGW_T_TIMESTAMP] = {"CASE WHEN isfinite(@) AND @ < TIMESTAMP '294247-01-10 04:00:54.775807' THEN " PG_EPOCH_US(
+				     "timestamp_send") " ELSE (@)::text END",
 			     "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
 			     "toString(toUnixTimestamp64Micro(@))", "CAST(DATE_PART(epoch_microsecond, @) AS VARCHAR)"},
-	[PGW_T_TIMESTAMPTZ] = {"CASE WHEN isfinite(@) AND @ < TIMESTAMPTZ '294247-01-10 04:00:54.775807+00' THEN "
-			       "(('x' || encode(timestamptz_send(@), 'hex'))::bit(64)::bigint + 946684800000000)::text "
-			       "ELSE (@)::text END",
-			       "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
-			       "toString(toUnixTimestamp64Micro(@))",
-			       "CAST(DATE_PART(epoch_microsecond, @) AS VARCHAR)"},
-	[PGW_T_TIME] = {"('x' || encode(time_send(@), 'hex'))::bit(64)::bigint::text",
+	[PGW_T_TIMESTAMPTZ] =
+		{"CASE WHEN isfinite(@) AND @ < TIMESTAMPTZ '294247-01-10 04:00:54.775807+00' THEN " PG_EPOCH_US(
+			 "timestamptz_send") " ELSE (@)::text END",
+		 "CASE WHEN isfinite(@) THEN CAST(epoch_us(@) AS VARCHAR) ELSE CAST(@ AS VARCHAR) END",
+		 "toString(toUnixTimestamp64Micro(@))", "CAST(DATE_PART(epoch_microsecond, @) AS VARCHAR)"},
+	[PGW_T_TIME] = {PG_MICROS("time_send", "@") "::text",
 			"CAST(date_diff('microsecond', TIME '00:00:00', @) AS VARCHAR)", NULL,
 			"CAST(DATEDIFF(microsecond, TIME '00:00:00', @) AS VARCHAR)"},
-	[PGW_T_TIMETZ] = {"('x' || encode(time_send((@)::time), 'hex'))::bit(64)::bigint::text || ' ' || "
-			  "extract(timezone FROM @)::int::text",
+	[PGW_T_TIMETZ] = {PG_MICROS("time_send", "(@)::time") "::text || ' ' || "
+							      "extract(timezone FROM @)::int::text",
 			  "CAST(date_diff('microsecond', TIME '00:00:00', CAST(@ AS TIME)) AS VARCHAR) || ' ' || "
 			  "CAST(datepart('timezone', @) AS VARCHAR)",
 			  NULL},

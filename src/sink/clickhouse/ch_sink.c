@@ -511,7 +511,6 @@ static void key_columns(struct pgw_buf *sql, const struct pgw_table_def *def)
 	}
 }
 
-/* The current rows whose key is not staged */
 /* " WHERE (keys) [NOT] IN (SELECT keys FROM stage)" */
 static void where_staged(struct ch_sink *s, struct pgw_buf *sql, bool staged)
 {
@@ -525,6 +524,7 @@ static void where_staged(struct ch_sink *s, struct pgw_buf *sql, bool staged)
 	pgw_buf_puts(sql, ")");
 }
 
+/* The current rows whose key is not staged */
 static int merge_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
 {
 	const struct pgw_target *t = &s->target;
@@ -654,6 +654,14 @@ static int merge_counts(struct ch_sink *s, const char *merged, struct pgw_buf *s
 	return run(s, sql, false, err);
 }
 
+/* An empty new copy of the target named merged */
+static int new_copy(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
+{
+	clear_name(s, &s->target, merged);
+	create_sql(s, sql, &s->target, s->target.def, merged);
+	return run(s, sql, false, err);
+}
+
 /* The current rows whose key is not staged, into the new copy: linked where the server can, else
  * copied */
 static int unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
@@ -663,9 +671,7 @@ static int unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, 
 			return 0;
 		pgw_debug("clickhouse: %s: parts not linked; copying its rows", s->target.name);
 		pgw_buf_reset(sql);
-		clear_name(s, &s->target, merged);
-		create_sql(s, sql, &s->target, s->target.def, merged);
-		if (run(s, sql, false, err) < 0)
+		if (new_copy(s, merged, sql, err) < 0)
 			return -1;
 	}
 	return merge_unstaged(s, merged, sql, err);
@@ -679,9 +685,7 @@ static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *e
 	const struct pgw_target *t = &s->target;
 	bool changes = s->mode == PGW_LOAD_CHANGES;
 	char *merged = pgw_asprintf(PGW_INTERNAL_PREFIX "merged_%s", t->name);
-	clear_name(s, t, merged);
-	create_sql(s, sql, t, t->def, merged);
-	int rc = run(s, sql, false, err);
+	int rc = new_copy(s, merged, sql, err);
 	if (rc == 0 && changes && !t->def->npk)
 		rc = merge_counts(s, merged, sql, err);
 	else if (rc == 0 && !(changes && t->truncate_first))
