@@ -130,6 +130,9 @@ struct pgw_sink_ops {
 
 struct pgw_sink {
 	const struct pgw_sink_ops *ops;
+	/* A change load costs a copy of the table's unchanged rows (ClickHouse before 24.4), so change
+	 * data capture holds as many changes before each as its memory bound allows */
+	bool change_load_copies;
 };
 
 const struct pgw_sink_ops *pgw_sink_find(const char *backend);

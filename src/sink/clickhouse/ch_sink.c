@@ -112,6 +112,7 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 	if (!embedded)
 		pgw_ch_http_stop_orphans(s->conn);
 	pgw_ch_features(v.data ? v.data : "0.0", &s->f);
+	s->base.change_load_copies = !s->f.lwdelete;
 	pgw_debug("clickhouse: server %.*s%s", (int)strcspn(v.data ? v.data : "", "\n"), v.data ? v.data : "",
 		  s->f.modern ? "" : " (old: dates and timestamps kept as text)");
 	pgw_buf_cleanup(&v);
