@@ -542,6 +542,8 @@ static int apply_held(struct cdc *c, uint64_t lsn, bool part, struct pgw_err *er
 static int flush(struct cdc *c, uint64_t lsn, struct pgw_err *err)
 {
 	c->flushed_changes = 0;
+	if (c->held_rows)
+		pgw_debug("cdc: applying %lld changes", c->held_rows);
 	if (apply_held(c, lsn, false, err) < 0)
 		return -1;
 	/* the run's tables hold everything up to lsn; the slot is confirmed up to
