@@ -83,14 +83,14 @@ wal_mb=$(psql -qAtX -c "SELECT round(pg_wal_lsn_diff('$end_lsn', confirmed_flush
 gen_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
 now() { date +%s.%N; }
-# timed CMD...: runs CMD, sets T (seconds) and RSS (MB)
+# timed CMD...: runs CMD, sets T (seconds), RSS (MB) and CPU (its user + system seconds)
 timed() {
-  local out; out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -n1)
-  T=${out% *}; RSS=$(awk -v k="${out#* }" 'BEGIN { printf "%.0f", k / 1024 }')
+  local out; out=$( { /usr/bin/time -f "%e %M %U %S" "$@" > /dev/null; } 2>&1 | tail -n1)
+  read -r T RSS CPU <<<"$(awk '{ printf "%s %.0f %.2f", $1, $2 / 1024, $3 + $4 }' <<<"$out")"
 }
 timed pg_recvlogical -d "$PGDATABASE" --slot bench_ref --start --no-loop -o proto_version=1 -o publication_names=bench \
   --endpos "$end_lsn" -f /dev/null
-ref_s=$T
+ref_s=$T ref_cpu=$CPU
 
 want=$(psql -qAtX -c "SELECT count(*), sum(qty), sum(length(descr)) FROM t" | tr '|' ' ')
 check() { # backend: count and sums equal PostgreSQL's
@@ -103,11 +103,11 @@ check() { # backend: count and sums equal PostgreSQL's
   esac
   [[ $got == "$want" ]] || { echo "$b: count and sums $got, PostgreSQL has $want" >&2; exit 1; }
 }
-declare -A s rss
+declare -A s rss cpu
 for b in "${backends[@]}"; do
   echo "catch-up into $b..." >&2
   timed env ${envs[$b]} PGWAREHOUSE_REPLICATION_SLOT="bench_$b" "$PGW" -q sync t
-  s[$b]=$T; rss[$b]=$RSS
+  s[$b]=$T; rss[$b]=$RSS; cpu[$b]=$CPU
   check "$b"
 done
 
@@ -115,12 +115,15 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 echo
 echo "changes: $CHANGES on a table of $ROWS rows ($wal_mb MB of WAL, made in $(printf %.0f "$gen_s") s), $(nproc) cores, PostgreSQL $(psql -qAtX -c 'SHOW server_version')"
 echo
-echo "| path | seconds | changes/s | x pg_recvlogical | peak RSS |"
-echo "|---|---:|---:|---:|---:|"
-printf "| pg_recvlogical (pgoutput) to /dev/null | %.2f | %s | 1.00 | - |\n" "$ref_s" "$(rate "$CHANGES" "$ref_s")"
+# the client's own CPU (user + system) per change: pg_recvlogical's, or pgwarehouse's (chDB's
+# engine included), not the servers'
+per_change() { awk -v c="$1" -v n="$CHANGES" 'BEGIN { printf "%.2f", c * 1e6 / n }'; }
+echo "| path | seconds | changes/s | x pg_recvlogical | peak RSS | client CPU µs/change |"
+echo "|---|---:|---:|---:|---:|---:|"
+printf "| pg_recvlogical (pgoutput) to /dev/null | %.2f | %s | 1.00 | - | %s |\n" "$ref_s" "$(rate "$CHANGES" "$ref_s")" "$(per_change "$ref_cpu")"
 for b in "${backends[@]}"; do
-  printf "| \`pgwarehouse sync\` catch-up into %s | %.2f | %s | %.2f | %s MB |\n" "$b" "${s[$b]}" "$(rate "$CHANGES" "${s[$b]}")" \
-    "$(awk -v r="$ref_s" -v x="${s[$b]}" 'BEGIN { print r / x }')" "${rss[$b]}"
+  printf "| \`pgwarehouse sync\` catch-up into %s | %.2f | %s | %.2f | %s MB | %s |\n" "$b" "${s[$b]}" "$(rate "$CHANGES" "${s[$b]}")" \
+    "$(awk -v r="$ref_s" -v x="${s[$b]}" 'BEGIN { print r / x }')" "${rss[$b]}" "$(per_change "${cpu[$b]}")"
 done
 
 # stream under a steady write rate: each pgbench transaction makes 10 changes (6 inserts, 3
