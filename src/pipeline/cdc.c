@@ -57,7 +57,6 @@ struct change {
 	 * NULL, 'u' unchanged: kept from the warehouse, 't' text, 'b' binary: the send format),
 	 * then the values' bytes. NULL: every column 'n'. */
 	char *row;
-	size_t rowsize;
 };
 
 /* What a held change costs beyond its row and key: its entry (the array doubles), two to four hash
@@ -67,6 +66,12 @@ struct change {
 static char row_kind(const struct change *ch, int n, int k)
 {
 	return ch->row ? ch->row[4 * (size_t)n + k] : 'n';
+}
+
+/* The bytes the row takes (0 without one) */
+static size_t row_size(const struct change *ch, int n)
+{
+	return ch->row ? 5 * (size_t)n + ((const uint32_t *)ch->row)[n - 1] : 0;
 }
 
 static const char *row_value(const struct change *ch, int n, int k, uint32_t *len)
@@ -117,6 +122,7 @@ struct cdc {
 	int64_t txn_time;	     /* ...and its commit time */
 	struct pgw_tuple_value *row; /* a keyless update's new row, unchanged columns taken from the old */
 	struct pgw_tuple_value *vals; /* a change's row being made (set_row) */
+	int nvals;		      /* ...its room */
 	int64_t commit_time;	     /* of the last commit read, µs since 2000 */
 	long long held_rows;
 	long long held_bytes;
@@ -245,16 +251,18 @@ static void set_row(struct cdc *c, struct change *ch, int n)
 		}
 		ends[k] = end;
 	}
+	c->held_bytes += (long long)size - (long long)row_size(ch, n);
 	free(ch->row);
-	c->held_bytes += (long long)size - (long long)ch->rowsize;
 	ch->row = row;
-	ch->rowsize = size;
 }
 
 /* c->vals sized for n columns, every one NULL */
 static void clear_vals(struct cdc *c, int n)
 {
-	c->vals = pgw_realloc(c->vals, (size_t)n * sizeof(*c->vals));
+	if (n > c->nvals) {
+		c->vals = pgw_realloc(c->vals, (size_t)n * sizeof(*c->vals));
+		c->nvals = n;
+	}
 	for (int k = 0; k < n; k++)
 		c->vals[k] = (struct pgw_tuple_value){.kind = 'n'};
 }
