@@ -242,7 +242,7 @@ streamer=$!
 wait $writers
 pgq "UPDATE later SET v = 'last before the stop' WHERE id = 4"
 # SIGTERM once the stream has confirmed that update (a slow start under load takes a while)
-target=$(pgq "SELECT pg_current_wal_lsn()")
+target=$(wal_lsn_flushed)
 pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 60
 if [[ $BACKEND == clickhouse || $BACKEND == snowflake ]]; then  # DuckDB and chDB files admit one process
   t_err "a sync while the stream reads the slot (an overlapping cron run): one line naming it" 3 \
@@ -268,7 +268,7 @@ for _ in $(seq 1 100); do grep -q 'following slot' "$PWD/stream2.out" && break; 
 pgq "UPDATE later SET v = 'before the restart' WHERE id = 5"
 pgc_as_owner "$PGC_BIN/pg_ctl" -D "$PGC_DIR/data" -m fast -w restart >/dev/null 2>&1
 pgq "UPDATE later SET v = 'after the restart' WHERE id = 6"
-target=$(pgq "SELECT pg_current_wal_lsn()")
+target=$(wal_lsn_flushed)
 pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 30
 kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "the stream outlived a PostgreSQL restart (exit 0 on SIGTERM)" "0" "$rc"
@@ -404,7 +404,7 @@ pgq "TRUNCATE parted_a"
 pgq "INSERT INTO parted VALUES (900, '2025-04-04', 'after the truncate')"
 for _ in $(seq 150); do grep -q "copying from the snapshot of slot ${slot}_copy_" "$PWD/stream3.out" && break; sleep 0.2; done
 pg_wait "(SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name LIKE '${slot}_copy%')" 60
-target=$(pgq "SELECT pg_current_wal_lsn()")
+target=$(wal_lsn_flushed)
 pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 60
 kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "stream: a partition truncated meanwhile makes it copy the table again" "0 1" \

@@ -85,7 +85,7 @@ pgq "UPDATE cdc_k SET v = 'while away' WHERE id <= 10; INSERT INTO cdc_nk VALUES
 for _ in $(seq 100); do grep -q 'connecting again in 2s' "$PWD/stream.out" && break; sleep 0.1; done
 t_ok "the server restarts under the stream" chs_restart
 pgq "DELETE FROM cdc_k WHERE id = 50; DELETE FROM cdc_nk WHERE n = 5"
-target=$(pgq "SELECT pg_current_wal_lsn()")
+target=$(wal_lsn_flushed)
 pg_wait "(SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$slot')" 60
 kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "the stream waited for the server and went on (exit 0 on SIGTERM)" "0 1 1" \

@@ -287,6 +287,15 @@ END \$pgw_wait\$" >/dev/null 2>&1 && return 0
   return 1
 }
 
+# wal_lsn_flushed: PostgreSQL's WAL position once every commit before it is flushed. The test
+# cluster commits asynchronously, so pg_current_wal_lsn() alone can lie before the last commit's
+# record, and a wait for a slot to be confirmed past it can end before that commit is sent; one
+# commit with synchronous_commit on flushes all of them.
+wal_lsn_flushed() {
+  pgq "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT" >/dev/null
+  pgq "SELECT pg_current_wal_lsn()"
+}
+
 # wait_copy [PATTERN]: waits (up to 10 s) until pgwarehouse runs a COPY in PostgreSQL. The
 # server may have sent all of it into the socket buffers already (then the session is idle in
 # its transaction, the COPY its last statement) while pgwarehouse still reads it.
