@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/pghash.h"
 #include "pipeline/runlog.h"
 #include "pipeline/sync.h"
 
@@ -200,6 +201,7 @@ struct vtable {
 	struct pgw_sink *sink;
 	enum lang wh; /* the warehouse's SQL */
 	bool pg13;    /* PostgreSQL has trim_scale() */
+	bool pghash;  /* rows hashed by hashtextextended() on both sides (hash_expr) */
 	struct pgw_table_def *def;
 	struct pgw_buf rel[2]; /* the table's name on each side */
 	long long buckets;
@@ -390,14 +392,22 @@ static void row_text(struct pgw_buf *b, const struct vtable *v, enum side s, con
 	}
 }
 
-/* 60 bits of the MD5 of text as a bigint (positive in every engine), and 28 bits of it modulo the
- * bucket count: the first bits, or the last ones where the warehouse is Snowflake (whose
- * MD5_NUMBER_LOWER64 gives them as a number, which MOD cuts exactly) */
-static void hash_expr(struct pgw_buf *b, enum lang l, enum lang wh, const char *text, int bits, long long buckets)
+/* 60 bits of a hash of text as a bigint (positive in every engine), and 28 bits of it modulo the
+ * bucket count. Against DuckDB, PostgreSQL's hashtextextended() (v->pghash: DuckDB computes it
+ * through pgw_pghash, a C function; a fraction of md5()'s cost on PostgreSQL, whose md5() sets up a
+ * digest context at every call); elsewhere MD5: its first bits, or its last ones where the
+ * warehouse is Snowflake (whose MD5_NUMBER_LOWER64 gives them as a number, which MOD cuts exactly).
+ * COLLATE "C": hashtextextended hashes the bytes under a deterministic collation only. */
+static void hash_expr(struct pgw_buf *b, const struct vtable *v, enum lang l, const char *text, int bits,
+		      long long buckets)
 {
-	if (l == L_PG)
+	if (v->pghash)
+		pgw_buf_printf(
+			b, l == L_PG ? "(hashtextextended((%s) COLLATE \"C\", 0) & %lld)" : "(pgw_pghash(%s) & %lld)",
+			text, (1LL << bits) - 1);
+	else if (l == L_PG)
 		pgw_buf_printf(b, "('x' || substr(md5(%s), %d, %d))::bit(%d)::bigint", text,
-			       wh == L_SF ? 33 - bits / 4 : 1, bits / 4, bits);
+			       v->wh == L_SF ? 33 - bits / 4 : 1, bits / 4, bits);
 	else if (l == L_SF)
 		pgw_buf_printf(b, "MOD(MD5_NUMBER_LOWER64(%s), %lld)", text, 1LL << bits);
 	else if (l == L_DUCK)
@@ -408,6 +418,23 @@ static void hash_expr(struct pgw_buf *b, enum lang l, enum lang wh, const char *
 			       text, bits / 4 + 1);
 	if (buckets)
 		pgw_buf_printf(b, " %% %lld", buckets);
+}
+
+/* Whether the server's hashtextextended() is the one pgw_pghash computes (PostgreSQL 11 has it;
+ * a big-endian server hashes differently): one test text through both */
+static bool pg_hash_agrees(struct pgw_run *run)
+{
+	static const char probe[] = "pgwarehouse 'v\u00e9rifie' 0123456789";
+	if (!run->sink->pghash || pgw_pg_version(run->pg) < 110000)
+		return false;
+	const char *params[] = {probe};
+	PGresult *res = PQexecParams(run->pg->conn, "SELECT hashtextextended($1 COLLATE \"C\", 0)::text", 1, NULL,
+				     params, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		  strtoll(PQgetvalue(res, 0, 0), NULL, 10) == (long long)pgw_pghash(probe, strlen(probe));
+	PQclear(res);
+	pgw_debug("verify: PostgreSQL's hashtextextended %s pgw_pghash", ok ? "agrees with" : "differs from");
+	return ok;
 }
 
 /* A hash of an integer key without text or MD5, for the key check: two multiplicative hashes
@@ -506,7 +533,7 @@ static void build_exprs(struct vtable *v)
 			pgw_buf_cleanup(&q);
 		} else {
 			row_text(&all, v, (enum side)s, v->keys_only ? def->pk : NULL, v->keys_only ? def->npk : -1);
-			hash_expr(&h, l, v->wh, all.data, 60, 0);
+			hash_expr(&h, v, l, all.data, 60, 0);
 		}
 		if (def->npk) {
 			row_text(&key, v, (enum side)s, def->pk, def->npk);
@@ -538,7 +565,7 @@ static void build_exprs(struct vtable *v)
 			pgw_buf_cleanup(&q);
 		} else if (def->npk) {
 			pgw_buf_puts(&bk, "(");
-			hash_expr(&bk, l, v->wh, key.data, 28, v->buckets);
+			hash_expr(&bk, v, l, key.data, 28, v->buckets);
 			pgw_buf_puts(&bk, ")");
 		} else { /* a multiset: buckets by the row's hash (the column _pgw_h) */
 			pgw_buf_printf(&bk, "(_pgw_h %% %lld)", v->buckets);
@@ -1196,6 +1223,7 @@ static int verify_one(struct pgw_run *run, const char *name, bool repair, struct
 				 "SET LOCAL enable_sort = off",
 				 err);
 	v.pg13 = pgw_pg_version(run->pg) >= 130000;
+	v.pghash = rc == 0 && pg_hash_agrees(run);
 	if (rc == 0)
 		rc = prepare(run, &v, err);
 	if (rc == 0)
@@ -1269,6 +1297,7 @@ int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const cha
 			     .sink = run->sink,
 			     .wh = wh_lang(run->sink),
 			     .pg13 = pgw_pg_version(run->pg) >= 130000,
+			     .pghash = !pgw_table_int_key(plan->def) && pg_hash_agrees(run),
 			     .def = plan->def,
 			     .borrowed_def = true,
 			     .keys_only = true,

@@ -133,6 +133,9 @@ struct pgw_sink {
 	/* A change load costs a copy of the table's unchanged rows (ClickHouse before 24.4), so change
 	 * data capture holds as many changes before each as its memory bound allows */
 	bool change_load_copies;
+	/* The warehouse's SQL has pgw_pghash(text), PostgreSQL's hashtextextended(text, 0) (DuckDB,
+	 * through a C function): verify hashes rows with it instead of md5 */
+	bool pghash;
 };
 
 const struct pgw_sink_ops *pgw_sink_find(const char *backend);

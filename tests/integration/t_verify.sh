@@ -81,6 +81,11 @@ esac
 # by bench/verify_bench.sh)
 out=$(PGW_VERIFY_BUCKET_ROWS=100 "$PGW" -d verify all 2>"$PWD/verify.log"); rc=$?
 t_eq "verify exits 1 when a table differs" "1" "$rc"
+# rows hashed by hashtextextended() against DuckDB (pgw_pghash, computed by pgwarehouse), by MD5 elsewhere
+probe=$(grep -c "hashtextextended agrees with pgw_pghash" "$PWD/verify.log")
+t_eq "the row hash: PostgreSQL's hashtextextended against DuckDB, MD5 elsewhere" \
+  "$([[ $BACKEND == duckdb ]] && echo 4 || echo 0)|$([[ $BACKEND == duckdb ]] && echo 0 || echo 1)" \
+  "$probe|$(grep -c "md5(" "$PWD/verify.log" | awk '{print ($1 > 0)}')"
 # Snowflake does not see the changes of an array's elements (17), json (21) and an array of enums
 # (24); it sees an array grown shorter (16)
 unseen=" "; [[ $BACKEND == snowflake ]] && unseen=" 17 21 24 "

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch/batch.h"
+#include "core/pghash.h"
 #include "batch/format.h"
 #include "config/config.h"
 #include "config/yamltree.h"
@@ -185,6 +186,24 @@ void test_sigv4(void **state);
 void test_sf_encrypt(void **state);
 void test_pgoutput(void **state);
 
+/* Values of PostgreSQL 15's hashtextextended(s, 0), read from the server: lengths 0, 1, 12 (one
+ * block, no tail), 13, 24 and UTF-8 */
+static void test_pghash(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		long long want;
+	} cases[] = {{"", -6939563903564495251LL},
+		     {"a", 3591986179850072241LL},
+		     {"abcdefghijkl", -7556637188122330412LL},
+		     {"abcdefghijklm", 8871624171452417744LL},
+		     {"'1''2'NULL'2024'x \xc3\xa9 \xc3\xbc'", 4184640246816981764LL},
+		     {"0123456789ab0123456789ab", 785109760829803144LL}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal((long long)pgw_pghash(cases[i].s, strlen(cases[i].s)), cases[i].want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,7 +212,7 @@ int main(void)
 		cmocka_unit_test(test_decode_numeric), cmocka_unit_test(test_sf_jwt),
 		cmocka_unit_test(test_sigv4),	       cmocka_unit_test(test_sf_encrypt),
 		cmocka_unit_test(test_pgoutput),       cmocka_unit_test(test_decode_timestamp_range),
-		cmocka_unit_test(test_fmt_float),
+		cmocka_unit_test(test_fmt_float),      cmocka_unit_test(test_pghash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,7 @@ static int duck_open(const struct pgw_config *cfg, struct pgw_sink **out, struct
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot connect to DuckDB file %s", cfg->duckdb_path);
 	}
 	s->base.ops = &pgw_duckdb_sink;
+	s->base.pghash = pgw_duck_register_pghash(s->con) == 0; /* else verify uses md5 */
 	*out = &s->base;
 	return 0;
 }
@@ -712,6 +713,7 @@ static int duck_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_er
 	struct duck_sink *parent = (struct duck_sink *)base;
 	struct duck_sink *s = pgw_calloc(1, sizeof(*s));
 	s->base.ops = parent->base.ops;
+	s->base.pghash = parent->base.pghash; /* registered in the database, seen by its connections */
 	s->db = parent->db;
 	s->path = pgw_strdup(parent->path);
 	if (duckdb_connect(s->db, &s->con) != DuckDBSuccess || pgw_duck_exec(s->con, "SET TimeZone = 'UTC'", err) < 0) {

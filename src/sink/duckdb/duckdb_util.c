@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/pghash.h"
 #include "sink/duckdb/duckdb_internal.h"
 
 int pgw_duck_exec(duckdb_connection con, const char *sql, struct pgw_err *err)
@@ -80,4 +81,42 @@ void pgw_duck_rows_cleanup(struct pgw_duck_rows *r)
 		free(r->cells[i]);
 	free(r->cells);
 	memset(r, 0, sizeof(*r));
+}
+
+/* pgw_pghash(VARCHAR) -> BIGINT: PostgreSQL's hashtextextended(text, 0) (verify's row hash when
+ * the warehouse is DuckDB; see core/pghash.h). DuckDB hands a C function flat vectors. */
+static void pghash_fn(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output)
+{
+	(void)info;
+	idx_t n = duckdb_data_chunk_get_size(input);
+	duckdb_vector in = duckdb_data_chunk_get_vector(input, 0);
+	duckdb_string_t *text = duckdb_vector_get_data(in);
+	uint64_t *valid = duckdb_vector_get_validity(in);
+	int64_t *out = duckdb_vector_get_data(output);
+	if (valid)
+		duckdb_vector_ensure_validity_writable(output);
+	uint64_t *out_valid = duckdb_vector_get_validity(output);
+	for (idx_t r = 0; r < n; r++) {
+		if (valid && !duckdb_validity_row_is_valid(valid, r)) {
+			duckdb_validity_set_row_invalid(out_valid, r);
+			continue;
+		}
+		out[r] = (int64_t)pgw_pghash(duckdb_string_t_data(&text[r]), duckdb_string_t_length(text[r]));
+	}
+}
+
+int pgw_duck_register_pghash(duckdb_connection con)
+{
+	duckdb_scalar_function f = duckdb_create_scalar_function();
+	duckdb_logical_type varchar = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+	duckdb_logical_type bigint = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+	duckdb_scalar_function_set_name(f, "pgw_pghash");
+	duckdb_scalar_function_add_parameter(f, varchar);
+	duckdb_scalar_function_set_return_type(f, bigint);
+	duckdb_scalar_function_set_function(f, pghash_fn);
+	duckdb_state rc = duckdb_register_scalar_function(con, f);
+	duckdb_destroy_logical_type(&varchar);
+	duckdb_destroy_logical_type(&bigint);
+	duckdb_destroy_scalar_function(&f);
+	return rc == DuckDBSuccess ? 0 : -1;
 }

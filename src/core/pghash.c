@@ -1,0 +1,63 @@
+#include "core/pghash.h"
+
+static uint32_t rotl(uint32_t x, int k)
+{
+	return (x << k) | (x >> (32 - k));
+}
+
+/* three rounds to a line, as the algorithm is published */
+/* clang-format off */
+static void mix(uint32_t *a, uint32_t *b, uint32_t *c)
+{
+	*a -= *c; *a ^= rotl(*c, 4);  *c += *b;
+	*b -= *a; *b ^= rotl(*a, 6);  *a += *c;
+	*c -= *b; *c ^= rotl(*b, 8);  *b += *a;
+	*a -= *c; *a ^= rotl(*c, 16); *c += *b;
+	*b -= *a; *b ^= rotl(*a, 19); *a += *c;
+	*c -= *b; *c ^= rotl(*b, 4);  *b += *a;
+}
+
+static void final_mix(uint32_t *a, uint32_t *b, uint32_t *c)
+{
+	*c ^= *b; *c -= rotl(*b, 14);
+	*a ^= *c; *a -= rotl(*c, 11);
+	*b ^= *a; *b -= rotl(*a, 25);
+	*c ^= *b; *c -= rotl(*b, 16);
+	*a ^= *c; *a -= rotl(*c, 4);
+	*b ^= *a; *b -= rotl(*a, 14);
+	*c ^= *b; *c -= rotl(*b, 24);
+}
+
+/* clang-format on */
+
+/* n (<= 4) bytes of p little-endian, the first at the low end */
+static uint32_t word(const unsigned char *p, size_t n)
+{
+	uint32_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w |= (uint32_t)p[i] << (8 * i);
+	return w;
+}
+
+uint64_t pgw_pghash(const void *data, size_t len)
+{
+	const unsigned char *k = data;
+	uint32_t a, b, c;
+	a = b = c = 0x9e3779b9u + (uint32_t)len + 3923095u;
+	for (; len >= 12; len -= 12, k += 12) {
+		a += word(k, 4);
+		b += word(k + 4, 4);
+		c += word(k + 8, 4);
+		mix(&a, &b, &c);
+	}
+	/* the tail: c's lowest byte is left for the length (added above), so c takes bytes 8..10
+	 * shifted up by one byte */
+	if (len > 8)
+		c += word(k + 8, len - 8) << 8;
+	if (len > 4)
+		b += word(k + 4, len > 8 ? 4 : len - 4);
+	if (len > 0)
+		a += word(k, len > 4 ? 4 : len);
+	final_mix(&a, &b, &c);
+	return ((uint64_t)b << 32) | c;
+}
