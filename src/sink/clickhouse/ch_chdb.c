@@ -4,7 +4,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,36 @@ static bool store_in_use(const char *path)
 	return busy;
 }
 
+/* chDB's start-up (registering every function, format and engine of ClickHouse) reads about 200 MB
+ * of its 566 MB library's code and constants that nothing touches again, and those pages then count
+ * in the process's resident memory. Once the engine is up they are unmapped from the process
+ * (MADV_DONTNEED) and stay in the kernel's page cache, so what is used again comes back at the cost
+ * of a minor fault. Only read-only mappings that hold no page of their own (smaps' Anonymous: 0 kB:
+ * nothing relocated or written there) are released, since such a mapping's pages read back exactly
+ * as the file holds them. Peak RSS of a million-change catch-up 417 -> about 320 MB, no slower
+ * (bench/cdc_bench.sh); a start-up of chDB about 0.04 s longer. */
+static void release_startup_pages(void)
+{
+	FILE *smaps = fopen("/proc/self/smaps", "r");
+	char line[4096], perms[5];
+	unsigned long start = 0, end = 0, anon;
+	bool library = false;
+	while (smaps && fgets(line, sizeof line, smaps)) {
+		unsigned long a, b;
+		if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) == 3) { /* a mapping's first line */
+			start = a;
+			end = b;
+			library = strstr(line, "libchdb") && perms[1] != 'w';
+		} else if (library && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
+			if (anon == 0)
+				madvise((void *)start, end - start, MADV_DONTNEED);
+			library = false;
+		}
+	}
+	if (smaps)
+		fclose(smaps);
+}
+
 int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err)
 {
 	if (!cfg->clickhouse_path)
@@ -177,6 +209,7 @@ int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct 
 				   cfg->clickhouse_path);
 	}
 	pgw_debug("chdb: library %s, version %s", lib, c->api.version());
+	release_startup_pages();
 	c->base.database = pgw_strdup(cfg->clickhouse_database ? cfg->clickhouse_database : "default");
 	c->base.exec = chdb_exec;
 	c->base.insert = chdb_insert;
