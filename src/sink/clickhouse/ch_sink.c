@@ -569,6 +569,8 @@ static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *
 	free(cells);
 	if (rc < 0)
 		return -1;
+	if (s->conn->trim) /* the lightweight DELETE is where chDB's memory peaks */
+		s->conn->trim(s->conn);
 	pgw_buf_puts(sql, "DELETE FROM ");
 	qualified(sql, s, t, merged);
 	where_staged(s, sql, true);
