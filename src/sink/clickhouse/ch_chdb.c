@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -37,6 +38,7 @@ struct chdb_api {
 struct ch_chdb {
 	struct ch_conn base;
 	void *lib;
+	char lib_path[PATH_MAX]; /* the file dlopen loaded (for release_library_pages) */
 	struct chdb_api api;
 	chdb_connection *conn;
 };
@@ -160,7 +162,7 @@ static bool store_in_use(const char *path)
  * since such a mapping's pages read back exactly as the file holds them. Peak RSS of a
  * million-change catch-up 417 -> about 300 MB, no slower (bench/cdc_bench.sh); a start-up of chDB
  * about 0.04 s longer. */
-static void release_library_pages(void)
+static void release_library_pages(const char *path)
 {
 	FILE *smaps = fopen("/proc/self/smaps", "r");
 	char line[4096], perms[5];
@@ -171,7 +173,8 @@ static void release_library_pages(void)
 		if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) == 3) { /* a mapping's first line */
 			start = a;
 			end = b;
-			library = strstr(line, "libchdb") && perms[1] != 'w';
+			size_t n = strlen(line), p = strlen(path); /* the line ends with the file's path */
+			library = perms[1] != 'w' && *path && n > p && strncmp(line + n - p - 1, path, p) == 0;
 		} else if (library && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
 			if (anon == 0)
 				madvise((void *)start, end - start, MADV_DONTNEED);
@@ -184,8 +187,7 @@ static void release_library_pages(void)
 
 static void chdb_trim(struct ch_conn *base)
 {
-	(void)base;
-	release_library_pages();
+	release_library_pages(((struct ch_chdb *)base)->lib_path);
 }
 
 int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err)
@@ -217,7 +219,11 @@ int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct 
 				   cfg->clickhouse_path);
 	}
 	pgw_debug("chdb: library %s, version %s", lib, c->api.version());
-	release_library_pages();
+	Dl_info info;
+	/* smaps names the file itself (deps/lib/libchdb.so is a symbolic link) */
+	if (!dladdr((void *)c->api.version, &info) || !info.dli_fname || !realpath(info.dli_fname, c->lib_path))
+		c->lib_path[0] = '\0';
+	release_library_pages(c->lib_path);
 	c->base.database = pgw_strdup(cfg->clickhouse_database ? cfg->clickhouse_database : "default");
 	c->base.exec = chdb_exec;
 	c->base.insert = chdb_insert;
