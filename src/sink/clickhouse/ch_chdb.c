@@ -154,14 +154,14 @@ static bool store_in_use(const char *path)
 
 /* chDB's start-up (registering every function, format and engine of ClickHouse) reads about 200 MB
  * of its 566 MB library's code and constants that nothing touches again, and the code each kind of
- * statement runs stays mapped after it; those pages count in the process's resident memory. Once
- * the engine is up, and again before each change load's lightweight DELETE (where its memory
- * peaks), they are unmapped from the process (MADV_DONTNEED) and stay in the kernel's page cache,
- * so what is used again comes back at the cost of a minor fault. Only read-only mappings that hold
- * no page of their own (smaps' Anonymous: 0 kB: nothing relocated or written there) are released,
- * since such a mapping's pages read back exactly as the file holds them. Peak RSS of a
- * million-change catch-up 417 -> about 300 MB, no slower (bench/cdc_bench.sh); a start-up of chDB
- * about 0.04 s longer. */
+ * statement runs stays mapped after it; those pages count in the process's resident memory. Before
+ * each change load's lightweight DELETE, where chDB's memory peaks, they are unmapped from the
+ * process (MADV_DONTNEED) and stay in the kernel's page cache, so what is used again comes back at
+ * the cost of a fault. Only read-only mappings that hold no page of their own (smaps' Anonymous:
+ * 0 kB: nothing relocated or written there) are released, since such a mapping's pages read back
+ * exactly as the file holds them. Peak RSS of a million-change catch-up 417 -> about 300 MB
+ * (bench/cdc_bench.sh). Not at start-up: short runs (a reload, a sync) paid for the faults (t_keys
+ * on chDB 24 -> 31 s) for no gain in their peak that matters. */
 static void release_library_pages(const char *path)
 {
 	FILE *smaps = fopen("/proc/self/smaps", "r");
@@ -223,7 +223,6 @@ int pgw_ch_chdb_open(const struct pgw_config *cfg, struct ch_conn **out, struct 
 	/* smaps names the file itself (deps/lib/libchdb.so is a symbolic link) */
 	if (!dladdr((void *)c->api.version, &info) || !info.dli_fname || !realpath(info.dli_fname, c->lib_path))
 		c->lib_path[0] = '\0';
-	release_library_pages(c->lib_path);
 	c->base.database = pgw_strdup(cfg->clickhouse_database ? cfg->clickhouse_database : "default");
 	c->base.exec = chdb_exec;
 	c->base.insert = chdb_insert;
