@@ -184,14 +184,25 @@ t_eq "the copy's temporary slot is gone" "1" "$(pgq "SELECT count(*) FROM pg_rep
 t_ok "the run log's rows of the copies are there" test "$(dq "SELECT count(*) FROM _pgwarehouse_runs WHERE strategy = 'cdc-copy'")" -ge 3
 # creating a slot waits for the transactions open at that moment: the run names the wait
 pgq "CREATE TABLE later2 (id int PRIMARY KEY)"
-psql -qX -c "BEGIN; SELECT txid_current(); SELECT pg_sleep(3); COMMIT" >/dev/null 2>&1 &
+# the transaction is held until the run has named it (a slow machine takes seconds to get there;
+# a fixed 3 s was not always enough), then cancelled, which ends it
+psql -qX -c "BEGIN; SELECT txid_current(); SELECT pg_sleep(120); COMMIT" >/dev/null 2>&1 &
 waiter=$!
-pg_wait "(SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '%pg_sleep(3)%')" 10
+pg_wait "(SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND query LIKE '%pg_sleep(120)%')" 10
 printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n  - later\n  - later2\n' > pgwarehouse_conf.yaml
-out=$("$PGW" sync all 2>&1)
+"$PGW" sync all > "$PWD/slotwait.out" 2>&1 &
+run=$!
+for _ in $(seq 1 900); do
+  grep -q "PostgreSQL waits for the" "$PWD/slotwait.out" && break
+  kill -0 "$run" 2>/dev/null || break
+  sleep 0.1
+done
+pgq "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()" > /dev/null
 wait $waiter
+wait $run
+out=$(cat "$PWD/slotwait.out")
 t_ok "a slot created while a transaction is open: the run names the wait" \
-  grep -qE "creating replication slot ${slot}_copy_[0-9]+: PostgreSQL waits for the 1 transaction\(s\) open now to end \(the oldest: pid [0-9]+, open for 00:00:0[0-3]\)" <<<"$out"
+  grep -qE "creating replication slot ${slot}_copy_[0-9]+: PostgreSQL waits for the 1 transaction\(s\) open now to end \(the oldest: pid [0-9]+, open for [0-9]{2}:[0-9]{2}:[0-9]{2}\)" <<<"$out"
 printf 'cdc: true\ntables:\n  - acct\n  - link\n  - ev\n  - later\n' > pgwarehouse_conf.yaml
 
 # a sync of one CDC table leaves the others' changes in the slot for their next run
