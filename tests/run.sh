@@ -7,6 +7,8 @@
 #   PGW_TEST_PART=1/2         every second script, from the first (to split a run in two)
 #   PGW_TEST_ONLY="t_a t_b"   only these scripts; PGW_TEST_EXCEPT="t_a t_b": all but these
 #   PGW_TEST_KEEP=1           keeps the scripts' work directories (warehouse files, logs) when a check failed
+#   PGW_TEST_STAMP=1          starts each check's line with the time it ended
+#   PGW_TEST_SCRIPT_LIMIT=N   stops a script (a failure) still running after N seconds (default 1500)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -52,6 +54,16 @@ chmod 777 "$WORK"
 export SFD_KEY_CACHE=$WORK/sfkeys  # the Snowflake double's keys and certificates, made once
 filter=${PGW_TEST_FILTER:-}
 
+script_cpu() { # the `times` output of a script's shell: its children's user + sys, as "N.N s"
+  sed -n 2p "$1" 2>/dev/null | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] } printf "%.1f s", t }'
+}
+
+kill_tree() { # PID: the process and all its descendants
+  local c
+  for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+  kill -KILL "$1" 2>/dev/null
+}
+
 run_script() { # backend script
   local backend=$1 t=$2 name; name=$(basename "$t" .sh)
   local db="${name}_db" dir="$WORK/$backend/$name" started=$SECONDS
@@ -70,11 +82,21 @@ run_script() { # backend script
   ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
       DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db "${ch_env[@]}" \
       && { [[ $backend != snowflake ]] || { source "$here/lib/sfdouble.sh" && sfd_start "$dir/sf"; }; } \
-      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; pgs_stop 2>/dev/null; sfd_stop 2>/dev/null; true )
+      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; pgs_stop 2>/dev/null; sfd_stop 2>/dev/null
+      times > "$dir/.times"; true ) 0<&0 &
+  local pid=$!
+  # a script still running after PGW_TEST_SCRIPT_LIMIT seconds is stopped (a hang, as a test waiting
+  # for a process that never ends, fails the run rather than holding it forever)
+  local limit=${PGW_TEST_SCRIPT_LIMIT:-1500}
+  ( sleep "$limit"; echo "  FAIL  $name [$backend] still running after $limit s: stopped"; kill_tree "$pid" ) &
+  local watchdog=$!
+  wait "$pid"
+  { kill_tree "$watchdog"; wait "$watchdog"; } 2>/dev/null
   pkill -f -- "$dir/" 2>/dev/null  # a helper server a failed script left behind (the Snowflake double)
   # a script that stopped early (syntax error, crash of the shell) counts as a failure
   [[ -f "$dir/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }
-  echo "   ($name [$backend]: $((SECONDS - started)) s)"
+  # CPU of the script's own processes (pgwarehouse, the tools, the Snowflake double), not the servers'
+  echo "   ($name [$backend]: $((SECONDS - started)) s, $(script_cpu "$dir/.times") CPU)"
 }
 
 for backend in ${PGW_TEST_BACKENDS:-duckdb clickhouse chdb snowflake}; do

@@ -4,8 +4,10 @@
 T_FAILS_HERE=0
 : "${PY:=python3}"  # run.sh sets Debian's
 _t_record() { echo "$1" >> "$T_RESULTS"; }
-t_pass() { echo "  ok    $1"; _t_record pass; }
-t_fail() { echo "  FAIL  $1"; shift; for l in "$@"; do echo "        $l"; done; _t_record fail; T_FAILS_HERE=$((T_FAILS_HERE + 1)); }
+# PGW_TEST_STAMP=1: each check's line starts with the time it ended (to find where a script's time goes)
+_t_stamp() { [[ -z ${PGW_TEST_STAMP:-} ]] || printf '%s ' "${EPOCHREALTIME%???}"; }  # no subshell: a fork per check
+t_pass() { _t_stamp; echo "  ok    $1"; _t_record pass; }
+t_fail() { _t_stamp; echo "  FAIL  $1"; shift; for l in "$@"; do echo "        $l"; done; _t_record fail; T_FAILS_HERE=$((T_FAILS_HERE + 1)); }
 
 # t_eq NAME EXPECTED ACTUAL
 t_eq() {
