@@ -31,8 +31,23 @@ export PGOPTIONS="-c client_min_messages=warning"
 
 source "$here/lib/pgcluster.sh"
 source "$here/lib/chserver.sh"
+kill_tree() { # PID: the process and all its descendants, the parent first (a watchdog whose sleep
+  local c kids  # died first would go on to its next command)
+  kids=$(pgrep -P "$1")
+  kill -KILL "$1" 2>/dev/null
+  for c in $kids; do kill_tree "$c"; done
+}
+
+script_pid="" watchdog_pid=""
+stop_script() { # the watchdog first: it must not outlive its script's end
+  { [[ -z $watchdog_pid ]] || { kill_tree "$watchdog_pid"; wait "$watchdog_pid"; }
+    [[ -z $script_pid ]] || { kill_tree "$script_pid"; wait "$script_pid"; }; } 2>/dev/null
+  watchdog_pid="" script_pid=""
+}
+
 # a helper server of the script running (the Snowflake double) goes too when the run is stopped
-trap '[[ -n ${WORK:-} ]] && pkill -f -- "$WORK/"; chs_stop; pgc_stop; keep_or_remove_work' EXIT
+# (and the script running, with its watchdog: run.sh stopped by a signal does not wait for them)
+trap 'stop_script; [[ -n ${WORK:-} ]] && pkill -f -- "$WORK/"; chs_stop; pgc_stop; keep_or_remove_work' EXIT
 keep_or_remove_work() {
   if [[ -n ${PGW_TEST_KEEP:-} && -n ${WORK:-} ]] && grep -q '^fail$' "$T_RESULTS" 2>/dev/null; then
     echo "kept $WORK"
@@ -58,12 +73,6 @@ script_cpu() { # the `times` output of a script's shell: its children's user + s
   sed -n 2p "$1" 2>/dev/null | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] } printf "%.1f s", t }'
 }
 
-kill_tree() { # PID: the process and all its descendants
-  local c
-  for c in $(pgrep -P "$1"); do kill_tree "$c"; done
-  kill -KILL "$1" 2>/dev/null
-}
-
 run_script() { # backend script
   local backend=$1 t=$2 name; name=$(basename "$t" .sh)
   local db="${name}_db" dir="$WORK/$backend/$name" started=$SECONDS
@@ -84,14 +93,15 @@ run_script() { # backend script
       && { [[ $backend != snowflake ]] || { source "$here/lib/sfdouble.sh" && sfd_start "$dir/sf"; }; } \
       && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; pgs_stop 2>/dev/null; sfd_stop 2>/dev/null
       times > "$dir/.times"; true ) 0<&0 &
-  local pid=$!
+  script_pid=$!
   # a script still running after PGW_TEST_SCRIPT_LIMIT seconds is stopped (a hang, as a test waiting
   # for a process that never ends, fails the run rather than holding it forever)
   local limit=${PGW_TEST_SCRIPT_LIMIT:-1500}
-  ( sleep "$limit"; echo "  FAIL  $name [$backend] still running after $limit s: stopped"; kill_tree "$pid" ) &
-  local watchdog=$!
-  wait "$pid"
-  { kill_tree "$watchdog"; wait "$watchdog"; } 2>/dev/null
+  ( sleep "$limit"; echo "  FAIL  $name [$backend] still running after $limit s: stopped"; kill_tree "$script_pid" ) &
+  watchdog_pid=$!
+  wait "$script_pid"
+  script_pid=""  # ended and reaped: its number may be another process's now
+  stop_script
   pkill -f -- "$dir/" 2>/dev/null  # a helper server a failed script left behind (the Snowflake double)
   # a script that stopped early (syntax error, crash of the shell) counts as a failure
   [[ -f "$dir/.finished" ]] || { echo "  FAIL  $name did not run to its end"; echo fail >> "$T_RESULTS"; }
