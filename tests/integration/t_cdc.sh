@@ -217,14 +217,18 @@ t_same "...applies what the slot kept for them" acct
 # another reader of the slot (pg_replication_slot_advance here; a second warehouse configured with
 # the same replication_slot does the same) takes changes the tables need: the slot never sends them
 # again, so each table it passed is copied again, saying why
-# (a reader that has the slot is ended, again until the slot is found free: a stream connects again
-# 1 s after its walsender ended, which on a busy machine can be before the advance has run)
-advance_slot="DO \$\$ BEGIN FOR i IN 1..250 LOOP BEGIN
+# advance_slot SQL: SQL committed, then the slot moved past it as such a reader would, all in one
+# request: the WAL flushed first (the cluster commits asynchronously, and a slot advances no further
+# than what is flushed: past the change or not was left to the WAL writer), and a reader that has the
+# slot ended, again until the slot is found free
+advance_slot() {
+  pgq "BEGIN; SET LOCAL synchronous_commit = on; $1; COMMIT;
+DO \$\$ BEGIN FOR i IN 1..250 LOOP BEGIN
   PERFORM pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '$slot' AND active;
   PERFORM pg_replication_slot_advance('$slot', pg_current_wal_lsn());
-  RETURN; EXCEPTION WHEN object_in_use THEN PERFORM pg_sleep(0.02); END; END LOOP; RAISE 'slot still read'; END \$\$"
-pgq "UPDATE acct SET note = 'taken by another reader' WHERE id = 9"
-pgq "$advance_slot"
+  RETURN; EXCEPTION WHEN object_in_use THEN PERFORM pg_sleep(0.02); END; END LOOP; RAISE 'slot still read'; END \$\$" >/dev/null
+}
+advance_slot "UPDATE acct SET note = 'taken by another reader' WHERE id = 9"
 "$PGW" status > "$PWD/status.out" 2>&1
 t_eq "status shows each table the slot was read past" "4" \
   "$(grep -cE '^  public\.(acct|link|ev|later): holds the changes up to .*; behind the slot \(another reader took changes it needs\): the next sync copies it again$' "$PWD/status.out")"
@@ -239,10 +243,13 @@ t_same_each "acct equals PostgreSQL after the other reader" acct "later equals P
 "$PGW" stream all --interval 0.3 > "$PWD/stream0.out" 2>&1 &
 streamer=$!
 for _ in $(seq 1 300); do grep -q 'following slot' "$PWD/stream0.out" && break; sleep 0.1; done
-pgq "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '$slot'" >/dev/null
-pgq "UPDATE later SET v = 'taken while the stream was away' WHERE id = 2"
-pgq "$advance_slot"
-wait $streamer; rc=$?
+# (its walsender ended, the change made and the slot moved past it in one request: the stream
+# connects again 1 s after it lost its walsender; had it read the change, nothing would be read past
+# and it would go on, so it is stopped after 120 s: a failure, not a hang)
+advance_slot "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '$slot';
+  UPDATE later SET v = 'taken while the stream was away' WHERE id = 2"
+for _ in $(seq 1200); do kill -0 $streamer 2>/dev/null || break; sleep 0.1; done
+kill -KILL $streamer 2>/dev/null; wait $streamer; rc=$?
 t_eq "a stream that finds the slot read past its tables stops (exit 3)" "3" "$rc"
 t_eq "...with one line naming the table and the fix" "1" \
   "$(grep -cE "^pgwarehouse: error: (acct|link|ev|later): replication slot $slot was read past this warehouse's position \([0-9A-F/]+\) by another reader just before this run read it \(confirmed up to [0-9A-F/]+\): the next run copies the table again; give each warehouse its own replication_slot$" "$PWD/stream0.out")"
