@@ -31,11 +31,23 @@ export PGOPTIONS="-c client_min_messages=warning"
 
 source "$here/lib/pgcluster.sh"
 source "$here/lib/chserver.sh"
-kill_tree() { # PID: the process and all its descendants, the parent first (a watchdog whose sleep
-  local c kids  # died first would go on to its next command)
-  kids=$(pgrep -P "$1")
-  kill -KILL "$1" 2>/dev/null
-  for c in $kids; do kill_tree "$c"; done
+tree_pids() { # PID: the process and its descendants, parents first
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1"); do tree_pids "$c"; done
+}
+# kill_tree PID: the process and all its descendants. All are stopped first, parents before their
+# children, and looked for again once stopped: none can start another process, nor go on to its next
+# command when a child ends (a watchdog whose sleep ended first went on to kill). Then killed, the
+# process itself last: whoever waits for it (run.sh, for a script) finds the others gone (killed
+# first, a script's end let run.sh stop its watchdog in the middle of the killing, and a stream the
+# script had started lived on).
+kill_tree() {
+  local pids
+  kill -STOP $(tree_pids "$1") 2>/dev/null
+  pids=$(tree_pids "$1")
+  kill -STOP $pids 2>/dev/null
+  kill -KILL $(tac <<<"$pids") 2>/dev/null
 }
 
 script_pid="" watchdog_pid=""
