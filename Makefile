@@ -19,7 +19,7 @@ MAIN_SRC = $(wildcard src/cli/*.c)
 OBJ = $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
-TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c tests/tools/sfq.c tests/tools/pgrepl.c tests/tools/pgsh.c
+TOOL_SRC = tests/tools/duckq.c tests/tools/chdbq.c tests/tools/sfq.c tests/tools/pgrepl.c tests/tools/pgsh.c tests/tools/serve.c
 
 all: $(BUILD)/pgwarehouse
 
@@ -48,10 +48,10 @@ $(BUILD)/pgwarehouse: $(OBJ) $(MAIN_OBJ)
 $(BUILD)/unit_tests: $(OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE) -lcmocka
 
-$(BUILD)/duckq: $(BUILD)/tests/tools/duckq.o $(OBJ)
+$(BUILD)/duckq: $(BUILD)/tests/tools/duckq.o $(BUILD)/tests/tools/serve.o $(OBJ)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
-$(BUILD)/chdbq: $(BUILD)/tests/tools/chdbq.o $(OBJ)
+$(BUILD)/chdbq: $(BUILD)/tests/tools/chdbq.o $(BUILD)/tests/tools/serve.o $(OBJ)
 	$(CC) $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(BUILD)/sfq: $(BUILD)/tests/tools/sfq.o $(OBJ)

@@ -103,7 +103,7 @@ run_script() { # backend script
   ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
       DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db "${ch_env[@]}" \
       && { [[ $backend != snowflake ]] || { source "$here/lib/sfdouble.sh" && sfd_start "$dir/sf"; }; } \
-      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; pgs_stop 2>/dev/null; sfd_stop 2>/dev/null
+      && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; pgs_stop 2>/dev/null; qs_stop 2>/dev/null; sfd_stop 2>/dev/null
       times > "$dir/.times"; true ) 0<&0 &
   script_pid=$!
   # a script still running after PGW_TEST_SCRIPT_LIMIT seconds is stopped (a hang, as a test waiting

@@ -83,6 +83,48 @@ pgq() {
 }
 pgs_start
 
+# The query tools as servers (tests/tools/serve.c): duckq or chdbq started once per script and sent
+# each query through a pipe, as pgsh is. A process per query cost ~0.25 s of CPU (duckq) and ~1 s
+# (chdbq: loading chDB), a tenth of the suite's; the engine opened again in the running process, a
+# fraction of that. The server opens the store for each query and closes it after, as the tool did.
+# qs_start TOOL: the script's server of TOOL (one per script: its backend's tool)
+_qs_sig() { _QS_NOW="$PWD|${TZ-}|${CLICKHOUSE_DATABASE-}|${CHDB_LIBRARY-}"; }
+qs_start() {
+  [[ -x ${1:-} ]] || return 0
+  local d; d=$(mktemp -d)
+  mkfifo "$d/in" "$d/reply"
+  "$1" --serve "$d/out" "$d/err" <"$d/in" >"$d/reply" &
+  _QS_PID=$! _QS_TOOL=$1 _QS_DIR=$d
+  exec {_QS_W}>"$d/in" {_QS_R}<"$d/reply"
+  _qs_sig; _QS_SIG=$_QS_NOW
+}
+# ended by a request of no arguments (children of the script hold its pipe open: no end of file)
+qs_stop() {
+  [[ -n ${_QS_PID:-} ]] || return 0
+  (printf '0\0' >&"$_QS_W") 2>/dev/null
+  exec {_QS_W}>&- {_QS_R}<&-
+  wait "$_QS_PID" 2>/dev/null
+  rm -rf "$_QS_DIR"; _QS_PID=""
+}
+# _qs_call TOOL ARGS...: what `TOOL ARGS...` prints and returns, through the script's server of
+# TOOL; the tool itself elsewhere (another tool, directory or setting than the server's)
+_qs_call() {
+  local tool=$1 rc="" out; shift
+  _qs_sig
+  if [[ $tool != "${_QS_TOOL:-}" || -z ${_QS_PID:-} || $_QS_NOW != "$_QS_SIG" ]] || ! kill -0 "$_QS_PID" 2>/dev/null; then
+    "$tool" "$@"; return
+  fi
+  {
+    flock 9  # a background job's query waits for the one running
+    printf '%s\0' "$#" "$@" >&"$_QS_W"
+    IFS= read -r rc <&"$_QS_R"
+    IFS= read -r -d '' out <"$_QS_DIR/out"; printf '%s' "$out"
+    [[ ! -s $_QS_DIR/err ]] || cat "$_QS_DIR/err" >&2
+  } 9>>"$_QS_DIR/lock"
+  [[ -n $rc ]] || { echo "the ${tool##*/} server ended" >&2; return 1; }
+  return "$rc"
+}
+
 # The warehouse under test: $PGW_BACKEND: duckdb, clickhouse (a server over HTTP) or chdb
 # (ClickHouse embedded). SQL given to whq must be valid in both dialects (counts, simple SELECTs);
 # backend-specific checks test $BACKEND or is_ch.
@@ -90,10 +132,14 @@ BACKEND=${PGW_BACKEND:-duckdb}
 is_ch() { [[ $BACKEND == clickhouse || $BACKEND == chdb ]]; }
 # chsql SQL: a statement on the ClickHouse under test (server or embedded)
 chsql() {
-  if [[ $BACKEND == chdb ]]; then "$CHDBQ" "$CLICKHOUSE_PATH" "$1"; else chq "$1"; fi
+  if [[ $BACKEND == chdb ]]; then _qs_call "$CHDBQ" "$CLICKHOUSE_PATH" "$1"; else chq "$1"; fi
 }
 # Snowflake runs as the local double, which keeps its tables in a DuckDB file the tests read directly.
 [[ $BACKEND == snowflake ]] && WH_DUCKDB=$SFD_DIR/snowflake.duckdb || WH_DUCKDB=${DUCKDB_PATH:-}
+case $BACKEND in
+  duckdb | snowflake) qs_start "${DUCKQ:-}" ;;
+  chdb) qs_start "${CHDBQ:-}" ;;
+esac
 whq() {
   case $BACKEND in
     duckdb) wh_duckq "$WH_DUCKDB" "$1" ;;
@@ -108,12 +154,12 @@ wh_duckq() {
   for a in "$@"; do
     if [[ -n ${SFD_PID:-} && $a == "$SFD_DIR/snowflake.duckdb" ]]; then
       sfd_pause || return 1
-      "$DUCKQ" "$@"; rc=$?
+      _qs_call "$DUCKQ" "$@"; rc=$?
       sfd_resume
       return $rc
     fi
   done
-  "$DUCKQ" "$@"
+  _qs_call "$DUCKQ" "$@"
 }
 dq() { whq "$1"; }
 # whx SQL: runs a statement in the warehouse (read-write)
@@ -194,7 +240,7 @@ _same_export() {
       for i in "${!_same_src[@]}"; do
         args+=("${_same_csv[$i]}" "$(_ch_pg_csv_sql "${_same_src[$i]}" "${_same_dst[$i]}" "${_same_schema[$i]:-$CLICKHOUSE_DATABASE}")")
       done
-      "$CHDBQ" --to "$CLICKHOUSE_PATH" "${args[@]}" ;;
+      _qs_call "$CHDBQ" --to "$CLICKHOUSE_PATH" "${args[@]}" ;;
     *)
       for i in "${!_same_src[@]}"; do
         chq "$(_ch_pg_csv_sql "${_same_src[$i]}" "${_same_dst[$i]}" "${_same_schema[$i]:-$CLICKHOUSE_DATABASE}")" >"${_same_csv[$i]}" || return 1

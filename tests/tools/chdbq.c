@@ -1,11 +1,13 @@
 /* Test helper: runs one statement on an embedded chDB store and prints the result.
  *   chdbq DIR SQL      (the SQL's own FORMAT clause decides the output; TabSeparated by default)
  *   chdbq --to DIR FILE SQL [FILE SQL]...   each statement's result into its FILE (chDB loads once)
+ *   chdbq --serve OUT ERR    the above, one request after another (tests/tools/serve.h)
  * The library comes from $CHDB_LIBRARY, else libchdb.so on the library path. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve.h"
 #include "sink/clickhouse/ch_internal.h"
 
 static int query(struct ch_conn *c, const char *sql, FILE *f)
@@ -22,7 +24,7 @@ static int query(struct ch_conn *c, const char *sql, FILE *f)
 	return rc;
 }
 
-int main(int argc, char **argv)
+static int chdbq(int argc, char **argv)
 {
 	bool to = argc >= 5 && argc % 2 == 1 && !strcmp(argv[1], "--to");
 	if (argc != 3 && !to) {
@@ -53,4 +55,11 @@ int main(int argc, char **argv)
 	}
 	c->close(c);
 	return rc < 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "--serve"))
+		return tool_serve(argv[2], argv[3], chdbq, NULL);
+	return chdbq(argc, argv);
 }

@@ -3,18 +3,38 @@
  *   duckq --exec DB SQL       runs SQL read-write
  *   duckq --hold DB SECONDS   keeps DB open for writing (a concurrent writer)
  *   duckq --pg-csv-to DB SCHEMA TABLE FILE [SCHEMA TABLE FILE]...   each TABLE into its FILE as CSV
- *                             that PostgreSQL's COPY reads back into the source's types */
+ *                             that PostgreSQL's COPY reads back into the source's types
+ *   duckq --serve OUT ERR     the above, one request after another (tests/tools/serve.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "serve.h"
 #include "sink/duckdb/duckdb_internal.h"
 
-static void die(const char *what, const struct pgw_err *err)
+/* the database a query has open: closed when a served request fails (cleanup) */
+static duckdb_database open_db;
+static duckdb_connection open_con;
+static FILE *open_csv;
+
+static void close_open(void)
+{
+	if (open_csv)
+		fclose(open_csv);
+	open_csv = NULL;
+	if (open_con)
+		duckdb_disconnect(&open_con);
+	if (open_db)
+		duckdb_close(&open_db);
+	open_con = NULL;
+	open_db = NULL;
+}
+
+_Noreturn static void die(const char *what, const struct pgw_err *err)
 {
 	fprintf(stderr, "duckq: %s: %s\n", what, err->msg);
-	exit(1);
+	tool_fail();
 }
 
 /* An expression whose text PostgreSQL's input functions read back as the same value. */
@@ -66,7 +86,7 @@ static void pg_csv(duckdb_connection con, const char *schema, const char *table,
 		die("columns", &err);
 	if (!cols.nrows) {
 		fprintf(stderr, "duckq: no table %s\n", table);
-		exit(1);
+		tool_fail();
 	}
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
@@ -140,7 +160,7 @@ static int exec_sql(const char *path, const char *sql)
 	return rc < 0;
 }
 
-int main(int argc, char **argv)
+static int duckq(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--hold"))
 		return hold(argv[2], atoi(argv[3]));
@@ -152,34 +172,43 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *path = argv[csv ? 2 : 1];
-	duckdb_database db;
-	duckdb_connection con;
 	char *msg = NULL;
 	duckdb_config dc;
 	duckdb_create_config(&dc);
 	duckdb_set_config(dc, "autoinstall_known_extensions", "false");
 	duckdb_set_config(dc, "access_mode", "READ_ONLY");
-	if (duckdb_open_ext(path, &db, dc, &msg) != DuckDBSuccess) {
+	if (duckdb_open_ext(path, &open_db, dc, &msg) != DuckDBSuccess) {
 		fprintf(stderr, "duckq: cannot open %s: %s\n", path, msg ? msg : "?");
+		duckdb_free(msg);
+		duckdb_destroy_config(&dc);
+		open_db = NULL;
 		return 1;
 	}
 	duckdb_destroy_config(&dc);
-	duckdb_connect(db, &con);
+	duckdb_connect(open_db, &open_con);
+	duckdb_connection con = open_con;
 	struct pgw_err err = {0};
 	if (pgw_duck_exec(con, "SET TimeZone = 'UTC'", &err) < 0)
 		die("timezone", &err);
 	for (int i = 3; csv && i < argc; i += 3) {
-		FILE *out = fopen(argv[i + 2], "w");
-		if (!out) {
+		if (!(open_csv = fopen(argv[i + 2], "w"))) {
 			perror(argv[i + 2]);
+			close_open();
 			return 1;
 		}
-		pg_csv(con, argv[i], argv[i + 1], out);
-		fclose(out);
+		pg_csv(con, argv[i], argv[i + 1], open_csv);
+		fclose(open_csv);
+		open_csv = NULL;
 	}
 	if (!csv)
 		tsv(con, argv[2]);
-	duckdb_disconnect(&con);
-	duckdb_close(&db);
+	close_open();
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "--serve"))
+		return tool_serve(argv[2], argv[3], duckq, close_open);
+	return duckq(argc, argv);
 }
