@@ -40,26 +40,36 @@ t_err() {
 # session (tests/tools/pgsh.c; a psql per statement costs ~65 ms of CPU, the suite's largest
 # overhead); with other connection settings than the session's (PGPORT=... pgq), psql itself
 _pgs_sig() { _PGS_NOW="${PGHOST-}|${PGPORT-}|${PGUSER-}|${PGDATABASE-}|${PGPASSWORD-}|${PGOPTIONS-}|${PGTZ-}|${PGAPPNAME-}"; }
+# _srv_start NAME DIR CMD...: CMD in the background, reading requests from the pipe DIR/in and
+# answering on DIR/out; sets NAME_PID, NAME_DIR, NAME_W (the requests' end) and NAME_R (the answers')
+_srv_start() {
+  local name=$1 d=$2 w r; shift 2
+  mkfifo "$d/in" "$d/out"
+  "$@" <"$d/in" >"$d/out" &
+  declare -g "${name}_PID=$!" "${name}_DIR=$d"
+  exec {w}>"$d/in" {r}<"$d/out"
+  declare -g "${name}_W=$w" "${name}_R=$r"
+}
+# _srv_stop NAME END: the server ends when sent END (children of the script hold its pipe open: no
+# end of file; and a signal sent before it has started can be lost: bash's trap catches it in the
+# child before exec). A subshell writes, in case the server died (SIGPIPE).
+_srv_stop() {
+  local pid=${1}_PID w=${1}_W r=${1}_R dir=${1}_DIR
+  [[ -n ${!pid:-} ]] || return 0
+  (printf "$2" >&"${!w}") 2>/dev/null
+  eval "exec ${!w}>&- ${!r}<&-"
+  wait "${!pid}" 2>/dev/null
+  rm -rf "${!dir}"; declare -g "$pid="
+}
 pgs_start() {
   [[ -x ${PGSH:-} ]] || return 0
   local d; d=$(mktemp -d)
-  mkfifo "$d/in" "$d/out"
   _PGS_ROWS=$d/rows _PGS_LOCK=$d/lock
-  "$PGSH" "$_PGS_ROWS" <"$d/in" >"$d/out" &
-  _PGS_PID=$!
-  exec {_PGS_W}>"$d/in" {_PGS_R}<"$d/out"
+  _srv_start _PGS "$d" "$PGSH" "$_PGS_ROWS"
   _pgs_sig; _PGS_SIG=$_PGS_NOW
 }
-# the session ends with the script (run.sh), told through its pipe: children of the script hold
-# the pipe open (no end of file), and a signal sent before pgsh has started can be lost (bash's
-# trap catches it in the child before exec). A subshell writes, in case pgsh died (SIGPIPE).
-pgs_stop() {
-  [[ -n ${_PGS_PID:-} ]] || return 0
-  (printf '\0' >&"$_PGS_W") 2>/dev/null
-  exec {_PGS_W}>&- {_PGS_R}<&-
-  wait "$_PGS_PID" 2>/dev/null
-  rm -rf "${_PGS_ROWS%/*}"; _PGS_PID=""
-}
+# the session ends with the script (run.sh), told through its pipe by an empty statement
+pgs_stop() { _srv_stop _PGS '\0'; }
 pgq() {
   _pgs_sig
   if [[ -z ${_PGS_PID:-} || $_PGS_NOW != "$_PGS_SIG" ]] || ! kill -0 "$_PGS_PID" 2>/dev/null; then
@@ -92,20 +102,12 @@ _qs_sig() { _QS_NOW="$PWD|${TZ-}|${CLICKHOUSE_DATABASE-}|${CHDB_LIBRARY-}"; }
 qs_start() {
   [[ -x ${1:-} ]] || return 0
   local d; d=$(mktemp -d)
-  mkfifo "$d/in" "$d/reply"
-  "$1" --serve "$d/out" "$d/err" <"$d/in" >"$d/reply" &
-  _QS_PID=$! _QS_TOOL=$1 _QS_DIR=$d
-  exec {_QS_W}>"$d/in" {_QS_R}<"$d/reply"
+  _QS_TOOL=$1
+  _srv_start _QS "$d" "$1" --serve "$d/rows" "$d/err"
   _qs_sig; _QS_SIG=$_QS_NOW
 }
-# ended by a request of no arguments (children of the script hold its pipe open: no end of file)
-qs_stop() {
-  [[ -n ${_QS_PID:-} ]] || return 0
-  (printf '0\0' >&"$_QS_W") 2>/dev/null
-  exec {_QS_W}>&- {_QS_R}<&-
-  wait "$_QS_PID" 2>/dev/null
-  rm -rf "$_QS_DIR"; _QS_PID=""
-}
+# ended by a request of no arguments
+qs_stop() { _srv_stop _QS '0\0'; }
 # _qs_call TOOL ARGS...: what `TOOL ARGS...` prints and returns, through the script's server of
 # TOOL; the tool itself elsewhere (another tool, directory or setting than the server's)
 _qs_call() {
@@ -118,7 +120,7 @@ _qs_call() {
     flock 9  # a background job's query waits for the one running
     printf '%s\0' "$#" "$@" >&"$_QS_W"
     IFS= read -r rc <&"$_QS_R"
-    IFS= read -r -d '' out <"$_QS_DIR/out"; printf '%s' "$out"
+    IFS= read -r -d '' out <"$_QS_DIR/rows"; printf '%s' "$out"
     [[ ! -s $_QS_DIR/err ]] || cat "$_QS_DIR/err" >&2
   } 9>>"$_QS_DIR/lock"
   [[ -n $rc ]] || { echo "the ${tool##*/} server ended" >&2; return 1; }
