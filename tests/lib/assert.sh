@@ -251,7 +251,9 @@ _same_export() {
 }
 
 # SQL comparing table I's file with its source, each difference a line "I missing: ROW" or
-# "I extra: ROW". Snowflake keeps json as VARIANT and arrays as ARRAY (JSON): those compare as jsonb.
+# "I extra: ROW" (as often as the row is missing or extra: the tables are compared as multisets). One
+# GROUP BY over both sides, not two EXCEPT ALL: each row's text made once, one sort (2.4M rows:
+# 10.9 -> 6.8 s). Snowflake keeps json as VARIANT and arrays as ARRAY (JSON): those compare as jsonb.
 _same_sql() {
   local i=$1 src=${_same_src[$1]} null=""
   is_ch && null=", NULL '\\N'"
@@ -263,8 +265,9 @@ _same_sql() {
   fi
   echo "CREATE TEMP TABLE back_$i ON COMMIT DROP AS SELECT * FROM $src s LIMIT 0;
 COPY back_$i FROM '${_same_csv[$i]}' (FORMAT csv$null);
-SELECT '$i missing: ' || r FROM (SELECT ROW(s.*)::text r FROM $src s EXCEPT ALL SELECT ROW(b.*)::text FROM back_$i b) x;
-SELECT '$i extra: ' || r FROM (SELECT ROW(b.*)::text r FROM back_$i b EXCEPT ALL SELECT ROW(s.*)::text FROM $src s) x;"
+SELECT '$i ' || CASE WHEN d.n > 0 THEN 'missing: ' ELSE 'extra: ' END || d.r
+FROM (SELECT r, sum(n) n FROM (SELECT ROW(s.*)::text r, 1 n FROM $src s UNION ALL SELECT ROW(b.*)::text, -1 FROM back_$i b) u
+  GROUP BY r HAVING sum(n) <> 0) d, generate_series(1, abs(d.n)) g;"
 }
 
 # _same_check NAME...: exports the tables in _same_src (and _same_dst, _same_schema), compares
