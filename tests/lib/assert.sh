@@ -149,16 +149,14 @@ whq() {
     *) chsql "$1 FORMAT TabSeparated" ;;
   esac
 }
-# wh_duckq ARGS...: duckq on a warehouse file. The Snowflake double keeps its file open: a read of
-# it asks the double to close it and hold its statements meanwhile (sfd_pause, sfd_resume).
+# wh_duckq ARGS...: duckq on a warehouse file. The Snowflake double keeps its file open: its file is
+# read through the double (duckq --double), which runs the same SQL on a connection of its own.
 wh_duckq() {
-  local a rc
+  local a
   for a in "$@"; do
     if [[ -n ${SFD_PID:-} && $a == "$SFD_DIR/snowflake.duckdb" ]]; then
-      sfd_pause || return 1
-      _qs_call "$DUCKQ" "$@"; rc=$?
-      sfd_resume
-      return $rc
+      _qs_call "$DUCKQ" --double "$SNOWSQL_PROTOCOL://127.0.0.1:$SFD_PORT" "$SFD_DIR/ca.pem" "$@"
+      return
     fi
   done
   _qs_call "$DUCKQ" "$@"

@@ -8,8 +8,10 @@
 //   POST /queries/v1/abort-request   cancel a statement by its requestId (logged)
 //   GET  /monitoring/queries/<id>    a statement's status, as the drivers check it before fetching by id
 //   POST /telemetry/send             accepted and ignored
+//   POST /__test/sql                  (tests only) {sql, params, exec}: the tests' reads of what the
+//                                    double holds, on a connection of its own (tests/tools/duckq.c)
 //   POST /__test/pause, /__test/resume  (tests only) close the DuckDB file and hold statements while a
-//                                    test reads it; then go on
+//                                    program reads the file itself (the bench); then go on
 //   PUT <table stage> answered with an S3 stageInfo and encryptionMaterial; the files then arrive at
 //   a local S3-compatible endpoint (--s3port) that checks the SigV4 signature with the temporary
 //   credentials it handed out and decrypts each file with the material of that PUT.
@@ -130,6 +132,31 @@ function resumeStatements() {
   const r = held;
   held = null;
   if (r) r();
+}
+
+// POST /__test/sql: a test's query, run as any statement is (in turn, committed data only), its
+// cells as text (the SQL casts them), each "<byte length>\n<bytes>" or "-\n" for NULL after a
+// first line "<columns>\n"; an error is a 400 with DuckDB's message. Reading through the double
+// keeps its file open: a pause closes it, checkpointing what changed, and the next statement
+// opens it again, which was most of the double's time when every test read paused it.
+async function testSql(res, body) {
+  try {
+    const parts = await withConnection(async (conn) => {
+      if (body.exec) { await conn.run(body.sql); return ['0\n']; }
+      const reader = await conn.runAndReadAll(body.sql, body.params || []);
+      const out = [`${reader.columnCount}\n`];
+      for (const row of reader.getRows())
+        for (const v of row) out.push(v === null ? '-\n' : `${Buffer.byteLength(String(v))}\n${v}`);
+      return out;
+    });
+    const text = parts.join('');
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  } catch (e) {
+    const text = String(e.message || e);
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
 }
 
 function fail(res, code, message, httpStatus = 200, data = null) {
@@ -884,6 +911,7 @@ async function main() {
       const mq = /^\/monitoring\/queries\/([^/]+)$/.exec(p);
       if (req.method === 'GET' && mq) return monitoring(req, res, mq[1]);
       if (req.method === 'POST' && p === '/telemetry/send') return reply(res, { success: true, code: null, message: null, data: null });
+      if (req.method === 'POST' && p === '/__test/sql') return testSql(res, body);
       if (req.method === 'POST' && p === '/__test/pause') return pause().then(() => reply(res, { success: true }));
       if (req.method === 'POST' && p === '/__test/resume') { resumeStatements(); return reply(res, { success: true }); }
       if (req.method === 'POST' && p === '/session') {

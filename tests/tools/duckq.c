@@ -4,12 +4,16 @@
  *   duckq --hold DB SECONDS   keeps DB open for writing (a concurrent writer)
  *   duckq --pg-csv-to DB SCHEMA TABLE FILE [SCHEMA TABLE FILE]...   each TABLE into its FILE as CSV
  *                             that PostgreSQL's COPY reads back into the source's types
+ *   duckq --double URL CA ...  any of the above (but --hold) on what the Snowflake double at URL holds,
+ *                             through its POST /__test/sql (CA: the PEM file its HTTPS is signed by)
  *   duckq --serve OUT ERR     the above, one request after another (tests/tools/serve.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
+#include "net/http.h"
 #include "serve.h"
 #include "sink/duckdb/duckdb_internal.h"
 
@@ -35,6 +39,74 @@ _Noreturn static void die(const char *what, const struct pgw_err *err)
 {
 	fprintf(stderr, "duckq: %s: %s\n", what, err->msg);
 	tool_fail();
+}
+
+/* --double URL: the SQL runs in the Snowflake double, which keeps its file open (a read of the file
+ * itself made it close the file, checkpointing, and open it again: most of its time in the suite) */
+static const char *double_url;
+
+/* The double's answer (double.js, testSql): "<columns>\n", then each cell "<length>\n<bytes>" or
+ * "-\n" for NULL. */
+static int parse_double_rows(const char *p, const char *end, struct pgw_duck_rows *out, struct pgw_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	char *next;
+	out->ncols = (int)strtol(p, &next, 10);
+	size_t n = 0, cap = 0;
+	for (p = next + 1; p < end; n++) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			out->cells = realloc(out->cells, cap * sizeof(char *));
+		}
+		if (*p == '-') {
+			out->cells[n] = NULL;
+			p += 2;
+			continue;
+		}
+		size_t len = strtoul(p, &next, 10);
+		if (*next != '\n' || next + 1 + len > end)
+			return pgw_err_set(err, PGW_ERR_WAREHOUSE, "the double's answer is cut short");
+		out->cells[n] = pgw_strndup(next + 1, len);
+		p = next + 1 + len;
+	}
+	out->nrows = out->ncols ? (int)(n / (size_t)out->ncols) : 0;
+	return 0;
+}
+
+static int double_sql(const char *sql, int nparams, const char *const *params, bool exec,
+		      struct pgw_duck_rows *out, struct pgw_err *err)
+{
+	struct pgw_buf body, url;
+	pgw_buf_init(&body);
+	pgw_buf_init(&url);
+	pgw_buf_puts(&body, "{\"sql\": ");
+	pgw_json_string(&body, sql);
+	pgw_buf_printf(&body, ", \"exec\": %s, \"params\": [", exec ? "true" : "false");
+	for (int i = 0; i < nparams; i++) {
+		pgw_buf_puts(&body, i ? ", " : "");
+		pgw_json_string(&body, params[i]);
+	}
+	pgw_buf_puts(&body, "]}");
+	pgw_buf_printf(&url, "%s/__test/sql", double_url);
+	struct pgw_http_request req = {.url = url.data, .body = body.data, .body_len = body.len, .timeout_s = 60};
+	struct pgw_http_response resp = {0};
+	int rc = pgw_http_send(&req, &resp, "the Snowflake double", err);
+	if (rc == 0 && resp.status != 200)
+		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "%.*s", (int)resp.body.len, resp.body.data ? resp.body.data : "");
+	else if (rc == 0 && out)
+		rc = parse_double_rows(resp.body.data, resp.body.data + resp.body.len, out, err);
+	pgw_http_response_cleanup(&resp);
+	pgw_buf_cleanup(&body);
+	pgw_buf_cleanup(&url);
+	return rc;
+}
+
+static int select_rows(duckdb_connection con, const char *sql, int nparams, const char *const *params,
+		       struct pgw_duck_rows *out, struct pgw_err *err)
+{
+	if (double_url)
+		return double_sql(sql, nparams, params, false, out, err);
+	return pgw_duck_select(con, sql, nparams, params, out, err);
 }
 
 /* An expression whose text PostgreSQL's input functions read back as the same value. */
@@ -79,10 +151,10 @@ static void pg_csv(duckdb_connection con, const char *schema, const char *table,
 	struct pgw_err err = {0};
 	struct pgw_duck_rows cols, rows;
 	const char *params[] = {schema, table};
-	if (pgw_duck_select(con,
-			    "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? "
-			    "AND table_name = ? ORDER BY column_index",
-			    2, params, &cols, &err) < 0)
+	if (select_rows(con,
+			"SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? "
+			"AND table_name = ? ORDER BY column_index",
+			2, params, &cols, &err) < 0)
 		die("columns", &err);
 	if (!cols.nrows) {
 		fprintf(stderr, "duckq: no table %s\n", table);
@@ -100,7 +172,7 @@ static void pg_csv(duckdb_connection con, const char *schema, const char *table,
 	pgw_buf_ident(&sql, schema);
 	pgw_buf_puts(&sql, ".");
 	pgw_buf_ident(&sql, table);
-	if (pgw_duck_select(con, sql.data, 0, NULL, &rows, &err) < 0)
+	if (select_rows(con, sql.data, 0, NULL, &rows, &err) < 0)
 		die(sql.data, &err);
 	for (int r = 0; r < rows.nrows; r++) {
 		for (int c = 0; c < rows.ncols; c++) {
@@ -120,7 +192,7 @@ static void tsv(duckdb_connection con, const char *query)
 	struct pgw_err err = {0};
 	struct pgw_duck_rows rows;
 	char *sql = pgw_asprintf("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM (%s)", query);
-	if (pgw_duck_select(con, sql, 0, NULL, &rows, &err) < 0)
+	if (select_rows(con, sql, 0, NULL, &rows, &err) < 0)
 		die(query, &err);
 	for (int r = 0; r < rows.nrows; r++)
 		for (int c = 0; c < rows.ncols; c++) {
@@ -147,9 +219,14 @@ static int hold(const char *path, int seconds)
 /* Runs statements read-write (the bench loads CSV files this way). */
 static int exec_sql(const char *path, const char *sql)
 {
+	struct pgw_err err = {0};
+	if (double_url) {
+		if (double_sql(sql, 0, NULL, true, NULL, &err) < 0)
+			die(sql, &err);
+		return 0;
+	}
 	duckdb_database db;
 	duckdb_connection con;
-	struct pgw_err err = {0};
 	if (duckdb_open(path, &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess)
 		return 1;
 	int rc = pgw_duck_exec(con, sql, &err);
@@ -160,8 +237,31 @@ static int exec_sql(const char *path, const char *sql)
 	return rc < 0;
 }
 
+/* Reads (tsv, pg_csv) on con: the file's, or none through the double */
+static void reads(duckdb_connection con, int argc, char **argv, bool csv)
+{
+	for (int i = 3; csv && i < argc; i += 3) {
+		if (!(open_csv = fopen(argv[i + 2], "w"))) {
+			perror(argv[i + 2]);
+			tool_fail();
+		}
+		pg_csv(con, argv[i], argv[i + 1], open_csv);
+		fclose(open_csv);
+		open_csv = NULL;
+	}
+	if (!csv)
+		tsv(con, argv[2]);
+}
+
 static int duckq(int argc, char **argv)
 {
+	double_url = NULL;
+	if (argc >= 4 && !strcmp(argv[1], "--double")) {
+		double_url = argv[2];
+		setenv("PGWAREHOUSE_CA_FILE", argv[3], 1);
+		argv += 3;
+		argc -= 3;
+	}
 	if (argc == 4 && !strcmp(argv[1], "--hold"))
 		return hold(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "--exec"))
@@ -170,6 +270,10 @@ static int duckq(int argc, char **argv)
 	if (argc != 3 && !csv) {
 		fputs("usage: duckq DB SQL | duckq --pg-csv-to DB SCHEMA TABLE FILE...\n", stderr);
 		return 2;
+	}
+	if (double_url) {
+		reads(NULL, argc, argv, csv);
+		return 0;
 	}
 	const char *path = argv[csv ? 2 : 1];
 	char *msg = NULL;
@@ -190,18 +294,7 @@ static int duckq(int argc, char **argv)
 	struct pgw_err err = {0};
 	if (pgw_duck_exec(con, "SET TimeZone = 'UTC'", &err) < 0)
 		die("timezone", &err);
-	for (int i = 3; csv && i < argc; i += 3) {
-		if (!(open_csv = fopen(argv[i + 2], "w"))) {
-			perror(argv[i + 2]);
-			close_open();
-			return 1;
-		}
-		pg_csv(con, argv[i], argv[i + 1], open_csv);
-		fclose(open_csv);
-		open_csv = NULL;
-	}
-	if (!csv)
-		tsv(con, argv[2]);
+	reads(con, argc, argv, csv);
 	close_open();
 	return 0;
 }
