@@ -31,10 +31,11 @@ export PGOPTIONS="-c client_min_messages=warning"
 
 source "$here/lib/pgcluster.sh"
 source "$here/lib/chserver.sh"
-tree_pids() { # PID: the process and its descendants, parents first
-  local c
-  echo "$1"
-  for c in $(pgrep -P "$1"); do tree_pids "$c"; done
+tree_pids() { # PID: the process and its descendants, parents first (one ps, not a pgrep for each)
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { kids[$2] = kids[$2] " " $1 }
+    function walk(p,   n, i, k) { print p; n = split(kids[p], k, " "); for (i = 1; i <= n; i++) walk(k[i]) }
+    END { walk(root) }'
 }
 # kill_tree PID: the process and all its descendants. All are stopped first, parents before their
 # children, and looked for again once stopped: none can start another process, nor go on to its next

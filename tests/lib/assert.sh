@@ -21,10 +21,16 @@ t_ok() {
   if out=$("$@" 2>&1); then t_pass "$name"; else t_fail "$name" "exit $?: $(echo "$out" | tail -n 5)"; fi
 }
 
+# _tmpname VAR: sets VAR to a new file name for this shell (a mktemp per check added up to seconds)
+_tmpname() {
+  _tmp_n=$(( ${_tmp_n:-0} + 1 ))
+  printf -v "$1" '%s/pgw-t.%s.%s' "${TMPDIR:-/tmp}" "$BASHPID" "$_tmp_n"
+}
+
 # t_err NAME CODE PATTERN CMD... : exits with CODE, stderr matches PATTERN (grep -E), one error line
 t_err() {
   local name=$1 code=$2 pat=$3; shift 3
-  local errf; errf=$(mktemp)
+  local errf; _tmpname errf
   "$@" >/dev/null 2>"$errf"
   local rc=$?
   local msg; msg=$(grep -E '^pgwarehouse: error:' "$errf")
@@ -274,7 +280,8 @@ FROM (SELECT r, sum(n) n FROM (SELECT ROW(s.*)::text r, 1 n FROM $src s UNION AL
 _same_check() {
   local names=("$@") i sql="SET LOCAL TimeZone = 'UTC';" out line
   local -a _same_csv=() diffs=()
-  for i in "${!_same_src[@]}"; do _same_csv+=("$(mktemp)"); done
+  local f
+  for i in "${!_same_src[@]}"; do _tmpname f; : > "$f"; _same_csv+=("$f"); done
   chmod 644 "${_same_csv[@]}"
   if ! out=$(_same_export 2>&1); then
     for i in "${!names[@]}"; do t_fail "${names[$i]}" "export from $BACKEND failed: ${out:0:300}"; done
