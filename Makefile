@@ -4,7 +4,11 @@ PREFIX ?= /usr/local
 DEPS ?= $(CURDIR)/deps
 BUILD ?= build
 CC ?= cc
-SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# The sanitizer runtimes linked in statically: GCC's shared libubsan carries its own 6 MB copy of
+# the sanitizers' common globals, which LeakSanitizer scans at every exit (0.1 -> 0.08 s of CPU for
+# `pgwarehouse --help`, ~0.02 s of every run of the sanitizer pass; reports are unchanged)
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	-static-libasan -static-libubsan
 
 PKGS = libpq yaml-0.1 zlib libcurl libcrypto jansson
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
