@@ -149,14 +149,14 @@ async function testSql(res, body) {
         for (const v of row) out.push(v === null ? '-\n' : `${Buffer.byteLength(String(v))}\n${v}`);
       return out;
     });
-    const text = parts.join('');
-    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
+    replyText(res, 200, parts.join(''));
   } catch (e) {
-    const text = String(e.message || e);
-    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-    res.end(text);
+    replyText(res, 400, String(e.message || e));
   }
+}
+function replyText(res, httpStatus, text) {
+  res.writeHead(httpStatus, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function fail(res, code, message, httpStatus = 200, data = null) {

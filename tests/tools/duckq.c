@@ -56,7 +56,7 @@ static int parse_double_rows(const char *p, const char *end, struct pgw_duck_row
 	for (p = next + 1; p < end; n++) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
-			out->cells = realloc(out->cells, cap * sizeof(char *));
+			out->cells = pgw_realloc(out->cells, cap * sizeof(char *));
 		}
 		if (*p == '-') {
 			out->cells[n] = NULL;
@@ -64,8 +64,11 @@ static int parse_double_rows(const char *p, const char *end, struct pgw_duck_row
 			continue;
 		}
 		size_t len = strtoul(p, &next, 10);
-		if (*next != '\n' || next + 1 + len > end)
+		if (*next != '\n' || next + 1 + len > end) {
+			out->nrows = 1, out->ncols = (int)n; /* what was read, freed as one row */
+			pgw_duck_rows_cleanup(out);
 			return pgw_err_set(err, PGW_ERR_WAREHOUSE, "the double's answer is cut short");
+		}
 		out->cells[n] = pgw_strndup(next + 1, len);
 		p = next + 1 + len;
 	}
