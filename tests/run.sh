@@ -74,9 +74,10 @@ trap 'exit 130' INT TERM
 echo "== unit tests ($build)"
 if "$build/unit_tests"; then echo pass >> "$T_RESULTS"; else echo fail >> "$T_RESULTS"; fi
 
-# no autovacuum (the tests ANALYZE where they need statistics) and no JIT compilation: CPU the
+# no autovacuum (the tests ANALYZE where they need statistics), no JIT compilation, and SCRAM
+# passwords derived 16 times instead of 4096 at each connection (tests/lib/pgcluster.sh): CPU the
 # suite, bound by the machine's two cores, spends on nothing it checks
-PGC_EXTRA_OPTS="-c autovacuum=off -c jit=off" pgc_start || { echo "cannot start PostgreSQL"; exit 1; }
+PGC_SCRAM_ITERATIONS=16 PGC_EXTRA_OPTS="-c autovacuum=off -c jit=off" pgc_start || { echo "cannot start PostgreSQL"; exit 1; }
 WORK=$(mktemp -d "$(pgw_test_tmp)/pgw-test.XXXXXX")
 chmod 777 "$WORK"
 export SFD_KEY_CACHE=$WORK/sfkeys  # the Snowflake double's keys and certificates, made once
