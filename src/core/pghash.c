@@ -39,11 +39,22 @@ static uint32_t word(const unsigned char *p, size_t n)
 	return w;
 }
 
-uint64_t pgw_pghash(const void *data, size_t len)
+/* PostgreSQL's set-up of the state for len bytes: a seed other than 0 is mixed in first */
+static void start(uint32_t *a, uint32_t *b, uint32_t *c, size_t len, uint64_t seed)
+{
+	*a = *b = *c = 0x9e3779b9u + (uint32_t)len + 3923095u;
+	if (seed) {
+		*a += (uint32_t)(seed >> 32);
+		*b += (uint32_t)seed;
+		mix(a, b, c);
+	}
+}
+
+uint64_t pgw_pghash(const void *data, size_t len, uint64_t seed)
 {
 	const unsigned char *k = data;
 	uint32_t a, b, c;
-	a = b = c = 0x9e3779b9u + (uint32_t)len + 3923095u;
+	start(&a, &b, &c, len, seed);
 	for (; len >= 12; len -= 12, k += 12) {
 		a += word(k, 4);
 		b += word(k + 4, 4);
@@ -58,6 +69,19 @@ uint64_t pgw_pghash(const void *data, size_t len)
 		b += word(k + 4, len > 8 ? 4 : len - 4);
 	if (len > 0)
 		a += word(k, len > 4 ? 4 : len);
+	final_mix(&a, &b, &c);
+	return ((uint64_t)b << 32) | c;
+}
+
+uint64_t pgw_pghash_int8(int64_t v, uint64_t seed)
+{
+	/* PostgreSQL folds the two halves into one word (so that an int8 hashes as the int4 of the
+	 * same value), then hashes that word as a 4-byte key */
+	uint32_t lo = (uint32_t)v, hi = (uint32_t)((uint64_t)v >> 32);
+	lo ^= v >= 0 ? hi : ~hi;
+	uint32_t a, b, c;
+	start(&a, &b, &c, 4, seed);
+	a += lo;
 	final_mix(&a, &b, &c);
 	return ((uint64_t)b << 32) | c;
 }

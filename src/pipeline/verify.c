@@ -403,7 +403,7 @@ static void hash_expr(struct pgw_buf *b, const struct vtable *v, enum lang l, co
 {
 	if (v->pghash)
 		pgw_buf_printf(
-			b, l == L_PG ? "(hashtextextended((%s) COLLATE \"C\", 0) & %lld)" : "(pgw_pghash(%s) & %lld)",
+			b, l == L_PG ? "(hashtextextended((%s) COLLATE \"C\", 0) & %lld)" : "(pgw_pghash(%s, 0) & %lld)",
 			text, (1LL << bits) - 1);
 	else if (l == L_PG)
 		pgw_buf_printf(b, "('x' || substr(md5(%s), %d, %d))::bit(%d)::bigint", text,
@@ -420,20 +420,151 @@ static void hash_expr(struct pgw_buf *b, const struct vtable *v, enum lang l, co
 		pgw_buf_printf(b, " %% %lld", buckets);
 }
 
-/* Whether the server's hashtextextended() is the one pgw_pghash computes (PostgreSQL 11 has it;
- * a big-endian server hashes differently): one test text through both */
+/* Against DuckDB (v->pghash) a row is hashed column by column with PostgreSQL's own hash
+ * functions, each seeded with the hash of the columns before it: no text made of the whole row
+ * (quoting and concatenating were most of PostgreSQL's cost), and integers and timestamps hashed
+ * from their 64-bit values, not from text. PostgreSQL's int8 hash folds the value's halves into 32
+ * bits first, so an integer's value is also XORed into its hash (0 and 4294967297 fold alike);
+ * a timestamp's is not (no SQL gives its 64 bits cheaply): two timestamps collide there with a
+ * chance of 1 in 2^32. A NULL is the empty text or a zero, with the seed's low bit flipped, where
+ * the canonical text can be empty or the value is a number. Nested one level a column or two: up to
+ * MAX_CHAIN columns (DuckDB allows expressions 1,000 deep), wider tables hash the row's text. */
+#define MAX_CHAIN 250
+
+enum hkind { H_TEXT, H_INT, H_TIMESTAMP, H_TIMESTAMPTZ, H_TIME };
+
+static enum hkind hash_kind(const struct pgw_typeinfo *ti)
+{
+	switch (ti->type) {
+	case PGW_T_INT16:
+	case PGW_T_INT32:
+	case PGW_T_INT64: return H_INT;
+	case PGW_T_TIMESTAMP: return H_TIMESTAMP;
+	case PGW_T_TIMESTAMPTZ: return H_TIMESTAMPTZ;
+	case PGW_T_TIME: return H_TIME;
+	default: return H_TEXT;
+	}
+}
+
+/* Whether a type's canonical text is never empty, so that '' can stand for NULL */
+static bool text_never_empty(const struct pgw_typeinfo *ti)
+{
+	switch (ti->type) {
+	case PGW_T_BOOL:
+	case PGW_T_DECIMAL:
+	case PGW_T_FLOAT32:
+	case PGW_T_FLOAT64:
+	case PGW_T_DATE:
+	case PGW_T_TIMETZ:
+	case PGW_T_INTERVAL:
+	case PGW_T_UUID:
+	case PGW_T_JSON:
+	case PGW_T_LIST: return true;
+	case PGW_T_TEXT: return ti->precision > 0; /* a numeric kept as text */
+	default: return false;
+	}
+}
+
+/* One column's step of the chain: its hash seeded with prev (the hash so far) */
+static void hash_step(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_coldef *c,
+		      const char *prev)
+{
+	static const char *const zero[][2] = {[H_INT] = {"0", "0"},
+					      [H_TIMESTAMP] = {"TIMESTAMP 'epoch'", "TIMESTAMP '1970-01-01'"},
+					      [H_TIMESTAMPTZ] = {"TIMESTAMPTZ 'epoch'", "TIMESTAMPTZ '1970-01-01 00:00:00+00'"},
+					      [H_TIME] = {"TIME '00:00'", "TIME '00:00:00'"}};
+	bool pg = s == PG;
+	enum hkind k = hash_kind(&c->ti);
+	struct pgw_buf q, x, seed;
+	pgw_buf_init(&q);
+	pgw_buf_init(&x);
+	pgw_buf_init(&seed);
+	ident(&q, v, s, c->name);
+	bool flag = !c->notnull && (k != H_TEXT || !text_never_empty(&c->ti));
+	if (flag)
+		pgw_buf_printf(&seed, pg ? "(%s # CASE WHEN %s IS NULL THEN 1 ELSE 0 END)"
+					 : "xor(%s, CASE WHEN %s IS NULL THEN 1 ELSE 0 END)",
+			       prev, q.data);
+	else
+		pgw_buf_puts(&seed, prev);
+	if (k == H_TEXT)
+		canon(&x, v, s, &c->ti, q.data);
+	else if (k == H_INT)
+		pgw_buf_printf(&x, pg ? "(%s)::int8" : "CAST(%s AS BIGINT)", q.data);
+	else
+		pgw_buf_puts(&x, q.data);
+	if (!c->notnull) {
+		char *t = pgw_asprintf("coalesce(%s, %s)", x.data, k == H_TEXT ? "''" : zero[k][pg ? 0 : 1]);
+		pgw_buf_reset(&x);
+		pgw_buf_puts(&x, t);
+		free(t);
+	}
+	if (k == H_TEXT)
+		pgw_buf_printf(b, pg ? "hashtextextended((%s) COLLATE \"C\", %s)" : "pgw_pghash(%s, %s)", x.data,
+			       seed.data);
+	else if (k == H_INT)
+		pgw_buf_printf(b, pg ? "(hashint8extended(%s, %s) # %s)" : "xor(pgw_pghash_int8(%s, %s), %s)", x.data,
+			       seed.data, x.data);
+	else if (pg)
+		pgw_buf_printf(b, k == H_TIME		 ? "time_hash_extended(%s, %s)"
+				  : k == H_TIMESTAMP ? "timestamp_hash_extended(%s, %s)"
+						     : "timestamp_hash_extended(%s AT TIME ZONE 'UTC', %s)",
+			       x.data, seed.data);
+	else
+		pgw_buf_printf(b, "pgw_pghash_int8(%s, %s)", x.data, seed.data);
+	pgw_buf_cleanup(&q);
+	pgw_buf_cleanup(&x);
+	pgw_buf_cleanup(&seed);
+}
+
+/* bits of the hash of columns cols (all: n = -1) on side s, modulo buckets when not 0 */
+static void row_hash(struct pgw_buf *b, const struct vtable *v, enum side s, const int *cols, int n, int bits,
+		     long long buckets)
+{
+	const struct pgw_table_def *def = v->def;
+	int count = n < 0 ? def->ncols : n;
+	if (!v->pghash || count > MAX_CHAIN) {
+		struct pgw_buf text;
+		pgw_buf_init(&text);
+		row_text(&text, v, s, cols, n);
+		hash_expr(b, v, lang_of(v, s), text.data, bits, buckets);
+		pgw_buf_cleanup(&text);
+		return;
+	}
+	struct pgw_buf h[2];
+	pgw_buf_init(&h[0]);
+	pgw_buf_init(&h[1]);
+	pgw_buf_puts(&h[0], s == PG ? "0::int8" : "CAST(0 AS BIGINT)");
+	for (int i = 0; i < count; i++) {
+		pgw_buf_reset(&h[(i + 1) % 2]);
+		hash_step(&h[(i + 1) % 2], v, s, &def->cols[n < 0 ? i : cols[i]], h[i % 2].data);
+	}
+	pgw_buf_printf(b, "(%s & %lld)", h[count % 2].data, (1LL << bits) - 1);
+	if (buckets)
+		pgw_buf_printf(b, " %% %lld", buckets);
+	pgw_buf_cleanup(&h[0]);
+	pgw_buf_cleanup(&h[1]);
+}
+
+/* Whether the server's hashtextextended() and hashint8extended() are the ones pgw_pghash and
+ * pgw_pghash_int8 compute (PostgreSQL 11 has them; a big-endian server hashes differently): a
+ * test text and number through both, seeded */
 static bool pg_hash_agrees(struct pgw_run *run)
 {
 	static const char probe[] = "pgwarehouse 'v\u00e9rifie' 0123456789";
+	const long long seed = -1311768467463790320LL, num = -4294967297LL;
 	if (!run->sink->pghash || pgw_pg_version(run->pg) < 110000)
 		return false;
+	char *sql = pgw_asprintf("SELECT hashtextextended($1 COLLATE \"C\", %lld)::text, hashint8extended(%lld, %lld)::text",
+				 seed, num, seed);
 	const char *params[] = {probe};
-	PGresult *res = PQexecParams(run->pg->conn, "SELECT hashtextextended($1 COLLATE \"C\", 0)::text", 1, NULL,
-				     params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(run->pg->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	free(sql);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		  strtoll(PQgetvalue(res, 0, 0), NULL, 10) == (long long)pgw_pghash(probe, strlen(probe));
+		  strtoll(PQgetvalue(res, 0, 0), NULL, 10) == (long long)pgw_pghash(probe, strlen(probe), (uint64_t)seed) &&
+		  strtoll(PQgetvalue(res, 0, 1), NULL, 10) == (long long)pgw_pghash_int8(num, (uint64_t)seed);
 	PQclear(res);
-	pgw_debug("verify: PostgreSQL's hashtextextended %s pgw_pghash", ok ? "agrees with" : "differs from");
+	pgw_debug("verify: PostgreSQL's hash functions %s pgwarehouse's", ok ? "agree with" : "differ from");
 	return ok;
 }
 
@@ -532,8 +663,7 @@ static void build_exprs(struct vtable *v)
 			int_hash_expr(&h, l, q.data);
 			pgw_buf_cleanup(&q);
 		} else {
-			row_text(&all, v, (enum side)s, v->keys_only ? def->pk : NULL, v->keys_only ? def->npk : -1);
-			hash_expr(&h, v, l, all.data, 60, 0);
+			row_hash(&h, v, (enum side)s, v->keys_only ? def->pk : NULL, v->keys_only ? def->npk : -1, 60, 0);
 		}
 		if (def->npk) {
 			row_text(&key, v, (enum side)s, def->pk, def->npk);
@@ -565,7 +695,7 @@ static void build_exprs(struct vtable *v)
 			pgw_buf_cleanup(&q);
 		} else if (def->npk) {
 			pgw_buf_puts(&bk, "(");
-			hash_expr(&bk, v, l, key.data, 28, v->buckets);
+			row_hash(&bk, v, (enum side)s, def->pk, def->npk, 28, v->buckets);
 			pgw_buf_puts(&bk, ")");
 		} else { /* a multiset: buckets by the row's hash (the column _pgw_h) */
 			pgw_buf_printf(&bk, "(_pgw_h %% %lld)", v->buckets);

@@ -201,7 +201,32 @@ static void test_pghash(void **state)
 		     {"'1''2'NULL'2024'x \xc3\xa9 \xc3\xbc'", 4184640246816981764LL},
 		     {"0123456789ab0123456789ab", 785109760829803144LL}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal((long long)pgw_pghash(cases[i].s, strlen(cases[i].s)), cases[i].want);
+		assert_int_equal((long long)pgw_pghash(cases[i].s, strlen(cases[i].s), 0), cases[i].want);
+	/* seeds: hashtextextended(s, seed) and hashint8extended(v, seed), from the server */
+	static const long long seeds[] = {1, -1, 1311768467463790320LL};
+	static const long long text_want[][3] = {
+		{-150071773020461347LL, -5142811166230430645LL, -5474902842522593013LL},
+		{3325245193489759299LL, 8688456822845412000LL, 2200919460989278029LL},
+		{-6429754808531195817LL, -3669402583748189229LL, -1056605785036418027LL}};
+	static const char *const texts[] = {"", "a", "abcdefghijkl"};
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			assert_int_equal((long long)pgw_pghash(texts[i], strlen(texts[i]), (uint64_t)seeds[j]),
+					 text_want[i][j]);
+	static const struct {
+		long long v, want[4]; /* seeds 0, 1, -1, 1311768467463790320 */
+	} ints[] = {
+		{0, {4154612158245552303LL, 434346878670890809LL, -4140905993450701875LL, 1443946471723951339LL}},
+		{1, {-3670598878359251130LL, -7620678293940249823LL, 1505930170527472848LL, -3785664150226263730LL}},
+		{-1, {-1888257769727981238LL, 3987656643895367148LL, 6481520839006961279LL, -317915431777667489LL}},
+		{INT64_MIN, {-9109110466470504941LL, 2560836655869490746LL, 8384907054876656385LL, -3645957680647369781LL}},
+		{INT64_MAX, {1977219185673256887LL, 3044001184559810835LL, 6110074166949006181LL, -1596982500283314638LL}},
+		{4294967295LL, {-1888257769727981238LL, 3987656643895367148LL, 6481520839006961279LL, -317915431777667489LL}}};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		assert_int_equal((long long)pgw_pghash_int8(ints[i].v, 0), ints[i].want[0]);
+		for (int j = 0; j < 3; j++)
+			assert_int_equal((long long)pgw_pghash_int8(ints[i].v, (uint64_t)seeds[j]), ints[i].want[j + 1]);
+	}
 }
 
 int main(void)

@@ -28,8 +28,9 @@ int pgw_duck_select(duckdb_connection con, const char *sql, int nparams, const c
 		    struct pgw_duck_rows *out, struct pgw_err *err);
 void pgw_duck_rows_cleanup(struct pgw_duck_rows *r);
 int pgw_duck_exec(duckdb_connection con, const char *sql, struct pgw_err *err);
-/* Registers pgw_pghash(VARCHAR) -> BIGINT, PostgreSQL's hashtextextended(text, 0), in con's
- * database; -1 when DuckDB refuses it. */
+/* Registers pgw_pghash(VARCHAR, seed) and pgw_pghash_int8(BIGINT|TIME|TIMESTAMP|TIMESTAMPTZ, seed),
+ * PostgreSQL's hashtextextended, hashint8extended, time_hash_extended and timestamp_hash_extended,
+ * in con's database; -1 when DuckDB refuses them. */
 int pgw_duck_register_pghash(duckdb_connection con);
 
 #endif
