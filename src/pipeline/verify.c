@@ -335,6 +335,12 @@ static bool canon(struct pgw_buf *b, const struct vtable *v, enum side s, const 
 						  : pgw_asprintf("(%s)::float8", col);
 		float_exact(b, l, x);
 		free(x);
+	} else if (ti->type == PGW_T_DECIMAL && v->sink->decimal_text != PGW_DECIMAL_TEXT_NONE) {
+		/* all s digits, as both print them: no trimming (ClickHouse's was a regular expression) */
+		if (l == L_CH && v->sink->decimal_text == PGW_DECIMAL_TEXT_TO_DECIMAL_STRING)
+			pgw_buf_printf(b, "toDecimalString(%s, %d)", col, ti->scale);
+		else
+			to_text(b, l, col);
 	} else if ((ti->type == PGW_T_DECIMAL || (ti->type == PGW_T_TEXT && ti->precision > 0)) && l == L_PG &&
 		   v->pg13) {
 		pgw_buf_printf(b, "trim_scale((%s)::numeric)::text", col); /* one pass */

@@ -133,9 +133,12 @@ struct pgw_sink {
 	/* A change load costs a copy of the table's unchanged rows (ClickHouse before 24.4), so change
 	 * data capture holds as many changes before each as its memory bound allows */
 	bool change_load_copies;
-	/* The warehouse's SQL has pgw_pghash(text), PostgreSQL's hashtextextended(text, 0) (DuckDB,
-	 * through a C function): verify hashes rows with it instead of md5 */
+	/* The warehouse's SQL has pgw_pghash and pgw_pghash_int8, PostgreSQL's hashtextextended and
+	 * hashint8extended (DuckDB, through C functions): verify hashes rows with them instead of md5 */
 	bool pghash;
+	/* How the warehouse's SQL prints a DECIMAL(p, s) with all s fractional digits, as PostgreSQL
+	 * prints a numeric(p, s), for verify; else (NONE) verify trims trailing zeros on both sides */
+	enum pgw_decimal_text { PGW_DECIMAL_TEXT_NONE, PGW_DECIMAL_TEXT_CAST, PGW_DECIMAL_TEXT_TO_DECIMAL_STRING } decimal_text;
 };
 
 const struct pgw_sink_ops *pgw_sink_find(const char *backend);

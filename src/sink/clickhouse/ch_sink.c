@@ -113,6 +113,13 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 		pgw_ch_http_stop_orphans(s->conn);
 	pgw_ch_features(v.data ? v.data : "0.0", &s->f);
 	s->base.change_load_copies = !s->f.lwdelete;
+	/* toString prints a decimal's trailing zeros before 21.9 and not since; toDecimalString (23.3)
+	 * prints them */
+	bool v21_9 = s->f.major > 21 || (s->f.major == 21 && s->f.minor >= 9);
+	bool v23_3 = s->f.major > 23 || (s->f.major == 23 && s->f.minor >= 3);
+	s->base.decimal_text = !v21_9 ? PGW_DECIMAL_TEXT_CAST
+			       : v23_3 ? PGW_DECIMAL_TEXT_TO_DECIMAL_STRING
+				       : PGW_DECIMAL_TEXT_NONE;
 	pgw_debug("clickhouse: server %.*s%s", (int)strcspn(v.data ? v.data : "", "\n"), v.data ? v.data : "",
 		  s->f.modern ? "" : " (old: dates and timestamps kept as text)");
 	pgw_buf_cleanup(&v);

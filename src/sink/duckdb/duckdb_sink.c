@@ -131,6 +131,7 @@ static int duck_open(const struct pgw_config *cfg, struct pgw_sink **out, struct
 	}
 	s->base.ops = &pgw_duckdb_sink;
 	s->base.pghash = pgw_duck_register_pghash(s->con) == 0; /* else verify uses md5 */
+	s->base.decimal_text = PGW_DECIMAL_TEXT_CAST;
 	*out = &s->base;
 	return 0;
 }
@@ -714,6 +715,7 @@ static int duck_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_er
 	struct duck_sink *s = pgw_calloc(1, sizeof(*s));
 	s->base.ops = parent->base.ops;
 	s->base.pghash = parent->base.pghash; /* registered in the database, seen by its connections */
+	s->base.decimal_text = parent->base.decimal_text;
 	s->db = parent->db;
 	s->path = pgw_strdup(parent->path);
 	if (duckdb_connect(s->db, &s->con) != DuckDBSuccess || pgw_duck_exec(s->con, "SET TimeZone = 'UTC'", err) < 0) {
