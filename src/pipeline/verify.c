@@ -408,9 +408,10 @@ static void hash_expr(struct pgw_buf *b, const struct vtable *v, enum lang l, co
 		      long long buckets)
 {
 	if (v->pghash)
-		pgw_buf_printf(
-			b, l == L_PG ? "(hashtextextended((%s) COLLATE \"C\", 0) & %lld)" : "(pgw_pghash(%s, 0) & %lld)",
-			text, (1LL << bits) - 1);
+		pgw_buf_printf(b,
+			       l == L_PG ? "(hashtextextended((%s) COLLATE \"C\", 0) & %lld)"
+					 : "(pgw_pghash(%s, 0) & %lld)",
+			       text, (1LL << bits) - 1);
 	else if (l == L_PG)
 		pgw_buf_printf(b, "('x' || substr(md5(%s), %d, %d))::bit(%d)::bigint", text,
 			       v->wh == L_SF ? 33 - bits / 4 : 1, bits / 4, bits);
@@ -475,10 +476,11 @@ static bool text_never_empty(const struct pgw_typeinfo *ti)
 static void hash_step(struct pgw_buf *b, const struct vtable *v, enum side s, const struct pgw_coldef *c,
 		      const char *prev)
 {
-	static const char *const zero[][2] = {[H_INT] = {"0", "0"},
-					      [H_TIMESTAMP] = {"TIMESTAMP 'epoch'", "TIMESTAMP '1970-01-01'"},
-					      [H_TIMESTAMPTZ] = {"TIMESTAMPTZ 'epoch'", "TIMESTAMPTZ '1970-01-01 00:00:00+00'"},
-					      [H_TIME] = {"TIME '00:00'", "TIME '00:00:00'"}};
+	static const char *const zero[][2] = {
+		[H_INT] = {"0", "0"},
+		[H_TIMESTAMP] = {"TIMESTAMP 'epoch'", "TIMESTAMP '1970-01-01'"},
+		[H_TIMESTAMPTZ] = {"TIMESTAMPTZ 'epoch'", "TIMESTAMPTZ '1970-01-01 00:00:00+00'"},
+		[H_TIME] = {"TIME '00:00'", "TIME '00:00:00'"}};
 	bool pg = s == PG;
 	enum hkind k = hash_kind(&c->ti);
 	struct pgw_buf q, x, seed;
@@ -488,8 +490,9 @@ static void hash_step(struct pgw_buf *b, const struct vtable *v, enum side s, co
 	ident(&q, v, s, c->name);
 	bool flag = !c->notnull && (k != H_TEXT || !text_never_empty(&c->ti));
 	if (flag)
-		pgw_buf_printf(&seed, pg ? "(%s # CASE WHEN %s IS NULL THEN 1 ELSE 0 END)"
-					 : "xor(%s, CASE WHEN %s IS NULL THEN 1 ELSE 0 END)",
+		pgw_buf_printf(&seed,
+			       pg ? "(%s # CASE WHEN %s IS NULL THEN 1 ELSE 0 END)"
+				  : "xor(%s, CASE WHEN %s IS NULL THEN 1 ELSE 0 END)",
 			       prev, q.data);
 	else
 		pgw_buf_puts(&seed, prev);
@@ -512,9 +515,10 @@ static void hash_step(struct pgw_buf *b, const struct vtable *v, enum side s, co
 		pgw_buf_printf(b, pg ? "(hashint8extended(%s, %s) # %s)" : "xor(pgw_pghash_int8(%s, %s), %s)", x.data,
 			       seed.data, x.data);
 	else if (pg)
-		pgw_buf_printf(b, k == H_TIME		 ? "time_hash_extended(%s, %s)"
-				  : k == H_TIMESTAMP ? "timestamp_hash_extended(%s, %s)"
-						     : "timestamp_hash_extended(%s AT TIME ZONE 'UTC', %s)",
+		pgw_buf_printf(b,
+			       k == H_TIME	  ? "time_hash_extended(%s, %s)"
+			       : k == H_TIMESTAMP ? "timestamp_hash_extended(%s, %s)"
+						  : "timestamp_hash_extended(%s AT TIME ZONE 'UTC', %s)",
 			       x.data, seed.data);
 	else
 		pgw_buf_printf(b, "pgw_pghash_int8(%s, %s)", x.data, seed.data);
@@ -561,13 +565,15 @@ static bool pg_hash_agrees(struct pgw_run *run)
 	const long long seed = -1311768467463790320LL, num = -4294967297LL;
 	if (!run->sink->pghash || pgw_pg_version(run->pg) < 110000)
 		return false;
-	char *sql = pgw_asprintf("SELECT hashtextextended($1 COLLATE \"C\", %lld)::text, hashint8extended(%lld, %lld)::text",
-				 seed, num, seed);
+	char *sql = pgw_asprintf(
+		"SELECT hashtextextended($1 COLLATE \"C\", %lld)::text, hashint8extended(%lld, %lld)::text", seed, num,
+		seed);
 	const char *params[] = {probe};
 	PGresult *res = PQexecParams(run->pg->conn, sql, 1, NULL, params, NULL, NULL, 0);
 	free(sql);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		  strtoll(PQgetvalue(res, 0, 0), NULL, 10) == (long long)pgw_pghash(probe, strlen(probe), (uint64_t)seed) &&
+		  strtoll(PQgetvalue(res, 0, 0), NULL, 10) ==
+			  (long long)pgw_pghash(probe, strlen(probe), (uint64_t)seed) &&
 		  strtoll(PQgetvalue(res, 0, 1), NULL, 10) == (long long)pgw_pghash_int8(num, (uint64_t)seed);
 	PQclear(res);
 	pgw_debug("verify: PostgreSQL's hash functions %s pgwarehouse's", ok ? "agree with" : "differ from");
@@ -656,8 +662,7 @@ static void build_exprs(struct vtable *v)
 	const struct pgw_table_def *def = v->def;
 	for (int s = PG; s <= WH; s++) {
 		enum lang l = lang_of(v, (enum side)s);
-		struct pgw_buf all, key, h, bk, disp;
-		pgw_buf_init(&all);
+		struct pgw_buf key, h, bk, disp;
 		pgw_buf_init(&key);
 		pgw_buf_init(&h);
 		pgw_buf_init(&bk);
@@ -669,7 +674,8 @@ static void build_exprs(struct vtable *v)
 			int_hash_expr(&h, l, q.data);
 			pgw_buf_cleanup(&q);
 		} else {
-			row_hash(&h, v, (enum side)s, v->keys_only ? def->pk : NULL, v->keys_only ? def->npk : -1, 60, 0);
+			row_hash(&h, v, (enum side)s, v->keys_only ? def->pk : NULL, v->keys_only ? def->npk : -1, 60,
+				 0);
 		}
 		if (def->npk) {
 			row_text(&key, v, (enum side)s, def->pk, def->npk);
@@ -712,7 +718,6 @@ static void build_exprs(struct vtable *v)
 		v->hash[s] = pgw_strdup(h.data);
 		v->bucket[s] = pgw_strdup(bk.data);
 		v->display[s] = pgw_strdup(disp.data);
-		pgw_buf_cleanup(&all);
 		pgw_buf_cleanup(&key);
 		pgw_buf_cleanup(&h);
 		pgw_buf_cleanup(&bk);

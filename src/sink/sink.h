@@ -138,7 +138,11 @@ struct pgw_sink {
 	bool pghash;
 	/* How the warehouse's SQL prints a DECIMAL(p, s) with all s fractional digits, as PostgreSQL
 	 * prints a numeric(p, s), for verify; else (NONE) verify trims trailing zeros on both sides */
-	enum pgw_decimal_text { PGW_DECIMAL_TEXT_NONE, PGW_DECIMAL_TEXT_CAST, PGW_DECIMAL_TEXT_TO_DECIMAL_STRING } decimal_text;
+	enum pgw_decimal_text {
+		PGW_DECIMAL_TEXT_NONE,
+		PGW_DECIMAL_TEXT_CAST,
+		PGW_DECIMAL_TEXT_TO_DECIMAL_STRING
+	} decimal_text;
 };
 
 const struct pgw_sink_ops *pgw_sink_find(const char *backend);

@@ -117,7 +117,7 @@ static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct p
 	 * prints them */
 	bool v21_9 = s->f.major > 21 || (s->f.major == 21 && s->f.minor >= 9);
 	bool v23_3 = s->f.major > 23 || (s->f.major == 23 && s->f.minor >= 3);
-	s->base.decimal_text = !v21_9 ? PGW_DECIMAL_TEXT_CAST
+	s->base.decimal_text = !v21_9  ? PGW_DECIMAL_TEXT_CAST
 			       : v23_3 ? PGW_DECIMAL_TEXT_TO_DECIMAL_STRING
 				       : PGW_DECIMAL_TEXT_NONE;
 	pgw_debug("clickhouse: server %.*s%s", (int)strcspn(v.data ? v.data : "", "\n"), v.data ? v.data : "",

@@ -146,8 +146,7 @@ static void int8_hash_fn(duckdb_function_info info, duckdb_data_chunk input, duc
 }
 
 /* Adds name(type, BIGINT) -> BIGINT to set */
-static void add_hash(duckdb_scalar_function_set set, const char *name, duckdb_type type,
-		     duckdb_scalar_function_t fn)
+static void add_hash(duckdb_scalar_function_set set, const char *name, duckdb_type type, duckdb_scalar_function_t fn)
 {
 	duckdb_scalar_function f = duckdb_create_scalar_function();
 	duckdb_logical_type t = duckdb_create_logical_type(type);
