@@ -1,14 +1,14 @@
 # Several COPY streams per table (ctid ranges in one exported snapshot): every row exactly once,
 # one point in time while writers run, failures and kills leave the old table.
 pgq "CREATE TABLE acct (id bigint PRIMARY KEY, balance bigint NOT NULL, note text)"
-pgq "INSERT INTO acct SELECT g, 1000, repeat('n', g % 50) FROM generate_series(1, 50000) g"
+pgq "INSERT INTO acct SELECT g, 1000, repeat('n', g % 50) FROM generate_series(1, 20000) g"
 pgq "VACUUM ANALYZE acct"
 export PGWAREHOUSE_COPY_STREAMS_MIN_SIZE=0
 
 out=$("$PGW" --streams 3 reload acct 2>&1)
 t_eq "reload with 3 streams" "0" "$?"
 t_ok "the log says 3 streams" grep -q "acct: 3 COPY streams" <<<"$out"
-t_eq "every row exactly once" "50000 50000 1250025000" "$(dq 'SELECT count(*), count(DISTINCT id), sum(id) FROM acct' | tr '\t' ' ')"
+t_eq "every row exactly once" "20000 20000 200010000" "$(dq 'SELECT count(*), count(DISTINCT id), sum(id) FROM acct' | tr '\t' ' ')"
 t_same "3-stream copy equals Postgres" acct
 
 # A role's CONNECTION LIMIT (or a server near max_connections) gives fewer connections than
@@ -29,7 +29,7 @@ pgq "DROP OWNED BY $lim; DROP ROLE $lim"
 
 # What servers before 14 get: ranges of the integer key instead of ctid ranges.
 out=$(PGWAREHOUSE_COPY_SPLIT=key "$PGW" --streams 3 reload acct 2>&1)
-t_ok "key-range split: 3 streams" grep -q "acct: 3 COPY streams over key ranges from 1 to 50000" <<<"$out"
+t_ok "key-range split: 3 streams" grep -q "acct: 3 COPY streams over key ranges from 1 to 20000" <<<"$out"
 t_same "key-range copy equals Postgres" acct
 pgq "CREATE TABLE textkey (k text PRIMARY KEY, v int)"
 pgq "INSERT INTO textkey SELECT 'k' || g, g FROM generate_series(1, 20000) g"
@@ -53,12 +53,12 @@ t_ok "a partitioned table: 3 streams over its partitions' ctid ranges" grep -qE 
 t_eq "...every row exactly once" "30000 30000 450015000" "$(dq 'SELECT count(*), count(DISTINCT id), sum(id) FROM parts' | tr '\t' ' ')"
 t_same "...equal to Postgres" parts
 
-# Transfers keep sum(balance) at 50,000,000 and inserts add pairs summing to 0: a copy mixing two
+# Transfers keep sum(balance) at 20,000,000 and inserts add pairs summing to 0: a copy mixing two
 # points in time would break one of the two.
 pgq "CREATE SEQUENCE acct_seq START 1000000"
 cat > "$PWD/writer.sql" <<'SQL'
-\set a random(1, 50000)
-\set b :a % 50000 + 1
+\set a random(1, 20000)
+\set b :a % 20000 + 1
 BEGIN;
 UPDATE acct SET balance = balance + CASE WHEN id = :a THEN -7 ELSE 7 END WHERE id IN (:a, :b);
 INSERT INTO acct VALUES (nextval('acct_seq'), 5, 'p'), (nextval('acct_seq'), -5, 'm');
@@ -71,11 +71,11 @@ for i in 1 2 3; do
   split=ctid; [[ $i == 3 ]] && split=key
   PGWAREHOUSE_COPY_SPLIT=$split "$PGW" -q --streams 3 reload acct >/dev/null 2>&1 || echo "reload $i failed"
   sum=$(dq 'SELECT sum(balance), count(*) % 2 FROM acct' | tr '\t' ' ')
-  t_eq "reload $i ($split ranges) under concurrent writes is one point in time" "50000000 0" "$sum"
+  t_eq "reload $i ($split ranges) under concurrent writes is one point in time" "20000000 0" "$sum"
 done
 wait $bench
 t_ok "the writers ran without errors" grep -q "number of failed transactions: 0" "$PWD/pgbench.log"
-t_ok "...and changed the table" test "$(pgq 'SELECT count(*) FROM acct')" -gt 50000
+t_ok "...and changed the table" test "$(pgq 'SELECT count(*) FROM acct')" -gt 20000
 
 # One stream's connection dropped by the server, or cut on the network (through a throttled
 # proxy): the table fails, the old copy stays, the next run converges.
