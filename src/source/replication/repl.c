@@ -252,10 +252,15 @@ int pgw_repl_next(struct pgw_repl *r, int timeout_ms, const char **data, int *le
 		}
 		if (r->buf[0] == 'k' && n >= 18) { /* keepalive: end of WAL, send time, reply requested */
 			uint64_t end = get64(r->buf + 1);
-			if (end > r->received)
+			bool moved = end > r->received;
+			if (moved)
 				r->received = end;
 			if (r->buf[17] && send_status(r, err) < 0)
 				return -1;
+			/* the walsender pings as it catches up: the caller's "read up to here?" is
+			 * answered now, not after the rest of timeout_ms (0.1 s a sync) */
+			if (moved)
+				return 0;
 			continue;
 		}
 		return pgw_err_set(err, PGW_ERR_SOURCE, "replication stream: an unknown message '%c'", r->buf[0]);

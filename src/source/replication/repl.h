@@ -41,8 +41,8 @@ int pgw_repl_start(struct pgw_repl *r, const char *slot, const char *publication
 		   struct pgw_err *err);
 
 /* One message of the stream: 1 with *data and *len the pgoutput payload of an XLogData (valid until the
- * next call) and *lsn its start, 0 when nothing came within timeout_ms (keepalives are answered
- * here), -1 on error. */
+ * next call) and *lsn its start, 0 when nothing came within timeout_ms or a keepalive moved
+ * r->received (keepalives are answered here), -1 on error. */
 int pgw_repl_next(struct pgw_repl *r, int timeout_ms, const char **data, int *len, uint64_t *lsn,
 		  struct pgw_err *err);
 /* Tells the server the warehouse holds everything up to lsn (a standby status update with it as
