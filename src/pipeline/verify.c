@@ -53,13 +53,14 @@ static const char decimal_ch[] =
  * function, arg: the value) */
 #define PG_MICROS(send, arg) "('x' || encode(" send "(" arg "), 'hex'))::bit(64)::bigint"
 /* ... of a timestamp, since 1970 (its binary form counts from 2000) */
+#define PG_EPOCH_US(send) "(" PG_MICROS(send, "@") " + 946684800000000)::text"
+
 /* ClickHouse's DateTime64 as the hex of PostgreSQL's binary form of the same value (µs since 2000,
  * big-endian): PostgreSQL's side is then encode(timestamp[tz]_send(x), 'hex'), 0.2 µs a value
  * cheaper for it than its number of µs since 1970 (canon()) */
 #define CH_PG_BINARY_HEX                                                                  \
 	"lower(hex(reverse(reinterpretAsFixedString(toInt64(toUnixTimestamp64Micro(@) - " \
 	"toInt64(946684800000000))))))"
-#define PG_EPOCH_US(send) "(" PG_MICROS(send, "@") " + 946684800000000)::text"
 
 /* Per type, the canonical text of a value held in a column of the type (docs/verify.md) */
 static const char *const canon_sql[][4] = {
