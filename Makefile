@@ -14,7 +14,9 @@ PKGS = libpq yaml-0.1 zlib libcurl libcrypto jansson
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Isrc -I$(DEPS)/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 OPT ?= -O2
-LDLIBS_BASE = -pthread -L$(DEPS)/lib -lduckdb -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
+# libduckdb.so is not linked: the DuckDB sink loads it when it opens (src/sink/duckdb/duckdb_api.h),
+# found through these run paths
+LDLIBS_BASE = -pthread -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib \
 	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz -lcurl -lcrypto -ljansson) -ldl -lm
 
 SRC = $(wildcard src/core/*.c src/config/*.c src/batch/*.c src/source/*.c src/source/replication/*.c src/sink/*.c \

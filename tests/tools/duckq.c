@@ -304,6 +304,9 @@ static int duckq(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	struct pgw_err err = {0};
+	if (pgw_duckdb_load(&err) < 0)
+		die("libduckdb.so", &err);
 	if (argc == 4 && !strcmp(argv[1], "--serve"))
 		return tool_serve(argv[2], argv[3], duckq, close_open);
 	return duckq(argc, argv);

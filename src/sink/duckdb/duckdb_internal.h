@@ -2,9 +2,8 @@
 #ifndef PGW_DUCKDB_INTERNAL_H
 #define PGW_DUCKDB_INTERNAL_H
 
-#include <duckdb.h>
-
 #include "core/buf.h"
+#include "sink/duckdb/duckdb_api.h"
 #include "sink/sink.h"
 
 extern const struct pgw_sink_ops pgw_duckdb_sink;

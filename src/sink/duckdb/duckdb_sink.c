@@ -83,6 +83,8 @@ static int open_error(const char *path, const char *msg, struct pgw_err *err)
 
 static int duck_open(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err)
 {
+	if (pgw_duckdb_load(err) < 0)
+		return -1;
 	if (strcmp(duckdb_library_version(), EXPECTED_VERSION) != 0)
 		pgw_warn("libduckdb is %s, pgwarehouse was built and tested with %s", duckdb_library_version(),
 			 EXPECTED_VERSION);
