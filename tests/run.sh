@@ -102,7 +102,8 @@ run_script() { # backend script
     # outside UTC, as the server is (tests/lib/chserver.sh): times must not depend on the zone
     ch_env=(CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$dir/chdb" TZ=America/New_York)
   fi
-  ( cd "$dir" && export PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
+  # T_DIR: the script's own directory, for the helpers' files; umask 022: files the server reads
+  ( umask 022 && cd "$dir" && export T_DIR=$dir PGDATABASE=$db PGW_BACKEND=$backend PGWAREHOUSE_BACKEND=$pgw_backend \
       DUCKDB_PATH="$dir/test.duckdb" CLICKHOUSE_DATABASE=$db "${ch_env[@]}" \
       && { [[ $backend != snowflake ]] || { source "$here/lib/sfdouble.sh" && sfd_start "$dir/sf"; }; } \
       && source "$here/lib/assert.sh" && source "$t" && touch "$dir/.finished"; pgs_stop 2>/dev/null; qs_stop 2>/dev/null; sfd_stop 2>/dev/null
