@@ -14,8 +14,8 @@ static bool loaded;
 /* Every slot from the library; the name of the first it lacks, or NULL */
 static const char *resolve(void *lib)
 {
-#define PGW_DUCKDB_RESOLVE(name)                                                                             \
-	if (!(*(void **)&pgw_duckdb_api.name = dlsym(lib, #name)))                                             \
+#define PGW_DUCKDB_RESOLVE(name)                                   \
+	if (!(*(void **)&pgw_duckdb_api.name = dlsym(lib, #name))) \
 		return #name;
 	PGW_DUCKDB_FUNCTIONS(PGW_DUCKDB_RESOLVE)
 #undef PGW_DUCKDB_RESOLVE
@@ -32,13 +32,14 @@ int pgw_duckdb_load(struct pgw_err *err)
 		void *lib = dlopen("libduckdb.so", RTLD_NOW | RTLD_LOCAL);
 		const char *missing = lib ? resolve(lib) : NULL;
 		if (!lib)
-			rc = pgw_err_set(err, PGW_ERR_CONFIG,
-					 "cannot load DuckDB: %s; reinstall with `make install`, which puts libduckdb.so "
-					 "in PREFIX/lib/pgwarehouse, or set LD_LIBRARY_PATH to its directory",
-					 dlerror());
+			rc = pgw_err_set(
+				err, PGW_ERR_CONFIG,
+				"cannot load DuckDB: %s; reinstall with `make install`, which puts libduckdb.so "
+				"in PREFIX/lib/pgwarehouse, or set LD_LIBRARY_PATH to its directory",
+				dlerror());
 		else if (missing)
-			rc = pgw_err_set(err, PGW_ERR_CONFIG, "libduckdb.so lacks %s; pgwarehouse needs DuckDB 1.4 or later",
-					 missing);
+			rc = pgw_err_set(err, PGW_ERR_CONFIG,
+					 "libduckdb.so lacks %s; pgwarehouse needs DuckDB 1.4 or later", missing);
 		loaded = rc == 0;
 	}
 	pthread_mutex_unlock(&load_mu);
