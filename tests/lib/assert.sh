@@ -9,8 +9,9 @@ _t_stamp() { [[ -z ${PGW_TEST_STAMP:-} ]] || printf '%s ' "${EPOCHREALTIME%???}"
 t_pass() { _t_stamp; echo "  ok    $1"; _t_record pass; }
 t_fail() { _t_stamp; echo "  FAIL  $1"; shift; for l in "$@"; do echo "        $l"; done; _t_record fail; T_FAILS_HERE=$((T_FAILS_HERE + 1)); }
 
-# sleep SECONDS, in the scripts' polls: a read that times out on a pipe nobody writes to, not a
-# process each time (forks cost the suite's shells a tenth of its CPU)
+# The helpers below use builtins where a program would do: a fork is a few ms of CPU on these
+# machines, and the scripts' forks were a tenth of make test's CPU (perf, README "Tests").
+# sleep SECONDS, in the scripts' polls: a read that times out on a pipe nobody writes to
 if [[ -n ${T_DIR:-} ]] && mkfifo "$T_DIR/.sleep" && exec {_T_SLEEP}<>"$T_DIR/.sleep"; then
   sleep() { read -r -t "$1" -u "$_T_SLEEP" _; true; }
 fi
@@ -34,8 +35,7 @@ _tmpname() {
 }
 
 # t_err NAME CODE PATTERN CMD... : exits with CODE, an error line of stderr matches PATTERN (an
-# extended regular expression, as grep -E reads it), one error line. Builtins only: a grep or rm per
-# check was a process each, and the suite's shells' forks a tenth of its CPU.
+# extended regular expression, as grep -E reads it), one error line
 t_err() {
   local name=$1 code=$2 pat=$3; shift 3
   local errf=${T_DIR:-${TMPDIR:-/tmp}}/.t_err.$BASHPID line ok=""
@@ -59,7 +59,8 @@ t_err() {
 # overhead); with other connection settings than the session's (PGPORT=... pgq), psql itself
 _pgs_sig() { _PGS_NOW="${PGHOST-}|${PGPORT-}|${PGUSER-}|${PGDATABASE-}|${PGPASSWORD-}|${PGOPTIONS-}|${PGTZ-}|${PGAPPNAME-}"; }
 # _srv_start NAME DIR CMD...: CMD in the background, reading requests from the pipe DIR/in and
-# answering on DIR/out; sets NAME_PID, NAME_DIR, NAME_W (the requests' end) and NAME_R (the answers')
+# answering on DIR/out; sets NAME_PID, NAME_DIR, NAME_W (the requests' end), NAME_R (the answers')
+# and NAME_T (the lock's pipe, below)
 _srv_start() {
   local name=$1 d=$2 w r t; shift 2
   mkfifo "$d/in" "$d/out" "$d/token"
@@ -70,9 +71,9 @@ _srv_start() {
   printf x >&"$t"
 }
 # _srv_lock NAME ... _srv_unlock NAME: one request at a time on the server's pipes (a background
-# job of the script may use them too). The lock is a byte in a pipe, taken and put back by builtins:
-# flock was a process per query, and the suite's shells' forks a tenth of its CPU. A holder killed
-# with the byte in hand costs the next request a wait of 120 s, not a hang.
+# job of the script may use them too). The lock is a byte in a pipe, taken and put back by builtins
+# (flock was a process per query). A holder killed with the byte in hand costs the next request a
+# wait of 120 s, not a hang.
 _srv_lock() { local t=${1}_T; read -r -N 1 -t 120 -u "${!t}" _ || true; }
 _srv_unlock() { local t=${1}_T; printf x >&"${!t}"; }
 # _srv_stop NAME END: the server ends when sent END (children of the script hold its pipe open: no
