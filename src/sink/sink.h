@@ -151,8 +151,8 @@ const struct pgw_sink_ops *pgw_sink_find(const char *backend);
  * which a sink keeps with the table to tell whether its shape still matches; caller frees. */
 char *pgw_shape_fingerprint(const struct pgw_table_def *def,
 			    void (*type_sql)(struct pgw_buf *b, const struct pgw_typeinfo *ti));
-/* SELECT expr(cols) FROM table_sql WHERE cols IS NOT NULL ORDER BY cols DESC LIMIT 1, for
- * dialects that quote identifiers with double quotes. */
+/* The text of the greatest row by cols (as SELECT expr(cols) FROM table_sql WHERE cols IS NOT
+ * NULL ORDER BY cols DESC LIMIT 1), for dialects that quote identifiers with double quotes. */
 void pgw_sql_max_row(struct pgw_buf *sql, const char *table_sql, const struct pgw_table_def *def, const int *cols,
 		     int ncols, void (*expr)(struct pgw_buf *b, const struct pgw_coldef *c),
 		     void (*ident)(struct pgw_buf *b, const char *name));

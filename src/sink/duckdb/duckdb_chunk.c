@@ -76,14 +76,26 @@ static void fill_uuid(duckdb_vector v, const struct pgw_column *c, size_t n)
 	}
 }
 
+/* The vector's strings point into the batch instead of being copied into the vector's own heap
+ * (duckdb_vector_assign_string_element_len): the appender copies every value of a chunk before
+ * duckdb_append_data_chunk returns, so one copy of each string is enough. Short strings are
+ * inlined, zero-padded, as DuckDB compares them. */
 static void fill_strings(duckdb_vector v, const struct pgw_column *c, size_t n)
 {
+	duckdb_string_t *dst = duckdb_vector_get_data(v);
 	for (size_t i = 0; i < n; i++) {
 		if (!c->valid[i])
 			continue;
 		size_t len;
 		const char *p = pgw_col_str(c, i, &len);
-		duckdb_vector_assign_string_element_len(v, i, p, len);
+		dst[i].value.inlined.length = (uint32_t)len;
+		if (len <= sizeof(dst[i].value.inlined.inlined)) {
+			memset(dst[i].value.inlined.inlined, 0, sizeof(dst[i].value.inlined.inlined));
+			memcpy(dst[i].value.inlined.inlined, p, len);
+		} else {
+			memcpy(dst[i].value.pointer.prefix, p, sizeof(dst[i].value.pointer.prefix));
+			dst[i].value.pointer.ptr = (char *)p;
+		}
 	}
 }
 
