@@ -84,8 +84,10 @@ static void fill_strings(duckdb_vector v, const struct pgw_column *c, size_t n)
 {
 	duckdb_string_t *dst = duckdb_vector_get_data(v);
 	for (size_t i = 0; i < n; i++) {
-		if (!c->valid[i])
+		if (!c->valid[i]) { /* an empty string, not a pointer into an earlier batch */
+			memset(&dst[i], 0, sizeof(dst[i]));
 			continue;
+		}
 		size_t len;
 		const char *p = pgw_col_str(c, i, &len);
 		dst[i].value.inlined.length = (uint32_t)len;
