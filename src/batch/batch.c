@@ -45,8 +45,9 @@ static void col_init(struct pgw_column *c, const struct pgw_typeinfo *type, size
 	memset(c, 0, sizeof(*c));
 	c->type = type;
 	c->cap = cap;
+	c->width = pgw_type_width(type->type);
 	c->valid = pgw_malloc(cap);
-	c->data = pgw_malloc(cap * pgw_type_width(type->type));
+	c->data = pgw_malloc(cap * c->width);
 	if (type->type == PGW_T_LIST) {
 		c->child = pgw_malloc(sizeof(*c->child));
 		col_init(c->child, type->elem, cap * 4);
@@ -114,42 +115,18 @@ size_t pgw_batch_bytes(const struct pgw_batch *b)
 	return n;
 }
 
-static void col_grow(struct pgw_column *c)
+void pgw_col_grow(struct pgw_column *c)
 {
-	if (c->count < c->cap)
-		return;
-	c->cap *= 2;
+	c->cap = c->cap ? c->cap * 2 : 16;
 	c->valid = pgw_realloc(c->valid, c->cap);
-	c->data = pgw_realloc(c->data, c->cap * pgw_type_width(c->type->type));
+	c->data = pgw_realloc(c->data, c->cap * c->width);
 }
 
-void *pgw_col_push(struct pgw_column *c)
+void pgw_col_grow_arena(struct pgw_column *c, size_t len)
 {
-	col_grow(c);
-	c->valid[c->count] = 1;
-	return (char *)c->data + c->count++ * pgw_type_width(c->type->type);
-}
-
-void pgw_col_push_null(struct pgw_column *c)
-{
-	col_grow(c);
-	memset((char *)c->data + c->count * pgw_type_width(c->type->type), 0, pgw_type_width(c->type->type));
-	c->valid[c->count++] = 0;
-}
-
-void pgw_col_push_str(struct pgw_column *c, const char *p, size_t len)
-{
-	if (c->arena_len + len > c->arena_cap) {
-		size_t cap = c->arena_cap ? c->arena_cap : 65536;
-		while (cap < c->arena_len + len)
-			cap *= 2;
-		c->arena = pgw_realloc(c->arena, cap);
-		c->arena_cap = cap;
-	}
-	struct pgw_str *s = pgw_col_push(c);
-	s->off = (uint32_t)c->arena_len;
-	s->len = (uint32_t)len;
-	if (len)
-		memcpy(c->arena + c->arena_len, p, len);
-	c->arena_len += len;
+	size_t cap = c->arena_cap ? c->arena_cap : 65536;
+	while (cap < c->arena_len + len)
+		cap *= 2;
+	c->arena = pgw_realloc(c->arena, cap);
+	c->arena_cap = cap;
 }

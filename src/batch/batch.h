@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum pgw_type {
 	PGW_T_BOOL,
@@ -78,6 +79,7 @@ struct pgw_column {
 	const struct pgw_typeinfo *type; /* borrowed */
 	size_t count;			 /* values held */
 	size_t cap;
+	size_t width;	/* bytes of a value in data: pgw_type_width(type->type) */
 	uint8_t *valid; /* 1 = value, 0 = NULL */
 	void *data;	/* cap values of the type's fixed-width form */
 	char *arena;	/* string bytes for TEXT/BYTES/JSON */
@@ -105,10 +107,38 @@ void pgw_batch_reset(struct pgw_batch *b);
 /* Bytes held by strings in the batch, for memory accounting and progress. */
 size_t pgw_batch_bytes(const struct pgw_batch *b);
 
-/* Appending one value at the end of a column. `slot` returns the place to write a fixed value. */
-void *pgw_col_push(struct pgw_column *c);
-void pgw_col_push_null(struct pgw_column *c);
-void pgw_col_push_str(struct pgw_column *c, const char *p, size_t len);
+/* Appending one value at the end of a column. `slot` returns the place to write a fixed value.
+ * Inline: the COPY decoder calls them for every value. */
+void pgw_col_grow(struct pgw_column *c);
+void pgw_col_grow_arena(struct pgw_column *c, size_t len);
+
+static inline void *pgw_col_push(struct pgw_column *c)
+{
+	if (c->count == c->cap)
+		pgw_col_grow(c);
+	c->valid[c->count] = 1;
+	return (char *)c->data + c->count++ * c->width;
+}
+
+static inline void pgw_col_push_null(struct pgw_column *c)
+{
+	if (c->count == c->cap)
+		pgw_col_grow(c);
+	memset((char *)c->data + c->count * c->width, 0, c->width);
+	c->valid[c->count++] = 0;
+}
+
+static inline void pgw_col_push_str(struct pgw_column *c, const char *p, size_t len)
+{
+	if (c->arena_len + len > c->arena_cap)
+		pgw_col_grow_arena(c, len);
+	struct pgw_str *s = (struct pgw_str *)pgw_col_push(c);
+	s->off = (uint32_t)c->arena_len;
+	s->len = (uint32_t)len;
+	if (len)
+		memcpy(c->arena + c->arena_len, p, len);
+	c->arena_len += len;
+}
 
 static inline const char *pgw_col_str(const struct pgw_column *c, size_t i, size_t *len)
 {
