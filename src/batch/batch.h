@@ -122,10 +122,8 @@ static inline void *pgw_col_push(struct pgw_column *c)
 
 static inline void pgw_col_push_null(struct pgw_column *c)
 {
-	if (c->count == c->cap)
-		pgw_col_grow(c);
-	memset((char *)c->data + c->count * c->width, 0, c->width);
-	c->valid[c->count++] = 0;
+	memset(pgw_col_push(c), 0, c->width);
+	c->valid[c->count - 1] = 0;
 }
 
 static inline void pgw_col_push_str(struct pgw_column *c, const char *p, size_t len)

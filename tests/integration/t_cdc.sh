@@ -219,6 +219,12 @@ t_same "...applies what the slot kept for them" acct
 # another reader of the slot (pg_replication_slot_advance here; a second warehouse configured with
 # the same replication_slot does the same) takes changes the tables need: the slot never sends them
 # again, so each table it passed is copied again, saying why
+# stream_started FILE: waits (up to 30 s) until the stream writing FILE says it follows the slot.
+# Not the slot being active: the previous run's walsender can keep it so for a moment after that
+# run exits, and a change made before the stream reads its tables is one "since the last sync".
+stream_started() {
+  for _ in $(seq 300); do grep -q 'following slot' "$1" && return; sleep 0.1; done
+}
 # advance_slot SQL: SQL committed, then the slot moved past it as such a reader would, all in one
 # request: the WAL flushed first (the cluster commits asynchronously, and a slot advances no further
 # than what is flushed: past the change or not was left to the WAL writer), and a reader that has the
@@ -244,7 +250,7 @@ t_same_each "acct equals PostgreSQL after the other reader" acct "later equals P
 # reading again, finds the table behind, and stops with one line; the next sync copies it again
 "$PGW" stream all --interval 0.3 > "$PWD/stream0.out" 2>&1 &
 streamer=$!
-for _ in $(seq 1 300); do grep -q 'following slot' "$PWD/stream0.out" && break; sleep 0.1; done
+stream_started "$PWD/stream0.out"
 # (its walsender ended, the change made and the slot moved past it in one request: the stream
 # connects again 1 s after it lost its walsender; had it read the change, nothing would be read past
 # and it would go on, so it is stopped after 120 s: a failure, not a hang)
@@ -288,7 +294,7 @@ t_eq "the slot is no longer read" "f" "$(pgq "SELECT active FROM pg_replication_
 # PostgreSQL restarted under a running stream: it connects again and goes on, nothing lost
 "$PGW" stream all --interval 0.3 > "$PWD/stream2.out" 2>&1 &
 streamer=$!
-for _ in $(seq 1 100); do grep -q 'following slot' "$PWD/stream2.out" && break; sleep 0.1; done
+stream_started "$PWD/stream2.out"
 pgq "UPDATE later SET v = 'before the restart' WHERE id = 5"
 pgc_as_owner "$PGC_BIN/pg_ctl" -D "$PGC_DIR/data" -m fast -w restart >/dev/null 2>&1
 pgq "UPDATE later SET v = 'after the restart' WHERE id = 6"
@@ -418,15 +424,12 @@ for ddl in "TRUNCATE parted_a" "ALTER TABLE parted DETACH PARTITION parted_b" \
 done
 out=$("$PGW" sync all 2>&1)
 t_eq "with no partition changed, no copy" "0" "$(grep -c 'copying it again' <<<"$out")"
-# ...and under a running stream: it copies the table again after its next apply. The stream is
-# waited for by its own "following slot" line, not by the slot being active: the previous run's
-# walsender can keep it active for a moment after that run exits, and a change made before the
-# stream reads its tables is one "since the last sync", found at its start.
+# ...and under a running stream: it copies the table again after its next apply
 pgq "INSERT INTO parted SELECT g, date '2025-03-01', 's' || g FROM generate_series(500, 520) g"
 t_ok "rows before the stream" "$PGW" -q sync all
 "$PGW" stream all --interval 0.3 > "$PWD/stream3.out" 2>&1 &
 streamer=$!
-for _ in $(seq 300); do grep -q 'following slot' "$PWD/stream3.out" && break; sleep 0.1; done
+stream_started "$PWD/stream3.out"
 pgq "TRUNCATE parted_a"
 pgq "INSERT INTO parted VALUES (900, '2025-04-04', 'after the truncate')"
 for _ in $(seq 150); do grep -q "copying from the snapshot of slot ${slot}_copy_" "$PWD/stream3.out" && break; sleep 0.2; done
@@ -471,7 +474,7 @@ t_eq "taken out of the publication by hand: added back and copied again, saying 
 t_same "...equal" re_made
 "$PGW" stream all --interval 0.3 > "$PWD/stream4.out" 2>&1 &
 streamer=$!
-for _ in $(seq 300); do grep -q 'following slot' "$PWD/stream4.out" && break; sleep 0.1; done
+stream_started "$PWD/stream4.out"
 pgq "ALTER PUBLICATION $slot DROP TABLE re_made"
 for _ in $(seq 150); do kill -0 $streamer 2>/dev/null || break; sleep 0.2; done
 kill -TERM $streamer 2>/dev/null; wait $streamer; rc=$?
@@ -498,7 +501,7 @@ t_eq "...and the slot no longer keeps WAL for it" "0" "$("$PGW" status 2>&1 | gr
 t_eq "...its warehouse table keeps its rows" "4" "$(dq 'SELECT count(*) FROM re_made')"
 "$PGW" stream all --interval 0.3 > "$PWD/stream6.out" 2>&1 &
 streamer=$!
-for _ in $(seq 300); do grep -q 'following slot' "$PWD/stream6.out" && break; sleep 0.1; done
+stream_started "$PWD/stream6.out"
 kill -TERM $streamer; wait $streamer; rc=$?
 t_eq "...stream follows the others, names it, and exits 1 when stopped" "1 1 1" \
   "$rc $(grep -c '^pgwarehouse: error: stream re_made: table "re_made" not found' "$PWD/stream6.out") $(grep -c 'stream: following slot' "$PWD/stream6.out")"
@@ -519,7 +522,7 @@ t_eq "the primary key changed: copied again, saying why" "0 1" \
 t_same "...equal" rekeyed
 "$PGW" stream all --interval 0.3 > "$PWD/stream5.out" 2>&1 &
 streamer=$!
-for _ in $(seq 300); do grep -q 'following slot' "$PWD/stream5.out" && break; sleep 0.1; done
+stream_started "$PWD/stream5.out"
 pgq "DELETE FROM rekeyed WHERE code = 'c7'"
 pgq "ALTER TABLE rekeyed DROP CONSTRAINT rekeyed_pkey; ALTER TABLE rekeyed ADD PRIMARY KEY (id)"
 pgq "DELETE FROM rekeyed WHERE id = 8"
