@@ -680,7 +680,7 @@ static void build_exprs(struct vtable *v)
 		pgw_buf_init(&h);
 		pgw_buf_init(&bk);
 		pgw_buf_init(&disp);
-		if (v->keys_only && pgw_table_int_key(def)) {
+		if (v->keys_only && !v->pghash && pgw_table_int_key(def)) {
 			struct pgw_buf q;
 			pgw_buf_init(&q);
 			ident(&q, v, (enum side)s, def->cols[def->pk[0]].name);
@@ -786,9 +786,41 @@ static void pg_fence(struct pgw_buf *sql, const struct vtable *v)
 
 /* The first pass's query: per bucket, the row count and the sum of the row hashes (PostgreSQL's
  * computed below pg_fence); ClickHouse's sum of UInt64 wraps: there it sums 30-bit halves. */
+/* The key check's PostgreSQL side on a plain table's integer key: each bucket summed from its own
+ * range of the primary key's index, one backend walking the ranges in order. A parallel GROUP BY
+ * hashes every key into a bucket table in each worker, which cost twice the CPU for the same time
+ * on two cores (10M keys: ~1.2 s on one core against ~1.3 s on three processes), CPU the warehouse's
+ * own sums then lacked. The bounds are computed in numeric and clamped: no int8 overflow near its
+ * ends. Empty buckets are left out, as a GROUP BY leaves them out. */
+static bool pg_by_ranges(const struct vtable *v, enum side s)
+{
+	return s == PG && v->keys_only && v->ranges && v->def->relkind == 'r';
+}
+
+static void range_sums_sql(struct pgw_buf *sql, const struct vtable *v)
+{
+	struct pgw_buf q;
+	pgw_buf_init(&q);
+	ident(&q, v, PG, v->def->cols[v->def->pk[0]].name);
+	pgw_buf_printf(sql,
+		       "SELECT _pgw_g.b::text, _pgw_s.c::text, _pgw_s.h::text, '0' FROM (SELECT b, "
+		       "CASE WHEN b = 0 THEN '-9223372036854775808'::int8 ELSE (%lld + b::numeric * %lld)::int8 END AS lo, "
+		       "CASE WHEN b = %lld THEN '9223372036854775807'::int8 ELSE "
+		       "least(%lld + (b + 1)::numeric * %lld - 1, 9223372036854775807)::int8 END AS hi "
+		       "FROM generate_series(0::int8, %lld) AS b) AS _pgw_g CROSS JOIN LATERAL (SELECT count(*) AS c, "
+		       "sum(%s) AS h FROM %s WHERE %s BETWEEN _pgw_g.lo AND _pgw_g.hi%s%s) AS _pgw_s WHERE _pgw_s.c > 0",
+		       v->kmin, v->width, v->buckets - 1, v->kmin, v->width, v->buckets - 1, v->hash[PG],
+		       v->rel[PG].data, q.data, v->domain ? " AND " : "", v->domain ? v->domain : "");
+	pgw_buf_cleanup(&q);
+}
+
 static void sums_sql(struct pgw_buf *sql, const struct vtable *v, enum side s)
 {
 	enum lang l = lang_of(v, s);
+	if (pg_by_ranges(v, s)) {
+		range_sums_sql(sql, v);
+		return;
+	}
 	const char *kb = v->def->npk ? v->bucket[s] : "0";
 	const char *b = v->def->npk ? "_pgw_kb" : v->bucket[s];
 	if (l == L_CH)
@@ -1456,7 +1488,7 @@ int pgw_keycheck_run(struct pgw_run *run, const struct pgw_plan *plan, const cha
 			     .sink = run->sink,
 			     .wh = wh_lang(run->sink),
 			     .pg13 = pgw_pg_version(run->pg) >= 130000,
-			     .pghash = !pgw_table_int_key(plan->def) && pg_hash_agrees(run),
+			     .pghash = pg_hash_agrees(run),
 			     .def = plan->def,
 			     .borrowed_def = true,
 			     .keys_only = true,
