@@ -42,6 +42,7 @@ struct ch_sink {
 	struct pgw_target target;
 	enum pgw_load_mode mode;
 	bool target_exists;
+	bool trimmed; /* chDB's memory trimmed once before the first change load */
 	char *load_name;
 	struct pgw_buf rows;
 	struct ch_send send;
@@ -387,6 +388,11 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	s->target = *t;
 	s->mode = mode;
 	pgw_buf_reset(&s->rows);
+	/* the first change load's rows would arrive on top of the pages chDB's start-up touched */
+	if (mode == PGW_LOAD_CHANGES && s->conn->trim && !s->trimmed) {
+		s->trimmed = true;
+		s->conn->trim(s->conn);
+	}
 	int rc = 0;
 	if (t->schema) {
 		pgw_buf_puts(&sql, "CREATE DATABASE IF NOT EXISTS ");
