@@ -27,6 +27,7 @@ struct pgw_table_def {
 	int npk;
 	int *pk; /* column indexes, in key order */
 	double est_rows;
+	double all_visible; /* share of its pages all-visible (pg_class): an index-only scan reads no others */
 	bool rls_partial; /* row-level security hides rows from this role */
 };
 

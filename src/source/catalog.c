@@ -233,8 +233,8 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 	PGresult *res =
 		pgw_pg_query(pg,
 			     "SELECT c.oid, c.relkind, c.reltuples, c.relrowsecurity AND NOT (r.rolsuper OR "
-			     "r.rolbypassrls OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)) "
-			     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+			     "r.rolbypassrls OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)), "
+			     "c.relallvisible::float8 / greatest(c.relpages, 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 			     "JOIN pg_roles r ON r.rolname = current_user WHERE n.nspname = $1 AND c.relname = $2 "
 			     "AND c.relkind IN ('r','p','v','m','f')",
 			     2, params, err);
@@ -246,6 +246,7 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 		def->relkind = PQgetvalue(res, 0, 1)[0];
 		def->est_rows = atof(PQgetvalue(res, 0, 2));
 		def->rls_partial = PQgetvalue(res, 0, 3)[0] == 't';
+		def->all_visible = atof(PQgetvalue(res, 0, 4));
 		def->schema = pgw_strdup(schema);
 		def->name = pgw_strdup(name);
 	}
