@@ -28,7 +28,7 @@ struct pgw_table_def {
 	int *pk; /* column indexes, in key order */
 	double est_rows;
 	double all_visible; /* share of its pages all-visible (pg_class): an index-only scan reads no others */
-	bool rls_partial; /* row-level security hides rows from this role */
+	bool rls_partial;   /* row-level security hides rows from this role */
 };
 
 void pgw_table_def_free(struct pgw_table_def *def);

@@ -785,8 +785,6 @@ static void pg_fence(struct pgw_buf *sql, const struct vtable *v)
 	pgw_buf_puts(sql, " IS NULL");
 }
 
-/* The first pass's query: per bucket, the row count and the sum of the row hashes (PostgreSQL's
- * computed below pg_fence); ClickHouse's sum of UInt64 wraps: there it sums 30-bit halves. */
 /* The key check's PostgreSQL side on a plain table's integer key: each bucket summed from its own
  * range of the primary key's index, one backend walking the ranges in order. A parallel GROUP BY
  * hashes every key into a bucket table in each worker, which cost twice the CPU for the same time
@@ -807,18 +805,21 @@ static void range_sums_sql(struct pgw_buf *sql, const struct vtable *v)
 	struct pgw_buf q;
 	pgw_buf_init(&q);
 	ident(&q, v, PG, v->def->cols[v->def->pk[0]].name);
-	pgw_buf_printf(sql,
-		       "SELECT _pgw_g.b::text, _pgw_s.c::text, _pgw_s.h::text, '0' FROM (SELECT b, "
-		       "CASE WHEN b = 0 THEN '-9223372036854775808'::int8 ELSE (%lld + b::numeric * %lld)::int8 END AS lo, "
-		       "CASE WHEN b = %lld THEN '9223372036854775807'::int8 ELSE "
-		       "least(%lld + (b + 1)::numeric * %lld - 1, 9223372036854775807)::int8 END AS hi "
-		       "FROM generate_series(0::int8, %lld) AS b) AS _pgw_g CROSS JOIN LATERAL (SELECT count(*) AS c, "
-		       "sum(%s) AS h FROM %s WHERE %s BETWEEN _pgw_g.lo AND _pgw_g.hi%s%s) AS _pgw_s WHERE _pgw_s.c > 0",
-		       v->kmin, v->width, v->buckets - 1, v->kmin, v->width, v->buckets - 1, v->hash[PG],
-		       v->rel[PG].data, q.data, v->domain ? " AND " : "", v->domain ? v->domain : "");
+	pgw_buf_printf(
+		sql,
+		"SELECT _pgw_g.b::text, _pgw_s.c::text, _pgw_s.h::text, '0' FROM (SELECT b, "
+		"CASE WHEN b = 0 THEN '-9223372036854775808'::int8 ELSE (%lld + b::numeric * %lld)::int8 END AS lo, "
+		"CASE WHEN b = %lld THEN '9223372036854775807'::int8 ELSE "
+		"least(%lld + (b + 1)::numeric * %lld - 1, 9223372036854775807)::int8 END AS hi "
+		"FROM generate_series(0::int8, %lld) AS b) AS _pgw_g CROSS JOIN LATERAL (SELECT count(*) AS c, "
+		"sum(%s) AS h FROM %s WHERE %s BETWEEN _pgw_g.lo AND _pgw_g.hi%s%s) AS _pgw_s WHERE _pgw_s.c > 0",
+		v->kmin, v->width, v->buckets - 1, v->kmin, v->width, v->buckets - 1, v->hash[PG], v->rel[PG].data,
+		q.data, v->domain ? " AND " : "", v->domain ? v->domain : "");
 	pgw_buf_cleanup(&q);
 }
 
+/* The first pass's query: per bucket, the row count and the sum of the row hashes (PostgreSQL's
+ * computed below pg_fence); ClickHouse's sum of UInt64 wraps: there it sums 30-bit halves. */
 static void sums_sql(struct pgw_buf *sql, const struct vtable *v, enum side s)
 {
 	enum lang l = lang_of(v, s);

@@ -234,7 +234,8 @@ static int find_relation(struct pgw_pg *pg, const char *schema, const char *name
 		pgw_pg_query(pg,
 			     "SELECT c.oid, c.relkind, c.reltuples, c.relrowsecurity AND NOT (r.rolsuper OR "
 			     "r.rolbypassrls OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)), "
-			     "c.relallvisible::float8 / greatest(c.relpages, 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+			     "c.relallvisible::float8 / greatest(c.relpages, 1) FROM pg_class c JOIN pg_namespace n ON "
+			     "n.oid = c.relnamespace "
 			     "JOIN pg_roles r ON r.rolname = current_user WHERE n.nspname = $1 AND c.relname = $2 "
 			     "AND c.relkind IN ('r','p','v','m','f')",
 			     2, params, err);

@@ -188,8 +188,8 @@ static void release_library_pages(const char *path)
 
 /* The library's pages, and the memory the engine freed but its allocator (jemalloc) keeps for
  * reuse: returned to the system before the peak rather than counted in it (a million-change
- * catch-up, with the first change load's trim below: peak RSS 290-298 -> 266-269 MB). A chDB built
- * without jemalloc refuses the PURGE: nothing to return then. */
+ * catch-up, with the first change load's trim in ch_sink.c: peak RSS 290-298 -> 266-275 MB). A
+ * chDB built without jemalloc refuses the PURGE: nothing to return then. */
 static void chdb_trim(struct ch_conn *base)
 {
 	release_library_pages(((struct ch_chdb *)base)->lib_path);
