@@ -107,8 +107,8 @@ void pgw_batch_reset(struct pgw_batch *b);
 /* Bytes held by strings in the batch, for memory accounting and progress. */
 size_t pgw_batch_bytes(const struct pgw_batch *b);
 
-/* Appending one value at the end of a column. `slot` returns the place to write a fixed value.
- * Inline: the COPY decoder calls them for every value. */
+/* Appending one value at the end of a column: pgw_col_push returns the place to write a fixed
+ * value. Inline: the COPY decoder calls them for every value. */
 void pgw_col_grow(struct pgw_column *c);
 void pgw_col_grow_arena(struct pgw_column *c, size_t len);
 

@@ -1,17 +1,17 @@
 #include "core/pghash.h"
 
-/* Inlined, so that a, b and c live in registers: as calls through pointers the three words went
- * to memory at every step, and mix + final_mix were 40% of DuckDB's CPU in verify. */
-#define HOT static inline __attribute__((always_inline))
+#include "core/hot.h"
 
-HOT uint32_t rotl(uint32_t x, int k)
+/* Inlined (PGW_HOT), so that a, b and c live in registers: as calls through pointers the three words
+ * went to memory at every step, and mix + final_mix were 40% of DuckDB's CPU in verify. */
+PGW_HOT uint32_t rotl(uint32_t x, int k)
 {
 	return (x << k) | (x >> (32 - k));
 }
 
 /* three rounds to a line, as the algorithm is published */
 /* clang-format off */
-HOT void mix(uint32_t *a, uint32_t *b, uint32_t *c)
+PGW_HOT void mix(uint32_t *a, uint32_t *b, uint32_t *c)
 {
 	*a -= *c; *a ^= rotl(*c, 4);  *c += *b;
 	*b -= *a; *b ^= rotl(*a, 6);  *a += *c;
@@ -21,7 +21,7 @@ HOT void mix(uint32_t *a, uint32_t *b, uint32_t *c)
 	*c -= *b; *c ^= rotl(*b, 4);  *b += *a;
 }
 
-HOT void final_mix(uint32_t *a, uint32_t *b, uint32_t *c)
+PGW_HOT void final_mix(uint32_t *a, uint32_t *b, uint32_t *c)
 {
 	*c ^= *b; *c -= rotl(*b, 14);
 	*a ^= *c; *a -= rotl(*c, 11);
@@ -35,7 +35,7 @@ HOT void final_mix(uint32_t *a, uint32_t *b, uint32_t *c)
 /* clang-format on */
 
 /* n (<= 4) bytes of p little-endian, the first at the low end */
-HOT uint32_t word(const unsigned char *p, size_t n)
+PGW_HOT uint32_t word(const unsigned char *p, size_t n)
 {
 	uint32_t w = 0;
 	for (size_t i = 0; i < n; i++)
@@ -44,7 +44,7 @@ HOT uint32_t word(const unsigned char *p, size_t n)
 }
 
 /* PostgreSQL's set-up of the state for len bytes: a seed other than 0 is mixed in first */
-HOT void start(uint32_t *a, uint32_t *b, uint32_t *c, size_t len, uint64_t seed)
+PGW_HOT void start(uint32_t *a, uint32_t *b, uint32_t *c, size_t len, uint64_t seed)
 {
 	*a = *b = *c = 0x9e3779b9u + (uint32_t)len + 3923095u;
 	if (seed) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hot.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "source/pg.h"
@@ -133,9 +134,8 @@ static int enum_index(struct field_ctx *fc, const struct pgw_typeinfo *ti, const
 
 /* Inlined where it is called (each row's loop, a list's elements): a call for every value cost
  * more than most values' decoding. */
-#define HOT static inline __attribute__((always_inline))
-HOT int decode_value(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c, const unsigned char *p,
-		     size_t len);
+PGW_HOT int decode_value(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c,
+			 const unsigned char *p, size_t len);
 
 static int decode_list(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c,
 		       const unsigned char *p, size_t len)
@@ -178,7 +178,7 @@ static int decode_list(struct field_ctx *fc, const struct pgw_typeinfo *ti, stru
 	return 0;
 }
 
-HOT int shift_ts(struct field_ctx *fc, uint64_t raw, int64_t *out)
+PGW_HOT int shift_ts(struct field_ctx *fc, uint64_t raw, int64_t *out)
 {
 	int64_t v = (int64_t)raw;
 	if (v == INT64_MAX || v == INT64_MIN) {
@@ -191,8 +191,8 @@ HOT int shift_ts(struct field_ctx *fc, uint64_t raw, int64_t *out)
 	return 0;
 }
 
-HOT int decode_fixed(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c, const unsigned char *p,
-		     size_t len)
+PGW_HOT int decode_fixed(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c,
+			 const unsigned char *p, size_t len)
 {
 	static const size_t need[] = {
 		[PGW_T_BOOL] = 1,     [PGW_T_INT16] = 2,   [PGW_T_INT32] = 4,	  [PGW_T_INT64] = 8,
@@ -249,8 +249,8 @@ HOT int decode_fixed(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct
 	return 0;
 }
 
-HOT int decode_value(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c, const unsigned char *p,
-		     size_t len)
+PGW_HOT int decode_value(struct field_ctx *fc, const struct pgw_typeinfo *ti, struct pgw_column *c,
+			 const unsigned char *p, size_t len)
 {
 	switch (ti->type) {
 	case PGW_T_TEXT:
