@@ -1,5 +1,6 @@
-/* A DuckDB writer with no pgwarehouse in it, for bench/duckdb_kill.sh: thirty small tables, a
- * checkpoint at every commit (checkpoint_threshold 1KB), inserts and deletes for ever.
+/* A DuckDB writer for bench/duckdb_kill.sh, with nothing of pgwarehouse in it but, when PGW_UNDO=1,
+ * its undo record of in-place writes: thirty small tables, a checkpoint at every commit
+ * (checkpoint_threshold 1KB), inserts and deletes for ever.
  *   duckdb_kill DB          writes until killed
  *   duckdb_kill DB check    opens DB and reads a table: exit 0 when it opens
  *   duckdb_kill version     prints the library's version */
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "duckdb.h"
+#include "sink/duckdb/duckdb_undo.h"
 
 static void run(duckdb_connection c, const char *sql)
 {
@@ -27,6 +29,16 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "version")) {
 		puts(duckdb_library_version());
 		return 0;
+	}
+	/* PGW_UNDO=1: with pgwarehouse's undo record for in-place writes (duckdb_undo.h) */
+	const char *undo = getenv("PGW_UNDO");
+	if (argc >= 2 && undo && !strcmp(undo, "1")) {
+		char msg[512];
+		if (pgw_duck_undo_recover(argv[1], msg, sizeof msg) < 0) {
+			printf("cannot undo: %s\n", msg);
+			return 3;
+		}
+		pgw_duck_undo_watch(argv[1]);
 	}
 	if (argc < 2 || duckdb_open_ext(argv[1], &db, NULL, &err) != DuckDBSuccess) {
 		printf("cannot open: %s\n", err ? err : "no file given");

@@ -16,6 +16,7 @@
 #include "net/http.h"
 #include "serve.h"
 #include "sink/duckdb/duckdb_internal.h"
+#include "sink/duckdb/duckdb_undo.h"
 
 /* the database a query has open: closed when a served request fails (cleanup) */
 static duckdb_database open_db;
@@ -206,6 +207,14 @@ static void tsv(duckdb_connection con, const char *query)
 	free(sql);
 }
 
+/* As pgwarehouse does before it opens a file: puts back a write a killed run may have cut. */
+static void undo_cut_write(const char *path)
+{
+	char msg[512];
+	if (pgw_duck_undo_recover(path, msg, sizeof msg) < 0)
+		fprintf(stderr, "duckq: %s\n", msg);
+}
+
 /* Holds the file open for writing, as another pgwarehouse run would. */
 static int hold(const char *path, int seconds)
 {
@@ -230,6 +239,7 @@ static int exec_sql(const char *path, const char *sql)
 	}
 	duckdb_database db;
 	duckdb_connection con;
+	undo_cut_write(path);
 	if (duckdb_open(path, &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess)
 		return 1;
 	int rc = pgw_duck_exec(con, sql, &err);
@@ -284,6 +294,7 @@ static int duckq(int argc, char **argv)
 	duckdb_create_config(&dc);
 	duckdb_set_config(dc, "autoinstall_known_extensions", "false");
 	duckdb_set_config(dc, "access_mode", "READ_ONLY");
+	undo_cut_write(path);
 	if (duckdb_open_ext(path, &open_db, dc, &msg) != DuckDBSuccess) {
 		fprintf(stderr, "duckq: cannot open %s: %s\n", path, msg ? msg : "?");
 		duckdb_free(msg);

@@ -7,6 +7,7 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "sink/duckdb/duckdb_internal.h"
+#include "sink/duckdb/duckdb_undo.h"
 
 #define EXPECTED_VERSION "v1.4.4"
 
@@ -68,14 +69,16 @@ static int open_error(const char *path, const char *msg, struct pgw_err *err)
 			err, PGW_ERR_WAREHOUSE,
 			"DuckDB file %s is in use by another process%s%.*s; wait for it to finish or stop it", path,
 			pid ? " " : "", pid ? (int)strcspn(pid, ")") + 1 : 0, pid ? pid : "");
-	/* DuckDB (1.4 and 1.5) rewrites metadata blocks in place during a checkpoint: a process killed
-	 * in that write leaves a block that fails its checksum (bench/duckdb_kill.sh reproduces it
-	 * without pgwarehouse). Nothing in the file can be trusted then; a reload rebuilds it. */
+	/* DuckDB (1.4 and 1.5) rewrites blocks in place during a checkpoint: a write cut there leaves a
+	 * block that fails its checksum. The undo record (duckdb_undo.c) puts back a write cut by a
+	 * kill; a power cut, or a kill while another program had the file, can still leave one.
+	 * Nothing in the file can be trusted then; a reload rebuilds it. */
 	if (msg && strstr(msg, "Corrupt database file"))
 		return pgw_err_set(err, PGW_ERR_WAREHOUSE,
-				   "DuckDB file %s is damaged (%.*s): DuckDB leaves a file so when its process is "
-				   "killed during a checkpoint; restore it from a backup, or move it away and run "
-				   "`pgwarehouse reload all` to copy every table again",
+				   "DuckDB file %s is damaged (%.*s): a write DuckDB was making in place was cut "
+				   "(a power cut, or a kill of a program without pgwarehouse's undo record); restore "
+				   "it from a backup, or move it away and run `pgwarehouse reload all` to copy every "
+				   "table again",
 				   path, (int)strcspn(msg, "\n"), msg);
 	return pgw_err_set(err, PGW_ERR_WAREHOUSE, "cannot open DuckDB file %s: %s; check duckdb_path / DUCKDB_PATH",
 			   path, msg ? msg : "unknown error");
@@ -117,11 +120,21 @@ static int duck_open(const struct pgw_config *cfg, struct pgw_sink **out, struct
 	}
 	s->path = pgw_strdup(cfg->duckdb_path);
 	s->owns_db = true;
+	char undo_msg[512];
+	if (pgw_duck_undo_recover(s->path, undo_msg, sizeof undo_msg) < 0) {
+		duckdb_destroy_config(&dc);
+		pgw_err_set(err, PGW_ERR_WAREHOUSE, "%s; check the file's permissions and free space", undo_msg);
+		free(s->path);
+		free(s);
+		return -1;
+	}
+	pgw_duck_undo_watch(s->path);
 	int rc = duckdb_open_ext(s->path, &s->db, dc, &msg);
 	duckdb_destroy_config(&dc);
 	if (rc != DuckDBSuccess) {
 		open_error(s->path, msg, err);
 		duckdb_free(msg);
+		pgw_duck_undo_unwatch(s->path);
 		free(s->path);
 		free(s);
 		return -1;
@@ -184,8 +197,10 @@ static void duck_close(struct pgw_sink *base)
 	duck_abort(base);
 	if (s->con)
 		duckdb_disconnect(&s->con);
-	if (s->db && s->owns_db)
+	if (s->db && s->owns_db) {
 		duckdb_close(&s->db);
+		pgw_duck_undo_unwatch(s->path);
+	}
 	free(s->path);
 	free(s);
 }
