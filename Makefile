@@ -16,7 +16,7 @@ CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Wno-miss
 OPT ?= -O2
 # libduckdb.so is not linked: the DuckDB sink loads it when it opens (src/sink/duckdb/duckdb_api.h),
 # found through these run paths
-# pwrite is exported so that libduckdb's writes reach src/sink/duckdb/duckdb_undo.c's
+# pwrite is exported: libduckdb's calls must reach the one in src/sink/duckdb/duckdb_undo.c
 LDLIBS_BASE = -pthread -Wl,-rpath,'$$ORIGIN/../lib/pgwarehouse' -Wl,-rpath,$(DEPS)/lib -Wl,--export-dynamic-symbol=pwrite \
 	$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lyaml -lz -lcurl -lcrypto -ljansson) -ldl -lm
 
