@@ -156,9 +156,8 @@ static bool store_in_use(const char *path)
  * of its 566 MB library's code and constants that nothing touches again, and the code each kind of
  * statement runs stays mapped after it; those pages count in the process's resident memory. Before
  * the first change load and each change load's lightweight DELETE, where chDB's memory peaks
- * (ch_sink.c), they are unmapped from the
- * process (MADV_DONTNEED) and stay in the kernel's page cache, so what is used again comes back at
- * the cost of a fault. Only read-only mappings that hold no page of their own (smaps' Anonymous:
+ * (ch_sink.c), they are unmapped from the process (MADV_DONTNEED) and stay in the kernel's page
+ * cache, so what is used again comes back at the cost of a fault. Only read-only mappings that hold no page of their own (smaps' Anonymous:
  * 0 kB: nothing relocated or written there) are released, since such a mapping's pages read back
  * exactly as the file holds them. Peak RSS of a million-change catch-up 417 -> about 300 MB
  * (bench/cdc_bench.sh). Not at start-up: short runs (a reload, a sync) paid for the faults (t_keys

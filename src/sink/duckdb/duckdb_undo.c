@@ -28,7 +28,7 @@ struct undo_head {
 };
 
 struct watch {
-	char *path;
+	char *path, *undo; /* the database file, its undo file */
 	int refs;
 	dev_t dev;
 	ino_t ino;   /* 0 until the file exists */
@@ -152,13 +152,8 @@ static ssize_t guarded_write(struct watch *w, int fd, const void *buf, size_t n,
 			return -1;
 		w->buf = nb, w->cap = need;
 	}
-	if (w->undo_fd < 0) {
-		char *up = undo_path(w->path);
-		w->undo_fd = up ? open(up, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
-		free(up);
-		if (w->undo_fd < 0)
-			return -1;
-	}
+	if (w->undo_fd < 0 && (w->undo_fd = open(w->undo, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -1;
 	ssize_t got = read_all(fd, w->buf + sizeof(struct undo_head), len, off);
 	if (got < 0)
 		return -1;
@@ -283,13 +278,14 @@ int pgw_duck_undo_recover(const char *path, char *msg, size_t msglen)
 		snprintf(msg, msglen, "out of memory");
 		return -1;
 	}
-	/* no undo file: nothing to do, and no need to write to the file (a reader may not be able);
-	 * no database file: the record is of a file that is gone */
-	if (stat(up, &st) == 0 && stat(path, &st) != 0 && errno == ENOENT)
-		unlink(up);
-	else if (stat(up, &st) == 0 && !watched_here(path) && (rc = lock_file(path, &fd, msg, msglen)) > 0) {
-		rc = undo_record(path, up, fd, msg, msglen);
-		close(fd); /* releases the lock */
+	/* no undo file: nothing to do, and no need to write to the file (a reader may not be able) */
+	if (stat(up, &st) == 0 && !watched_here(path)) {
+		if (stat(path, &st) != 0 && errno == ENOENT)
+			unlink(up); /* the record is of a file that is gone */
+		else if ((rc = lock_file(path, &fd, msg, msglen)) > 0) {
+			rc = undo_record(path, up, fd, msg, msglen);
+			close(fd); /* releases the lock */
+		}
 	}
 	free(up);
 	return rc;
@@ -310,8 +306,13 @@ void pgw_duck_undo_watch(const char *path)
 		if (w->refs == 0 && !free_slot)
 			free_slot = w;
 	}
-	if (free_slot && (free_slot->path = strdup(path))) {
-		struct watch *w = free_slot;
+	struct watch *w = free_slot;
+	if (w && (!(w->path = strdup(path)) || !(w->undo = undo_path(path)))) {
+		free(w->path);
+		memset(w, 0, sizeof *w);
+		w = NULL; /* out of memory: the file goes unwatched */
+	}
+	if (w) {
 		w->refs = 1;
 		w->undo_fd = -1;
 		w->dev = 0, w->ino = 0;
@@ -331,14 +332,12 @@ void pgw_duck_undo_unwatch(const char *path)
 		if (w->refs == 0 || strcmp(w->path, path) != 0 || --w->refs > 0)
 			continue;
 		if (w->undo_fd >= 0) {
-			char *up = undo_path(w->path);
 			close(w->undo_fd);
-			if (up)
-				unlink(up);
-			free(up);
+			unlink(w->undo);
 		}
 		pthread_mutex_destroy(&w->mu);
 		free(w->path);
+		free(w->undo);
 		free(w->buf);
 		memset(w, 0, sizeof *w);
 		atomic_fetch_sub(&nwatched, 1);
