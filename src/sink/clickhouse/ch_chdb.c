@@ -154,14 +154,17 @@ static bool store_in_use(const char *path)
 
 /* chDB's start-up (registering every function, format and engine of ClickHouse) reads about 200 MB
  * of its 566 MB library's code and constants that nothing touches again, and the code each kind of
- * statement runs stays mapped after it; those pages count in the process's resident memory. Before
- * the first change load and each change load's lightweight DELETE, where chDB's memory peaks
- * (ch_sink.c), they are unmapped from the process (MADV_DONTNEED) and stay in the kernel's page
- * cache, so what is used again comes back at the cost of a fault. Only read-only mappings that hold no page of their own (smaps' Anonymous:
- * 0 kB: nothing relocated or written there) are released, since such a mapping's pages read back
+ * statement runs stays mapped after it; those pages count in the process's resident memory. When
+ * change data capture starts (or a repair's first change load), and before each change load's
+ * lightweight DELETE, where chDB's memory peaks (ch_sink.c), they are unmapped from the process
+ * (MADV_DONTNEED) and stay in the kernel's page cache, so what is used again comes back at the
+ * cost of a fault. Only read-only mappings that hold no page of their own (smaps' Anonymous: 0
+ * kB: nothing relocated or written there) are released, since such a mapping's pages read back
  * exactly as the file holds them. Peak RSS of a million-change catch-up 417 -> about 300 MB
- * (bench/cdc_bench.sh). Not at start-up: short runs (a reload, a sync) paid for the faults (t_keys
- * on chDB 24 -> 31 s) for no gain in their peak that matters. */
+ * (bench/cdc_bench.sh); from when the stream starts rather than at the first change load (the
+ * first 50,000 changes were read on top of the start-up's pages), 248-277 -> 219-221 MB with the
+ * merges of ch_sink.c's create_sql. Not at start-up: short runs (a reload, a sync) paid for the
+ * faults (t_keys on chDB 24 -> 31 s) for no gain in their peak that matters. */
 static void release_library_pages(const char *path)
 {
 	FILE *smaps = fopen("/proc/self/smaps", "r");
@@ -185,13 +188,14 @@ static void release_library_pages(const char *path)
 		fclose(smaps);
 }
 
-/* The library's pages, and the memory the engine freed but its allocator (jemalloc) keeps for
- * reuse: returned to the system before the peak rather than counted in it (a million-change
- * catch-up, with the first change load's trim in ch_sink.c: peak RSS 290-298 -> 266-275 MB). A
- * chDB built without jemalloc refuses the PURGE: nothing to return then. */
-static void chdb_trim(struct ch_conn *base)
+/* The memory the engine freed but its allocator (jemalloc) keeps for reuse, and with code the
+ * library's pages: returned to the system before the peak rather than counted in it (a
+ * million-change catch-up, with the first change load's trim in ch_sink.c: peak RSS 290-298 ->
+ * 266-275 MB). A chDB built without jemalloc refuses the PURGE: nothing to return then. */
+static void chdb_trim(struct ch_conn *base, bool code)
 {
-	release_library_pages(((struct ch_chdb *)base)->lib_path);
+	if (code)
+		release_library_pages(((struct ch_chdb *)base)->lib_path);
 	chdb_exec(base, "SYSTEM JEMALLOC PURGE", NULL, true, NULL);
 }
 

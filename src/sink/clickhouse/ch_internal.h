@@ -14,9 +14,10 @@ struct ch_conn {
 	/* INSERT INTO <table_sql> FORMAT Native with data as the rows. */
 	int (*insert)(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err);
 	void (*close)(struct ch_conn *c);
-	/* Optional: hands back memory the transport holds but does not need now (chDB: the pages of
-	 * its library's code run so far), before a statement known to peak */
-	void (*trim)(struct ch_conn *c);
+	/* Optional: hands back memory the transport holds but does not need now (chDB: what its
+	 * allocator keeps for reuse, and with code the pages of its library's code run so far), before
+	 * a statement known to peak and between change loads */
+	void (*trim)(struct ch_conn *c, bool code);
 	char *database;
 };
 

@@ -42,7 +42,7 @@ struct ch_sink {
 	struct pgw_target target;
 	enum pgw_load_mode mode;
 	bool target_exists;
-	bool trimmed; /* chDB's memory trimmed once before the first change load */
+	bool trimmed; /* chDB's start-up pages released, once, before change loads */
 	char *load_name;
 	struct pgw_buf rows;
 	struct ch_send send;
@@ -352,16 +352,19 @@ static void create_sql(struct ch_sink *s, struct pgw_buf *sql, const struct pgw_
 		pgw_ch_type_sql(sql, &s->f, &def->cols[i]);
 	}
 	pgw_buf_puts(sql, ") ENGINE = MergeTree ORDER BY ");
-	if (!def->npk) {
+	if (!def->npk)
 		pgw_buf_puts(sql, "tuple()");
-		return;
-	}
-	pgw_buf_puts(sql, "(");
 	for (int i = 0; i < def->npk; i++) {
-		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_buf_puts(sql, i ? ", " : "(");
 		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
 	}
-	pgw_buf_puts(sql, ")");
+	pgw_buf_puts(sql, def->npk ? ")" : "");
+	/* In-process, a background merge's memory is pgwarehouse's: merged column by column rather
+	 * than every column's readers at once, a merge that ran beside a change load's DELETE took
+	 * 20 MB instead of 50-100 (bench/cdc_bench.sh's catch-up: peak RSS 248-260 -> 215-230 MB) */
+	if (s->embedded)
+		pgw_buf_puts(sql, " SETTINGS vertical_merge_algorithm_min_rows_to_activate = 1, "
+				  "vertical_merge_algorithm_min_columns_to_activate = 1");
 }
 
 static bool table_exists(struct ch_sink *s, const struct pgw_target *t, struct pgw_err *err, int *rc)
@@ -380,6 +383,15 @@ static bool table_exists(struct ch_sink *s, const struct pgw_target *t, struct p
 	return yes;
 }
 
+/* Changes (a repair's or the stream's) would pile up on top of the pages chDB's start-up touched */
+static void trim_start_up(struct ch_sink *s)
+{
+	if (s->conn->trim && !s->trimmed) {
+		s->trimmed = true;
+		s->conn->trim(s->conn, true);
+	}
+}
+
 static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_load_mode mode, struct pgw_err *err)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
@@ -388,11 +400,8 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	s->target = *t;
 	s->mode = mode;
 	pgw_buf_reset(&s->rows);
-	/* the first change load's rows would arrive on top of the pages chDB's start-up touched */
-	if (mode == PGW_LOAD_CHANGES && s->conn->trim && !s->trimmed) {
-		s->trimmed = true;
-		s->conn->trim(s->conn);
-	}
+	if (mode == PGW_LOAD_CHANGES)
+		trim_start_up(s);
 	int rc = 0;
 	if (t->schema) {
 		pgw_buf_puts(&sql, "CREATE DATABASE IF NOT EXISTS ");
@@ -583,7 +592,7 @@ static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *
 	if (rc < 0)
 		return -1;
 	if (s->conn->trim) /* the lightweight DELETE is where chDB's memory peaks */
-		s->conn->trim(s->conn);
+		s->conn->trim(s->conn, true);
 	pgw_buf_puts(sql, "DELETE FROM ");
 	qualified(sql, s, t, merged);
 	where_staged(s, sql, true);
@@ -755,6 +764,10 @@ static int ch_commit(struct pgw_sink *base, struct pgw_err *err)
 	}
 	free(s->load_name);
 	s->load_name = NULL;
+	/* what the apply freed, returned before the next changes are read rather than kept through
+	 * them by chDB's allocator (its pages go back after 5 s: a stream applies every second) */
+	if (s->mode == PGW_LOAD_CHANGES && s->conn->trim)
+		s->conn->trim(s->conn, false);
 	return 0;
 }
 
@@ -854,7 +867,9 @@ static int ch_fork(struct pgw_sink *base, struct pgw_sink **out, struct pgw_err 
 
 static int ch_recover(struct pgw_sink *base, struct pgw_err *err)
 {
-	return pgw_ch_recover(((struct ch_sink *)base)->conn, err);
+	struct ch_sink *s = (struct ch_sink *)base;
+	trim_start_up(s); /* change data capture starts: the stream's first changes come next */
+	return pgw_ch_recover(s->conn, err);
 }
 
 static bool ch_holds_text(struct pgw_sink *base, const struct pgw_typeinfo *ti)
