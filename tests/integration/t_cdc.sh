@@ -106,6 +106,12 @@ t_eq "...the TOASTed value the update left alone" "9" "$(dq "SELECT count(*) FRO
 t_eq "status shows the commit time of the last transaction applied" "1" \
   "$("$PGW" status 2>&1 | grep -cE '^  public\.acct: holds the changes up to [0-9A-F]+/[0-9A-F]+, last commit applied 20[0-9-]+ [0-9:.]+ UTC$')"
 t_eq "the long note survived an update that did not touch it" "160000" "$(dq 'SELECT length(note) FROM acct WHERE id = 1')"
+# chDB's memory is pgwarehouse's: the copies its applies make merge column by column (a merge
+# beside a DELETE took 50-100 MB more otherwise); a server's tables are left as they were
+vertical="SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'acct'
+  AND create_table_query LIKE '%vertical_merge_algorithm_min_columns_to_activate = 1%'"
+[[ $BACKEND == chdb ]] && t_eq "chDB: the applied copy of acct merges column by column" "1" "$(chsql "$vertical")"
+[[ $BACKEND == clickhouse ]] && t_eq "ClickHouse server: acct keeps the server's merge settings" "0" "$(chsql "$vertical")"
 
 # a kill -9 after the warehouse committed and before the slot was confirmed: the rerun gets the
 # same changes again and applies none twice
