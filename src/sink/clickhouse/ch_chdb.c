@@ -190,8 +190,8 @@ static void release_library_pages(const char *path)
 
 /* The memory the engine freed but its allocator (jemalloc) keeps for reuse, and with code the
  * library's pages: returned to the system before the peak rather than counted in it (a
- * million-change catch-up, with the first change load's trim in ch_sink.c: peak RSS 290-298 ->
- * 266-275 MB). A chDB built without jemalloc refuses the PURGE: nothing to return then. */
+ * million-change catch-up when the purge was added: peak RSS 290-298 -> 266-275 MB). A chDB built
+ * without jemalloc refuses the PURGE: nothing to return then. */
 static void chdb_trim(struct ch_conn *base, bool code)
 {
 	if (code)

@@ -339,6 +339,21 @@ static const struct pgw_table_def *load_def(const struct ch_sink *s)
 	return s->mode == PGW_LOAD_CHANGES ? s->target.stage_def : s->target.def;
 }
 
+static void key_columns(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	for (int i = 0; i < def->npk; i++) {
+		pgw_buf_puts(sql, i ? ", " : "");
+		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
+	}
+}
+
+static void key_list(struct pgw_buf *sql, const struct pgw_table_def *def)
+{
+	pgw_buf_puts(sql, "(");
+	key_columns(sql, def);
+	pgw_buf_puts(sql, ")");
+}
+
 static void create_sql(struct ch_sink *s, struct pgw_buf *sql, const struct pgw_target *t,
 		       const struct pgw_table_def *def, const char *name)
 {
@@ -352,13 +367,10 @@ static void create_sql(struct ch_sink *s, struct pgw_buf *sql, const struct pgw_
 		pgw_ch_type_sql(sql, &s->f, &def->cols[i]);
 	}
 	pgw_buf_puts(sql, ") ENGINE = MergeTree ORDER BY ");
-	if (!def->npk)
+	if (def->npk)
+		key_list(sql, def);
+	else
 		pgw_buf_puts(sql, "tuple()");
-	for (int i = 0; i < def->npk; i++) {
-		pgw_buf_puts(sql, i ? ", " : "(");
-		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
-	}
-	pgw_buf_puts(sql, def->npk ? ")" : "");
 	/* In-process, a background merge's memory is pgwarehouse's: merged column by column rather
 	 * than with every column's readers at once, a merge that ran beside a change load's DELETE
 	 * took 20 MB instead of 50-100 (bench/cdc_bench.sh's catch-up, with the trims: peak RSS
@@ -459,16 +471,6 @@ static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw
 	return s->rows.len >= (s->embedded ? FLUSH_BYTES_EMBEDDED : FLUSH_BYTES) ? flush(s, err) : 0;
 }
 
-static void key_list(struct pgw_buf *sql, const struct pgw_table_def *def)
-{
-	pgw_buf_puts(sql, "(");
-	for (int i = 0; i < def->npk; i++) {
-		pgw_buf_puts(sql, i ? ", " : "");
-		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
-	}
-	pgw_buf_puts(sql, ")");
-}
-
 /* Puts table `name` in the target's place, atomically; the old table goes. */
 static int swap_in(struct ch_sink *s, const char *name, struct pgw_buf *sql, struct pgw_err *err)
 {
@@ -525,14 +527,6 @@ static int append_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *
 	if (rc == 0)
 		drop_quietly(s, t, s->load_name);
 	return rc;
-}
-
-static void key_columns(struct pgw_buf *sql, const struct pgw_table_def *def)
-{
-	for (int i = 0; i < def->npk; i++) {
-		pgw_buf_puts(sql, i ? ", " : "");
-		pgw_ch_ident(sql, def->cols[def->pk[i]].name);
-	}
 }
 
 /* " WHERE (keys) [NOT] IN (SELECT keys FROM stage)" */
