@@ -56,46 +56,6 @@ int pgw_gzip(const char *p, size_t n, struct pgw_buf *out)
 
 #define CLEANUP_TIMEOUT_S 10L
 
-/* A streamed body, gzip'd on the way when asked: one deflate stream over all the chunks */
-struct body_stream {
-	const struct pgw_http_request *req;
-	bool gzip;
-	z_stream zs;
-	char in[1 << 16];
-	bool eof, done;
-};
-
-static size_t read_plain(char *buf, size_t size, size_t n, void *ud)
-{
-	struct body_stream *b = ud;
-	size_t got = b->req->read(buf, size * n, b->req->read_ud);
-	return got == PGW_HTTP_READ_ABORT ? CURL_READFUNC_ABORT : got;
-}
-
-static size_t read_gzip(char *buf, size_t size, size_t n, void *ud)
-{
-	struct body_stream *b = ud;
-	size_t cap = size * n;
-	b->zs.next_out = (Bytef *)buf;
-	b->zs.avail_out = (uInt)cap;
-	while (b->zs.avail_out == cap && !b->done) { /* 0 bytes would end the body */
-		if (!b->zs.avail_in && !b->eof) {
-			size_t got = b->req->read(b->in, sizeof(b->in), b->req->read_ud);
-			if (got == PGW_HTTP_READ_ABORT)
-				return CURL_READFUNC_ABORT;
-			b->eof = got == 0;
-			b->zs.next_in = (Bytef *)b->in;
-			b->zs.avail_in = (uInt)got;
-		}
-		int rc = deflate(&b->zs, b->eof ? Z_FINISH : Z_NO_FLUSH);
-		if (rc == Z_STREAM_END)
-			b->done = true;
-		else if (rc != Z_OK && rc != Z_BUF_ERROR)
-			return CURL_READFUNC_ABORT;
-	}
-	return cap - b->zs.avail_out;
-}
-
 static bool transient(CURLcode rc)
 {
 	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
@@ -111,7 +71,7 @@ static int stop_requested(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_of
 }
 
 static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const char *body, size_t len,
-			  struct body_stream *stream, struct pgw_http_response *resp)
+			  struct pgw_http_response *resp)
 {
 	struct curl_slist *hdrs = NULL;
 	for (int i = 0; i < req->nheaders; i++) {
@@ -122,17 +82,10 @@ static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const cha
 	if (req->gzip)
 		hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
 	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (stream)
-		hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	if (stream) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, stream->gzip ? read_gzip : read_plain);
-		curl_easy_setopt(c, CURLOPT_READDATA, stream);
-		curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
-	} else if (req->get) {
+	if (req->get) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else if (req->put) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
@@ -167,7 +120,7 @@ static CURLcode send_once(CURL *c, const struct pgw_http_request *req, const cha
 }
 
 /* One handle per thread keeps its connection alive between requests; jobs and the ClickHouse
- * INSERT threads each get their own, cleaned up when the thread ends. */
+ * sender thread each get their own, cleaned up when the thread ends. */
 static pthread_key_t handle_key;
 
 static void free_handle(void *h)
@@ -208,16 +161,6 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 		body = packed.data;
 		len = packed.len;
 	}
-	struct body_stream *stream = NULL;
-	if (req->read) {
-		stream = pgw_calloc(1, sizeof(*stream));
-		stream->req = req;
-		stream->gzip = req->gzip;
-		if (req->gzip && deflateInit2(&stream->zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			free(stream);
-			return pgw_err_set(err, PGW_ERR_INTERNAL, "gzip of a request body failed");
-		}
-	}
 	CURLcode rc = CURLE_OK;
 	struct timespec t0;
 	clock_gettime(CLOCK_REALTIME, &t0);
@@ -235,20 +178,14 @@ int pgw_http_send(const struct pgw_http_request *req, struct pgw_http_response *
 							      start_ms, resp->status);
 		}
 		pgw_buf_reset(&resp->body);
-		rc = send_once(curl, &once, body, len, stream, resp);
+		rc = send_once(curl, &once, body, len, resp);
 		free(url);
 		bool again = (rc != CURLE_OK && transient(rc)) || resp->status == 429 || resp->status == 502 ||
 			     resp->status == 503 || resp->status == 504;
-		/* stopping: no retries; a streamed body is gone once read */
-		if (!again || !req->idempotent || pgw_interrupted() || stream)
+		if (!again || !req->idempotent || pgw_interrupted()) /* stopping: no retries */
 			break;
 	}
 	pgw_buf_cleanup(&packed);
-	if (stream) {
-		if (stream->gzip)
-			deflateEnd(&stream->zs);
-		free(stream);
-	}
 	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
 		return pgw_err_set(
 			err, PGW_ERR_WAREHOUSE,

@@ -18,10 +18,6 @@ struct pgw_http_request {
 	int nheaders;
 	const char *body;
 	size_t body_len;
-	/* instead of body: the body streamed (chunked) as read gives it, until it returns 0, or
-	 * PGW_HTTP_READ_ABORT to stop the request; never sent twice */
-	size_t (*read)(char *buf, size_t cap, void *ud);
-	void *read_ud;
 	bool gzip;	   /* compress the body (Content-Encoding: gzip) */
 	bool get;	   /* GET instead of POST (no body) */
 	bool put;	   /* PUT instead of POST */
@@ -30,8 +26,6 @@ struct pgw_http_request {
 	bool retry_params; /* a retry names itself in the URL (retryCount, clientStartTime, retryReason), as
 			      Snowflake's drivers do */
 };
-
-#define PGW_HTTP_READ_ABORT ((size_t)-1)
 
 struct pgw_http_response {
 	long status; /* 0 when no HTTP answer arrived */

@@ -16,15 +16,6 @@ t_eq "the password never appears in the output" "0" "$(grep -c 'Wrong-CH-pw-99' 
 rm -f "$errf"
 
 t_ok "first load" "$PGW" sync big
-# a load's rows go to the server as one INSERT, streamed, so the server cuts its own parts (up to a
-# million rows) instead of one small part per 16 MB chunk that its merges rewrite again and again
-t_eq "a load is one INSERT: its 600,000 rows in one part, never merged" "1 0 600000" \
-  "$(chq "SELECT count(), max(level), sum(rows) FROM system.parts WHERE table = 'big' AND active" | tr '\t' ' ')"
-# gzip'd, as bodies to a server off this machine go (one deflate stream over the INSERT's chunks);
-# an INSERT left idle 1 ms ends, the next chunk starting another (tests/unit/test_ch_feed.c asserts
-# the split; here the chunks come as fast as the server takes them, or not)
-t_ok "a reload with gzip'd bodies, INSERTs ended when idle" env PGW_CLICKHOUSE_GZIP=1 PGW_CH_INSERT_IDLE_MS=1 "$PGW" -q reload big
-t_same "...big equals PostgreSQL" big
 pgq "INSERT INTO big SELECT g, 'later', now(), 1 FROM generate_series(600001, 1400000) g"
 "$PGW" reload big >/dev/null 2>&1 &
 pid=$!

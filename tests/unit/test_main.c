@@ -186,7 +186,6 @@ void test_sigv4(void **state);
 void test_sf_encrypt(void **state);
 void test_pgoutput(void **state);
 void test_undo(void **state);
-void test_ch_feed(void **state);
 
 /* Values of PostgreSQL 15's hashtextextended(s, 0), read from the server: lengths 0, 1, 12 (one
  * block, no tail), 13, 24 and UTF-8 */
@@ -244,7 +243,7 @@ int main(void)
 		cmocka_unit_test(test_sigv4),	       cmocka_unit_test(test_sf_encrypt),
 		cmocka_unit_test(test_pgoutput),       cmocka_unit_test(test_decode_timestamp_range),
 		cmocka_unit_test(test_fmt_float),      cmocka_unit_test(test_pghash),
-		cmocka_unit_test(test_undo),           cmocka_unit_test(test_ch_feed),
+		cmocka_unit_test(test_undo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,29 +102,22 @@ static int chdb_exec(struct ch_conn *base, const char *sql, struct pgw_buf *out,
 	return rc;
 }
 
-static int chdb_insert(struct ch_conn *base, const char *table_sql, struct ch_feed *rows, struct pgw_err *err)
+static int chdb_insert(struct ch_conn *base, const char *table_sql, const char *data, size_t len, struct pgw_err *err)
 {
 	struct ch_chdb *c = (struct ch_chdb *)base;
 	char *q = pgw_asprintf("INSERT INTO %s", table_sql);
-	pgw_debug("chdb: %s FORMAT Native", q);
+	pgw_debug("chdb: %s FORMAT Native (%zu bytes)", q, len);
 	chdb_insert_stream s = c->api.stream_insert(*c->conn, q, "Native");
 	free(q);
 	const char *e = c->api.stream_insert_error(s);
 	int rc = 0;
 	if (e && *e)
 		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "chDB: %s", e);
-	const char *data;
-	size_t len;
-	int more;
-	while (rc == 0 && (more = pgw_ch_feed_next(rows, &data, &len)) != 0) {
-		if (more < 0) {
-			rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "chDB: insert stopped");
-		} else if (c->api.stream_append(s, data, len) != 0) {
-			e = c->api.stream_insert_error(s);
-			char line[700];
-			pgw_ch_error_text(e ? e : "append failed", line, sizeof(line));
-			rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "chDB: %s", line);
-		}
+	if (rc == 0 && c->api.stream_append(s, data, len) != 0) {
+		e = c->api.stream_insert_error(s);
+		char line[700];
+		pgw_ch_error_text(e ? e : "append failed", line, sizeof(line));
+		rc = pgw_err_set(err, PGW_ERR_WAREHOUSE, "chDB: %s", line);
 	}
 	chdb_result *r = c->api.stream_done(s);
 	if (rc == 0)

@@ -43,14 +43,7 @@ static int http_error(struct ch_http *h, const struct pgw_http_response *resp, s
 	return pgw_err_set(err, PGW_ERR_WAREHOUSE, "ClickHouse (HTTP %ld): %s", resp->status, line);
 }
 
-struct body {
-	const char *data;
-	size_t len;
-	struct ch_feed *feed; /* instead of data: the chunks of an INSERT */
-	bool gzip;
-};
-
-static int post(struct ch_http *h, const char *query_param, const struct body *body, bool idempotent,
+static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip, bool idempotent,
 		struct pgw_buf *out, struct pgw_err *err);
 
 /* A statement a stop request cut off may go on running in the server (an INSERT ... SELECT, a
@@ -64,7 +57,7 @@ static void kill_query(struct ch_http *h, const char *query_id)
 	pgw_buf_puts(&sql, " SYNC");
 	pgw_debug("clickhouse: %s", sql.data);
 	pgw_cleanup_begin();
-	post(h, NULL, &(struct body){sql.data, sql.len, NULL, false}, false, NULL, NULL);
+	post(h, NULL, sql.data, sql.len, false, false, NULL, NULL);
 	pgw_cleanup_end();
 	pgw_buf_cleanup(&sql);
 }
@@ -92,29 +85,7 @@ static const char *host_name(void)
 	return host;
 }
 
-/* The feed's chunks copied into curl's buffer; the chunk in hand is the one pgw_ch_feed_next gave */
-struct feed_reader {
-	struct ch_feed *feed;
-	const char *at;
-	size_t left;
-};
-
-static size_t read_feed(char *buf, size_t cap, void *ud)
-{
-	struct feed_reader *r = ud;
-	while (!r->left) {
-		int more = pgw_ch_feed_next(r->feed, &r->at, &r->left);
-		if (more <= 0)
-			return more < 0 ? PGW_HTTP_READ_ABORT : 0;
-	}
-	size_t n = r->left < cap ? r->left : cap;
-	memcpy(buf, r->at, n);
-	r->at += n;
-	r->left -= n;
-	return n;
-}
-
-static int post(struct ch_http *h, const char *query_param, const struct body *body, bool idempotent,
+static int post(struct ch_http *h, const char *query_param, const char *body, size_t len, bool gzip, bool idempotent,
 		struct pgw_buf *out, struct pgw_err *err)
 {
 	static atomic_uint counter;
@@ -137,15 +108,10 @@ static int post(struct ch_http *h, const char *query_param, const struct body *b
 	struct pgw_http_request req = {.url = url.data,
 				       .headers = hdrs,
 				       .nheaders = 2,
-				       .body = body->data,
-				       .body_len = body->len,
-				       .gzip = body->gzip,
+				       .body = body,
+				       .body_len = len,
+				       .gzip = gzip,
 				       .idempotent = idempotent};
-	struct feed_reader reader = {.feed = body->feed};
-	if (body->feed) {
-		req.read = read_feed;
-		req.read_ud = &reader;
-	}
 	struct pgw_http_response resp;
 	int rc = pgw_http_send(&req, &resp, h->where, err);
 	if (rc < 0 && pgw_interrupted() && !pgw_cleaning_up())
@@ -166,7 +132,7 @@ static int post(struct ch_http *h, const char *query_param, const struct body *b
 static int http_exec(struct ch_conn *c, const char *sql, struct pgw_buf *out, bool idempotent, struct pgw_err *err)
 {
 	pgw_debug("clickhouse: %s", sql);
-	return post((struct ch_http *)c, NULL, &(struct body){sql, strlen(sql), NULL, false}, idempotent, out, err);
+	return post((struct ch_http *)c, NULL, sql, strlen(sql), false, idempotent, out, err);
 }
 
 /* The process of a query id of this machine is gone */
@@ -212,12 +178,12 @@ void pgw_ch_http_stop_orphans(struct ch_conn *c)
 	pgw_buf_cleanup(&ids);
 }
 
-static int http_insert(struct ch_conn *c, const char *table_sql, struct ch_feed *rows, struct pgw_err *err)
+static int http_insert(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err)
 {
 	struct ch_http *h = (struct ch_http *)c;
 	char *q = pgw_asprintf("INSERT INTO %s FORMAT Native", table_sql);
-	pgw_debug("clickhouse: %s", q);
-	int rc = post(h, q, &(struct body){NULL, 0, rows, h->gzip}, false, NULL, err);
+	pgw_debug("clickhouse: %s (%zu bytes)", q, len);
+	int rc = post(h, q, data, len, h->gzip, false, NULL, err);
 	free(q);
 	return rc;
 }
@@ -247,8 +213,6 @@ int pgw_ch_http_open(const struct pgw_config *cfg, struct ch_conn **out, struct 
 	h->password = pgw_strdup(cfg->clickhouse_password ? cfg->clickhouse_password : "");
 	h->gzip = strcmp(cfg->clickhouse_host, "127.0.0.1") && strcmp(cfg->clickhouse_host, "localhost") &&
 		  strcmp(cfg->clickhouse_host, "::1");
-	if (getenv("PGW_CLICKHOUSE_GZIP")) /* tests: the remote server's way on loopback */
-		h->gzip = true;
 	h->base.database = pgw_strdup(cfg->clickhouse_database ? cfg->clickhouse_database : "default");
 	h->base.exec = http_exec;
 	h->base.insert = http_insert;

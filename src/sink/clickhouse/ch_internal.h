@@ -3,21 +3,16 @@
 #ifndef PGW_CH_INTERNAL_H
 #define PGW_CH_INTERNAL_H
 
-#include <pthread.h>
-
 #include "core/buf.h"
 #include "sink/sink.h"
-
-struct ch_feed;
 
 /* A way to run statements on ClickHouse. */
 struct ch_conn {
 	/* Runs sql; the result (TabSeparated) is appended to out when out is not NULL. idempotent:
 	 * the statement may be sent again after a transport failure. */
 	int (*exec)(struct ch_conn *c, const char *sql, struct pgw_buf *out, bool idempotent, struct pgw_err *err);
-	/* INSERT INTO <table_sql> FORMAT Native, its rows the chunks pgw_ch_feed_next gives, sent as
-	 * they come (runs on the feed's thread). */
-	int (*insert)(struct ch_conn *c, const char *table_sql, struct ch_feed *rows, struct pgw_err *err);
+	/* INSERT INTO <table_sql> FORMAT Native with data as the rows. */
+	int (*insert)(struct ch_conn *c, const char *table_sql, const char *data, size_t len, struct pgw_err *err);
 	void (*close)(struct ch_conn *c);
 	/* Optional: hands back memory the transport holds but does not need now (chDB: what its
 	 * allocator keeps for reuse, and with code the pages of its library's code run so far), before
@@ -25,37 +20,6 @@ struct ch_conn {
 	void (*trim)(struct ch_conn *c, bool code);
 	char *database;
 };
-
-/* One INSERT fed chunk by chunk from the sink's thread while its own thread sends (ch_feed.c). */
-struct ch_feed {
-	pthread_t thread;
-	bool running; /* an INSERT's thread to join */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct pgw_buf data; /* the chunk handed over */
-	bool handed;	     /* data holds a chunk the INSERT has not finished sending */
-	bool taken;	     /* the INSERT is sending data */
-	bool accepting;	     /* the INSERT takes more chunks */
-	bool closing;	     /* no more chunks: end the INSERT */
-	bool abandoned;	     /* stop the INSERT unfinished */
-	struct ch_conn *conn;
-	char *table_sql;
-	int rc;
-	struct pgw_err err;
-};
-void pgw_ch_feed_init(struct ch_feed *f);
-void pgw_ch_feed_cleanup(struct ch_feed *f);
-/* Hands rows (swapped for an empty buffer) to the open INSERT into table_sql, or to a new one;
- * waits while the INSERT still sends the previous chunk. -1 when the INSERT failed. */
-int pgw_ch_feed_put(struct ch_feed *f, struct ch_conn *conn, const char *table_sql, struct pgw_buf *rows,
-		    struct pgw_err *err);
-/* Ends the open INSERT once its chunks are sent; returns its outcome. */
-int pgw_ch_feed_end(struct ch_feed *f, struct pgw_err *err);
-/* Stops the open INSERT unfinished (its table is dropped after) and waits for its thread. */
-void pgw_ch_feed_abandon(struct ch_feed *f);
-/* For the transport: the INSERT's next chunk (1), its end (0), or stop unfinished (-1). The
- * previous chunk's buffer goes back to the sink, so send or copy a chunk before asking again. */
-int pgw_ch_feed_next(struct ch_feed *f, const char **data, size_t *len);
 
 int pgw_ch_http_open(const struct pgw_config *cfg, struct ch_conn **out, struct pgw_err *err);
 /* Stops the statements that pgwarehouse processes of this machine, now gone (kill -9), left running */

@@ -16,10 +16,22 @@
 #include "core/log.h"
 #include "sink/clickhouse/ch_internal.h"
 
-#define FLUSH_BYTES (16u << 20) /* rows handed to the load's INSERT 16 MB at a time */
-/* chDB parses in pgwarehouse's memory: 4 MB chunks kept the 2M-row bench reload's peak RSS at
- * 430 MB (16 MB: 480 MB, as fast; 1 MB: 20% slower; measured with an INSERT a chunk) */
+#define FLUSH_BYTES (16u << 20) /* one INSERT request per 16 MB of rows */
+/* chDB parses in pgwarehouse's memory: 4 MB inserts kept the 2M-row bench reload's peak RSS at
+ * 430 MB (16 MB: 480 MB, as fast; 1 MB: 20% slower) */
 #define FLUSH_BYTES_EMBEDDED (4u << 20)
+
+/* One INSERT in flight on a thread of its own, so reading PostgreSQL and encoding the next chunk
+ * go on while ClickHouse parses this one. */
+struct ch_send {
+	pthread_t thread;
+	bool running;
+	struct ch_conn *conn;
+	char *table_sql;
+	struct pgw_buf data;
+	int rc;
+	struct pgw_err err;
+};
 
 struct ch_sink {
 	struct pgw_sink base;
@@ -33,7 +45,7 @@ struct ch_sink {
 	bool trimmed; /* chDB's start-up pages released, once, before change loads */
 	char *load_name;
 	struct pgw_buf rows;
-	struct ch_feed feed; /* the load's rows, one INSERT sent as they come */
+	struct ch_send send;
 };
 
 extern const struct pgw_sink_ops pgw_clickhouse_sink;
@@ -57,12 +69,33 @@ static int run(struct ch_sink *s, struct pgw_buf *sql, bool idempotent, struct p
 	return rc;
 }
 
+static void *send_main(void *arg)
+{
+	struct ch_send *snd = arg;
+	snd->rc = snd->conn->insert(snd->conn, snd->table_sql, snd->data.data, snd->data.len, &snd->err);
+	return NULL;
+}
+
+/* Waits for the INSERT in flight, if any; returns its outcome. */
+static int send_wait(struct ch_sink *s, struct pgw_err *err)
+{
+	struct ch_send *snd = &s->send;
+	if (!snd->running)
+		return 0;
+	pthread_join(snd->thread, NULL);
+	snd->running = false;
+	free(snd->table_sql);
+	snd->table_sql = NULL;
+	if (snd->rc < 0 && err)
+		*err = snd->err;
+	return snd->rc;
+}
+
 static int ch_open(const struct pgw_config *cfg, struct pgw_sink **out, struct pgw_err *err)
 {
 	struct ch_sink *s = pgw_calloc(1, sizeof(*s));
 	s->base.ops = &pgw_clickhouse_sink;
 	pgw_buf_init(&s->rows);
-	pgw_ch_feed_init(&s->feed);
 	bool embedded = cfg->clickhouse_host && !strcmp(cfg->clickhouse_host, "embedded");
 	s->cfg = cfg;
 	s->embedded = embedded;
@@ -117,7 +150,7 @@ static void drop_quietly(struct ch_sink *s, const struct pgw_target *t, const ch
 static void ch_abort(struct pgw_sink *base)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
-	pgw_ch_feed_abandon(&s->feed);
+	send_wait(s, NULL);
 	if (s->load_name) {
 		if (s->mode != PGW_LOAD_APPEND || strcmp(s->load_name, s->target.name))
 			drop_quietly(s, &s->target, s->load_name);
@@ -134,7 +167,7 @@ static void ch_close(struct pgw_sink *base)
 		return;
 	ch_abort(base);
 	pgw_buf_cleanup(&s->rows);
-	pgw_ch_feed_cleanup(&s->feed);
+	pgw_buf_cleanup(&s->send.data);
 	if (s->conn)
 		s->conn->close(s->conn);
 	free(s);
@@ -402,17 +435,32 @@ static int ch_begin(struct pgw_sink *base, const struct pgw_target *t, enum pgw_
 	return rc;
 }
 
-/* Hands the encoded rows to the load's INSERT (after it sent the previous chunk). */
+/* Hands the encoded rows to the sender thread (after the previous INSERT finished). */
 static int flush(struct ch_sink *s, struct pgw_err *err)
 {
+	if (send_wait(s, err) < 0)
+		return -1;
 	if (!s->rows.len)
 		return 0;
+	struct ch_send *snd = &s->send;
 	struct pgw_buf name;
 	pgw_buf_init(&name);
 	qualified(&name, s, &s->target, s->load_name);
-	int rc = pgw_ch_feed_put(&s->feed, s->conn, name.data, &s->rows, err);
-	pgw_buf_cleanup(&name);
-	return rc;
+	snd->table_sql = pgw_buf_steal(&name);
+	snd->conn = s->conn;
+	struct pgw_buf t = snd->data; /* swap buffers: keep both allocations */
+	snd->data = s->rows;
+	s->rows = t;
+	pgw_buf_reset(&s->rows);
+	memset(&snd->err, 0, sizeof(snd->err));
+	if (pthread_create(&snd->thread, NULL, send_main, snd) != 0) {
+		snd->rc = snd->conn->insert(snd->conn, snd->table_sql, snd->data.data, snd->data.len, err);
+		free(snd->table_sql);
+		snd->table_sql = NULL;
+		return snd->rc;
+	}
+	snd->running = true;
+	return 0;
 }
 
 static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
@@ -689,8 +737,8 @@ static int ch_commit(struct pgw_sink *base, struct pgw_err *err)
 	struct pgw_buf sql;
 	pgw_buf_init(&sql);
 	int rc = flush(s, err);
-	if (rc == 0)
-		rc = pgw_ch_feed_end(&s->feed, err);
+	if (send_wait(s, rc == 0 ? err : NULL) < 0)
+		rc = -1;
 	if (rc == 0 && s->mode == PGW_LOAD_REPLACE)
 		rc = swap_in(s, s->load_name, &sql, err);
 	else if (rc == 0 && !s->target_exists && s->mode == PGW_LOAD_CHANGES)
