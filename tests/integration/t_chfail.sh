@@ -16,6 +16,9 @@ t_eq "the password never appears in the output" "0" "$(grep -c 'Wrong-CH-pw-99' 
 rm -f "$errf"
 
 t_ok "first load" "$PGW" sync big
+# INSERT bodies gzip'd, as they go to a server off this machine
+t_ok "a reload with gzip'd INSERT bodies" env PGW_CLICKHOUSE_GZIP=1 "$PGW" -q reload big
+t_same "...big equals PostgreSQL" big
 pgq "INSERT INTO big SELECT g, 'later', now(), 1 FROM generate_series(600001, 1400000) g"
 "$PGW" reload big >/dev/null 2>&1 &
 pid=$!
