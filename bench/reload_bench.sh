@@ -3,7 +3,9 @@
 # ClickHouse (chDB, when deps/lib/libchdb.so exists), next to (a) the raw COPY ... (FORMAT binary)
 # rate and (b) the seed tool's way (psql CSV -> Python line loop -> gzip level 9 files -> DuckDB
 # COPY FROM / one ClickHouse INSERT per file), in one run.
-# BENCH_ROWS (default 10,000,000) sets the size. Prints a Markdown table for the README.
+# BENCH_ROWS (default 10,000,000) sets the size; BENCH_ROUNDS (default 1) repeats pgwarehouse's
+# runs, the table then showing each path's median. Each pgwarehouse run is also compared with a raw
+# COPY timed just before it. Prints a Markdown table for the README.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -51,22 +53,47 @@ timed() {
 check_rows() { [[ "$1" == "$ROWS" ]] || { echo "$2 has $1 rows, expected $ROWS" >&2; exit 1; }; }
 
 declare -A duck_s duck_rss duck_cpu
-for n in ${BENCH_STREAMS:-1 2 3 4}; do
-  timed env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q --streams "$n" reload t; duck_s[$n]=$T; duck_rss[$n]=$RSS; duck_cpu[$n]=$CPU
-  check_rows "$("$DUCKQ" duck.db "SELECT count(*) FROM t")" "DuckDB"
-done
+raw_copy() { local a b; a=$(now); psql -qX -c "$copy_sql" > /dev/null; b=$(now); awk -v a="$a" -v b="$b" 'BEGIN { print b - a }'; }
+# run_path KEY CMD...: times a raw single-stream COPY, then CMD; appends this round's seconds, peak
+# RSS, CPU and the ratio to that COPY (this machine's speed drifts by 20% and more within a run:
+# each pgwarehouse run is also measured against the COPY timed just before it)
+declare -A S RSSM CPUU RATIO
+run_path() {
+  local key=$1 r; shift
+  r=$(raw_copy)
+  timed "$@"
+  S[$key]+="$T "; RSSM[$key]+="$RSS "; CPUU[$key]+="$CPU "
+  RATIO[$key]+="$(awk -v r="$r" -v t="$T" 'BEGIN { printf "%.2f", r / t }') "
+}
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # the server's own CPU (user + system ticks of clickhouse-server) over the reload: its parsing,
 # sorting, part writing and the merges that run meanwhile
 server_ticks() { awk '{ print $14 + $15 }' "/proc/$CHS_PID/stat"; }
-t0=$(server_ticks)
-timed env PGWAREHOUSE_BACKEND=clickhouse "$PGW" -q reload t; ch_s=$T; ch_rss=$RSS; ch_cpu=$CPU
-ch_server_cpu=$(awk -v a="$t0" -v b="$(server_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / hz }')
-ch_parts=$(chq "SELECT count() FROM system.parts WHERE table = 't' AND active")
-check_rows "$(chq "SELECT count() FROM t")" "ClickHouse"
+ch_server_cpu=
+ROUNDS=${BENCH_ROUNDS:-1}
+for ((round = 1; round <= ROUNDS; round++)); do
+  for n in ${BENCH_STREAMS:-1 2 3 4}; do
+    run_path "duck$n" env PGWAREHOUSE_BACKEND=duckdb "$PGW" -q --streams "$n" reload t
+    check_rows "$("$DUCKQ" duck.db "SELECT count(*) FROM t")" "DuckDB"
+  done
+  sleep 10 # the previous round's table may still merge in the server
+  t0=$(server_ticks)
+  run_path ch env PGWAREHOUSE_BACKEND=clickhouse "$PGW" -q reload t
+  ch_server_cpu+="$(awk -v a="$t0" -v b="$(server_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / hz }') "
+  ch_parts=$(chq "SELECT count() FROM system.parts WHERE table = 't' AND active")
+  check_rows "$(chq "SELECT count() FROM t")" "ClickHouse"
+  if [[ -f "$root/deps/lib/libchdb.so" ]]; then
+    rm -rf "$work/chdb"
+    run_path chdb env PGWAREHOUSE_BACKEND=clickhouse CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$work/chdb" "$PGW" -q reload t
+  fi
+done
+for n in ${BENCH_STREAMS:-1 2 3 4}; do
+  duck_s[$n]=$(median "${S[duck$n]}"); duck_rss[$n]=$(median "${RSSM[duck$n]}"); duck_cpu[$n]=$(median "${CPUU[duck$n]}")
+done
+ch_s=$(median "${S[ch]}"); ch_rss=$(median "${RSSM[ch]}"); ch_cpu=$(median "${CPUU[ch]}")
 chdb_s=
-if [[ -f "$root/deps/lib/libchdb.so" ]]; then
-  timed env PGWAREHOUSE_BACKEND=clickhouse CLICKHOUSE_HOST=embedded CLICKHOUSE_PATH="$work/chdb" "$PGW" -q reload t
-  chdb_s=$T; chdb_rss=$RSS; chdb_cpu=$CPU
+if [[ -n ${S[chdb]:-} ]]; then
+  chdb_s=$(median "${S[chdb]}"); chdb_rss=$(median "${RSSM[chdb]}"); chdb_cpu=$(median "${CPUU[chdb]}")
 fi
 
 mkdir -p seed
@@ -107,13 +134,23 @@ row "\`pgwarehouse reload\` into ClickHouse over HTTP" "$ch_s" "$ch_rss MB" "$ch
 row "seed's way into DuckDB: CSV + gzip -9 files ($(printf %.1f "$seed_extract") s), then COPY FROM" "$seed_duck" "-"
 row "seed's way into ClickHouse: the same files, one INSERT per file" "$seed_ch" "-"
 echo
+paired() { # KEY: the ratios to the COPY timed just before each run, their median first
+  local m; m=$(median "${RATIO[$1]}")
+  if (( ROUNDS > 1 )); then echo "${m}x the raw COPY timed just before it (median of rounds: ${RATIO[$1]% })"
+  else echo "${m}x the raw COPY timed just before it"; fi
+}
 for n in ${BENCH_STREAMS:-1 2 3 4}; do
   awk -v r="$raw_s" -v d="${duck_s[$n]}" -v sd="$seed_duck" -v n="$n" 'BEGIN {
-    printf "DuckDB, %d stream(s): %.2fx the raw single-stream COPY rate, %.1fx faster than the seed'"'"'s way\n", n, r / d, sd / d }'
+    printf "DuckDB, %d stream(s): %.2fx the raw single-stream COPY rate, %.1fx faster than the seed'"'"'s way; ", n, r / d, sd / d }'
+  paired "duck$n"
 done
 awk -v r="$raw_s" -v c="$ch_s" -v sc="$seed_ch" 'BEGIN {
-  printf "ClickHouse (HTTP): %.2fx the raw COPY rate, %.1fx faster than the seed'"'"'s way\n", r / c, sc / c }'
-awk -v c="$ch_server_cpu" -v n="$ROWS" -v p="$ch_parts" 'BEGIN {
+  printf "ClickHouse (HTTP): %.2fx the raw COPY rate, %.1fx faster than the seed'"'"'s way; ", r / c, sc / c }'
+paired ch
+awk -v c="$(median "$ch_server_cpu")" -v n="$ROWS" -v p="$ch_parts" 'BEGIN {
   printf "ClickHouse server CPU during the reload: %.2f s, %.2f µs a row; the table has %d active parts after it\n", c, c * 1e6 / n, p }'
-[[ -n $chdb_s ]] && awk -v r="$raw_s" -v c="$chdb_s" 'BEGIN { printf "chDB: %.2fx the raw COPY rate\n", r / c }'
+if [[ -n $chdb_s ]]; then
+  awk -v r="$raw_s" -v c="$chdb_s" 'BEGIN { printf "chDB: %.2fx the raw COPY rate; ", r / c }'
+  paired chdb
+fi
 exit 0
