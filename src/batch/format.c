@@ -89,7 +89,10 @@ static size_t ymd_text(char *o, int64_t days, bool bc_suffix, bool *bc)
 	if (y < 0)
 		o[n++] = '-';
 	uint64_t ay = (uint64_t)(y < 0 ? -y : y);
-	n += put_digits(o + n, ay, ay > 9999 ? (ay > 99999 ? 6 : 5) : 4);
+	int width = 4; /* PostgreSQL's dates reach year 5874897: up to 7 digits */
+	for (uint64_t top = 10000; ay >= top && width < 7; top *= 10)
+		width++;
+	n += put_digits(o + n, ay, width);
 	o[n++] = '-';
 	n += put_digits(o + n, m, 2);
 	o[n++] = '-';

@@ -66,6 +66,12 @@ t_same "...and big equals PostgreSQL" big
 if [[ $(chq 'SELECT version()') == 18.* ]]; then
   t_eq "timestamptz on ClickHouse 18.16 is a String holding PostgreSQL's text" "at Nullable(String)" "$(wh_columns big | grep '^at ')"
   t_eq "...with the exact value" "$(pgq "SELECT at::text FROM big WHERE id = 7")" "$(dq 'SELECT at FROM big WHERE id = 7')"
+  # dates there are text too: a year of 5, 6 or 7 digits whole (PostgreSQL's last date is 5874897-12-31)
+  pgq "CREATE TABLE far_dates (id int PRIMARY KEY, d date, ts timestamp)"
+  pgq "INSERT INTO far_dates VALUES (1, '5874897-12-31', '294246-12-31 23:59:59.999999'), (2, '81971-08-23', '10000-01-01'), (3, '4714-11-24 BC', '4713-01-01 00:00:00 BC')"
+  t_ok "dates and timestamps of far years" "$PGW" -q sync far_dates
+  t_eq "...each PostgreSQL's text" "$(pgq "SELECT string_agg(d::text || ' ' || ts::text, ',' ORDER BY id) FROM far_dates")" \
+    "$(dq "SELECT arrayStringConcat(groupArray(concat(d, ' ', ts)), ',') FROM (SELECT d, ts FROM far_dates ORDER BY id)")"
 fi
 
 # CLICKHOUSE_PASSWORD, the name the Python pgwarehouse's code read, works like CLICKHOUSE_PWD

@@ -181,6 +181,42 @@ static void test_decode_timestamp_range(void **state)
 	pgw_batch_free(b);
 }
 
+/* Dates and timestamps as PostgreSQL prints them, at the ends of its ranges and around year 0, one
+ * after the other (each thread keeps the last day's text) */
+static void test_fmt_dates(void **state)
+{
+	(void)state;
+	static const struct {
+		int32_t days;
+		const char *text;
+	} cases[] = {{0, "1970-01-01"},
+		     {0, "1970-01-01"},
+		     {2145042905, "5874897-12-31"}, /* PostgreSQL's last date */
+		     {26403, "2042-04-16"},
+		     {-2440588, "4714-11-24 BC"}, /* its first */
+		     {-719163, "0001-12-31 BC"},
+		     {-719528, "0001-01-01 BC"},
+		     {-719162, "0001-01-01"},
+		     {29219999, "81971-08-23"},
+		     {364907999, "1001054-03-03"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pgw_buf b;
+		pgw_buf_init(&b);
+		assert_true(pgw_fmt_date(&b, cases[i].days, true));
+		assert_string_equal(b.data, cases[i].text);
+		pgw_buf_cleanup(&b);
+	}
+	struct pgw_buf b;
+	pgw_buf_init(&b);
+	/* 8 days 04:00:54.775808 before the last microsecond int64 holds, 294247-01-10 04:00:54.775807 */
+	assert_true(pgw_fmt_timestamp(&b, 9223371331200000000LL - 1, true, true));
+	assert_string_equal(b.data, "294247-01-01 23:59:59.999999");
+	pgw_buf_reset(&b);
+	assert_true(pgw_fmt_timestamp(&b, 1500000, true, false));
+	assert_string_equal(b.data, "1970-01-01 00:00:01.500000");
+	pgw_buf_cleanup(&b);
+}
+
 void test_sf_jwt(void **state);
 void test_sigv4(void **state);
 void test_sf_encrypt(void **state);
@@ -242,7 +278,7 @@ int main(void)
 		cmocka_unit_test(test_decode_numeric), cmocka_unit_test(test_sf_jwt),
 		cmocka_unit_test(test_sigv4),	       cmocka_unit_test(test_sf_encrypt),
 		cmocka_unit_test(test_pgoutput),       cmocka_unit_test(test_decode_timestamp_range),
-		cmocka_unit_test(test_fmt_float),      cmocka_unit_test(test_pghash),
+		cmocka_unit_test(test_fmt_float),      cmocka_unit_test(test_fmt_dates),      cmocka_unit_test(test_pghash),
 		cmocka_unit_test(test_undo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
