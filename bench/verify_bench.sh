@@ -7,7 +7,8 @@
 # verify --repair, then verify again (equal). Prints Markdown for the README: seconds, rows/s and
 # each as a fraction of the reload's time; then 30 rows deleted and 30 inserted in PostgreSQL and a
 # sync with `deletes: true` (the key check finds the deletes, the load applies them with the new
-# rows), with the key check's own time.
+# rows), with the key check's own time. BENCH_PAIRS=N times N reload + verify pairs per warehouse
+# and reports the median of verify's speed against the reload just before it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -58,12 +59,22 @@ DELETE FROM t WHERE id IN (SELECT 1 + (g * 15485863) % $ROWS FROM generate_serie
 INSERT INTO t SELECT $ROWS + 1000 + g, 1, 1.5, now(), localtimestamp, 'new', 'new row', ARRAY[1], '{}' FROM generate_series(1, 30) g;
 SQL
 }
-declare -A reload verify repair fix dsync kcheck
+declare -A reload verify repair fix dsync kcheck pairs
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 for b in "${backends[@]}"; do
   echo "$b: reload, verify, 100 differences, verify --repair..." >&2
   seconds pgw "$b" -q reload t; reload[$b]=$T
   seconds pgw "$b" verify t; verify[$b]=$T
   [[ $(head -n1 <<<"$OUT") == "t: equal ($ROWS rows)" ]] || { echo "$b: verify said: $OUT" >&2; exit 1; }
+  # BENCH_PAIRS=N: N reloads each followed by a verify, their ratios' median (the machine's speed
+  # drifts by 20% and more within a run: each verify against the reload just before it)
+  pairs[$b]="$(awk -v rl="${reload[$b]}" -v vf="$T" 'BEGIN { printf "%.2f", rl / vf }') "
+  for ((p = 2; p <= ${BENCH_PAIRS:-1}; p++)); do
+    seconds pgw "$b" -q reload t; r=$T
+    seconds pgw "$b" verify t
+    [[ $(head -n1 <<<"$OUT") == "t: equal ($ROWS rows)" ]] || { echo "$b: verify said: $OUT" >&2; exit 1; }
+    pairs[$b]+="$(awk -v rl="$r" -v vf="$T" 'BEGIN { printf "%.2f", rl / vf }') "
+  done
   differences
   seconds pgw "$b" verify t --repair; repair[$b]=$T
   grep -q "repaired: 70 rows written, 30 deleted" <<<"$OUT" || { echo "$b: the repair said: $OUT" >&2; exit 1; }
@@ -91,6 +102,12 @@ for b in "${backends[@]}"; do
     "$(rate "$ROWS" "${verify[$b]}")" "$(awk -v r="${reload[$b]}" -v v="${verify[$b]}" 'BEGIN { print r / v }')" \
     "${repair[$b]}" "${fix[$b]}" "$(awk -v r="${reload[$b]}" -v v="${fix[$b]}" 'BEGIN { print v / r }')"
 done
+if (( ${BENCH_PAIRS:-1} > 1 )); then
+  echo
+  for b in "${backends[@]}"; do
+    echo "$b: verify $(median "${pairs[$b]}")x the speed of the reload just before it (median of pairs: ${pairs[$b]% })"
+  done
+fi
 echo
 echo "| warehouse | sync, deletes: true (30 deletes, 30 inserts) | of which the key check | key check rows/s | reload / key check |"
 echo "|---|---:|---:|---:|---:|"
