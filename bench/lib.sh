@@ -16,3 +16,6 @@ FROM generate_series(1, $1) g;
 VACUUM ANALYZE t;
 SQL
 }
+
+# median "1.2 0.9 1.1": the middle of space-separated numbers (the lower middle of an even count)
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

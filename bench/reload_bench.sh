@@ -65,7 +65,6 @@ run_path() {
   S[$key]+="$T "; RSSM[$key]+="$RSS "; CPUU[$key]+="$CPU "
   RATIO[$key]+="$(awk -v r="$r" -v t="$T" 'BEGIN { printf "%.2f", r / t }') "
 }
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # the server's own CPU (user + system ticks of clickhouse-server) over the reload: its parsing,
 # sorting, part writing and the merges that run meanwhile
 server_ticks() { awk '{ print $14 + $15 }' "/proc/$CHS_PID/stat"; }

@@ -60,7 +60,6 @@ INSERT INTO t SELECT $ROWS + 1000 + g, 1, 1.5, now(), localtimestamp, 'new', 'ne
 SQL
 }
 declare -A reload verify repair fix dsync kcheck pairs
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 for b in "${backends[@]}"; do
   echo "$b: reload, verify, 100 differences, verify --repair..." >&2
   seconds pgw "$b" -q reload t; reload[$b]=$T

@@ -199,15 +199,14 @@ static void test_fmt_dates(void **state)
 		     {-719162, "0001-01-01"},
 		     {29219999, "81971-08-23"},
 		     {364907999, "1001054-03-03"}};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pgw_buf b;
-		pgw_buf_init(&b);
-		assert_true(pgw_fmt_date(&b, cases[i].days, true));
-		assert_string_equal(b.data, cases[i].text);
-		pgw_buf_cleanup(&b);
-	}
 	struct pgw_buf b;
 	pgw_buf_init(&b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pgw_buf_reset(&b);
+		assert_true(pgw_fmt_date(&b, cases[i].days, true));
+		assert_string_equal(b.data, cases[i].text);
+	}
+	pgw_buf_reset(&b);
 	/* 8 days 04:00:54.775808 before the last microsecond int64 holds, 294247-01-10 04:00:54.775807 */
 	assert_true(pgw_fmt_timestamp(&b, 9223371331200000000LL - 1, true, true));
 	assert_string_equal(b.data, "294247-01-01 23:59:59.999999");
