@@ -95,6 +95,7 @@ struct pgw_batch {
 	size_t rows;
 	size_t cap;
 	struct pgw_column *cols;
+	int stream; /* the COPY stream that filled it (0 but with several): a sink keeps each one's order */
 };
 
 size_t pgw_type_width(enum pgw_type t);

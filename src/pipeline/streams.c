@@ -147,6 +147,7 @@ static int copy_to_queue(struct worker *w, struct pgw_copy *cp, struct pgw_err *
 			give_free(st, b);
 			return n < 0 ? -1 : 0;
 		}
+		b->stream = (int)(w - st->workers);
 		give_full(st, b, pgw_copy_bytes(cp) - seen);
 		seen = pgw_copy_bytes(cp);
 	}

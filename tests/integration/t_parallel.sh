@@ -11,6 +11,18 @@ t_ok "the log says 3 streams" grep -q "acct: 3 COPY streams" <<<"$out"
 t_eq "every row exactly once" "20000 20000 200010000" "$(dq 'SELECT count(*), count(DISTINCT id), sum(id) FROM acct' | tr '\t' ' ')"
 t_same "3-stream copy equals Postgres" acct
 
+# ClickHouse keeps one chunk of rows per stream (an INSERT in one stream's order). A stream's rows
+# of this table encode to ~280 kB: with 400 kB chunks none fills, and the three together reach
+# twice that before the end, where the largest goes
+if [[ $BACKEND == clickhouse || $BACKEND == chdb ]]; then
+  PGW_CLICKHOUSE_FLUSH_BYTES=409600 "$PGW" -d --streams 3 reload acct >"$PWD/chunks.log" 2>&1
+  t_eq "reload with 3 streams in 400 kB INSERTs" "0" "$?"
+  t_ok "...the largest chunk sent when the three hold 800 kB" grep -q "bytes in the streams' chunks: the largest goes" "$PWD/chunks.log"
+  t_eq "...one INSERT a stream" "3" "$(grep -c 'INSERT INTO .*_pgwarehouse_new_acct' "$PWD/chunks.log")"
+  t_eq "...every row exactly once" "20000 20000 200010000" "$(dq 'SELECT count(*), count(DISTINCT id), sum(id) FROM acct' | tr '\t' ' ')"
+  t_same "...equal to Postgres" acct
+fi
+
 # A role's CONNECTION LIMIT (or a server near max_connections) gives fewer connections than
 # streams: the copy goes on with those it gets, or with the table's own connection
 lim=pgw_limited_$BACKEND
