@@ -32,23 +32,26 @@ t_eq "composite last_modified copies the changed rows" "1" "$(grep -cE "^comp *l
 t_eq "composite upsert leaves one row per key" "$(pgq 'SELECT count(*) FROM comp')" "$(dq 'SELECT count(*) FROM (SELECT DISTINCT tenant, code FROM comp) AS k')"
 t_same "comp equal to Postgres after last_modified" comp
 
-# chDB (ClickHouse >= 24.4): an upsert links the table's parts into the new copy and deletes the
-# staged keys there, copying no row; a table made otherwise (here partitioned by hand) cannot be
-# linked, and its rows are copied as on old servers
-if [[ $BACKEND == chdb ]]; then
+# An upsert links the table's parts into the new copy and deletes the staged keys there, copying
+# no row: a lightweight DELETE from ClickHouse 24.4 (chDB), a mutation before (18.16), waited for;
+# a table made otherwise (here partitioned by hand) cannot be linked, and its rows are copied
+if [[ $BACKEND == chdb || $BACKEND == clickhouse ]]; then
   merged=$CLICKHOUSE_DATABASE._pgwarehouse_merged_comp
+  del="DELETE FROM .*_pgwarehouse_merged_comp"
+  [[ $BACKEND == clickhouse ]] && del="ALTER TABLE .*_pgwarehouse_merged_comp. DELETE WHERE"
   pgq "UPDATE comp SET val = -2, updated_at = '2032-01-01' WHERE code = 'c3'"
   out=$("$PGW" -d sync comp last_modified=updated_at 2>&1)
-  t_eq "chDB upsert: parts linked, staged keys deleted, no row copied" "1 1 0" \
-    "$(grep -c "ATTACH PARTITION ID 'all' FROM .$CLICKHOUSE_DATABASE.\..comp." <<<"$out") $(grep -c "DELETE FROM .*_pgwarehouse_merged_comp" <<<"$out") $(grep -c "INSERT INTO .*_pgwarehouse_merged_comp. SELECT \* FROM .$CLICKHOUSE_DATABASE.\..comp. WHERE" <<<"$out")"
+  t_eq "$BACKEND upsert: parts linked, staged keys deleted, no row copied" "1 1 0" \
+    "$(grep -c "ATTACH PARTITION ID 'all' FROM .$CLICKHOUSE_DATABASE.\..comp." <<<"$out") $(grep -c "$del" <<<"$out") $(grep -c "INSERT INTO .*_pgwarehouse_merged_comp. SELECT \* FROM .$CLICKHOUSE_DATABASE.\..comp. WHERE" <<<"$out")"
+  [[ $BACKEND == clickhouse ]] && t_ok "...the mutation waited for" grep -q "FROM system.mutations WHERE NOT is_done" <<<"$out"
   t_same "comp equal to Postgres after a linked upsert" comp
   chsql "CREATE TABLE $merged AS $CLICKHOUSE_DATABASE.comp ENGINE = MergeTree PARTITION BY tenant ORDER BY (tenant, code)"
   chsql "INSERT INTO $merged SELECT * FROM $CLICKHOUSE_DATABASE.comp"
-  chsql "EXCHANGE TABLES $merged AND $CLICKHOUSE_DATABASE.comp"
-  chsql "DROP TABLE $merged"
+  chsql "RENAME TABLE $CLICKHOUSE_DATABASE.comp TO $CLICKHOUSE_DATABASE.comp_by_hand, $merged TO $CLICKHOUSE_DATABASE.comp"
+  chsql "DROP TABLE $CLICKHOUSE_DATABASE.comp_by_hand"
   pgq "UPDATE comp SET val = -3, updated_at = '2033-01-01' WHERE code = 'c4'"
   out=$("$PGW" -d sync comp last_modified=updated_at 2>&1)
-  t_eq "chDB upsert into a table partitioned by hand: rows copied instead" "1 1" \
+  t_eq "$BACKEND upsert into a table partitioned by hand: rows copied instead" "1 1" \
     "$(grep -c 'parts not linked; copying its rows' <<<"$out") $(grep -c "INSERT INTO .*_pgwarehouse_merged_comp. SELECT \* FROM .$CLICKHOUSE_DATABASE.\..comp. WHERE" <<<"$out")"
   t_same "comp equal to Postgres after the copied upsert" comp
 fi
