@@ -130,8 +130,9 @@ struct pgw_sink_ops {
 
 struct pgw_sink {
 	const struct pgw_sink_ops *ops;
-	/* A change load costs a copy of the table's unchanged rows (ClickHouse before 24.4), so change
-	 * data capture holds as many changes before each as its memory bound allows */
+	/* A change load costs a rewrite of the table's parts that hold changed keys (ClickHouse before
+	 * 24.4: a mutation), so change data capture holds as many changes before each as its memory
+	 * bound allows */
 	bool change_load_copies;
 	/* The warehouse's SQL has pgw_pghash and pgw_pghash_int8, PostgreSQL's hashtextextended and
 	 * hashint8extended (DuckDB, through C functions): verify hashes rows with them instead of md5 */
