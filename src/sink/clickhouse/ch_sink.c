@@ -597,38 +597,50 @@ static double seconds_now(void)
 }
 
 /* A mutation runs in the background and 18.16 has no mutations_sync: its parts still to rewrite
- * are polled until none is left. One that rewrites no part for MUTATION_STALL_S gives up (-1: the
- * caller copies instead, dropping the table and the mutation with it). */
+ * are polled until none is left. Progress is a part rewritten or rows written by what the server
+ * runs on the table (system.merges, where a large part's rewrite shows as it goes); a mutation
+ * without either for MUTATION_STALL_S gives up (-1: the caller copies instead, dropping the table
+ * and the mutation with it). */
 #define MUTATION_STALL_S 300.0
+
+static char *mutation_poll_sql(struct ch_sink *s, const char *merged, struct pgw_buf *sql)
+{
+	const char *db = db_of(s, &s->target);
+	pgw_buf_puts(sql, "SELECT toString(count()), toString(sum(parts_to_do)), toString((SELECT sum(rows_written) "
+			  "FROM system.merges WHERE database = ");
+	pgw_ch_literal(sql, db, strlen(db));
+	pgw_buf_puts(sql, " AND table = ");
+	pgw_ch_literal(sql, merged, strlen(merged));
+	pgw_buf_puts(sql, ")) FROM system.mutations WHERE NOT is_done AND database = ");
+	pgw_ch_literal(sql, db, strlen(db));
+	pgw_buf_puts(sql, " AND table = ");
+	pgw_ch_literal(sql, merged, strlen(merged));
+	return pgw_buf_steal(sql);
+}
 
 static int mutation_wait(struct ch_sink *s, const char *merged, struct pgw_buf *sql)
 {
-	pgw_buf_puts(sql, "SELECT toString(count()), toString(sum(parts_to_do)) FROM system.mutations "
-			  "WHERE NOT is_done AND database = ");
-	pgw_ch_literal(sql, db_of(s, &s->target), strlen(db_of(s, &s->target)));
-	pgw_buf_puts(sql, " AND table = ");
-	pgw_ch_literal(sql, merged, strlen(merged));
-	char *poll = pgw_buf_steal(sql);
-	long long last = -1;
+	char *poll = mutation_poll_sql(s, merged, sql);
+	long long last[2] = {-1, -1};
 	double since = seconds_now();
 	useconds_t nap = 10000;
 	int rc;
 	for (;;) {
 		char **cells = NULL;
 		int nrows = 0;
-		rc = pgw_ch_rows(s->conn, poll, 2, &cells, &nrows, NULL);
+		rc = pgw_ch_rows(s->conn, poll, 3, &cells, &nrows, NULL);
 		long long left = rc == 0 && nrows == 1 ? atoll(cells[0]) : -1;
-		long long todo = left > 0 ? atoll(cells[1]) : 0;
-		free_cells(cells, nrows * 2);
+		long long now[2] = {left > 0 ? atoll(cells[1]) : 0, left > 0 ? atoll(cells[2]) : 0};
+		free_cells(cells, nrows * 3);
 		if (left <= 0) {
 			rc = left == 0 ? 0 : -1;
 			break;
 		}
-		if (todo != last) {
-			last = todo;
+		if (now[0] != last[0] || now[1] != last[1]) {
+			memcpy(last, now, sizeof(last));
 			since = seconds_now();
 		} else if (seconds_now() - since > MUTATION_STALL_S) {
-			pgw_debug("clickhouse: the delete on %s rewrote no part in %.0f s", merged, MUTATION_STALL_S);
+			pgw_debug("clickhouse: the delete on %s made no progress in %.0f s", merged, MUTATION_STALL_S);
 			rc = -1;
 			break;
 		}
