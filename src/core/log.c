@@ -131,3 +131,10 @@ void pgw_log(enum pgw_log_level level, const char *fmt, ...)
 	va_end(ap);
 	pgw_log_fields(level, NULL, msg);
 }
+
+double pgw_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -8,6 +8,9 @@ enum pgw_log_level { PGW_LOG_ERROR, PGW_LOG_WARN, PGW_LOG_INFO, PGW_LOG_DEBUG };
 
 struct pgw_buf;
 
+/* Seconds on the monotonic clock, for durations */
+double pgw_now(void);
+
 void pgw_log_set_level(enum pgw_log_level level);
 /* --log-format json: every line a JSON object {"time","level","msg",...}. */
 void pgw_log_set_json(bool on);

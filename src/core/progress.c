@@ -36,13 +36,6 @@ static struct {
 	} stream;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* "812", "45.3k", "1.25M" */
 static void human(struct pgw_buf *b, double v, const char *unit)
 {
@@ -133,7 +126,7 @@ static void *show(void *arg)
 	(void)arg;
 	bool tty = pgw_log_tty();
 	const char *env = getenv("PGWAREHOUSE_PROGRESS_INTERVAL");
-	double every = tty ? 0.5 : env && atof(env) > 0 ? atof(env) : 5.0, last_log = now();
+	double every = tty ? 0.5 : env && atof(env) > 0 ? atof(env) : 5.0, last_log = pgw_now();
 	pthread_mutex_lock(&P.mu);
 	while (!P.stopping) {
 		struct timespec until;
@@ -142,7 +135,7 @@ static void *show(void *arg)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&P.wake, &P.mu, &until);
-		double t = now();
+		double t = pgw_now();
 		if (P.stopping)
 			break;
 		if (tty)
@@ -165,7 +158,7 @@ void pgw_progress_start(int ntables)
 	P.ntables = ntables;
 	P.done = 0;
 	P.done_rows = 0;
-	P.started = now();
+	P.started = pgw_now();
 	P.stopping = false;
 	P.stream.on = false;
 	P.running = pthread_create(&P.thread, NULL, show, NULL) == 0;
@@ -195,7 +188,7 @@ struct pgw_progress *pgw_progress_begin(const char *table, double est_rows)
 			p->used = true;
 			p->table = pgw_strdup(table);
 			p->est_rows = est_rows;
-			p->started = now();
+			p->started = pgw_now();
 			atomic_store(&p->rows, 0);
 			atomic_store(&p->bytes, 0);
 		}

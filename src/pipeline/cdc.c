@@ -34,8 +34,8 @@
  * PGW_CDC_HOLD_ROWS); twice that inside one transaction applies it in parts. Where an apply
  * rewrites the table (sink->change_load_copies) only FLUSH_BYTES bounds them: on ClickHouse 18.16
  * (copying the table then) a catch-up of 1M changes to a 3M-row table took 75 s in applies of
- * 50,000, 32 s in applies of 64 MB; DuckDB's applies cost the changes, not the table (the same catch-up: 13.3 s in applies of
- * 50,000, 15.3 s unbounded). */
+ * 50,000, 32 s in applies of 64 MB; DuckDB's applies cost the changes, not the table (the same
+ * catch-up: 13.3 s in applies of 50,000, 15.3 s unbounded). */
 static long long hold_rows(const struct pgw_sink *sink)
 {
 	const char *v = getenv("PGW_CDC_HOLD_ROWS");

@@ -8,13 +8,6 @@
 #include "pipeline/runlog.h"
 #include "pipeline/sync.h"
 
-double pgw_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Whether a key column is compared as text: where the warehouse keeps it as text, PostgreSQL
  * compares its text form in byte order too, so both sides agree on what is larger. */
 static bool key_as_text(const struct pgw_run *run, const struct pgw_coldef *c)

@@ -165,7 +165,6 @@ int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *e
 int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sqls, char **snapshot,
 		   struct pgw_pg **conns, struct pgw_err *err);
 
-double pgw_now(void);
 /* Whether col can serve as the table's last_modified column; *idx is its index.
  */
 int pgw_check_last_modified(const struct pgw_table_def *def, const char *col, int *idx, struct pgw_err *err);

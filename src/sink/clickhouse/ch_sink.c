@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/interrupt.h"
@@ -54,7 +53,6 @@ struct ch_sink {
 	bool trimmed; /* chDB's start-up pages released, once, before change loads */
 	char *load_name;
 	struct pgw_buf rows[CHUNKS]; /* encoded rows not yet sent, per stream */
-	size_t buffered;	     /* their bytes, all chunks */
 	size_t flush_bytes;	     /* a chunk's size: FLUSH_BYTES, or FLUSH_BYTES_EMBEDDED */
 	struct ch_send send;
 };
@@ -64,6 +62,15 @@ extern const struct pgw_sink_ops pgw_clickhouse_sink;
 static const char *db_of(struct ch_sink *s, const struct pgw_target *t)
 {
 	return t->schema ? t->schema : s->conn->database;
+}
+
+/* " database = 'db' AND table = 'name'": a condition on ClickHouse's system tables */
+static void system_of(struct pgw_buf *b, const char *db, const char *name)
+{
+	pgw_buf_puts(b, " database = ");
+	pgw_ch_literal(b, db, strlen(db));
+	pgw_buf_puts(b, " AND table = ");
+	pgw_ch_literal(b, name, strlen(name));
 }
 
 static void qualified(struct pgw_buf *b, struct ch_sink *s, const struct pgw_target *t, const char *name)
@@ -166,7 +173,6 @@ static void reset_rows(struct ch_sink *s)
 {
 	for (int i = 0; i < CHUNKS; i++)
 		pgw_buf_reset(&s->rows[i]);
-	s->buffered = 0;
 }
 
 static void ch_abort(struct pgw_sink *base)
@@ -259,10 +265,8 @@ static int ch_inspect(struct pgw_sink *base, const struct pgw_target *t, struct 
 	pgw_buf_init(&sql);
 	pgw_buf_init(&want);
 	pgw_buf_init(&have);
-	pgw_buf_puts(&sql, "SELECT name, type FROM system.columns WHERE database = ");
-	pgw_ch_literal(&sql, db_of(s, t), strlen(db_of(s, t)));
-	pgw_buf_puts(&sql, " AND table = ");
-	pgw_ch_literal(&sql, t->name, strlen(t->name));
+	pgw_buf_puts(&sql, "SELECT name, type FROM system.columns WHERE");
+	system_of(&sql, db_of(s, t), t->name);
 	char **cells;
 	int n;
 	int rc = pgw_ch_rows(s->conn, sql.data, 2, &cells, &n, err);
@@ -475,7 +479,6 @@ static int flush(struct ch_sink *s, int i, struct pgw_err *err)
 	snd->data = s->rows[i];
 	s->rows[i] = t;
 	pgw_buf_reset(&s->rows[i]);
-	s->buffered -= snd->data.len;
 	memset(&snd->err, 0, sizeof(snd->err));
 	if (pthread_create(&snd->thread, NULL, send_main, snd) != 0) {
 		snd->rc = snd->conn->insert(snd->conn, snd->table_sql, snd->data.data, snd->data.len, err);
@@ -492,18 +495,20 @@ static int flush(struct ch_sink *s, int i, struct pgw_err *err)
 static int ch_write(struct pgw_sink *base, const struct pgw_batch *b, struct pgw_err *err)
 {
 	struct ch_sink *s = (struct ch_sink *)base;
-	int i = b->stream % CHUNKS;
-	size_t had = s->rows[i].len, limit = s->flush_bytes;
+	int i = b->stream % CHUNKS, largest = 0;
+	size_t limit = s->flush_bytes, buffered = 0;
 	if (pgw_ch_native(&s->rows[i], b, load_def(s), &s->f, err) < 0)
 		return -1;
-	s->buffered += s->rows[i].len - had;
-	if (s->rows[i].len < limit && s->buffered >= 2 * limit) {
-		for (int j = 0; j < CHUNKS; j++)
-			if (s->rows[j].len > s->rows[i].len)
-				i = j;
-		pgw_debug("clickhouse: %zu bytes in the streams' chunks: the largest goes", s->buffered);
+	if (s->rows[i].len >= limit)
+		return flush(s, i, err);
+	for (int j = 0; j < CHUNKS; j++) {
+		buffered += s->rows[j].len;
+		largest = s->rows[j].len > s->rows[largest].len ? j : largest;
 	}
-	return s->rows[i].len >= limit || s->buffered >= 2 * limit ? flush(s, i, err) : 0;
+	if (buffered < 2 * limit)
+		return 0;
+	pgw_debug("clickhouse: %zu bytes in the streams' chunks: the largest goes", buffered);
+	return flush(s, largest, err);
 }
 
 /* Puts table `name` in the target's place, atomically; the old table goes. */
@@ -589,13 +594,6 @@ static int merge_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf 
 	return run(s, sql, false, err);
 }
 
-static double seconds_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A mutation runs in the background and 18.16 has no mutations_sync: its parts still to rewrite
  * are polled until none is left. Progress is a part rewritten or rows written by what the server
  * runs on the table (system.merges, where a large part's rewrite shows as it goes); a mutation
@@ -607,14 +605,10 @@ static char *mutation_poll_sql(struct ch_sink *s, const char *merged, struct pgw
 {
 	const char *db = db_of(s, &s->target);
 	pgw_buf_puts(sql, "SELECT toString(count()), toString(sum(parts_to_do)), toString((SELECT sum(rows_written) "
-			  "FROM system.merges WHERE database = ");
-	pgw_ch_literal(sql, db, strlen(db));
-	pgw_buf_puts(sql, " AND table = ");
-	pgw_ch_literal(sql, merged, strlen(merged));
-	pgw_buf_puts(sql, ")) FROM system.mutations WHERE NOT is_done AND database = ");
-	pgw_ch_literal(sql, db, strlen(db));
-	pgw_buf_puts(sql, " AND table = ");
-	pgw_ch_literal(sql, merged, strlen(merged));
+			  "FROM system.merges WHERE");
+	system_of(sql, db, merged);
+	pgw_buf_puts(sql, ")) FROM system.mutations WHERE NOT is_done AND");
+	system_of(sql, db, merged);
 	return pgw_buf_steal(sql);
 }
 
@@ -622,7 +616,7 @@ static int mutation_wait(struct ch_sink *s, const char *merged, struct pgw_buf *
 {
 	char *poll = mutation_poll_sql(s, merged, sql);
 	long long last[2] = {-1, -1};
-	double since = seconds_now();
+	double since = pgw_now();
 	useconds_t nap = 10000;
 	int rc;
 	for (;;) {
@@ -638,8 +632,8 @@ static int mutation_wait(struct ch_sink *s, const char *merged, struct pgw_buf *
 		}
 		if (now[0] != last[0] || now[1] != last[1]) {
 			memcpy(last, now, sizeof(last));
-			since = seconds_now();
-		} else if (seconds_now() - since > MUTATION_STALL_S) {
+			since = pgw_now();
+		} else if (pgw_now() - since > MUTATION_STALL_S) {
 			pgw_debug("clickhouse: the delete on %s made no progress in %.0f s", merged, MUTATION_STALL_S);
 			rc = -1;
 			break;
@@ -668,10 +662,8 @@ static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *
 	const struct pgw_target *t = &s->target;
 	char **cells = NULL;
 	int nrows = 0, rc;
-	pgw_buf_puts(sql, "SELECT DISTINCT partition_id FROM system.parts WHERE active AND database = ");
-	pgw_ch_literal(sql, db_of(s, t), strlen(db_of(s, t)));
-	pgw_buf_puts(sql, " AND table = ");
-	pgw_ch_literal(sql, t->name, strlen(t->name));
+	pgw_buf_puts(sql, "SELECT DISTINCT partition_id FROM system.parts WHERE active AND");
+	system_of(sql, db_of(s, t), t->name);
 	rc = pgw_ch_rows(s->conn, sql->data, 1, &cells, &nrows, NULL);
 	pgw_buf_reset(sql);
 	for (int r = 0; r < nrows; r++) {
