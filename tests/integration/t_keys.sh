@@ -44,6 +44,9 @@ if [[ $BACKEND == chdb || $BACKEND == clickhouse ]]; then
   t_eq "$BACKEND upsert: parts linked, staged keys deleted, no row copied" "1 1 0" \
     "$(grep -c "ATTACH PARTITION ID 'all' FROM .$CLICKHOUSE_DATABASE.\..comp." <<<"$out") $(grep -c "$del" <<<"$out") $(grep -c "INSERT INTO .*_pgwarehouse_merged_comp. SELECT \* FROM .$CLICKHOUSE_DATABASE.\..comp. WHERE" <<<"$out")"
   [[ $BACKEND == clickhouse ]] && t_ok "...the mutation waited for" grep -q "FROM system.mutations WHERE NOT is_done" <<<"$out"
+  # 18.16: the copy's partition replaces the table's (no RENAME, which waited for merges)
+  [[ $BACKEND == clickhouse ]] && t_eq "...the copy's one partition replaced the table's" "1 0" \
+    "$(grep -c "ALTER TABLE .$CLICKHOUSE_DATABASE.\..comp. REPLACE PARTITION ID 'all' FROM .*_pgwarehouse_merged_comp" <<<"$out") $(grep -c "RENAME TABLE" <<<"$out")"
   t_same "comp equal to Postgres after a linked upsert" comp
   chsql "CREATE TABLE $merged AS $CLICKHOUSE_DATABASE.comp ENGINE = MergeTree PARTITION BY tenant ORDER BY (tenant, code)"
   chsql "INSERT INTO $merged SELECT * FROM $CLICKHOUSE_DATABASE.comp"
@@ -53,6 +56,8 @@ if [[ $BACKEND == chdb || $BACKEND == clickhouse ]]; then
   out=$("$PGW" -d sync comp last_modified=updated_at 2>&1)
   t_eq "$BACKEND upsert into a table partitioned by hand: rows copied instead" "1 1" \
     "$(grep -c 'parts not linked; copying its rows' <<<"$out") $(grep -c "INSERT INTO .*_pgwarehouse_merged_comp. SELECT \* FROM .$CLICKHOUSE_DATABASE.\..comp. WHERE" <<<"$out")"
+  [[ $BACKEND == clickhouse ]] && t_eq "...and swapped in by RENAME" "0 1" \
+    "$(grep -c "REPLACE PARTITION" <<<"$out") $(grep -c "RENAME TABLE .$CLICKHOUSE_DATABASE.\..comp. TO" <<<"$out")"
   t_same "comp equal to Postgres after the copied upsert" comp
 fi
 

@@ -3,6 +3,7 @@
  *   reload  -> EXCHANGE TABLES (or a multi-table RENAME on old servers)
  *   append  -> INSERT ... SELECT ... ORDER BY key (a crash leaves a prefix in key order)
  *   upsert  -> a new copy = old rows without the staged keys + the staged rows, then swapped in
+ *              (old servers: a copy linked from one partition replaces it, REPLACE PARTITION)
  *   changes -> the same, with the staged deletes left out and kept columns filled from the old rows
  *              (a keyless table: the rows grouped with the staged counts), and the position
  *              swapped in with it (ch_commit.c)
@@ -657,7 +658,7 @@ static int mutation_wait(struct ch_sink *s, const char *merged, struct pgw_buf *
  * current table stays as it was until the swap, so a killed run leaves it whole, as the copy
  * does; a plain SELECT skips deleted rows. A table made otherwise (another engine, its own
  * partitioning) fails the ATTACH: -1, nothing said, and the caller copies. */
-static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql)
+static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, char **one_partition)
 {
 	const struct pgw_target *t = &s->target;
 	char **cells = NULL;
@@ -676,7 +677,10 @@ static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *
 			qualified(sql, s, t, t->name);
 			rc = run(s, sql, false, NULL);
 		}
-		free(cells[r]);
+		if (rc == 0 && nrows == 1 && cells[r])
+			*one_partition = cells[r];
+		else
+			free(cells[r]);
 	}
 	free(cells);
 	if (rc < 0)
@@ -786,15 +790,53 @@ static int new_copy(struct ch_sink *s, const char *merged, struct pgw_buf *sql, 
 
 /* The current rows whose key is not staged, into the new copy: linked where the server can, else
  * copied */
-static int unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, struct pgw_err *err)
+static int unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *sql, char **one_partition,
+		    struct pgw_err *err)
 {
-	if (link_unstaged(s, merged, sql) == 0)
+	if (link_unstaged(s, merged, sql, one_partition) == 0)
 		return 0;
+	free(*one_partition);
+	*one_partition = NULL;
 	pgw_debug("clickhouse: %s: parts not linked; copying its rows", s->target.name);
 	pgw_buf_reset(sql);
 	if (new_copy(s, merged, sql, err) < 0)
 		return -1;
 	return merge_unstaged(s, merged, sql, err);
+}
+
+/* On old servers, a copy whose parts were linked from the table's one partition replaces that
+ * partition's parts (REPLACE PARTITION, atomic for one partition) rather than being renamed into
+ * the table's place: the server merges the parts a mutation just rewrote at once, and 18.16's
+ * RENAME waited for that merge (about a second of a 6M-row repair's 3). The table's old parts go
+ * when the server drops outdated parts. 1: not such a case, swap_in instead. */
+static int replace_in(struct ch_sink *s, const char *merged, const char *linked, struct pgw_buf *sql,
+		      struct pgw_err *err)
+{
+	const struct pgw_target *t = &s->target;
+	if (s->f.modern || !linked || !s->target_exists)
+		return 1;
+	char **cells = NULL;
+	int nrows = 0;
+	pgw_buf_puts(sql, "SELECT DISTINCT partition_id FROM system.parts WHERE active AND");
+	system_of(sql, db_of(s, t), merged);
+	int rc = pgw_ch_rows(s->conn, sql->data, 1, &cells, &nrows, err);
+	pgw_buf_reset(sql);
+	bool one = rc == 0 && nrows == 1 && cells[0] && !strcmp(cells[0], linked);
+	for (int r = 0; r < nrows; r++)
+		free(cells[r]);
+	free(cells);
+	if (rc < 0 || !one)
+		return rc < 0 ? -1 : 1;
+	pgw_buf_puts(sql, "ALTER TABLE ");
+	qualified(sql, s, t, t->name);
+	pgw_buf_puts(sql, " REPLACE PARTITION ID ");
+	pgw_ch_literal(sql, linked, strlen(linked));
+	pgw_buf_puts(sql, " FROM ");
+	qualified(sql, s, t, merged);
+	if (run(s, sql, false, err) < 0)
+		return -1;
+	drop_quietly(s, t, merged);
+	return 0;
 }
 
 /* A new copy of the table with the staged rows in (upserts) or the staged changes applied, swapped
@@ -805,11 +847,12 @@ static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *e
 	const struct pgw_target *t = &s->target;
 	bool changes = s->mode == PGW_LOAD_CHANGES;
 	char *merged = pgw_asprintf(PGW_INTERNAL_PREFIX "merged_%s", t->name);
+	char *linked = NULL; /* the one partition linked from the table, if so */
 	int rc = new_copy(s, merged, sql, err);
 	if (rc == 0 && changes && !t->def->npk)
 		rc = merge_counts(s, merged, sql, err);
 	else if (rc == 0 && !(changes && t->truncate_first))
-		rc = unstaged(s, merged, sql, err);
+		rc = unstaged(s, merged, sql, &linked, err);
 	if (rc == 0 && changes && t->def->npk) {
 		rc = merge_changes(s, merged, sql, err);
 	} else if (rc == 0 && !changes) {
@@ -819,12 +862,17 @@ static int merge_stage(struct ch_sink *s, struct pgw_buf *sql, struct pgw_err *e
 		qualified(sql, s, t, s->load_name);
 		rc = run(s, sql, false, err);
 	}
-	if (rc == 0 && changes && t->commit_sql)
+	if (rc == 0 && changes && t->commit_sql) {
 		rc = pgw_ch_swap_committed(s->conn, &s->f, db_of(s, t), t->name, merged, t->commit_sql, err);
-	else if (rc == 0)
-		rc = swap_in(s, merged, sql, err);
+	} else if (rc == 0) {
+		pgw_failpoint("merge-before-swap"); /* tests: the copy made, not swapped in */
+		rc = replace_in(s, merged, linked, sql, err);
+		if (rc > 0)
+			rc = swap_in(s, merged, sql, err);
+	}
 	if (rc < 0)
 		drop_quietly(s, t, merged);
+	free(linked);
 	free(merged);
 	if (rc == 0)
 		drop_quietly(s, t, s->load_name);
