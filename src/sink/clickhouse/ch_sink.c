@@ -650,6 +650,17 @@ static int mutation_wait(struct ch_sink *s, const char *merged, struct pgw_buf *
 	return rc;
 }
 
+/* The ids of the partitions that hold table name's active parts */
+static int partitions(struct ch_sink *s, const char *name, struct pgw_buf *sql, char ***cells, int *nrows,
+		      struct pgw_err *err)
+{
+	pgw_buf_puts(sql, "SELECT DISTINCT partition_id FROM system.parts WHERE active AND");
+	system_of(sql, db_of(s, &s->target), name);
+	int rc = pgw_ch_rows(s->conn, sql->data, 1, cells, nrows, err);
+	pgw_buf_reset(sql);
+	return rc;
+}
+
 /* merge_unstaged without copying a row: the current table's parts hard-linked into the new copy
  * (ATTACH PARTITION ... FROM), the staged keys deleted there: on servers from 24.4 by a
  * lightweight DELETE (a mask beside the parts it touches), before by a mutation, which rewrites
@@ -662,11 +673,7 @@ static int link_unstaged(struct ch_sink *s, const char *merged, struct pgw_buf *
 {
 	const struct pgw_target *t = &s->target;
 	char **cells = NULL;
-	int nrows = 0, rc;
-	pgw_buf_puts(sql, "SELECT DISTINCT partition_id FROM system.parts WHERE active AND");
-	system_of(sql, db_of(s, t), t->name);
-	rc = pgw_ch_rows(s->conn, sql->data, 1, &cells, &nrows, NULL);
-	pgw_buf_reset(sql);
+	int nrows = 0, rc = partitions(s, t->name, sql, &cells, &nrows, NULL);
 	for (int r = 0; r < nrows; r++) {
 		if (rc == 0 && cells[r]) {
 			pgw_buf_puts(sql, "ALTER TABLE ");
@@ -816,11 +823,7 @@ static int replace_in(struct ch_sink *s, const char *merged, const char *linked,
 	if (s->f.modern || !linked || !s->target_exists)
 		return 1;
 	char **cells = NULL;
-	int nrows = 0;
-	pgw_buf_puts(sql, "SELECT DISTINCT partition_id FROM system.parts WHERE active AND");
-	system_of(sql, db_of(s, t), merged);
-	int rc = pgw_ch_rows(s->conn, sql->data, 1, &cells, &nrows, err);
-	pgw_buf_reset(sql);
+	int nrows = 0, rc = partitions(s, merged, sql, &cells, &nrows, err);
 	bool one = rc == 0 && nrows == 1 && cells[0] && !strcmp(cells[0], linked);
 	for (int r = 0; r < nrows; r++)
 		free(cells[r]);
