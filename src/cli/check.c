@@ -36,6 +36,30 @@ static char *pg_value(struct pgw_pg *pg, const char *sql, const char *param)
 	return v;
 }
 
+/* On a standby, a read whose snapshot still needs rows the primary's VACUUM removed is cancelled
+ * once replaying the removal has waited max_standby_streaming_delay, unless the standby tells the
+ * primary what it still reads (hot_standby_feedback) */
+static void check_standby(struct report *r, struct pgw_pg *pg)
+{
+	PGresult *res = pgw_pg_query(pg,
+				     "SELECT current_setting('hot_standby_feedback'), "
+				     "current_setting('max_standby_streaming_delay') WHERE pg_is_in_recovery()",
+				     0, NULL, NULL);
+	if (res && PQntuples(res) == 1) {
+		const char *feedback = PQgetvalue(res, 0, 0), *delay = PQgetvalue(res, 0, 1);
+		if (!strcmp(feedback, "on") || !strcmp(delay, "-1"))
+			line(r, "ok", "PostgreSQL is a standby (hot_standby_feedback %s, max_standby_streaming_delay %s)",
+			     feedback, delay);
+		else
+			line(r, "warn",
+			     "PostgreSQL is a standby with hot_standby_feedback off: a copy or verify running longer "
+			     "than max_standby_streaming_delay (%s) is cancelled when the primary vacuums rows it "
+			     "reads; set hot_standby_feedback = on on the standby",
+			     delay);
+	}
+	PQclear(res);
+}
+
 static void check_postgres(struct report *r, struct pgw_pg *pg, const struct pgw_config *cfg)
 {
 	char *v = pg_value(pg,
@@ -45,6 +69,7 @@ static void check_postgres(struct report *r, struct pgw_pg *pg, const struct pgw
 	line(r, "ok", "PostgreSQL %s (%s:%s)", v ? v : "?", cfg->pghost ? cfg->pghost : "local socket",
 	     cfg->pgport ? cfg->pgport : "5432");
 	free(v);
+	check_standby(r, pg);
 	v = pg_value(pg, "SELECT has_schema_privilege($1, 'USAGE')::text", cfg->pgschema);
 	if (!v)
 		line(r, "FAIL", "schema \"%s\" does not exist; fix pgschema", cfg->pgschema);

@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"                       and how old its copy is\n"
 	"  check                test the settings: connections, versions, tables, "
 	"privileges, config,\n"
+	"                       a standby's hot_standby_feedback,\n"
 	"                       and for change data capture wal_level, REPLICATION, "
 	"slots, the publication\n"
 	"  stream TABLE|all     follow the change data capture tables "

@@ -1092,11 +1092,15 @@ static int read_positions(struct cdc *c, struct pgw_err *err)
 
 int pgw_cdc_check_wal_level(struct pgw_pg *pg, struct pgw_err *err)
 {
-	PGresult *res = pgw_pg_query(pg, "SELECT current_setting('wal_level')", 0, NULL, err);
+	PGresult *res = pgw_pg_query(pg, "SELECT current_setting('wal_level'), pg_is_in_recovery()", 0, NULL, err);
 	if (!res)
 		return -1;
 	int rc = 0;
-	if (strcmp(PQgetvalue(res, 0, 0), "logical"))
+	if (!strcmp(PQgetvalue(res, 0, 1), "t") && pgw_pg_version(pg) < 160000)
+		rc = pgw_err_set(err, PGW_ERR_SOURCE,
+				 "change data capture: this server is a standby, and PostgreSQL before 16 decodes "
+				 "changes only on the primary; point pghost at the primary (or set cdc: false)");
+	else if (strcmp(PQgetvalue(res, 0, 0), "logical"))
 		rc = pgw_err_set(err, PGW_ERR_SOURCE,
 				 "change data capture needs wal_level = logical (it is "
 				 "%s): a superuser runs ALTER SYSTEM "

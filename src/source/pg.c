@@ -193,6 +193,17 @@ static enum pgw_errcode error_class(const char *state)
 	return PGW_ERR_TABLE;
 }
 
+/* A standby cancels a read whose snapshot still needs rows the primary's VACUUM removed, once
+ * replaying that removal has waited max_standby_streaming_delay (SQLSTATE 40001, which pgwarehouse's
+ * read-only transactions meet for no other reason; in_hot_standby is reported from PostgreSQL 14,
+ * the message's text is for older servers). */
+static bool standby_conflict(struct pgw_pg *pg, const char *state, const char *msg)
+{
+	const char *standby = PQparameterStatus(pg->conn, "in_hot_standby");
+	return state && !strcmp(state, "40001") &&
+	       ((standby && !strcmp(standby, "on")) || (msg && strstr(msg, "conflict with recovery")));
+}
+
 int pgw_pg_result_error(struct pgw_pg *pg, const PGresult *res, const char *what, struct pgw_err *err)
 {
 	char line[900];
@@ -201,7 +212,11 @@ int pgw_pg_result_error(struct pgw_pg *pg, const PGresult *res, const char *what
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	first_line(msg ? msg : PQerrorMessage(pg->conn), line, sizeof(line));
 	pgw_err_set(err, error_class(state), "PostgreSQL: %s%s", what, line);
-	if (hint) /* PostgreSQL's own hint often names the fix */
+	if (standby_conflict(pg, state, msg))
+		pgw_err_append(err, "; the standby cancelled this read to replay the primary's changes: set "
+				    "hot_standby_feedback = on on the standby (or raise its "
+				    "max_standby_streaming_delay), or read from the primary");
+	else if (hint) /* PostgreSQL's own hint often names the fix */
 		pgw_err_append(err, "; %s", first_line(hint, line, sizeof(line)));
 	if (err && state)
 		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
