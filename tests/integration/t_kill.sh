@@ -89,3 +89,34 @@ if [[ $BACKEND == duckdb ]]; then
   t_ok "the way back: a reload of every table into a new file" "$PGW" reload all
   t_same "events after the way back" events
 fi
+
+# Writes that fail: a file size limit (EFBIG, a full disk's stand-in that needs no mount; a full
+# disk fails the same calls with ENOSPC). 100,000 new rows go through the commit's WAL, which the
+# limit stops; 250,000 are written to new blocks of the file as they are appended, which the
+# limit stops.
+# Each limited sync either fails with one error line, the table as it was, or syncs every row;
+# the next run converges.
+if [[ $BACKEND == duckdb ]]; then
+  export DUCKDB_PATH=$T_DIR/limited.duckdb; WH_DUCKDB=$DUCKDB_PATH
+  pgq "CREATE TABLE grows (id int PRIMARY KEY, s text); INSERT INTO grows SELECT g, md5(g::text) FROM generate_series(1, 20000) g"
+  for step in "100000 0 1024" "250000 0 2048"; do
+    read -r rows limits <<<"$step"
+    t_ok "grows synced into a file of its own" "$PGW" sync grows
+    before=$(dq 'SELECT count(*) FROM grows')
+    pgq "INSERT INTO grows SELECT g, md5(g::text) || g FROM generate_series($before + 1, $before + $rows) g"
+    size_kb=$(( $(stat -c %s "$DUCKDB_PATH") / 1024 ))
+    failed=0
+    for extra in $limits; do
+      bash -c 'ulimit -f "$1"; exec "$2" sync grows' _ $((size_kb + extra)) "$PGW" >/dev/null 2>"$T_DIR/limited.err"
+      rc=$? n=$(dq 'SELECT count(*) FROM grows')
+      [[ $rc == 4 ]] && failed=$((failed + 1))
+      t_ok "$rows rows, a file that may grow $extra kB: failed, the table as it was ($rc $n), or synced whole" \
+        test "$rc $n" == "4 $before" -o "$rc $n" == "0 $((before + rows))"
+      [[ $rc == 0 ]] || t_eq "...one error line naming the file" "1" \
+        "$(grep -c 'error: sync grows: DuckDB: .*limited.duckdb.*File too large' "$T_DIR/limited.err")"
+    done
+    t_ok "$rows rows: the limit stopped a sync" test "$failed" -ge 1
+    t_ok "$rows rows: the sync without the limit" "$PGW" sync grows
+    t_same "$rows rows: grows converges" grows
+  done
+fi
