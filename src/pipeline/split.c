@@ -33,8 +33,8 @@ static enum split choose(struct pgw_run *run, const struct pgw_plan *plan)
 /* Size on disk and block count; -1 on error. A partitioned table's ctid ranges apply to each of its
  * partitions (each scans its own range): its size is theirs, its block count the largest one's, and
  * 0 (one stream) when a partition is not a plain table (a foreign one has no ctid). */
-static int table_size(struct pgw_run *run, const struct pgw_table_def *def, long long *bytes, long long *blocks,
-		      struct pgw_err *err)
+int pgw_table_size(struct pgw_run *run, const struct pgw_table_def *def, long long *bytes, long long *blocks,
+		   struct pgw_err *err)
 {
 	char oid[16];
 	snprintf(oid, sizeof(oid), "%u", def->oid);
@@ -114,16 +114,6 @@ static void key_ranges(const struct pgw_plan *plan, long long lo, long long hi, 
 	pgw_buf_cleanup(&key);
 }
 
-static int export_snapshot(struct pgw_run *run, char **snapshot, struct pgw_err *err)
-{
-	PGresult *res = pgw_pg_query(run->pg, "SELECT pg_export_snapshot()", 0, NULL, err);
-	if (!res)
-		return -1;
-	*snapshot = pgw_strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return 0;
-}
-
 /* How many streams the table gets (1 when too small or not splittable); -1 on error. */
 static int stream_count(struct pgw_run *run, const struct pgw_plan *plan, enum split how, long long *blocks,
 			long long *lo, long long *hi, struct pgw_err *err)
@@ -132,7 +122,7 @@ static int stream_count(struct pgw_run *run, const struct pgw_plan *plan, enum s
 	int n = run->cfg->copy_streams;
 	if (how == SPLIT_NONE)
 		return 1;
-	if (table_size(run, plan->def, &bytes, blocks, err) < 0)
+	if (pgw_table_size(run, plan->def, &bytes, blocks, err) < 0)
 		return -1;
 	if (bytes < run->cfg->copy_streams_min_bytes || *blocks < n)
 		return 1;
@@ -177,7 +167,7 @@ int pgw_split_copy(struct pgw_run *run, const struct pgw_plan *plan, char ***sql
 	int n = stream_count(run, plan, how, &blocks, &lo, &hi, err);
 	if (n > 1)
 		n = open_streams(run, plan, n, conns);
-	if (n > 1 && export_snapshot(run, snapshot, err) < 0) {
+	if (n > 1 && pgw_pg_export_snapshot(run->pg, snapshot, err) < 0) {
 		pgw_pg_close_all(*conns, n);
 		*conns = NULL;
 		return -1;

@@ -50,24 +50,6 @@ static void worker_fail(struct pgw_streams *st, const struct pgw_err *err)
 	pthread_mutex_unlock(&st->mu);
 }
 
-/* A worker's own connection inside the snapshot the table's connection exported. Its lock comes
- * first, without waiting: the table's connection holds one already, and a lock request queued
- * behind someone's exclusive lock would wait for ever on that connection. */
-static int join_snapshot(struct worker *w, struct pgw_err *err)
-{
-	const struct pgw_table_def *def = w->st->def;
-	if (pgw_pg_begin(w->pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err) < 0 ||
-	    pgw_pg_lock(w->pg, def->schema, def->name, def->relkind, true, err) < 0)
-		return -1;
-	struct pgw_buf sql;
-	pgw_buf_init(&sql);
-	pgw_buf_puts(&sql, "SET TRANSACTION SNAPSHOT ");
-	pgw_buf_literal(&sql, w->st->snapshot);
-	int rc = pgw_pg_exec(w->pg, sql.data, err);
-	pgw_buf_cleanup(&sql);
-	return rc;
-}
-
 static struct pgw_batch *take_free(struct pgw_streams *st)
 {
 	pthread_mutex_lock(&st->mu);
@@ -175,7 +157,7 @@ static void *worker_main(void *arg)
 	struct pgw_err err = {0};
 	int rc = 0;
 	if (st->nworkers > 1)
-		rc = join_snapshot(w, &err);
+		rc = pgw_pg_join_snapshot(w->pg, w->st->def, w->st->snapshot, &err);
 	if (rc == 0)
 		rc = copy_all(w, &err);
 	if (w->out) {

@@ -159,6 +159,10 @@ int pgw_cdc_status(struct pgw_run *run, struct pgw_err *err);
  * every table of pgschema. */
 int pgw_all_tables(struct pgw_run *run, char ***names, int *n, struct pgw_err *err);
 
+/* The table's size on disk (a partitioned table's: its partitions') and, for the block ranges of
+ * COPY streams, its largest leaf's blocks (0 when they cannot be split by blocks). */
+int pgw_table_size(struct pgw_run *run, const struct pgw_table_def *def, long long *bytes, long long *blocks,
+		   struct pgw_err *err);
 /* The SELECT of each COPY stream for plan (see split.c); returns how many (1:
  * plan->select_sql), or -1. When there are several, *snapshot is the exported snapshot the streams
  * adopt and *conns their connections, open (the caller owns both). */

@@ -369,6 +369,31 @@ int pgw_pg_lock(struct pgw_pg *pg, const char *schema, const char *name, char re
 	return rc;
 }
 
+int pgw_pg_export_snapshot(struct pgw_pg *pg, char **snapshot, struct pgw_err *err)
+{
+	PGresult *res = pgw_pg_query(pg, "SELECT pg_export_snapshot()", 0, NULL, err);
+	if (!res)
+		return -1;
+	*snapshot = pgw_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+int pgw_pg_join_snapshot(struct pgw_pg *pg, const struct pgw_table_def *def, const char *snapshot,
+			 struct pgw_err *err)
+{
+	if (pgw_pg_begin(pg, "ISOLATION LEVEL REPEATABLE READ READ ONLY", err) < 0 ||
+	    pgw_pg_lock(pg, def->schema, def->name, def->relkind, true, err) < 0)
+		return -1;
+	struct pgw_buf sql;
+	pgw_buf_init(&sql);
+	pgw_buf_puts(&sql, "SET TRANSACTION SNAPSHOT ");
+	pgw_buf_literal(&sql, snapshot);
+	int rc = pgw_pg_exec(pg, sql.data, err);
+	pgw_buf_cleanup(&sql);
+	return rc;
+}
+
 int pgw_pg_list_tables(struct pgw_pg *pg, const char *schema, char ***names, int *n, struct pgw_err *err)
 {
 	const char *params[] = {schema};

@@ -53,6 +53,13 @@ int pgw_pg_table_def(struct pgw_pg *pg, const char *name, struct pgw_table_def *
  * that cannot be locked (materialized views, foreign tables) are left alone. */
 int pgw_pg_lock(struct pgw_pg *pg, const char *schema, const char *name, char relkind, bool nowait,
 		struct pgw_err *err);
+/* pg_export_snapshot() of the connection's transaction; *snapshot is the caller's to free. */
+int pgw_pg_export_snapshot(struct pgw_pg *pg, char **snapshot, struct pgw_err *err);
+/* Another connection inside that snapshot, to read def with it. Its lock comes first, without
+ * waiting: the exporting connection holds one already, and a lock request queued behind someone's
+ * exclusive lock would wait for ever on this one. */
+int pgw_pg_join_snapshot(struct pgw_pg *pg, const struct pgw_table_def *def, const char *snapshot,
+			 struct pgw_err *err);
 struct pgw_relation {
 	char *schema, *name; /* caller frees */
 	char relkind;
