@@ -941,17 +941,17 @@ static int bucket_sums(struct pgw_run *run, struct vtable *v, char **sums[2], st
 	if (range_helper(run, v, &helper, err) < 0)
 		return -1;
 	struct pgw_pg_watch *watch = helper ? pgw_pg_watch(helper) : NULL; /* a stop cancels its half too */
-	for (int s = PG; s <= WH; s++) {
+	for (int s = 0; s < 3; s++)
 		pgw_buf_init(&sql[s]);
-		sums_sql(&sql[s], v, (enum side)s);
+	for (int s = PG; s <= WH; s++)
 		sums[s] = pgw_calloc((size_t)v->buckets, sizeof(char *));
-	}
-	pgw_buf_init(&sql[2]);
 	if (helper) {
-		pgw_buf_reset(&sql[PG]);
 		range_sums_sql(&sql[PG], v, v->buckets / 2, v->buckets - 1);
 		range_sums_sql(&sql[2], v, 0, v->buckets / 2 - 1);
+	} else {
+		sums_sql(&sql[PG], v, PG);
 	}
+	sums_sql(&sql[WH], v, WH);
 	double t0 = pgw_now();
 	int rc = pg_send(run->pg, sql[PG].data, err), hrc = 0;
 	if (rc == 0 && helper)
